@@ -1,0 +1,48 @@
+//! Reading a secret value: a hidden prompt on a terminal, otherwise all of stdin, or a file. Values are
+//! never accepted in argv, where every process on the machine could read them.
+
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::scope::Name;
+use crate::value::SecretValue;
+
+/// Read the value for `name`. From stdin, one trailing newline is removed unless `raw`; a file's bytes
+/// are taken exactly.
+pub fn read_value(name: &Name, from_file: Option<&Path>, raw: bool) -> Result<SecretValue> {
+    if let Some(path) = from_file {
+        let bytes = std::fs::read(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NotFound(format!("{} does not exist", path.display()))
+            } else {
+                Error::io("read", path, e)
+            }
+        })?;
+        return Ok(SecretValue::new(bytes));
+    }
+    if std::io::stdin().is_terminal() {
+        let v =
+            rpassword::prompt_password(format!("Value for {name}: ")).map_err(|e| Error::Io {
+                context: "cannot read from the terminal".into(),
+                source: e,
+            })?;
+        return Ok(SecretValue::from(v));
+    }
+    let mut buf = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::Io {
+            context: "cannot read the value from stdin".into(),
+            source: e,
+        })?;
+    if !raw && buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    Ok(SecretValue::new(std::mem::take(&mut *buf)))
+}

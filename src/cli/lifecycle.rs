@@ -1,0 +1,100 @@
+//! `init`, `passwd`, `unlock`, `lock`: creating the vault and managing how it is opened.
+
+use super::args::{InitArgs, KdfArgs, UnlockArgs};
+use super::output;
+use super::Context;
+use crate::error::{Error, Result};
+use crate::session::credentials;
+use crate::slots::passphrase::{self, KdfParams, Passphrase};
+use crate::vault::{self, Vault};
+
+/// Argon2id parameters from flags, on top of `base`.
+pub fn kdf_params(a: &KdfArgs, base: KdfParams) -> Result<KdfParams> {
+    let mut p = base;
+    if let Some(m) = &a.kdf_memory {
+        p.m_kib = passphrase::parse_memory(m)?;
+    }
+    if let Some(t) = a.kdf_iterations {
+        p.t = t;
+    }
+    if let Some(par) = a.kdf_parallelism {
+        p.p = par;
+    }
+    p.validate()?;
+    if p.is_below_default() {
+        output::warn(&format!(
+            "Argon2id parameters below the RFC 9106 default (memory {} KiB, {} iterations) make a stolen \
+             vault file cheaper to attack",
+            p.m_kib, p.t
+        ));
+    }
+    Ok(p)
+}
+
+pub fn init(ctx: &Context, a: InitArgs) -> Result<i32> {
+    let kdf = kdf_params(&a.kdf, KdfParams::default())?;
+    if ctx.vault_path.exists() {
+        return Err(Error::Usage(format!(
+            "{} already exists; keep never overwrites a vault (choose another path with --vault)",
+            ctx.vault_path.display()
+        )));
+    }
+    let pass = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", Some("KEEP_PASSPHRASE"))?;
+    let vault = Vault::create(&ctx.vault_path, &Passphrase::new(pass, kdf), kdf)?;
+    if ctx.json {
+        output::json(&serde_json::json!({ "vault": vault.path(), "slots": vault.slots()? }))?;
+    } else {
+        output::note(&format!(
+            "Created {} with a passphrase slot (slot 1).",
+            vault.path().display()
+        ));
+    }
+    Ok(0)
+}
+
+pub fn passwd(ctx: &Context) -> Result<i32> {
+    // The current passphrase must be proven: the session cache does not count.
+    let mut vault = Vault::open_without_cache(&ctx.vault_path)?;
+    let slot = vault
+        .opened_by()
+        .expect("a vault opened without the cache was opened by a slot");
+    let info = vault.slots()?.into_iter().find(|s| s.id == slot);
+    if info.as_ref().map(|s| s.kind.as_str()) != Some(passphrase::KIND) {
+        return Err(Error::Usage(format!(
+            "the vault was opened with slot {slot}, which is not a passphrase slot; `keep passwd` \
+             changes a passphrase. Use `keep slot add passphrase` instead"
+        )));
+    }
+    let new = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", None)?;
+    let kdf = vault.default_kdf()?;
+    vault.replace_slot(slot, &Passphrase::new(new, kdf))?;
+    output::note(&format!(
+        "Changed the passphrase of slot {slot}. No secret was re-encrypted."
+    ));
+    Ok(0)
+}
+
+pub fn unlock(ctx: &Context, a: UnlockArgs) -> Result<i32> {
+    let ttl = humantime::parse_duration(&a.ttl)
+        .map_err(|e| Error::Usage(format!("invalid --ttl {:?}: {e} (use e.g. 15m, 1h)", a.ttl)))?;
+    if ttl.is_zero() {
+        return Err(Error::Usage("--ttl must be longer than zero".into()));
+    }
+    let vault = ctx.open()?;
+    vault.cache_in_session(ttl)?;
+    output::note(&format!(
+        "Unlocked {} for {} in this login session; `keep lock` forgets the key.",
+        vault.path().display(),
+        humantime::format_duration(ttl)
+    ));
+    Ok(0)
+}
+
+pub fn lock(ctx: &Context) -> Result<i32> {
+    if vault::lock(&ctx.vault_path)? {
+        output::note("Locked: the cached key was removed.");
+    } else {
+        output::note("The vault was not unlocked in this session.");
+    }
+    Ok(0)
+}

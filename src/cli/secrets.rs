@@ -1,0 +1,186 @@
+//! `set`, `get`, `ls`, `rm`, `history`, `rollback`.
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+use super::args::{GetArgs, LsArgs, NameArg, RollbackArgs, SetArgs};
+use super::{input, output, Context};
+use crate::error::{Error, Result};
+
+pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
+    let address = ctx.address(&a.name)?;
+    // Unlock before reading the value, so a wrong passphrase does not waste a typed value.
+    let mut vault = ctx.open()?;
+    let value = input::read_value(&address.name, a.from_file.as_deref(), a.raw)?;
+    let version = vault.set(&address, &value)?;
+    if ctx.json {
+        output::json(&serde_json::json!({ "address": address.to_string(), "version": version }))?;
+    } else {
+        output::note(&format!("Set {address} (version {version})."));
+    }
+    Ok(0)
+}
+
+pub fn get(ctx: &Context, a: GetArgs) -> Result<i32> {
+    let address = ctx.address(&a.name)?;
+    let vault = ctx.open()?;
+    let (version, value) = match a.version {
+        Some(v) => (v, vault.get_version(&address, v)?),
+        None => vault.current(&address)?,
+    };
+    if ctx.json {
+        let mut doc = serde_json::json!({
+            "address": address.to_string(),
+            "name": address.name.as_str(),
+            "version": version,
+        });
+        match std::str::from_utf8(value.expose()) {
+            Ok(text) => doc["value"] = text.into(),
+            Err(_) => {
+                use base64::Engine;
+                doc["value_base64"] = base64::engine::general_purpose::STANDARD
+                    .encode(value.expose())
+                    .into()
+            }
+        }
+        output::json(&doc)?;
+        return Ok(0);
+    }
+    let mut out = std::io::stdout().lock();
+    let write = |out: &mut std::io::StdoutLock<'_>| -> std::io::Result<()> {
+        out.write_all(value.expose())?;
+        // Exact bytes into pipes and files; a newline only for a human at a terminal.
+        if std::io::stdout().is_terminal() {
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    };
+    write(&mut out).map_err(|e| Error::Io {
+        context: "cannot write to stdout".into(),
+        source: e,
+    })?;
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct LsItem {
+    name: String,
+    project: String,
+    env: String,
+    address: String,
+    version: u32,
+    updated: String,
+    deleted: bool,
+}
+
+pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
+    let vault = ctx.open()?;
+    let entries = if a.all_envs {
+        let project = ctx.scope.project();
+        vault
+            .list(None, a.deleted)?
+            .into_iter()
+            .filter(|e| e.address.scope.project() == project)
+            .collect()
+    } else {
+        vault.list(Some(&ctx.scope), a.deleted)?
+    };
+    if ctx.json {
+        let items: Vec<LsItem> = entries
+            .iter()
+            .map(|e| LsItem {
+                name: e.address.name.to_string(),
+                project: e.address.scope.project().to_string(),
+                env: e.address.scope.env().to_string(),
+                address: e.address.to_string(),
+                version: e.version,
+                updated: output::time(e.updated),
+                deleted: e.deleted,
+            })
+            .collect();
+        return output::json(&items).map(|_| 0);
+    }
+    let mut out = String::new();
+    for e in &entries {
+        let mut line = if a.all_envs {
+            format!("{}/{}", e.address.scope.env(), e.address.name)
+        } else {
+            e.address.name.to_string()
+        };
+        if e.deleted {
+            line.push_str(" (deleted)");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+pub fn rm(ctx: &Context, a: NameArg) -> Result<i32> {
+    let address = ctx.address(&a.name)?;
+    let mut vault = ctx.open()?;
+    let version = vault.remove(&address)?;
+    if ctx.json {
+        output::json(
+            &serde_json::json!({ "address": address.to_string(), "version": version, "deleted": true }),
+        )?;
+    } else {
+        output::note(&format!(
+            "Deleted {address} (version {version}); `keep rollback {} --to {}` restores it.",
+            address.name,
+            version - 1
+        ));
+    }
+    Ok(0)
+}
+
+pub fn history(ctx: &Context, a: NameArg) -> Result<i32> {
+    let address = ctx.address(&a.name)?;
+    let vault = ctx.open()?;
+    let versions = vault.history(&address)?;
+    if ctx.json {
+        let items: Vec<_> = versions
+            .iter()
+            .map(|v| serde_json::json!({ "version": v.version, "created": output::time(v.created), "deleted": v.deleted }))
+            .collect();
+        return output::json(
+            &serde_json::json!({ "address": address.to_string(), "versions": items }),
+        )
+        .map(|_| 0);
+    }
+    let mut out = String::from("VERSION  CREATED               STATE\n");
+    let current = versions.last().map(|v| v.version);
+    for v in &versions {
+        let state = match (v.deleted, Some(v.version) == current) {
+            (true, _) => "deleted",
+            (false, true) => "current",
+            (false, false) => "",
+        };
+        out.push_str(&format!(
+            "{:<8} {:<21} {state}\n",
+            v.version,
+            output::time(v.created)
+        ));
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+pub fn rollback(ctx: &Context, a: RollbackArgs) -> Result<i32> {
+    let address = ctx.address(&a.name)?;
+    let mut vault = ctx.open()?;
+    let version = vault.rollback(&address, a.to)?;
+    if ctx.json {
+        output::json(
+            &serde_json::json!({ "address": address.to_string(), "version": version, "from": a.to }),
+        )?;
+    } else {
+        output::note(&format!(
+            "Restored {address} from version {} as version {version}.",
+            a.to
+        ));
+    }
+    Ok(0)
+}

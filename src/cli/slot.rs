@@ -1,0 +1,61 @@
+//! `slot ls`, `slot add`, `slot rm`.
+
+use super::args::{SlotAddCommand, SlotCommand};
+use super::lifecycle::kdf_params;
+use super::{output, Context};
+use crate::error::Result;
+use crate::session::credentials;
+use crate::slots::passphrase::Passphrase;
+
+pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
+    match c {
+        SlotCommand::Ls => ls(ctx),
+        SlotCommand::Add(add) => {
+            let mut vault = ctx.open()?;
+            let (id, kind) = match add {
+                SlotAddCommand::Passphrase(kdf) => {
+                    let kdf = kdf_params(&kdf, vault.default_kdf()?)?;
+                    let pass = credentials::new_passphrase(
+                        "KEEP_NEW_PASSPHRASE",
+                        Some("KEEP_PASSPHRASE"),
+                    )?;
+                    (vault.add_slot(&Passphrase::new(pass, kdf))?, "passphrase")
+                }
+            };
+            if ctx.json {
+                output::json(&serde_json::json!({ "id": id, "kind": kind }))?;
+            } else {
+                output::note(&format!(
+                    "Added {kind} slot {id}. No secret was re-encrypted."
+                ));
+            }
+            Ok(0)
+        }
+        SlotCommand::Rm { id } => {
+            let mut vault = ctx.open()?;
+            vault.remove_slot(id)?;
+            output::note(&format!("Removed slot {id}."));
+            Ok(0)
+        }
+    }
+}
+
+fn ls(ctx: &Context) -> Result<i32> {
+    let vault = ctx.open()?;
+    let slots = vault.slots()?;
+    if ctx.json {
+        return output::json(&slots).map(|_| 0);
+    }
+    let mut out = String::from("ID  KIND        CREATED               DETAILS\n");
+    for s in &slots {
+        out.push_str(&format!(
+            "{:<3} {:<11} {:<21} {}\n",
+            s.id,
+            s.kind,
+            output::unix_time(s.created),
+            s.description
+        ));
+    }
+    print!("{out}");
+    Ok(0)
+}

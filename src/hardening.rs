@@ -1,0 +1,18 @@
+//! Process hardening applied before any secret is touched.
+
+/// Make sure this process never writes a core dump and cannot be attached to by other processes of the
+/// same user: RLIMIT_CORE = 0 and PR_SET_DUMPABLE = 0.
+///
+/// Failures are ignored on purpose: both calls only ever lower privileges, and a platform that refuses
+/// them gives keep no better option than to continue (SECURITY.md lists this limit).
+pub fn disable_core_dumps() {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit and prctl take plain values and a pointer to a live stack value.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &zero);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}

@@ -1,0 +1,6 @@
+//! The `keep` binary: harden the process, then hand over to the library's CLI.
+
+fn main() {
+    keep::hardening::disable_core_dumps();
+    std::process::exit(keep::cli::run());
+}

@@ -1,0 +1,87 @@
+//! The unlocked-session cache: `keep unlock --ttl 15m` puts the master key in the Linux kernel's
+//! session keyring, and later commands in the same login session read it instead of running the KDF or
+//! talking to the HSM.
+//!
+//! Why the kernel keyring rather than an agent process: the key lives in kernel memory that is never
+//! swapped to disk, the kernel enforces the expiry itself (no process has to stay alive to forget it),
+//! it is scoped to the login session (another terminal session of the same user does not see it), and
+//! there is no socket whose permissions or peer checks could go wrong. The trade-off is Linux only, and
+//! a process of the same user *in the same session* can read it, which is no worse than what such a
+//! process could do to a running keep. SECURITY.md discusses this.
+//!
+//! A cached key is only used after it proves it belongs to the vault (the header check MAC), so a stale
+//! entry is ignored rather than trusted.
+
+use std::time::Duration;
+
+use linux_keyutils::{KeyError, KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
+use zeroize::Zeroizing;
+
+use crate::crypto::{MasterKey, KEY_LEN};
+use crate::error::{Error, Result};
+
+/// The keyring entry's description for a vault.
+fn description(vault_id: &[u8]) -> String {
+    let mut d = String::from("keep:v1:");
+    for b in vault_id {
+        d.push_str(&format!("{b:02x}"));
+    }
+    d
+}
+
+/// The session keyring. `create` is deliberately false everywhere: with it, a process that has no
+/// session keyring yet (no pam_keyinit, e.g. under a container or CI runner) would get a fresh,
+/// private one that dies with it. Without it the kernel attaches the user-session keyring, which the
+/// next command will find too.
+fn session_ring() -> std::result::Result<KeyRing, KeyError> {
+    KeyRing::from_special_id(KeyRingIdentifier::Session, false)
+}
+
+/// The cached master key of a vault, if one is there and unexpired.
+pub fn load(vault_id: &[u8]) -> Option<MasterKey> {
+    let ring = session_ring().ok()?;
+    let key = ring.search(&description(vault_id)).ok()?;
+    let mut buf = Zeroizing::new([0u8; KEY_LEN + 1]);
+    let n = key.read(&mut *buf).ok()?;
+    if n != KEY_LEN {
+        return None;
+    }
+    MasterKey::from_bytes(&mut buf[..KEY_LEN])
+}
+
+/// Cache `key` for `ttl`, replacing an earlier entry for the same vault.
+pub fn store(vault_id: &[u8], key: &MasterKey, ttl: Duration) -> Result<()> {
+    let fail = |e: KeyError| Error::Io {
+        context: "cannot cache the unlocked key in the kernel session keyring".into(),
+        source: std::io::Error::other(format!("{e:?}")),
+    };
+    let ring = session_ring().map_err(fail)?;
+    let entry = ring
+        .add_key(&description(vault_id), key.expose())
+        .map_err(fail)?;
+    // Only a process that possesses this session keyring may read the key; other processes of the
+    // same user may see that it exists.
+    let perms = KeyPermissionsBuilder::builder()
+        .posessor(Permission::ALL)
+        .user(Permission::VIEW)
+        .build();
+    entry.set_perms(perms).map_err(fail)?;
+    let secs = ttl.as_secs().max(1) as usize;
+    entry.set_timeout(secs).map_err(fail)
+}
+
+/// Forget the cached key of a vault. `true` when there was one.
+pub fn clear(vault_id: &[u8]) -> Result<bool> {
+    let Ok(ring) = session_ring() else {
+        return Ok(false);
+    };
+    let Ok(key) = ring.search(&description(vault_id)) else {
+        return Ok(false);
+    };
+    // Invalidate destroys the payload at once, unlike unlink, which leaves it to garbage collection.
+    key.invalidate().map_err(|e| Error::Io {
+        context: "cannot remove the cached key from the kernel session keyring".into(),
+        source: std::io::Error::other(format!("{e:?}")),
+    })?;
+    Ok(true)
+}

@@ -1,0 +1,126 @@
+//! Key slots: independent ways to recover the one master key, modelled on LUKS.
+//!
+//! Each slot stores the master key wrapped under something the user holds: a passphrase (this file's
+//! sibling `passphrase.rs`), and in later modules an HSM key, an age identity or a recovery code.
+//! Adding, changing or removing a slot rewraps only that slot; the data is never re-encrypted.
+//!
+//! The shape follows age's `Recipient`/`Identity` pair: a [`SlotWrapper`] makes a slot, a
+//! [`SlotUnwrapper`] tries to open one. A failed unwrap is *not* an error in itself: a vault can hold
+//! several slots and the credential in hand may simply belong to another one, so callers try every
+//! slot and only report a failure when none opened.
+
+pub mod passphrase;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::crypto::{Aad, MasterKey};
+use crate::error::{Error, Result};
+use crate::store::SlotRow;
+
+/// What a slot binds as associated data besides its own kind and parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotContext<'a> {
+    pub vault_id: &'a [u8],
+    pub slot_id: u32,
+}
+
+impl SlotContext<'_> {
+    /// The associated data of a slot: vault id, slot id, kind and public parameters. Editing any of
+    /// them (for instance lowering the KDF cost, or moving the slot to another vault) breaks the unwrap.
+    pub fn aad(&self, kind: &str, params: &str) -> Aad {
+        Aad::new("keep/v1/slot")
+            .bytes(self.vault_id)
+            .u64(u64::from(self.slot_id))
+            .bytes(kind.as_bytes())
+            .bytes(params.as_bytes())
+    }
+}
+
+/// A new slot's stored form.
+pub struct WrappedSlot {
+    /// Public, kind-specific parameters as JSON.
+    pub params: String,
+    /// The wrapped master key.
+    pub wrapped: Vec<u8>,
+}
+
+/// Makes a slot: wraps the master key under a credential (age's `Recipient`).
+pub trait SlotWrapper {
+    /// The slot kind, stored in the clear: `passphrase`, `hsm`, `age`, `recovery`.
+    fn kind(&self) -> &'static str;
+    /// Wrap `master` for the slot described by `ctx`.
+    fn wrap(&self, master: &MasterKey, ctx: &SlotContext<'_>) -> Result<WrappedSlot>;
+}
+
+/// Tries to open slots with a credential in hand (age's `Identity`).
+pub trait SlotUnwrapper {
+    /// Open `slot`, or `Ok(None)` when this credential does not open it (another kind, another
+    /// passphrase). `Err` is for failures that need the user's attention even if another slot opens
+    /// later, such as an HSM that cannot be reached.
+    fn unwrap(&self, slot: &SlotRow, ctx: &SlotContext<'_>) -> Result<Option<MasterKey>>;
+}
+
+/// Build a slot row from a wrapper, ready to insert.
+pub fn make_slot(
+    wrapper: &dyn SlotWrapper,
+    master: &MasterKey,
+    vault_id: &[u8],
+    slot_id: u32,
+) -> Result<SlotRow> {
+    let ctx = SlotContext { vault_id, slot_id };
+    let WrappedSlot { params, wrapped } = wrapper.wrap(master, &ctx)?;
+    Ok(SlotRow {
+        id: slot_id,
+        kind: wrapper.kind().to_string(),
+        params,
+        wrapped,
+        created: now_secs(),
+    })
+}
+
+/// Try every unwrapper on every slot; the first that opens wins.
+///
+/// When nothing opens, a hard error from an unwrapper (an unreachable token, say) is more useful to the
+/// user than "wrong passphrase", so it is returned in preference.
+pub fn open_any(
+    slots: &[SlotRow],
+    unwrappers: &[Box<dyn SlotUnwrapper>],
+    vault_id: &[u8],
+) -> Result<(MasterKey, u32)> {
+    let mut hard_error = None;
+    for unwrapper in unwrappers {
+        for slot in slots {
+            let ctx = SlotContext {
+                vault_id,
+                slot_id: slot.id,
+            };
+            match unwrapper.unwrap(slot, &ctx) {
+                Ok(Some(key)) => return Ok((key, slot.id)),
+                Ok(None) => {}
+                Err(e) => hard_error = hard_error.or(Some(e)),
+            }
+        }
+    }
+    Err(hard_error.unwrap_or_else(|| {
+        Error::Auth(
+            "no key slot opened with the credential given (wrong passphrase?); try again, \
+             or unlock with another slot (`keep slot ls` lists them)"
+                .to_string(),
+        )
+    }))
+}
+
+/// A one-line description of a slot's public parameters, for `keep slot ls`.
+pub fn describe(slot: &SlotRow) -> String {
+    match slot.kind.as_str() {
+        passphrase::KIND => passphrase::describe(&slot.params),
+        _ => String::new(),
+    }
+}
+
+pub(crate) fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,143 @@
+//! The SQLite file: creating it with safe modes, recognising it as a keep vault, migrating its schema,
+//! and running every command's writes in one immediate transaction.
+//!
+//! This layer stores and returns opaque bytes. It knows nothing of keys; `vault` seals and opens what
+//! passes through here.
+
+mod rows;
+mod schema;
+
+pub use rows::*;
+pub use schema::{APPLICATION_ID, FORMAT_VERSION};
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An open vault database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Create a new, empty vault file at `path`.
+    ///
+    /// The folder is created 0700 and the file 0600 at creation time; SQLite gives its `-wal` and
+    /// `-shm` files the database file's mode. An existing file is never overwritten.
+    pub fn create(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| Error::io("create the vault folder", dir, e))?;
+            }
+        }
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::Usage(format!(
+                    "{} already exists; keep never overwrites a vault (choose another path with --vault)",
+                    path.display()
+                ))
+            } else {
+                Error::io("create the vault file", path, e)
+            }
+        })?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::db("open the new vault", e))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        schema::create(&mut store.conn)?;
+        Ok(store)
+    }
+
+    /// Open an existing vault, refusing (and leaving untouched) anything that is not one.
+    pub fn open(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(Error::NotFound(format!(
+                "no vault at {}; create one with `keep init`, or point --vault / KEEP_VAULT at yours",
+                path.display()
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::db(format!("open {}", path.display()), e))?;
+        // Identify the file before changing anything: setting WAL mode would rewrite a foreign database.
+        schema::identify(&conn, path)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        schema::migrate(&mut store.conn, path)?;
+        Ok(store)
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| Error::db("configure the vault", e))?;
+        // WAL lets readers run beside a writer; FULL sync makes a committed write survive power loss,
+        // not only a killed process.
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            )
+            .map_err(|e| Error::db(format!("configure {}", self.path.display()), e))
+    }
+
+    /// The vault file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Run `f` inside one `BEGIN IMMEDIATE` transaction and commit it, or roll everything back on error.
+    ///
+    /// IMMEDIATE takes the write lock up front, so two processes that both read-then-write (say, to pick
+    /// the next version number) serialise instead of one failing or overwriting the other.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| Error::db("begin a write to the vault", e))?;
+        let out = f(&tx)?;
+        tx.commit()
+            .map_err(|e| Error::db("commit to the vault", e))?;
+        Ok(out)
+    }
+
+    /// Run `f` inside one read transaction, so that several queries see one consistent snapshot.
+    pub fn read<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(|e| Error::db("begin a read of the vault", e))?;
+        let out = f(&tx)?;
+        tx.finish()
+            .map_err(|e| Error::db("finish a read of the vault", e))?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,232 @@
+//! The vault: an open store plus the unlocked keys, and the operations on secrets and slots.
+//!
+//! This is the library API that `examples/` and the CLI use:
+//!
+//! ```no_run
+//! use keep::{Vault, Scope};
+//! # fn main() -> keep::Result<()> {
+//! let vault = Vault::open(&keep::default_vault_path()?)?;   // session cache, KEEP_PASSPHRASE_FILE, or prompt
+//! let scope = Scope::new("billing", "dev")?;
+//! let url = vault.get(&keep::Address::parse("DATABASE_URL", &scope)?)?;
+//! # let _ = url; Ok(()) }
+//! ```
+
+mod record;
+mod secrets;
+mod slots;
+
+pub use record::Kind;
+pub use secrets::{Entry, VersionInfo, Writer};
+pub use slots::SlotInfo;
+
+use std::path::{Path, PathBuf};
+
+use secrecy::ExposeSecret;
+
+use crate::crypto::{self, keys::hmac_parts_verify, MasterKey, Subkeys};
+use crate::error::{Error, Result};
+use crate::session;
+use crate::slots::{make_slot, passphrase::KdfParams, SlotWrapper};
+use crate::store::{self, Store};
+
+/// Length of the random vault id.
+pub const VAULT_ID_LEN: usize = 16;
+
+/// The default vault location: `$XDG_DATA_HOME/keep/vault.db`.
+pub fn default_vault_path() -> Result<PathBuf> {
+    dirs::data_dir()
+        .map(|d| d.join("keep").join("vault.db"))
+        .ok_or_else(|| {
+            Error::Usage(
+                "cannot find a data directory for the vault; set KEEP_VAULT or --vault".into(),
+            )
+        })
+}
+
+/// An open, unlocked vault.
+pub struct Vault {
+    store: Store,
+    vault_id: Vec<u8>,
+    keys: Subkeys,
+    master: MasterKey,
+    /// The slot that opened the vault, when a slot (not the session cache) did.
+    opened_by: Option<u32>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("path", &self.store.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The header fields a reader needs before it has the key.
+struct Header {
+    vault_id: Vec<u8>,
+    kdf: String,
+    check: Vec<u8>,
+}
+
+fn read_header(store: &Store) -> Result<Header> {
+    let get = |key: &str| -> Result<Vec<u8>> {
+        store.meta(key)?.ok_or_else(|| {
+            Error::Integrity(format!(
+                "{} has no {key} in its header: it is damaged or not a keep vault",
+                store.path().display()
+            ))
+        })
+    };
+    let vault_id = get("vault_id")?;
+    let kdf = String::from_utf8(get("kdf")?)
+        .map_err(|_| Error::Integrity("the vault header's KDF settings are unreadable".into()))?;
+    Ok(Header {
+        vault_id,
+        kdf,
+        check: get("check")?,
+    })
+}
+
+fn check_parts(h: &Header) -> [&[u8]; 3] {
+    [b"keep/v1/header", &h.vault_id, h.kdf.as_bytes()]
+}
+
+impl Vault {
+    /// Create a new vault at `path` with one first slot, made by `first_slot`. `kdf` is recorded as the
+    /// default for passphrase slots added later.
+    pub fn create(path: &Path, first_slot: &dyn SlotWrapper, kdf: KdfParams) -> Result<Vault> {
+        kdf.validate()?;
+        let master = MasterKey::generate();
+        let vault_id = crypto::random::bytes::<VAULT_ID_LEN>().to_vec();
+        let keys = master.subkeys(&vault_id);
+        let slot = make_slot(first_slot, &master, &vault_id, 1)?;
+        let kdf_json = serde_json::to_string(&kdf).expect("KDF params serialise");
+        let header = Header {
+            vault_id: vault_id.clone(),
+            kdf: kdf_json,
+            check: Vec::new(),
+        };
+        let check = crypto::keys::hmac_parts(keys.check.expose_secret(), &check_parts(&header));
+        let mut store = Store::create(path)?;
+        store.write(|tx| {
+            store::set_meta(tx, "vault_id", &vault_id)?;
+            store::set_meta(tx, "kdf", header.kdf.as_bytes())?;
+            store::set_meta(tx, "check", &check)?;
+            store::insert_slot(tx, &slot)
+        })?;
+        Ok(Vault {
+            store,
+            vault_id,
+            keys,
+            master,
+            opened_by: Some(1),
+        })
+    }
+
+    /// Open the vault at `path` and unlock it: from the session cache, else with a credential from the
+    /// environment (`KEEP_PASSPHRASE_FILE`, ...), else by prompting on a terminal.
+    pub fn open(path: &Path) -> Result<Vault> {
+        Vault::open_inner(path, true)
+    }
+
+    /// Like [`Vault::open`] but ignoring the session cache, for operations that must prove possession
+    /// of a slot's credential (changing a passphrase).
+    pub fn open_without_cache(path: &Path) -> Result<Vault> {
+        Vault::open_inner(path, false)
+    }
+
+    fn open_inner(path: &Path, use_cache: bool) -> Result<Vault> {
+        let store = Store::open(path)?;
+        let header = read_header(&store)?;
+        if use_cache {
+            if let Some(master) = session::cache::load(&header.vault_id) {
+                if let Ok(vault) = Vault::with_key(store, &header, master, None) {
+                    return Ok(vault);
+                }
+                // A cached key that fails the check belongs elsewhere: ignore it, open a slot.
+                return Vault::open_inner(path, false);
+            }
+        }
+        let slots = store::slots(store.conn())?;
+        if slots.is_empty() {
+            return Err(Error::Integrity(format!(
+                "{} has no key slots left",
+                path.display()
+            )));
+        }
+        let (master, slot_id) = session::open_slots(&slots, &header.vault_id)?;
+        Vault::with_key(store, &header, master, Some(slot_id))
+    }
+
+    /// Finish opening with a master key: verify the header MAC, which proves both that the key is this
+    /// vault's and that the header was not edited.
+    fn with_key(
+        store: Store,
+        header: &Header,
+        master: MasterKey,
+        opened_by: Option<u32>,
+    ) -> Result<Vault> {
+        let keys = master.subkeys(&header.vault_id);
+        if !hmac_parts_verify(
+            keys.check.expose_secret(),
+            &check_parts(header),
+            &header.check,
+        ) {
+            return Err(Error::Integrity(format!(
+                "the header of {} failed authentication: it was edited, or the key belongs to another vault",
+                store.path().display()
+            )));
+        }
+        Ok(Vault {
+            store,
+            vault_id: header.vault_id.clone(),
+            keys,
+            master,
+            opened_by,
+        })
+    }
+
+    /// The vault file.
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// The random id of this vault (public; it appears in the header).
+    pub fn id(&self) -> &[u8] {
+        &self.vault_id
+    }
+
+    /// The purpose-bound subkeys, for modules that keep their own authenticated tables (audit, sync).
+    pub fn subkeys(&self) -> &Subkeys {
+        &self.keys
+    }
+
+    /// The underlying store, for modules that keep their own tables.
+    pub fn store(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// The slot that opened this vault, or `None` when the session cache did.
+    pub fn opened_by(&self) -> Option<u32> {
+        self.opened_by
+    }
+
+    /// Cache the master key in the session keyring for `ttl` (`keep unlock`).
+    pub fn cache_in_session(&self, ttl: std::time::Duration) -> Result<()> {
+        session::cache::store(&self.vault_id, &self.master, ttl)
+    }
+
+    /// The default KDF parameters recorded at `init`.
+    pub fn default_kdf(&self) -> Result<KdfParams> {
+        let raw = self.store.meta("kdf")?.unwrap_or_default();
+        serde_json::from_slice(&raw)
+            .map_err(|_| Error::Integrity("the vault header's KDF settings are unreadable".into()))
+    }
+}
+
+/// Forget a vault's cached key (`keep lock`). Needs no key: the header gives the vault id.
+pub fn lock(path: &Path) -> Result<bool> {
+    let store = Store::open(path)?;
+    let header = read_header(&store)?;
+    session::cache::clear(&header.vault_id)
+}

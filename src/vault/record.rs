@@ -1,0 +1,159 @@
+//! The sealed forms of a secret's name and of each of its versions.
+//!
+//! A name is sealed as the UTF-8 text `PROJECT/ENV/NAME` under the names key, with associated data
+//! `("keep/v1/name", vault_id, lookup)`. A version is sealed under the values key with associated data
+//! `("keep/v1/value", vault_id, lookup, secret_id, version)`; its plaintext is
+//! `kind (1 byte) || created (u64 ms since the epoch, big-endian) || value bytes`, kind 0 for a value
+//! and 1 for a deletion (tombstone). Keeping the kind and time inside the ciphertext means the file does
+//! not reveal when secrets were changed or which are deleted.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use crate::crypto::{self, Aad, Subkeys};
+use crate::error::{Error, Result};
+use crate::scope::{Address, Name, Scope};
+use crate::value::SecretValue;
+
+/// What one version of a secret holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Value = 0,
+    Tombstone = 1,
+}
+
+/// An opened version.
+pub struct Version {
+    pub version: u32,
+    pub kind: Kind,
+    pub created: SystemTime,
+    pub value: SecretValue,
+}
+
+fn name_aad(vault_id: &[u8], lookup: &[u8]) -> Aad {
+    Aad::new("keep/v1/name").bytes(vault_id).bytes(lookup)
+}
+
+fn value_aad(vault_id: &[u8], lookup: &[u8], secret_id: i64, version: u32) -> Aad {
+    Aad::new("keep/v1/value")
+        .bytes(vault_id)
+        .bytes(lookup)
+        .u64(secret_id as u64)
+        .u64(u64::from(version))
+}
+
+pub fn seal_name(keys: &Subkeys, vault_id: &[u8], lookup: &[u8], address: &Address) -> Vec<u8> {
+    let text = format!(
+        "{}/{}/{}",
+        address.scope.project(),
+        address.scope.env(),
+        address.name
+    );
+    crypto::seal(
+        keys.names.expose_secret(),
+        &name_aad(vault_id, lookup),
+        text.as_bytes(),
+    )
+}
+
+/// Open a sealed name and check it against the lookup tag it was found under.
+pub fn open_name(
+    keys: &Subkeys,
+    vault_id: &[u8],
+    secret_id: i64,
+    lookup: &[u8],
+    sealed: &[u8],
+) -> Result<Address> {
+    let bad = || {
+        Error::Integrity(format!(
+            "secret record #{secret_id}: its name failed authentication (the row was altered or \
+             copied from elsewhere); other secrets are unaffected"
+        ))
+    };
+    let plain = crypto::open(
+        keys.names.expose_secret(),
+        &name_aad(vault_id, lookup),
+        sealed,
+    )
+    .ok_or_else(bad)?;
+    let text = std::str::from_utf8(&plain).map_err(|_| bad())?;
+    let mut parts = text.splitn(3, '/');
+    let (p, e, n) = (
+        parts.next().ok_or_else(bad)?,
+        parts.next().ok_or_else(bad)?,
+        parts.next().ok_or_else(bad)?,
+    );
+    let address = Scope::new(p, e)
+        .and_then(|scope| Ok(scope.address(Name::new(n)?)))
+        .map_err(|_| bad())?;
+    if keys.index.secret(p, e, n).as_slice() != lookup {
+        return Err(bad());
+    }
+    Ok(address)
+}
+
+pub fn seal_version(
+    keys: &Subkeys,
+    vault_id: &[u8],
+    lookup: &[u8],
+    secret_id: i64,
+    version: u32,
+    kind: Kind,
+    value: &[u8],
+) -> Vec<u8> {
+    let created = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let mut plain = Zeroizing::new(Vec::with_capacity(9 + value.len()));
+    plain.push(kind as u8);
+    plain.extend_from_slice(&created.to_be_bytes());
+    plain.extend_from_slice(value);
+    crypto::seal(
+        keys.values.expose_secret(),
+        &value_aad(vault_id, lookup, secret_id, version),
+        &plain,
+    )
+}
+
+/// Open a sealed version. `what` names the secret in the error if it fails.
+pub fn open_version(
+    keys: &Subkeys,
+    vault_id: &[u8],
+    lookup: &[u8],
+    secret_id: i64,
+    version: u32,
+    sealed: &[u8],
+    what: &dyn std::fmt::Display,
+) -> Result<Version> {
+    let bad = || {
+        Error::Integrity(format!(
+            "{what} version {version}: the ciphertext failed authentication (it was altered, or moved \
+             from another row or version); other secrets are unaffected. Restore it with \
+             `keep rollback` to an intact version, or from a backup"
+        ))
+    };
+    let plain = crypto::open(
+        keys.values.expose_secret(),
+        &value_aad(vault_id, lookup, secret_id, version),
+        sealed,
+    )
+    .ok_or_else(bad)?;
+    if plain.len() < 9 {
+        return Err(bad());
+    }
+    let kind = match plain[0] {
+        0 => Kind::Value,
+        1 => Kind::Tombstone,
+        _ => return Err(bad()),
+    };
+    let ms = u64::from_be_bytes(plain[1..9].try_into().expect("8 bytes"));
+    Ok(Version {
+        version,
+        kind,
+        created: UNIX_EPOCH + Duration::from_millis(ms),
+        value: SecretValue::new(plain[9..].to_vec()),
+    })
+}
