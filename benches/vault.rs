@@ -15,7 +15,11 @@ use keep::{Address, Scope, SecretValue, Vault};
 use secrecy::SecretString;
 
 const N: usize = 10_000;
-const CHEAP: KdfParams = KdfParams { m_kib: 1024, t: 1, p: 1 };
+const CHEAP: KdfParams = KdfParams {
+    m_kib: 1024,
+    t: 1,
+    p: 1,
+};
 
 fn pass(kdf: KdfParams) -> Passphrase {
     Passphrase::new(SecretString::from("bench passphrase".to_string()), kdf)
@@ -31,7 +35,10 @@ fn filled_vault(dir: &Path) -> Vault {
     vault
         .write(|w| {
             for i in 0..N {
-                w.set(&address(&scope, i), &SecretValue::from(format!("value-{i}-0123456789abcdef")))?;
+                w.set(
+                    &address(&scope, i),
+                    &SecretValue::from(format!("value-{i}-0123456789abcdef")),
+                )?;
             }
             Ok(())
         })
@@ -52,7 +59,9 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    c.bench_function("ls (library, 10k names)", |b| b.iter(|| vault.list(Some(&scope), false).unwrap().len()));
+    c.bench_function("ls (library, 10k names)", |b| {
+        b.iter(|| vault.list(Some(&scope), false).unwrap().len())
+    });
 
     let mut group = c.benchmark_group("set");
     group.throughput(Throughput::Elements(1000));
@@ -63,7 +72,10 @@ fn benches(c: &mut Criterion) {
             vault
                 .write(|w| {
                     for i in 0..1000 {
-                        w.set(&address(&scope, i), &SecretValue::from(format!("v{round}-{i}")))?;
+                        w.set(
+                            &address(&scope, i),
+                            &SecretValue::from(format!("v{round}-{i}")),
+                        )?;
                     }
                     Ok(())
                 })
@@ -76,25 +88,37 @@ fn benches(c: &mut Criterion) {
     vault.cache_in_session(Duration::from_secs(600)).unwrap();
     let bin = env!("CARGO_BIN_EXE_keep");
     let vault_path = dir.path().join("vault.db");
-    c.bench_function("keep get (whole process, unlocked session, 10k vault)", |b| {
-        b.iter(|| {
-            let out = std::process::Command::new(bin)
-                .args(["get", "--project", "bench", "--env", "dev", "SECRET_04242"])
-                .env("KEEP_VAULT", &vault_path)
-                .env_remove("KEEP_PASSPHRASE")
-                .env_remove("KEEP_PASSPHRASE_FILE")
-                .stdin(std::process::Stdio::null())
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        })
-    });
+    c.bench_function(
+        "keep get (whole process, unlocked session, 10k vault)",
+        |b| {
+            b.iter(|| {
+                let out = std::process::Command::new(bin)
+                    .args(["get", "--project", "bench", "--env", "dev", "SECRET_04242"])
+                    .env("KEEP_VAULT", &vault_path)
+                    .env_remove("KEEP_PASSPHRASE")
+                    .env_remove("KEEP_PASSPHRASE_FILE")
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            })
+        },
+    );
     keep::vault::lock(&vault_path).unwrap();
 
     // One unlock at the default Argon2id cost (m=64 MiB, t=3, p=1): what a command pays without a session.
     let default_dir = tempfile::tempdir().unwrap();
     let default_path = default_dir.path().join("vault.db");
-    Vault::create(&default_path, &pass(KdfParams::default()), KdfParams::default()).unwrap();
+    Vault::create(
+        &default_path,
+        &pass(KdfParams::default()),
+        KdfParams::default(),
+    )
+    .unwrap();
     let mut group = c.benchmark_group("unlock");
     group.sample_size(10);
     group.bench_function("default Argon2id (64 MiB, t=3)", |b| {

@@ -13,7 +13,9 @@ use common::{code, TestVault};
 const CANARY: &str = "CANARY-7f3a9c-do-not-leak-5be1";
 
 fn assert_absent(what: &str, haystack: &[u8]) {
-    let found = haystack.windows(CANARY.len()).any(|w| w == CANARY.as_bytes());
+    let found = haystack
+        .windows(CANARY.len())
+        .any(|w| w == CANARY.as_bytes());
     assert!(!found, "the canary leaked into {what}");
 }
 
@@ -52,10 +54,22 @@ fn the_canary_never_leaks() {
         std::thread::sleep(Duration::from_millis(5));
     };
     std::thread::sleep(Duration::from_millis(100));
-    assert_absent("/proc/<pid>/cmdline", &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap());
-    assert_absent("/proc/<pid>/environ", &std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default());
-    let core_line = limits.lines().find(|l| l.starts_with("Max core file size")).unwrap();
-    assert!(core_line.split_whitespace().nth(4) == Some("0"), "core dumps must be off: {core_line}");
+    assert_absent(
+        "/proc/<pid>/cmdline",
+        &std::fs::read(format!("/proc/{pid}/cmdline")).unwrap(),
+    );
+    assert_absent(
+        "/proc/<pid>/environ",
+        &std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default(),
+    );
+    let core_line = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    assert!(
+        core_line.split_whitespace().nth(4) == Some("0"),
+        "core dumps must be off: {core_line}"
+    );
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert_eq!(code(&out), 0);

@@ -27,14 +27,24 @@ fn eight_processes_times_200_sets_lose_no_update() {
             });
         }
     });
-    let hist: serde_json::Value = serde_json::from_slice(&tv.run(&["history", "SHARED", "--json"]).stdout).unwrap();
-    let versions: Vec<u64> =
-        hist["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();
-    assert_eq!(versions, (1..=(PROCS * SETS) as u64).collect::<Vec<_>>(), "one version per set, no gaps");
+    let hist: serde_json::Value =
+        serde_json::from_slice(&tv.run(&["history", "SHARED", "--json"]).stdout).unwrap();
+    let versions: Vec<u64> = hist["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        versions,
+        (1..=(PROCS * SETS) as u64).collect::<Vec<_>>(),
+        "one version per set, no gaps"
+    );
     for p in 0..PROCS {
         assert_eq!(tv.get(&format!("OWN_{p}")), format!("{p}-{}", SETS - 1));
         let own: serde_json::Value =
-            serde_json::from_slice(&tv.run(&["history", &format!("OWN_{p}"), "--json"]).stdout).unwrap();
+            serde_json::from_slice(&tv.run(&["history", &format!("OWN_{p}"), "--json"]).stdout)
+                .unwrap();
         assert_eq!(own["versions"].as_array().unwrap().len(), SETS);
     }
 }
@@ -79,14 +89,21 @@ fn kill_9_during_writes_leaves_an_intact_vault() {
         }
     }
     let conn = rusqlite::Connection::open(tv.vault_path()).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
     drop(conn);
     // Every version that was committed (killed late or completed) still decrypts.
-    let hist: serde_json::Value = serde_json::from_slice(&tv.run(&["history", "CRASHY", "--json"]).stdout)
-        .unwrap_or(serde_json::json!({ "versions": [] }));
+    let hist: serde_json::Value =
+        serde_json::from_slice(&tv.run(&["history", "CRASHY", "--json"]).stdout)
+            .unwrap_or(serde_json::json!({ "versions": [] }));
     let versions = hist["versions"].as_array().cloned().unwrap_or_default();
-    assert!(versions.len() as u64 >= completed, "{} versions, {completed} completed", versions.len());
+    assert!(
+        versions.len() as u64 >= completed,
+        "{} versions, {completed} completed",
+        versions.len()
+    );
     for v in &versions {
         let n = v["version"].as_u64().unwrap().to_string();
         let out = tv.run(&["get", "CRASHY", "--version", &n]);

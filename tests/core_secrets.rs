@@ -33,8 +33,12 @@ fn stdin_loses_one_trailing_newline_unless_raw_and_files_are_exact() {
     let got = tv.run(&["get", "C"]);
     assert_eq!(got.stdout, b"-----BEGIN-----\n\x00\xffbinary\n");
     // Binary values come back base64-encoded in JSON.
-    let json: serde_json::Value = serde_json::from_slice(&tv.run(&["get", "C", "--json"]).stdout).unwrap();
-    assert!(json["value_base64"].is_string() && json.get("value").is_none(), "{json}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&tv.run(&["get", "C", "--json"]).stdout).unwrap();
+    assert!(
+        json["value_base64"].is_string() && json.get("value").is_none(),
+        "{json}"
+    );
 }
 
 #[test]
@@ -54,7 +58,10 @@ fn every_change_is_a_version_and_rm_rollback_bring_values_back() {
     assert_eq!(versions[2]["deleted"], true);
     assert_eq!(code(&tv.run(&["rollback", "API_KEY", "--to", "1"])), 0);
     assert_eq!(tv.get("API_KEY"), "one");
-    assert_eq!(String::from_utf8(tv.run(&["get", "API_KEY", "--version", "2"]).stdout).unwrap(), "two");
+    assert_eq!(
+        String::from_utf8(tv.run(&["get", "API_KEY", "--version", "2"]).stdout).unwrap(),
+        "two"
+    );
     // Rolling back to a deletion, or to a version that does not exist, is refused.
     assert_eq!(code(&tv.run(&["rollback", "API_KEY", "--to", "3"])), 2);
     assert_eq!(code(&tv.run(&["rollback", "API_KEY", "--to", "99"])), 3);
@@ -71,10 +78,14 @@ fn ls_lists_the_scope_and_all_envs_and_json() {
     tv.set("GONE", "x");
     tv.run(&["rm", "GONE"]);
     assert_eq!(stdout(&tv.run(&["ls"])), "A_NAME\nB_NAME\n");
-    assert_eq!(stdout(&tv.run(&["ls", "--all-envs"])), "dev/A_NAME\ndev/B_NAME\nprod/PROD_ONLY\n");
+    assert_eq!(
+        stdout(&tv.run(&["ls", "--all-envs"])),
+        "dev/A_NAME\ndev/B_NAME\nprod/PROD_ONLY\n"
+    );
     assert_eq!(stdout(&tv.run(&["ls", "--env", "prod"])), "PROD_ONLY\n");
     assert!(stdout(&tv.run(&["ls", "--deleted"])).contains("GONE (deleted)"));
-    let json: serde_json::Value = serde_json::from_slice(&tv.run(&["ls", "--json"]).stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&tv.run(&["ls", "--json"]).stdout).unwrap();
     let items = json.as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["address"], "keep://default/dev/A_NAME");
@@ -84,17 +95,30 @@ fn ls_lists_the_scope_and_all_envs_and_json() {
 #[test]
 fn scope_comes_from_flags_env_vars_and_keep_toml() {
     let tv = TestVault::new();
-    std::fs::write(tv.path().join("keep.toml"), "project = \"billing\"\ndefault_env = \"staging\"\n").unwrap();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "project = \"billing\"\ndefault_env = \"staging\"\n",
+    )
+    .unwrap();
     let sub = tv.path().join("src").join("deep");
     std::fs::create_dir_all(&sub).unwrap();
-    let out = tv.keep(&["set", "DB"]).current_dir(&sub).stdin(std::process::Stdio::piped()).spawn().map(|mut c| {
-        use std::io::Write;
-        c.stdin.take().unwrap().write_all(b"v").unwrap();
-        c.wait_with_output().unwrap()
-    });
+    let out = tv
+        .keep(&["set", "DB"])
+        .current_dir(&sub)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"v").unwrap();
+            c.wait_with_output().unwrap()
+        });
     assert_eq!(code(&out.unwrap()), 0);
     assert_eq!(tv.get("keep://billing/staging/DB"), "v");
-    let out = tv.keep(&["get", "DB"]).env("KEEP_ENV", "prod").output().unwrap();
+    let out = tv
+        .keep(&["get", "DB"])
+        .env("KEEP_ENV", "prod")
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 3, "KEEP_ENV overrides default_env");
     let out = tv.run(&["get", "DB", "--project", "billing", "--env", "staging"]);
     assert_eq!(stdout(&out), "v");
@@ -103,10 +127,18 @@ fn scope_comes_from_flags_env_vars_and_keep_toml() {
 #[test]
 fn bad_config_and_bad_names_are_usage_errors() {
     let tv = TestVault::new();
-    std::fs::write(tv.path().join("keep.toml"), "project = \"p\"\ntypo_key = 1\n").unwrap();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "project = \"p\"\ntypo_key = 1\n",
+    )
+    .unwrap();
     let out = tv.run(&["ls"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("typo_key") && stderr(&out).contains("line 2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("typo_key") && stderr(&out).contains("line 2"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::remove_file(tv.path().join("keep.toml")).unwrap();
     for bad in ["1ABC", "A-B", "keep://only/two", "A B"] {
         let out = tv.run(&["get", bad]);
