@@ -15,14 +15,21 @@ fn an_independent_reader_written_from_the_spec_reads_keeps_vault() {
     tv.set("ROTATED", "new ünïcode\nline");
     tv.set("GONE", "x");
     assert_eq!(code(&tv.run(&["rm", "GONE"])), 0);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/spec_reader/read_vault.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/spec_reader/read_vault.py"
+    );
     let out = std::process::Command::new("python3")
         .arg(script)
         .arg(tv.vault_path())
         .arg(tv.pass_file())
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "the spec reader failed: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "the spec reader failed: {}",
+        stderr(&out)
+    );
     let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         read,
