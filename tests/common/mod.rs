@@ -79,7 +79,14 @@ impl TestVault {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        // keep may exit before reading stdin (a usage error, say): a broken pipe is its answer, not ours.
+        if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
+            assert_eq!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe,
+                "writing stdin: {e}"
+            );
+        }
         child.wait_with_output().unwrap()
     }
 
