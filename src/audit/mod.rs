@@ -27,7 +27,7 @@ use zeroize::Zeroizing;
 use crate::crypto::KEY_LEN;
 use crate::error::{Error, Result};
 use crate::scope::Address;
-use crate::vault::Vault;
+use crate::vault::{Vault, Writer};
 
 /// The outcome string of a successful operation.
 pub const OK: &str = "ok";
@@ -54,23 +54,51 @@ pub fn record(
     outcome: &str,
 ) -> Result<()> {
     let vault_id = vault.id().to_vec();
-    let bodies: Vec<Vec<u8>> = if addresses.is_empty() {
+    let bodies = bodies(vault, action, addresses, outcome);
+    let key = audit_key(vault);
+    vault
+        .store()
+        .write(|tx| chain::append(tx, &key, &vault_id, &bodies))
+        .map(|_| ())
+}
+
+/// Run a change and its audit entries in one transaction, so a change is never committed without its
+/// entry. When the change fails, the failure is recorded on its own (best effort) and returned.
+pub fn write<T>(
+    vault: &mut Vault,
+    action: Action,
+    addresses: &[Address],
+    op: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+) -> Result<T> {
+    let vault_id = vault.id().to_vec();
+    let bodies = bodies(vault, action, addresses, OK);
+    let key = audit_key(vault);
+    let result = vault.write(|w| {
+        let out = op(w)?;
+        chain::append(w.conn(), &key, &vault_id, &bodies)?;
+        Ok(out)
+    });
+    if let Err(e) = &result {
+        // The error the caller sees is the change's; a second failure to log it adds nothing.
+        let _ = record(vault, action, addresses, e.kind());
+    }
+    result
+}
+
+fn bodies(vault: &Vault, action: Action, addresses: &[Address], outcome: &str) -> Vec<Vec<u8>> {
+    let vault_id = vault.id();
+    if addresses.is_empty() {
         vec![Body::now(action, outcome).encode()]
     } else {
         addresses
             .iter()
             .map(|a| {
                 Body::now(action, outcome)
-                    .with_address(vault.subkeys(), &vault_id, a)
+                    .with_address(vault.subkeys(), vault_id, a)
                     .encode()
             })
             .collect()
-    };
-    let key = audit_key(vault);
-    vault
-        .store()
-        .write(|tx| chain::append(tx, &key, &vault_id, &bodies))
-        .map(|_| ())
+    }
 }
 
 /// Called by `Vault::open` once the key is known: fold failed unlocks into the chain and, when a key
