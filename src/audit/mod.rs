@@ -108,6 +108,12 @@ pub fn after_unlock(vault: &mut Vault) -> Result<()> {
     if !context::auto_log() {
         return Ok(());
     }
+    fold_and_log_unlock(vault)
+}
+
+/// Fold failed unlocks into the chain and log the unlock if a slot opened the vault. `keep audit`
+/// calls this itself, best effort, after opening with the automatic logging switched off.
+pub fn fold_and_log_unlock(vault: &mut Vault) -> Result<()> {
     let slot_opened = vault.opened_by().is_some();
     let pending: bool = vault
         .store()

@@ -31,6 +31,14 @@ pub fn run(ctx: &Context, a: AuditArgs) -> Result<i32> {
     }
 }
 
+/// Open the vault and fold pending failed unlocks when the chain allows it; a damaged chain is
+/// reported by what follows, not by this step.
+fn open(ctx: &Context) -> Result<crate::vault::Vault> {
+    let mut vault = ctx.open()?;
+    let _ = audit::fold_and_log_unlock(&mut vault);
+    Ok(vault)
+}
+
 fn filter(a: &AuditArgs) -> Result<Filter> {
     Ok(Filter {
         since: a.since.as_deref().map(since).transpose()?,
@@ -41,7 +49,7 @@ fn filter(a: &AuditArgs) -> Result<Filter> {
 
 fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
     let f = filter(a)?;
-    let mut vault = ctx.open()?;
+    let mut vault = open(ctx)?;
     let records = audit::list(&mut vault, &f)?;
     let address = |r: &audit::Record| match (&r.address, r.damaged) {
         (_, true) => "(damaged)".to_string(),
@@ -111,6 +119,7 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
 }
 
 fn verify(ctx: &Context) -> Result<i32> {
+    // Verification writes nothing, not even its own unlock: it must see the log as it was found.
     let mut vault = ctx.open()?;
     let verdict = audit::verify(&mut vault)?;
     if ctx.json {
@@ -138,7 +147,7 @@ fn verify(ctx: &Context) -> Result<i32> {
 fn unusual_report(ctx: &Context, a: &AuditArgs) -> Result<i32> {
     let rules = unusual::Rules::from_config(ctx.config.as_ref())?;
     let f = filter(a)?;
-    let mut vault = ctx.open()?;
+    let mut vault = open(ctx)?;
     // Rules look at the whole log (a user is only "new" against everything before); --since etc.
     // then narrow which findings are shown.
     let records = audit::list(&mut vault, &Filter::default())?;
