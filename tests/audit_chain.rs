@@ -14,7 +14,11 @@ fn db(tv: &TestVault) -> Connection {
 /// A vault whose log has several entries: sets and gets of three secrets.
 fn busy_vault() -> TestVault {
     let tv = TestVault::new();
-    for (n, v) in [("ALPHA", "a-value-1"), ("BETA", "b-value-2"), ("GAMMA", "c-value-3")] {
+    for (n, v) in [
+        ("ALPHA", "a-value-1"),
+        ("BETA", "b-value-2"),
+        ("GAMMA", "c-value-3"),
+    ] {
         tv.set(n, v);
         tv.get(n);
     }
@@ -49,12 +53,15 @@ fn intact_log_verifies_and_records_each_command() {
     let out = tv.run(&["audit", "--json", "--name", "BETA"]);
     assert_eq!(code(&out), 0);
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["write", "read"]);
     for e in &entries {
         assert_eq!(e["secret"], "keep://default/dev/BETA");
         assert_eq!(e["outcome"], "ok");
-        assert_eq!(e["pid"].as_u64().is_some(), true);
+        assert!(e["pid"].as_u64().is_some());
         assert!(!e["user"].as_str().unwrap().is_empty());
         assert!(!e["host"].as_str().unwrap().is_empty());
     }
@@ -94,9 +101,14 @@ fn an_edited_row_is_detected() {
     let body: Vec<u8> = conn
         .query_row("SELECT body FROM audit WHERE seq = 4", [], |r| r.get(0))
         .unwrap();
-    let edited = String::from_utf8(body).unwrap().replace("\"ok\"", "\"auth\"");
-    conn.execute("UPDATE audit SET body = ?1 WHERE seq = 4", params![edited.as_bytes()])
-        .unwrap();
+    let edited = String::from_utf8(body)
+        .unwrap()
+        .replace("\"ok\"", "\"auth\"");
+    conn.execute(
+        "UPDATE audit SET body = ?1 WHERE seq = 4",
+        params![edited.as_bytes()],
+    )
+    .unwrap();
     assert_eq!(first_bad(&tv), 4);
     let (_, text) = verify(&tv);
     assert!(text.contains("entry #4"), "{text}");
@@ -105,7 +117,9 @@ fn an_edited_row_is_detected() {
 #[test]
 fn a_deleted_middle_row_is_detected() {
     let tv = busy_vault();
-    db(&tv).execute("DELETE FROM audit WHERE seq = 3", []).unwrap();
+    db(&tv)
+        .execute("DELETE FROM audit WHERE seq = 3", [])
+        .unwrap();
     assert_eq!(first_bad(&tv), 3);
     let (_, text) = verify(&tv);
     assert!(text.contains("#3 is missing"), "{text}");
@@ -116,7 +130,8 @@ fn truncating_the_last_rows_is_detected() {
     let tv = busy_vault();
     let conn = db(&tv);
     let n = count(&conn);
-    conn.execute("DELETE FROM audit WHERE seq > ?1", [n - 2]).unwrap();
+    conn.execute("DELETE FROM audit WHERE seq > ?1", [n - 2])
+        .unwrap();
     assert_eq!(first_bad(&tv), (n - 1) as u64);
     let (_, text) = verify(&tv);
     assert!(text.contains("cut off"), "{text}");
@@ -127,14 +142,20 @@ fn truncating_with_the_head_rewound_by_hand_is_detected() {
     let tv = busy_vault();
     let conn = db(&tv);
     let n = count(&conn);
-    conn.execute("DELETE FROM audit WHERE seq > ?1", [n - 2]).unwrap();
+    conn.execute("DELETE FROM audit WHERE seq > ?1", [n - 2])
+        .unwrap();
     // Rewrite the head's count: without the key its MAC cannot be recomputed.
     let mut head: Vec<u8> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     head[..8].copy_from_slice(&((n - 2) as u64).to_be_bytes());
-    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'audit_head'", params![head])
-        .unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'audit_head'",
+        params![head],
+    )
+    .unwrap();
     assert_eq!(first_bad(&tv), (n - 1) as u64);
     // Commands refuse to extend a chain whose head is forged (exit 5) rather than launder it.
     assert_eq!(code(&tv.run(&["get", "ALPHA"])), 5);
@@ -185,14 +206,18 @@ fn failed_unlocks_are_recorded_then_folded_into_the_chain() {
         assert_eq!(code(&out), 4);
     }
     let pending: i64 = db(&tv)
-        .query_row("SELECT COUNT(*) FROM audit_unauthenticated", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM audit_unauthenticated", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(pending, 2);
     // The next successful unlock folds them in: authenticated, with a position, and verified.
     tv.get("A");
     let conn = db(&tv);
     let pending: i64 = conn
-        .query_row("SELECT COUNT(*) FROM audit_unauthenticated", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM audit_unauthenticated", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(pending, 0);
     let out = tv.run(&["audit", "--json", "--action", "unlock-failed"]);

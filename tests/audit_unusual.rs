@@ -7,13 +7,16 @@ use common::{code, stderr, TestVault};
 
 fn unusual(tv: &TestVault) -> (i32, Vec<serde_json::Value>) {
     let out = tv.run(&["audit", "--unusual", "--json"]);
-    let findings = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}", stderr(&out)));
+    let findings =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
     (code(&out), findings)
 }
 
 fn rules(findings: &[serde_json::Value]) -> Vec<&str> {
-    findings.iter().map(|f| f["rule"].as_str().unwrap()).collect()
+    findings
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect()
 }
 
 #[test]
@@ -53,8 +56,15 @@ fn sensitive_reads_bursts_and_failed_unlocks_are_flagged() {
     }
     let (c, findings) = unusual(&tv);
     assert_eq!(c, 1);
-    assert_eq!(rules(&findings), ["sensitive-read", "burst", "failed-unlocks"], "{findings:?}");
-    assert!(findings[0]["detail"].as_str().unwrap().contains("keep://default/prod/P"));
+    assert_eq!(
+        rules(&findings),
+        ["sensitive-read", "burst", "failed-unlocks"],
+        "{findings:?}"
+    );
+    assert!(findings[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("keep://default/prod/P"));
     // Thresholds are configurable: raise them and the burst and failures are no longer unusual.
     std::fs::write(
         tv.path().join("keep.toml"),
@@ -64,6 +74,10 @@ fn sensitive_reads_bursts_and_failed_unlocks_are_flagged() {
     let (c, findings) = unusual(&tv);
     assert_eq!((c, findings.len()), (0, 0), "{findings:?}");
     // A bad threshold is a usage error.
-    std::fs::write(tv.path().join("keep.toml"), "[audit]\nburst_window = \"often\"\n").unwrap();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[audit]\nburst_window = \"often\"\n",
+    )
+    .unwrap();
     assert_eq!(code(&tv.run(&["audit", "--unusual"])), 2);
 }

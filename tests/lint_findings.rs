@@ -15,7 +15,11 @@ fn git(dir: &Path, args: &[&str]) {
         .current_dir(dir)
         .output()
         .expect("git is installed (scripts/setup.d/50-rotation.sh)");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn project(tv: &TestVault) -> PathBuf {
@@ -31,11 +35,18 @@ fn set_in(tv: &TestVault, address: &str, value: &str) {
 }
 
 fn lint(tv: &TestVault, dir: &Path) -> (i32, serde_json::Value, String) {
-    let out = tv.keep(&["lint", "--json"]).current_dir(dir).output().unwrap();
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!("{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(&out))
-    });
-    (code(&out), doc, String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = tv
+        .keep(&["lint", "--json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(&out)));
+    (
+        code(&out),
+        doc,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 fn rules(doc: &serde_json::Value) -> Vec<(String, String, String)> {
@@ -81,13 +92,21 @@ fn each_rule_fires_on_its_fixture_without_showing_values() {
     }
     let out = tv.run(&["policy", "set", "OLD", "--max-age", "1s"]);
     assert_eq!(code(&out), 0);
-    std::fs::write(dir.join("config/app.yml"), "api:\n  key: leaked-Xy7Qw9Zp3Lm2Tt\n").unwrap();
+    std::fs::write(
+        dir.join("config/app.yml"),
+        "api:\n  key: leaked-Xy7Qw9Zp3Lm2Tt\n",
+    )
+    .unwrap();
     std::fs::write(dir.join(".env"), "X=1\n").unwrap();
     git(&dir, &["add", ".env"]);
     std::fs::write(dir.join(".env.local"), "Y=2\n").unwrap();
     // Ignored files are neither dotenv findings nor plaintext findings (materialize writes these).
     std::fs::write(dir.join(".gitignore"), ".env.production\n").unwrap();
-    std::fs::write(dir.join(".env.production"), "LEAKED=leaked-Xy7Qw9Zp3Lm2Tt\n").unwrap();
+    std::fs::write(
+        dir.join(".env.production"),
+        "LEAKED=leaked-Xy7Qw9Zp3Lm2Tt\n",
+    )
+    .unwrap();
     std::fs::write(dir.join(".env.example"), "LEAKED=\n").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
 
@@ -138,8 +157,16 @@ fn warnings_alone_exit_zero() {
 fn a_clean_vault_has_no_findings() {
     let tv = TestVault::new();
     let dir = project(&tv);
-    set_in(&tv, "keep://default/dev/DB_URL", "postgres://app:Zq8wL1xT4vN7@db/dev");
-    set_in(&tv, "keep://default/prod/DB_URL", "postgres://app:Pm3Kd9Ry2Hs6@db/prod");
+    set_in(
+        &tv,
+        "keep://default/dev/DB_URL",
+        "postgres://app:Zq8wL1xT4vN7@db/dev",
+    );
+    set_in(
+        &tv,
+        "keep://default/prod/DB_URL",
+        "postgres://app:Pm3Kd9Ry2Hs6@db/prod",
+    );
     for spec in ["token:32", "password:24"] {
         let out = tv.run(&["set", "GEN", "--generate", spec]);
         assert_eq!(code(&out), 0);
@@ -147,8 +174,16 @@ fn a_clean_vault_has_no_findings() {
     let out = tv.run(&["policy", "set", "GEN", "--max-age", "30d"]);
     assert_eq!(code(&out), 0);
     std::fs::write(dir.join(".gitignore"), ".env\n").unwrap();
-    std::fs::write(dir.join(".env"), "DB_URL=postgres://app:Zq8wL1xT4vN7@db/dev\n").unwrap();
-    std::fs::write(dir.join("config/app.yml"), "db: keep://default/dev/DB_URL\n").unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        "DB_URL=postgres://app:Zq8wL1xT4vN7@db/dev\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("config/app.yml"),
+        "db: keep://default/dev/DB_URL\n",
+    )
+    .unwrap();
     git(&dir, &["add", ".gitignore", "config/app.yml"]);
     let (c, doc, raw) = lint(&tv, &dir);
     assert_eq!(c, 0, "{raw}");

@@ -29,7 +29,9 @@ fn formats() {
 
     let (hex, _) = generate(&tv, "HEX", "hex:16");
     assert_eq!(hex.len(), 32);
-    assert!(hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(hex
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
 
     let (pw, _) = generate(&tv, "PW", "password:24:lud");
     assert_eq!(pw.len(), 24);
@@ -68,7 +70,13 @@ fn formats() {
 #[test]
 fn bad_specs_are_usage_errors_and_change_nothing() {
     let tv = TestVault::new();
-    for spec in ["token", "password:3", "password:12:x", "rsa:2048", "hex:abc"] {
+    for spec in [
+        "token",
+        "password:3",
+        "password:12:x",
+        "rsa:2048",
+        "hex:abc",
+    ] {
         let out = tv.run(&["set", "X", "--generate", spec]);
         assert_eq!(code(&out), 2, "{spec}: {}", stderr(&out));
     }

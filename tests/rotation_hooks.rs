@@ -54,7 +54,11 @@ fn a_failing_hook_keeps_the_old_value_current() {
     write_config(&tv, "echo consumer down >&2; exit 3");
     let out = tv.run(&["rotate", "API_TOKEN"]);
     assert_eq!(code(&out), 9, "{}", stderr(&out));
-    assert!(stderr(&out).contains("old value stays current"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("old value stays current"),
+        "{}",
+        stderr(&out)
+    );
     // No value in the message.
     assert!(!stderr(&out).contains("the-old-token-value"));
     assert_eq!(tv.get("API_TOKEN"), "the-old-token-value");
@@ -64,7 +68,10 @@ fn a_failing_hook_keeps_the_old_value_current() {
 
     // The pending value is kept for inspection.
     let s = status_of(&tv, "API_TOKEN");
-    assert_eq!(s["pending"]["failed_hook"], "echo consumer down >&2; exit 3");
+    assert_eq!(
+        s["pending"]["failed_hook"],
+        "echo consumer down >&2; exit 3"
+    );
     let pending = tv.run(&["rotate", "API_TOKEN", "--show-pending"]);
     assert_eq!(code(&pending), 0);
     let pending_value = stdout(&pending);
@@ -82,7 +89,10 @@ fn a_failing_hook_keeps_the_old_value_current() {
     // The audit log has both rotations with their outcomes.
     let out = tv.run(&["audit", "--json", "--action", "rotate"]);
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let outcomes: Vec<&str> = entries.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> = entries
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
     assert_eq!(outcomes, ["hook_failed", "ok"]);
 }
 

@@ -27,18 +27,40 @@ fn setup() -> TestVault {
         let out = tv.run(args);
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
     };
-    ok(&["policy", "set", "DUE", "--max-age", "1s", "--generator", "token:16"]);
+    ok(&[
+        "policy",
+        "set",
+        "DUE",
+        "--max-age",
+        "1s",
+        "--generator",
+        "token:16",
+    ]);
     ok(&["policy", "set", "MANUAL_DUE", "--max-age", "1s"]);
-    ok(&["policy", "set", "FRESH", "--max-age", "30d", "--generator", "uuid"]);
+    ok(&[
+        "policy",
+        "set",
+        "FRESH",
+        "--max-age",
+        "30d",
+        "--generator",
+        "uuid",
+    ]);
     std::fs::write(
         tv.path().join("keep.toml"),
         "[secrets.DB_PASSWORD]\nmax_age = \"90d\"\ngenerator = \"password:32\"\n\
          on_rotate = \"./update-db.sh\"\n[env.prod]\non_rotate = \"systemctl reload app\"\n",
     )
     .unwrap();
-    let out = tv.run_with_stdin(&["set", "keep://default/prod/DB_PASSWORD"], b"prod-db-password-1");
+    let out = tv.run_with_stdin(
+        &["set", "keep://default/prod/DB_PASSWORD"],
+        b"prod-db-password-1",
+    );
     assert_eq!(code(&out), 0);
-    let out = tv.run_with_stdin(&["set", "keep://default/prod/STRIPE_KEY"], b"sk_live_abcdef12345");
+    let out = tv.run_with_stdin(
+        &["set", "keep://default/prod/STRIPE_KEY"],
+        b"sk_live_abcdef12345",
+    );
     assert_eq!(code(&out), 0);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     tv
@@ -82,12 +104,19 @@ fn rotate_due_rotates_only_overdue_secrets_with_a_generator() {
         .iter()
         .map(|i| i["address"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["keep://default/dev/DUE", "keep://default/dev/MANUAL_DUE"]);
+    assert_eq!(
+        names,
+        ["keep://default/dev/DUE", "keep://default/dev/MANUAL_DUE"]
+    );
     assert_eq!(plan["plan"][1]["generator"], "manual");
 
     let out = tv.run(&["rotate", "--due"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stderr(&out).contains("rotate it by hand"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rotate it by hand"),
+        "{}",
+        stderr(&out)
+    );
     let after: Vec<String> = ["DUE", "MANUAL_DUE", "FRESH", "PLAIN"]
         .iter()
         .map(|n| tv.get(n))
@@ -119,10 +148,16 @@ fn breach_plan_lists_every_secret_with_generator_and_consumers_and_changes_nothi
     );
     assert_eq!(plan[1]["address"], "keep://default/prod/STRIPE_KEY");
     assert_eq!(plan[1]["generator"], "manual");
-    assert_eq!(plan[1]["consumers"], serde_json::json!(["systemctl reload app"]));
+    assert_eq!(
+        plan[1]["consumers"],
+        serde_json::json!(["systemctl reload app"])
+    );
     // Human form prints the same plan.
     let text = stdout(&tv.run(&["rotate", "--all", "--env", "prod", "--dry-run"]));
-    assert!(text.contains("manual") && text.contains("./update-db.sh"), "{text}");
+    assert!(
+        text.contains("manual") && text.contains("./update-db.sh"),
+        "{text}"
+    );
     // Nothing changed.
     let after = tv.run(&["get", "keep://default/prod/DB_PASSWORD"]);
     assert_eq!(before.stdout, after.stdout);
@@ -142,7 +177,12 @@ fn rotate_all_carries_out_the_plan_and_reports_per_secret() {
     assert_eq!(results.len(), 4);
     let by: std::collections::HashMap<&str, &str> = results
         .iter()
-        .map(|r| (r["address"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(by["keep://default/dev/DUE"], "rotated");
     assert_eq!(by["keep://default/dev/FRESH"], "rotated");
@@ -155,9 +195,20 @@ fn rotate_all_carries_out_the_plan_and_reports_per_secret() {
 fn policy_flags_are_checked() {
     let tv = TestVault::new();
     tv.set("A", "value-of-a-123456");
-    assert_eq!(code(&tv.run(&["policy", "set", "A", "--max-age", "soon"])), 2);
     assert_eq!(
-        code(&tv.run(&["policy", "set", "A", "--max-age", "1d", "--generator", "md5"])),
+        code(&tv.run(&["policy", "set", "A", "--max-age", "soon"])),
+        2
+    );
+    assert_eq!(
+        code(&tv.run(&[
+            "policy",
+            "set",
+            "A",
+            "--max-age",
+            "1d",
+            "--generator",
+            "md5"
+        ])),
         2
     );
     assert_eq!(code(&tv.run(&["policy", "rm", "A"])), 3);

@@ -36,7 +36,13 @@ pub fn entry_mac(
 ) -> [u8; 32] {
     hmac_parts(
         key,
-        &[b"keep/v1/audit-entry", vault_id, &seq.to_be_bytes(), prev, body],
+        &[
+            b"keep/v1/audit-entry",
+            vault_id,
+            &seq.to_be_bytes(),
+            prev,
+            body,
+        ],
     )
 }
 
@@ -72,7 +78,11 @@ pub fn read_head(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Res
     }
     let count: [u8; 8] = raw[..8].try_into().expect("8 bytes");
     let last: [u8; MAC_LEN] = raw[8..8 + MAC_LEN].try_into().expect("32 bytes");
-    if !hmac_parts_verify(key, &head_parts(vault_id, &count, &last), &raw[8 + MAC_LEN..]) {
+    if !hmac_parts_verify(
+        key,
+        &head_parts(vault_id, &count, &last),
+        &raw[8 + MAC_LEN..],
+    ) {
         return Ok(HeadState::Invalid);
     }
     Ok(HeadState::Valid(Head {
@@ -109,21 +119,20 @@ pub fn append(
     vault_id: &[u8],
     bodies: &[Vec<u8>],
 ) -> Result<u64> {
-    let mut head = match read_head(conn, key, vault_id)? {
-        HeadState::Valid(h) => h,
-        HeadState::Absent if !any_rows(conn)? => Head {
-            count: 0,
-            last: [0; MAC_LEN],
-        },
-        HeadState::Absent | HeadState::Invalid => {
-            return Err(Error::Integrity(
+    let mut head =
+        match read_head(conn, key, vault_id)? {
+            HeadState::Valid(h) => h,
+            HeadState::Absent if !any_rows(conn)? => Head {
+                count: 0,
+                last: [0; MAC_LEN],
+            },
+            HeadState::Absent | HeadState::Invalid => return Err(Error::Integrity(
                 "the audit log's head is missing or fails authentication, so keep will not add to \
                  it; run `keep audit verify` to see what was changed, and restore the vault from a \
                  backup"
                     .into(),
-            ))
-        }
-    };
+            )),
+        };
     let mut stmt = q(
         "append to the audit log",
         conn.prepare_cached("INSERT INTO audit (seq, body, mac) VALUES (?1, ?2, ?3)"),
@@ -135,7 +144,10 @@ pub fn append(
             "append to the audit log",
             stmt.execute(params![seq as i64, body, &mac[..]]),
         )?;
-        head = Head { count: seq, last: mac };
+        head = Head {
+            count: seq,
+            last: mac,
+        };
     }
     write_head(conn, key, vault_id, &head)?;
     Ok(head.count)
@@ -146,6 +158,18 @@ pub struct Row {
     pub seq: u64,
     pub body: Vec<u8>,
     pub mac: Vec<u8>,
+}
+
+/// A column's bytes whatever type an editor stored there, so a tampered row is reported as failing
+/// authentication instead of stopping verification with a type error.
+fn any_bytes(v: rusqlite::types::ValueRef<'_>) -> Vec<u8> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+        ValueRef::Integer(i) => i.to_string().into_bytes(),
+        ValueRef::Real(f) => f.to_string().into_bytes(),
+        ValueRef::Null => Vec::new(),
+    }
 }
 
 /// Every row, in position order.
@@ -159,8 +183,8 @@ pub fn rows(conn: &Connection) -> Result<Vec<Row>> {
         stmt.query_map([], |r| {
             Ok(Row {
                 seq: r.get::<_, i64>(0)? as u64,
-                body: r.get(1)?,
-                mac: r.get(2)?,
+                body: any_bytes(r.get_ref(1)?),
+                mac: any_bytes(r.get_ref(2)?),
             })
         }),
     )?;
@@ -213,7 +237,13 @@ pub fn verify(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result
         }
         if !hmac_parts_verify(
             key,
-            &[b"keep/v1/audit-entry", vault_id, &row.seq.to_be_bytes(), &prev, &row.body],
+            &[
+                b"keep/v1/audit-entry",
+                vault_id,
+                &row.seq.to_be_bytes(),
+                &prev,
+                &row.body,
+            ],
             &row.mac,
         ) {
             return Ok(verdict(Some(Problem {
@@ -298,14 +328,18 @@ mod tests {
     #[test]
     fn wrong_key_or_vault_fails_at_the_first_entry() {
         let conn = filled(3);
-        assert_eq!(verify(&conn, &[1; 32], b"v").unwrap().problem.unwrap().seq, 1);
+        assert_eq!(
+            verify(&conn, &[1; 32], b"v").unwrap().problem.unwrap().seq,
+            1
+        );
         assert_eq!(verify(&conn, &K, b"w").unwrap().problem.unwrap().seq, 1);
     }
 
     #[test]
     fn each_tampering_is_caught_at_the_right_entry() {
         let conn = filled(5);
-        conn.execute("UPDATE audit SET body = 'x' WHERE seq = 3", []).unwrap();
+        conn.execute("UPDATE audit SET body = 'x' WHERE seq = 3", [])
+            .unwrap();
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 3);
 
         let conn = filled(5);
@@ -313,7 +347,8 @@ mod tests {
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 2);
 
         let conn = filled(5);
-        conn.execute("DELETE FROM audit WHERE seq >= 4", []).unwrap();
+        conn.execute("DELETE FROM audit WHERE seq >= 4", [])
+            .unwrap();
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 4);
 
         let conn = filled(5);
@@ -329,8 +364,11 @@ mod tests {
     fn appending_over_a_forged_head_is_refused() {
         let conn = filled(3);
         conn.execute("DELETE FROM audit WHERE seq = 3", []).unwrap();
-        conn.execute("UPDATE meta SET value = zeroblob(72) WHERE key = 'audit_head'", [])
-            .unwrap();
+        conn.execute(
+            "UPDATE meta SET value = zeroblob(72) WHERE key = 'audit_head'",
+            [],
+        )
+        .unwrap();
         assert!(matches!(
             append(&conn, &K, b"v", &[b"x".to_vec()]),
             Err(Error::Integrity(_))

@@ -184,9 +184,12 @@ impl Body {
         let plain = crypto::open(keys.names.expose_secret(), &name_aad(vault_id), &sealed)
             .ok_or_else(bad)?;
         let text = std::str::from_utf8(&plain).map_err(|_| bad())?;
-        Address::parse(&format!("{}{text}", crate::scope::SCHEME), &crate::Scope::new("x", "x")?)
-            .map(Some)
-            .map_err(|_| bad())
+        Address::parse(
+            &format!("{}{text}", crate::scope::SCHEME),
+            &crate::Scope::new("x", "x")?,
+        )
+        .map(Some)
+        .map_err(|_| bad())
     }
 }
 
@@ -198,8 +201,11 @@ mod tests {
     #[test]
     fn address_round_trips_sealed_and_is_bound_to_the_vault() {
         let keys = MasterKey::generate().subkeys(b"v1");
-        let addr = Address::parse("keep://p/prod/DB_URL", &crate::Scope::new("a", "b").unwrap())
-            .unwrap();
+        let addr = Address::parse(
+            "keep://p/prod/DB_URL",
+            &crate::Scope::new("a", "b").unwrap(),
+        )
+        .unwrap();
         let body = Body::now(Action::Read, "ok").with_address(&keys, b"v1", &addr);
         let bytes = body.encode();
         assert!(!String::from_utf8_lossy(&bytes).contains("DB_URL"));

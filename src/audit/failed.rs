@@ -55,7 +55,9 @@ pub fn take(conn: &Connection) -> Result<Vec<Vec<u8>>> {
         .map(|bytes| {
             let mut body = Body::decode(&bytes)
                 .filter(|b| b.action == Action::UnlockFailed && b.address.is_none())
-                .unwrap_or_else(|| Body::now(Action::UnlockFailed, "malformed-unauthenticated-record"));
+                .unwrap_or_else(|| {
+                    Body::now(Action::UnlockFailed, "malformed-unauthenticated-record")
+                });
             body.folded_at = Some(folded_at);
             body.encode()
         })

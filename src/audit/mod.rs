@@ -159,9 +159,7 @@ pub fn fold_and_log_unlock(vault: &mut Vault) -> Result<()> {
 pub fn verify(vault: &mut Vault) -> Result<Verdict> {
     let vault_id = vault.id().to_vec();
     let key = audit_key(vault);
-    vault
-        .store()
-        .read(|tx| chain::verify(tx, &key, &vault_id))
+    vault.store().read(|tx| chain::verify(tx, &key, &vault_id))
 }
 
 /// One entry as listed.

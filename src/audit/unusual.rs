@@ -89,6 +89,9 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// One user@host's recent reads `(ms, address)`, and the time until which a burst was reported.
+type ReadWindow = (VecDeque<(u64, String)>, u64);
+
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
@@ -107,17 +110,25 @@ pub fn check(records: &[Record], rules: &Rules) -> Vec<Finding> {
     let mut users: HashSet<&str> = HashSet::new();
     let mut hosts: HashSet<&str> = HashSet::new();
     // Per user@host: the recent reads, and the time until which a burst was already reported.
-    let mut reads: HashMap<(&str, &str), (VecDeque<(u64, String)>, u64)> = HashMap::new();
+    let mut reads: HashMap<(&str, &str), ReadWindow> = HashMap::new();
     let mut failures: VecDeque<u64> = VecDeque::new();
     let mut failures_reported_until = 0u64;
     for (i, r) in records.iter().enumerate() {
         let b = &r.body;
         if rules.new_user_host && i > 0 {
             if !users.contains(b.user.as_str()) {
-                out.push(finding("new-user", r, format!("first entry by user {}", b.user)));
+                out.push(finding(
+                    "new-user",
+                    r,
+                    format!("first entry by user {}", b.user),
+                ));
             }
             if !hosts.contains(b.host.as_str()) {
-                out.push(finding("new-host", r, format!("first entry from host {}", b.host)));
+                out.push(finding(
+                    "new-host",
+                    r,
+                    format!("first entry from host {}", b.host),
+                ));
             }
         }
         users.insert(&b.user);
@@ -126,7 +137,8 @@ pub fn check(records: &[Record], rules: &Rules) -> Vec<Finding> {
             Action::Read => {
                 if let Some(addr) = &r.address {
                     let sensitive = rules.sensitive.iter().any(|(p, e)| {
-                        e == addr.scope.env() && p.as_deref().is_none_or(|p| p == addr.scope.project())
+                        e == addr.scope.env()
+                            && p.as_deref().is_none_or(|p| p == addr.scope.project())
                     });
                     if sensitive {
                         out.push(finding(
@@ -135,8 +147,7 @@ pub fn check(records: &[Record], rules: &Rules) -> Vec<Finding> {
                             format!("{addr} read by `keep {}`", b.command),
                         ));
                     }
-                    let (window, reported_until) =
-                        reads.entry((&b.user, &b.host)).or_default();
+                    let (window, reported_until) = reads.entry((&b.user, &b.host)).or_default();
                     window.push_back((b.t, addr.to_string()));
                     while window
                         .front()
@@ -224,15 +235,30 @@ mod tests {
     #[test]
     fn each_rule_fires() {
         let mut log = vec![rec(1, 0, "alice", Action::Unlock, None)];
-        log.push(rec(2, 1000, "mallory", Action::Read, Some("keep://p/prod/DB")));
+        log.push(rec(
+            2,
+            1000,
+            "mallory",
+            Action::Read,
+            Some("keep://p/prod/DB"),
+        ));
         for (i, n) in ["A", "B", "C", "D"].iter().enumerate() {
-            log.push(rec(3 + i as u64, 2000 + i as u64, "alice", Action::Read, Some(n)));
+            log.push(rec(
+                3 + i as u64,
+                2000 + i as u64,
+                "alice",
+                Action::Read,
+                Some(n),
+            ));
         }
         for i in 0..3 {
             log.push(rec(10 + i, 5000 + i, "alice", Action::UnlockFailed, None));
         }
         let rules_hit: Vec<&str> = check(&log, &rules()).iter().map(|f| f.rule).collect();
-        assert_eq!(rules_hit, ["new-user", "sensitive-read", "burst", "failed-unlocks"]);
+        assert_eq!(
+            rules_hit,
+            ["new-user", "sensitive-read", "burst", "failed-unlocks"]
+        );
     }
 
     #[test]

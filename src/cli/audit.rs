@@ -79,7 +79,14 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
         return output::json(&items).map(|_| 0);
     }
     let mut rows = vec![[
-        "SEQ", "TIME", "USER@HOST", "PID", "COMMAND", "ACTION", "SECRET", "OUTCOME",
+        "SEQ",
+        "TIME",
+        "USER@HOST",
+        "PID",
+        "COMMAND",
+        "ACTION",
+        "SECRET",
+        "OUTCOME",
     ]
     .map(String::from)];
     for r in &records {
@@ -151,10 +158,8 @@ fn unusual_report(ctx: &Context, a: &AuditArgs) -> Result<i32> {
     // Rules look at the whole log (a user is only "new" against everything before); --since etc.
     // then narrow which findings are shown.
     let records = audit::list(&mut vault, &Filter::default())?;
-    let shown: std::collections::HashSet<Option<u64>> = audit::list(&mut vault, &f)?
-        .iter()
-        .map(|r| r.seq)
-        .collect();
+    let shown: std::collections::HashSet<Option<u64>> =
+        audit::list(&mut vault, &f)?.iter().map(|r| r.seq).collect();
     let findings: Vec<_> = unusual::check(&records, &rules)
         .into_iter()
         .filter(|x| shown.contains(&x.seq))

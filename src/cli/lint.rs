@@ -6,7 +6,12 @@ use crate::error::{Error, Result};
 use crate::lint::{self, files::ExactMatch, Level};
 
 pub fn run(ctx: &Context) -> Result<i32> {
-    let root = match ctx.config.as_ref().and_then(|c| c.path.as_deref()).and_then(|p| p.parent()) {
+    let root = match ctx
+        .config
+        .as_ref()
+        .and_then(|c| c.path.as_deref())
+        .and_then(|p| p.parent())
+    {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => std::env::current_dir().map_err(|e| Error::Io {
             context: "cannot read the working directory".into(),

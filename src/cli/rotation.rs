@@ -319,7 +319,9 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
             )?;
             result?;
             if ctx.json {
-                output::json(&serde_json::json!({ "address": address.to_string(), "policy": policy }))?;
+                output::json(
+                    &serde_json::json!({ "address": address.to_string(), "policy": policy }),
+                )?;
             } else {
                 output::note(&format!(
                     "Policy for {address}: rotate every {}{}.",
@@ -371,7 +373,10 @@ pub fn status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         .max()
         .unwrap_or(4)
         .max(4);
-    let mut out = format!("{:<width$}  {:>5}  {:<24}  MARKS\n", "NAME", "AGE", "POLICY");
+    let mut out = format!(
+        "{:<width$}  {:>5}  {:<24}  MARKS\n",
+        "NAME", "AGE", "POLICY"
+    );
     for s in &statuses {
         let name = if a.all_envs {
             format!("{}/{}", s.env, s.name)

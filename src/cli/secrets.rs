@@ -17,9 +17,12 @@ pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
     // Unlock before reading the value, so a wrong passphrase does not waste a typed value.
     let mut vault = ctx.open()?;
     let value = input::read_value(&address.name, a.from_file.as_deref(), a.raw)?;
-    let version = audit::write(&mut vault, Action::Write, std::slice::from_ref(&address), |w| {
-        w.set(&address, &value)
-    })?;
+    let version = audit::write(
+        &mut vault,
+        Action::Write,
+        std::slice::from_ref(&address),
+        |w| w.set(&address, &value),
+    )?;
     if ctx.json {
         output::json(&serde_json::json!({ "address": address.to_string(), "version": version }))?;
     } else {
@@ -134,9 +137,12 @@ pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
 pub fn rm(ctx: &Context, a: NameArg) -> Result<i32> {
     let address = ctx.address(&a.name)?;
     let mut vault = ctx.open()?;
-    let version = audit::write(&mut vault, Action::Delete, std::slice::from_ref(&address), |w| {
-        w.remove(&address)
-    })?;
+    let version = audit::write(
+        &mut vault,
+        Action::Delete,
+        std::slice::from_ref(&address),
+        |w| w.remove(&address),
+    )?;
     if ctx.json {
         output::json(
             &serde_json::json!({ "address": address.to_string(), "version": version, "deleted": true }),
@@ -186,9 +192,12 @@ pub fn history(ctx: &Context, a: NameArg) -> Result<i32> {
 pub fn rollback(ctx: &Context, a: RollbackArgs) -> Result<i32> {
     let address = ctx.address(&a.name)?;
     let mut vault = ctx.open()?;
-    let version = audit::write(&mut vault, Action::Rollback, std::slice::from_ref(&address), |w| {
-        w.rollback(&address, a.to)
-    })?;
+    let version = audit::write(
+        &mut vault,
+        Action::Rollback,
+        std::slice::from_ref(&address),
+        |w| w.rollback(&address, a.to),
+    )?;
     if ctx.json {
         output::json(
             &serde_json::json!({ "address": address.to_string(), "version": version, "from": a.to }),

@@ -21,7 +21,12 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
                         Some("KEEP_PASSPHRASE"),
                     )?;
                     let result = vault.add_slot(&Passphrase::new(pass, kdf));
-                    audit::record(&mut vault, Action::SlotAdd, &[], &audit::outcome_of(&result))?;
+                    audit::record(
+                        &mut vault,
+                        Action::SlotAdd,
+                        &[],
+                        &audit::outcome_of(&result),
+                    )?;
                     (result?, "passphrase")
                 }
             };
@@ -37,7 +42,12 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
         SlotCommand::Rm { id } => {
             let mut vault = ctx.open()?;
             let result = vault.remove_slot(id);
-            audit::record(&mut vault, Action::SlotRemove, &[], &audit::outcome_of(&result))?;
+            audit::record(
+                &mut vault,
+                Action::SlotRemove,
+                &[],
+                &audit::outcome_of(&result),
+            )?;
             result?;
             output::note(&format!("Removed slot {id}."));
             Ok(0)

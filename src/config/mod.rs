@@ -109,7 +109,9 @@ pub struct AuditConfig {
 }
 
 /// A hook list may be written as one string or a list of strings.
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Hooks {
@@ -125,7 +127,9 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Ve
 /// Parse a duration of keep.toml or a flag (`30d`, `1m`), naming the key in the error.
 pub fn parse_duration(what: &str, text: &str) -> Result<std::time::Duration> {
     let d = humantime::parse_duration(text).map_err(|e| {
-        Error::Usage(format!("invalid {what} {text:?}: {e} (use e.g. 90d, 12h, 1m)"))
+        Error::Usage(format!(
+            "invalid {what} {text:?}: {e} (use e.g. 90d, 12h, 1m)"
+        ))
     })?;
     if d.is_zero() {
         return Err(Error::Usage(format!("{what} must be longer than zero")));

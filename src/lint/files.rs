@@ -193,7 +193,14 @@ mod tests {
         for yes in [".env", ".env.local", ".env.production"] {
             assert!(is_dotenv(yes), "{yes}");
         }
-        for no in [".env.example", ".env.sample", ".envrc", "env", ".env.template", "x.env"] {
+        for no in [
+            ".env.example",
+            ".env.sample",
+            ".envrc",
+            "env",
+            ".env.template",
+            "x.env",
+        ] {
             assert!(!is_dotenv(no), "{no}");
         }
     }
@@ -203,7 +210,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("config.yml");
         std::fs::write(&f, "a: 1\nb: s3cr3t-v4lue-xyz\n").unwrap();
-        let addr = Address::parse("keep://p/dev/B", &crate::Scope::new("p", "dev").unwrap()).unwrap();
+        let addr =
+            Address::parse("keep://p/dev/B", &crate::Scope::new("p", "dev").unwrap()).unwrap();
         let hits = ExactMatch
             .scan(&[f], &[(addr, SecretValue::from("s3cr3t-v4lue-xyz"))])
             .unwrap();

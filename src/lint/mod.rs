@@ -118,7 +118,10 @@ pub fn run(vault: &mut Vault, input: &Input<'_>) -> Result<Vec<Finding>> {
             Some(Weakness::TooShort(n)) => (
                 Level::Error,
                 "too-short",
-                format!("is only {n} bytes long (at least {} expected)", weak::MIN_LEN),
+                format!(
+                    "is only {n} bytes long (at least {} expected)",
+                    weak::MIN_LEN
+                ),
             ),
             Some(Weakness::LowEntropy(bits)) => (
                 Level::Warning,
@@ -151,7 +154,9 @@ pub fn run(vault: &mut Vault, input: &Input<'_>) -> Result<Vec<Finding>> {
                 message: format!(
                     "{} is {} old, past its rotation policy of {}; `keep rotate {}`",
                     s.address,
-                    humantime::format_duration(std::time::Duration::from_secs(s.age_secs / 60 * 60)),
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        s.age_secs / 60 * 60
+                    )),
                     humantime::format_duration(std::time::Duration::from_secs(max)),
                     s.address.name
                 ),

@@ -90,8 +90,7 @@ pub fn estimated_bits(value: &[u8]) -> f64 {
 /// Judge a value.
 pub fn check(value: &[u8]) -> Option<Weakness> {
     let lower = String::from_utf8_lossy(value).trim().to_ascii_lowercase();
-    if DEFAULTS.contains(&lower.as_str())
-        || PLACEHOLDER_FRAGMENTS.iter().any(|f| lower.contains(f))
+    if DEFAULTS.contains(&lower.as_str()) || PLACEHOLDER_FRAGMENTS.iter().any(|f| lower.contains(f))
     {
         return Some(Weakness::Default);
     }
@@ -111,17 +110,32 @@ mod tests {
 
     #[test]
     fn defaults_short_and_low_entropy_are_caught() {
-        for v in ["changeme", "PASSWORD", "secret", "your-secret-key-change-in-production"] {
+        for v in [
+            "changeme",
+            "PASSWORD",
+            "secret",
+            "your-secret-key-change-in-production",
+        ] {
             assert_eq!(check(v.as_bytes()), Some(Weakness::Default), "{v}");
         }
         assert_eq!(check(b"x7Q"), Some(Weakness::TooShort(3)));
-        assert!(matches!(check(b"aaaaaaaaaaaaaaaaaaaa"), Some(Weakness::LowEntropy(_))));
-        assert!(matches!(check(b"abababababab"), Some(Weakness::LowEntropy(_))));
+        assert!(matches!(
+            check(b"aaaaaaaaaaaaaaaaaaaa"),
+            Some(Weakness::LowEntropy(_))
+        ));
+        assert!(matches!(
+            check(b"abababababab"),
+            Some(Weakness::LowEntropy(_))
+        ));
     }
 
     #[test]
     fn random_values_pass() {
-        for v in ["kX9-2mQv_Lr8ZpT4wYc1", "3f9a1c0e7b5d2a8f4c6e1b9d", "Tr0ub4dor&3-horse-Battery"] {
+        for v in [
+            "kX9-2mQv_Lr8ZpT4wYc1",
+            "3f9a1c0e7b5d2a8f4c6e1b9d",
+            "Tr0ub4dor&3-horse-Battery",
+        ] {
             assert_eq!(check(v.as_bytes()), None, "{v}");
         }
     }

@@ -110,7 +110,12 @@ impl Rotation<'_> {
             Ok(_) => "hook_failed".to_string(),
             Err(e) => e.kind().to_string(),
         };
-        audit::record(vault, Action::Rotate, std::slice::from_ref(address), &outcome)?;
+        audit::record(
+            vault,
+            Action::Rotate,
+            std::slice::from_ref(address),
+            &outcome,
+        )?;
         result
     }
 
@@ -191,7 +196,12 @@ impl Rotation<'_> {
             Ok(_) => "hook_failed".to_string(),
             Err(e) => e.kind().to_string(),
         };
-        audit::record(vault, Action::Rotate, std::slice::from_ref(address), &outcome)?;
+        audit::record(
+            vault,
+            Action::Rotate,
+            std::slice::from_ref(address),
+            &outcome,
+        )?;
         result
     }
 }

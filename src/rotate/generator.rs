@@ -109,7 +109,10 @@ impl Generator {
                 classes.sort_unstable();
                 classes.dedup();
                 if len < classes.len() {
-                    return Err(usage(spec, "the length is shorter than the number of classes"));
+                    return Err(usage(
+                        spec,
+                        "the length is shorter than the number of classes",
+                    ));
                 }
                 Generator::Password { len, classes }
             }
@@ -290,15 +293,34 @@ mod tests {
 
     #[test]
     fn specs_round_trip_and_bad_ones_are_usage_errors() {
-        for spec in ["token:32", "hex:16", "password:24:dlsu", "uuid", "age", "ed25519"] {
+        for spec in [
+            "token:32",
+            "hex:16",
+            "password:24:dlsu",
+            "uuid",
+            "age",
+            "ed25519",
+        ] {
             let g = Generator::parse(spec).unwrap();
             assert_eq!(Generator::parse(&g.to_string()).unwrap(), g);
         }
         for bad in [
-            "", "token", "token:x", "token:4", "hex:99999", "password:3", "password:8:lx",
-            "password:8:", "uuid:1", "rsa", "token:16:1",
+            "",
+            "token",
+            "token:x",
+            "token:4",
+            "hex:99999",
+            "password:3",
+            "password:8:lx",
+            "password:8:",
+            "uuid:1",
+            "rsa",
+            "token:16:1",
         ] {
-            assert!(matches!(Generator::parse(bad), Err(Error::Usage(_))), "{bad}");
+            assert!(
+                matches!(Generator::parse(bad), Err(Error::Usage(_))),
+                "{bad}"
+            );
         }
     }
 

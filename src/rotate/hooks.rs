@@ -6,8 +6,8 @@
 //! credentials (`KEEP_PASSPHRASE*`, `KEEP_PKCS11_PIN*`) are removed from it. The hook's stdout goes to
 //! keep's stderr, so `--json` output on stdout stays one document.
 
-use std::os::unix::ffi::OsStrExt;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -32,7 +32,10 @@ pub fn hooks_for(config: Option<&Config>, address: &Address) -> Vec<String> {
     let Some(c) = config else {
         return Vec::new();
     };
-    let project = c.project.as_deref().unwrap_or(crate::Scope::DEFAULT_PROJECT);
+    let project = c
+        .project
+        .as_deref()
+        .unwrap_or(crate::Scope::DEFAULT_PROJECT);
     if project != address.scope.project() {
         return Vec::new();
     }

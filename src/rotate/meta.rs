@@ -66,7 +66,9 @@ struct PendingHeader {
 }
 
 fn meta_aad(vault_id: &[u8], lookup: &[u8]) -> Aad {
-    Aad::new("keep/v1/secret-meta").bytes(vault_id).bytes(lookup)
+    Aad::new("keep/v1/secret-meta")
+        .bytes(vault_id)
+        .bytes(lookup)
 }
 
 fn pending_aad(vault_id: &[u8], lookup: &[u8]) -> Aad {
@@ -100,7 +102,8 @@ pub fn load(vault: &mut Vault, address: &Address) -> Result<SecretMeta> {
     let raw: Option<Vec<u8>> = q(
         "read rotation metadata",
         vault
-            .store().conn()
+            .store()
+            .conn()
             .query_row(
                 "SELECT sealed FROM secret_meta WHERE lookup = ?1",
                 [&tag[..]],
@@ -211,7 +214,8 @@ pub fn pending(vault: &mut Vault, address: &Address) -> Result<Option<Pending>> 
     let raw: Option<Vec<u8>> = q(
         "read a pending rotation",
         vault
-            .store().conn()
+            .store()
+            .conn()
             .query_row(
                 "SELECT sealed FROM rotation_pending WHERE lookup = ?1",
                 [&tag[..]],
