@@ -162,7 +162,7 @@ pub struct Row {
 
 /// A column's bytes whatever type an editor stored there, so a tampered row is reported as failing
 /// authentication instead of stopping verification with a type error.
-fn any_bytes(v: rusqlite::types::ValueRef<'_>) -> Vec<u8> {
+pub(crate) fn any_bytes(v: rusqlite::types::ValueRef<'_>) -> Vec<u8> {
     use rusqlite::types::ValueRef;
     match v {
         ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),

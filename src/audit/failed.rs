@@ -33,15 +33,7 @@ pub fn record(store: &mut Store, outcome: &str) {
 /// The failed unlocks waiting to be folded, oldest first, as bodies ready to append (a record that
 /// does not parse is kept, marked as such, rather than dropped).
 pub fn take(conn: &Connection) -> Result<Vec<Vec<u8>>> {
-    let mut stmt = q(
-        "read failed unlocks",
-        conn.prepare_cached("SELECT body FROM audit_unauthenticated ORDER BY id"),
-    )?;
-    let raw: Vec<Vec<u8>> = q(
-        "read failed unlocks",
-        stmt.query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect()),
-    )?;
+    let raw = raw_rows(conn)?;
     if raw.is_empty() {
         return Ok(Vec::new());
     }
@@ -56,7 +48,13 @@ pub fn take(conn: &Connection) -> Result<Vec<Vec<u8>>> {
             let mut body = Body::decode(&bytes)
                 .filter(|b| b.action == Action::UnlockFailed && b.address.is_none())
                 .unwrap_or_else(|| {
-                    Body::now(Action::UnlockFailed, "malformed-unauthenticated-record")
+                    // Keep the evidence that something was there, without inventing who did it.
+                    let mut b = Body::now(Action::UnlockFailed, "malformed-unauthenticated-record");
+                    b.user = "unknown".into();
+                    b.host = "unknown".into();
+                    b.pid = 0;
+                    b.command = "unknown".into();
+                    b
                 });
             body.folded_at = Some(folded_at);
             body.encode()
@@ -66,14 +64,18 @@ pub fn take(conn: &Connection) -> Result<Vec<Vec<u8>>> {
 
 /// Failed unlocks not yet folded (for `keep audit` when nothing could fold them yet).
 pub fn pending(conn: &Connection) -> Result<Vec<Body>> {
+    let raw = raw_rows(conn)?;
+    Ok(raw.iter().filter_map(|b| Body::decode(b)).collect())
+}
+
+fn raw_rows(conn: &Connection) -> Result<Vec<Vec<u8>>> {
     let mut stmt = q(
         "read failed unlocks",
         conn.prepare_cached("SELECT body FROM audit_unauthenticated ORDER BY id"),
     )?;
-    let raw: Vec<Vec<u8>> = q(
+    let rows = q(
         "read failed unlocks",
-        stmt.query_map([], |r| r.get(0))
-            .and_then(|rows| rows.collect()),
+        stmt.query_map([], |r| Ok(super::chain::any_bytes(r.get_ref(0)?))),
     )?;
-    Ok(raw.iter().filter_map(|b| Body::decode(b)).collect())
+    q("read failed unlocks", rows.collect())
 }

@@ -79,6 +79,18 @@ fn set_synchronous(store: &mut crate::store::Store, level: &str) -> Result<()> {
         .map_err(|e| Error::db("configure the vault", e))
 }
 
+/// Record `result`'s outcome for `addresses`, then hand `result` back:
+/// `let value = audit::recorded(&mut vault, Action::Read, &[address.clone()], vault.get(&address))?;`
+pub fn recorded<T>(
+    vault: &mut Vault,
+    action: Action,
+    addresses: &[Address],
+    result: Result<T>,
+) -> Result<T> {
+    record(vault, action, addresses, &outcome_of(&result))?;
+    result
+}
+
 /// Run a change and its audit entries in one transaction, so a change is never committed without its
 /// entry. When the change fails, the failure is recorded on its own (best effort) and returned.
 pub fn write<T>(

@@ -69,7 +69,7 @@ pub fn passwd(ctx: &Context) -> Result<i32> {
     let new = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", None)?;
     let kdf = vault.default_kdf()?;
     let result = vault.replace_slot(slot, &Passphrase::new(new, kdf));
-    audit::record(&mut vault, Action::Passwd, &[], &audit::outcome_of(&result))?;
+    let result = audit::recorded(&mut vault, Action::Passwd, &[], result);
     result?;
     output::note(&format!(
         "Changed the passphrase of slot {slot}. No secret was re-encrypted."

@@ -32,12 +32,12 @@ pub fn set_generated(ctx: &Context, address: &Address, spec: &str) -> Result<i32
     let generator = Generator::parse(spec)?;
     let mut vault = ctx.open()?;
     let result = rotate::engine::set_generated(&mut vault, address, &generator);
-    audit::record(
+    let result = audit::recorded(
         &mut vault,
         Action::Write,
         std::slice::from_ref(address),
-        &audit::outcome_of(&result),
-    )?;
+        result,
+    );
     let (version, public) = result?;
     if ctx.json {
         output::json(&serde_json::json!({
@@ -144,12 +144,7 @@ fn show_pending(ctx: &Context, vault: &mut Vault, address: &Address) -> Result<i
             ))
         })
     });
-    audit::record(
-        vault,
-        Action::Read,
-        std::slice::from_ref(address),
-        &audit::outcome_of(&result),
-    )?;
+    let result = audit::recorded(vault, Action::Read, std::slice::from_ref(address), result);
     let pending = result?;
     if ctx.json {
         output::json(&serde_json::json!({
@@ -311,12 +306,12 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
                 generator,
             };
             let result = rotate::status::set_policy(&mut vault, &address, policy.clone());
-            audit::record(
+            let result = audit::recorded(
                 &mut vault,
                 Action::Policy,
                 std::slice::from_ref(&address),
-                &audit::outcome_of(&result),
-            )?;
+                result,
+            );
             result?;
             if ctx.json {
                 output::json(
@@ -338,12 +333,12 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
             let address = ctx.address(&name)?;
             let mut vault = ctx.open()?;
             let result = rotate::status::remove_policy(&mut vault, &address);
-            audit::record(
+            let result = audit::recorded(
                 &mut vault,
                 Action::Policy,
                 std::slice::from_ref(&address),
-                &audit::outcome_of(&result),
-            )?;
+                result,
+            );
             if !result? {
                 return Err(Error::NotFound(format!(
                     "{address} has no policy in the vault (a keep.toml max_age is edited in the file)"

@@ -21,12 +21,7 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
                         Some("KEEP_PASSPHRASE"),
                     )?;
                     let result = vault.add_slot(&Passphrase::new(pass, kdf));
-                    audit::record(
-                        &mut vault,
-                        Action::SlotAdd,
-                        &[],
-                        &audit::outcome_of(&result),
-                    )?;
+                    let result = audit::recorded(&mut vault, Action::SlotAdd, &[], result);
                     (result?, "passphrase")
                 }
             };
@@ -42,12 +37,7 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
         SlotCommand::Rm { id } => {
             let mut vault = ctx.open()?;
             let result = vault.remove_slot(id);
-            audit::record(
-                &mut vault,
-                Action::SlotRemove,
-                &[],
-                &audit::outcome_of(&result),
-            )?;
+            let result = audit::recorded(&mut vault, Action::SlotRemove, &[], result);
             result?;
             output::note(&format!("Removed slot {id}."));
             Ok(0)

@@ -105,18 +105,7 @@ impl Rotation<'_> {
         generator: &Generator,
     ) -> Result<Outcome> {
         let result = self.rotate_inner(vault, address, generator);
-        let outcome = match &result {
-            Ok(o) if o.ok() => audit::OK.to_string(),
-            Ok(_) => "hook_failed".to_string(),
-            Err(e) => e.kind().to_string(),
-        };
-        audit::record(
-            vault,
-            Action::Rotate,
-            std::slice::from_ref(address),
-            &outcome,
-        )?;
-        result
+        audited(vault, address, result)
     }
 
     fn rotate_inner(
@@ -191,19 +180,24 @@ impl Rotation<'_> {
             let old = vault.get(address)?;
             self.finish(vault, address, &old, pending)
         })();
-        let outcome = match &result {
-            Ok(o) if o.ok() => audit::OK.to_string(),
-            Ok(_) => "hook_failed".to_string(),
-            Err(e) => e.kind().to_string(),
-        };
-        audit::record(
-            vault,
-            Action::Rotate,
-            std::slice::from_ref(address),
-            &outcome,
-        )?;
-        result
+        audited(vault, address, result)
     }
+}
+
+/// Record a rotation's outcome (`ok`, `hook_failed`, or the error kind) and pass the result on.
+fn audited(vault: &mut Vault, address: &Address, result: Result<Outcome>) -> Result<Outcome> {
+    let outcome = match &result {
+        Ok(o) if o.ok() => audit::OK.to_string(),
+        Ok(_) => "hook_failed".to_string(),
+        Err(e) => e.kind().to_string(),
+    };
+    audit::record(
+        vault,
+        Action::Rotate,
+        std::slice::from_ref(address),
+        &outcome,
+    )?;
+    result
 }
 
 /// Drop the pending value of `address`.
