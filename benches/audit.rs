@@ -45,6 +45,40 @@ fn benches(c: &mut Criterion) {
     c.bench_function("audit append, fsync'd (non-read entry)", |b| {
         b.iter(|| audit::record(&mut vault, Action::Policy, &[], audit::OK).unwrap())
     });
+    // Whole processes, side by side in one run: `keep get` (reads a value and appends its entry) and
+    // `keep history` (opens the same record, appends nothing). The difference is what audit adds to a
+    // read as a user sees it, whatever else the machine is doing.
+    vault
+        .set(&address, &keep::SecretValue::from("postgres://bench"))
+        .unwrap();
+    vault.cache_in_session(Duration::from_secs(600)).unwrap();
+    let vault_path = dir.path().join("vault.db");
+    let mut group = c.benchmark_group("whole process, unlocked session");
+    for (label, cmd) in [
+        ("keep get (audited)", "get"),
+        ("keep history (not audited)", "history"),
+    ] {
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_keep"))
+                    .args([cmd, "--project", "bench", "--env", "prod", "DATABASE_URL"])
+                    .env("KEEP_VAULT", &vault_path)
+                    .env_remove("KEEP_PASSPHRASE")
+                    .env_remove("KEEP_PASSPHRASE_FILE")
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            })
+        });
+    }
+    group.finish();
+    keep::vault::lock(&vault_path).unwrap();
+
     let mut group = c.benchmark_group("audit verify");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));

@@ -231,3 +231,57 @@ fn failed_unlocks_are_recorded_then_folded_into_the_chain() {
     }
     assert_eq!(verify(&tv).0, 0);
 }
+
+#[test]
+fn since_filters_by_time_and_rejects_nonsense() {
+    let tv = busy_vault();
+    let n = |args: &[&str]| -> usize {
+        let out = tv.run(args);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+            .unwrap()
+            .len()
+    };
+    let all = n(&["audit", "--json"]);
+    assert!(all >= 12);
+    // Each `keep audit` logs its own unlock first, so the second listing has one more entry.
+    assert_eq!(n(&["audit", "--json", "--since", "1h"]), all + 1);
+    assert_eq!(
+        n(&["audit", "--json", "--since", "2099-01-01T00:00:00Z"]),
+        0
+    );
+    assert_eq!(code(&tv.run(&["audit", "--since", "yesterday-ish"])), 2);
+}
+
+#[test]
+fn a_format_1_vault_is_migrated_and_starts_an_intact_log() {
+    let tv = TestVault::new();
+    tv.set("OLD", "value-from-format-1");
+    // Turn the file back into format 1: no rotation or audit tables.
+    db(&tv)
+        .execute_batch(
+            "DROP TABLE audit; DROP TABLE audit_unauthenticated; DROP TABLE secret_meta;
+             DROP TABLE rotation_pending; DELETE FROM meta WHERE key = 'audit_head';
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    assert_eq!(tv.get("OLD"), "value-from-format-1");
+    let version: i64 = db(&tv)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let (c, text) = verify(&tv);
+    assert_eq!(c, 0, "{text}");
+    assert!(count(&db(&tv)) >= 2, "the unlock and the read are logged");
+}
+
+#[test]
+fn deleting_the_head_while_entries_exist_is_detected() {
+    let tv = busy_vault();
+    db(&tv)
+        .execute("DELETE FROM meta WHERE key = 'audit_head'", [])
+        .unwrap();
+    let n = count(&db(&tv)) as u64;
+    assert_eq!(first_bad(&tv), n + 1);
+    assert_eq!(code(&tv.run(&["get", "ALPHA"])), 5);
+}

@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "keep", version, max_term_width = 100)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 findings, 2 usage, 3 not found, 4 authentication failed, \
-5 integrity failure, 6 locked (no way to get the key), 7 remote failure, 8 system error."
+5 integrity failure, 6 locked (no way to get the key), 7 remote failure, 8 system error, \
+9 rotation hook failed (old value still current, new one pending)."
 )]
 pub struct Cli {
     #[command(flatten)]
