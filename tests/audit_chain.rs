@@ -285,3 +285,36 @@ fn deleting_the_head_while_entries_exist_is_detected() {
     assert_eq!(first_bad(&tv), n + 1);
     assert_eq!(code(&tv.run(&["get", "ALPHA"])), 5);
 }
+
+#[test]
+fn concurrent_readers_and_writers_keep_one_intact_chain() {
+    let tv = TestVault::new();
+    tv.set("SHARED", "shared-value-123");
+    let before = count(&db(&tv));
+    let mut children = Vec::new();
+    for i in 0..6 {
+        let args: Vec<String> = if i % 2 == 0 {
+            vec!["get".into(), "SHARED".into()]
+        } else {
+            vec!["set".into(), format!("W{i}")]
+        };
+        for _ in 0..10 {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            children.push(
+                tv.keep(&refs)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+    }
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    // 60 commands, each an unlock entry plus its read or write entry.
+    assert_eq!(count(&db(&tv)) - before, 120);
+    assert_eq!(verify(&tv).0, 0);
+}
