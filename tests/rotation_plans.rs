@@ -216,3 +216,36 @@ fn policy_flags_are_checked() {
     assert_eq!(code(&tv.run(&["policy", "rm", "A"])), 0);
     assert_eq!(code(&tv.run(&["rotate", "A", "--dry-run"])), 2);
 }
+
+/// `keep status` on a terminal (via `script`, from bsdutils, which Debian always installs): overdue
+/// is red; NO_COLOR turns colour off.
+#[test]
+fn status_is_coloured_on_a_terminal_unless_no_color() {
+    let tv = setup();
+    let on_tty = |no_color: bool| -> String {
+        // The test vault's environment, handed to `keep status` run under a pseudo-terminal.
+        let cmd = tv.keep(&[]);
+        let cmd_line = format!("{} status", env!("CARGO_BIN_EXE_keep"));
+        let out = std::process::Command::new("script")
+            .args(["-qec", &cmd_line, "/dev/null"])
+            .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .env_remove("NO_COLOR")
+            .envs(no_color.then_some(("NO_COLOR", "1")))
+            .current_dir(tv.path())
+            .output()
+            .expect("script (bsdutils)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = on_tty(false);
+    assert!(coloured.contains("\x1b[31moverdue\x1b[0m"), "{coloured:?}");
+    let plain = on_tty(true);
+    assert!(
+        plain.contains("overdue") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
+}
