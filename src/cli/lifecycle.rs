@@ -69,8 +69,7 @@ pub fn passwd(ctx: &Context) -> Result<i32> {
     let new = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", None)?;
     let kdf = vault.default_kdf()?;
     let result = vault.replace_slot(slot, &Passphrase::new(new, kdf));
-    let result = audit::recorded(&mut vault, Action::Passwd, &[], result);
-    result?;
+    audit::recorded(&mut vault, Action::Passwd, &[], result)?;
     output::note(&format!(
         "Changed the passphrase of slot {slot}. No secret was re-encrypted."
     ));

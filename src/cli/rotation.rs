@@ -32,13 +32,12 @@ pub fn set_generated(ctx: &Context, address: &Address, spec: &str) -> Result<i32
     let generator = Generator::parse(spec)?;
     let mut vault = ctx.open()?;
     let result = rotate::engine::set_generated(&mut vault, address, &generator);
-    let result = audit::recorded(
+    let (version, public) = audit::recorded(
         &mut vault,
         Action::Write,
         std::slice::from_ref(address),
         result,
-    );
-    let (version, public) = result?;
+    )?;
     if ctx.json {
         output::json(&serde_json::json!({
             "address": address.to_string(), "version": version,
@@ -144,8 +143,7 @@ fn show_pending(ctx: &Context, vault: &mut Vault, address: &Address) -> Result<i
             ))
         })
     });
-    let result = audit::recorded(vault, Action::Read, std::slice::from_ref(address), result);
-    let pending = result?;
+    let pending = audit::recorded(vault, Action::Read, std::slice::from_ref(address), result)?;
     if ctx.json {
         output::json(&serde_json::json!({
             "address": address.to_string(),
@@ -306,13 +304,12 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
                 generator,
             };
             let result = rotate::status::set_policy(&mut vault, &address, policy.clone());
-            let result = audit::recorded(
+            audit::recorded(
                 &mut vault,
                 Action::Policy,
                 std::slice::from_ref(&address),
                 result,
-            );
-            result?;
+            )?;
             if ctx.json {
                 output::json(
                     &serde_json::json!({ "address": address.to_string(), "policy": policy }),
@@ -333,13 +330,12 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
             let address = ctx.address(&name)?;
             let mut vault = ctx.open()?;
             let result = rotate::status::remove_policy(&mut vault, &address);
-            let result = audit::recorded(
+            if !audit::recorded(
                 &mut vault,
                 Action::Policy,
                 std::slice::from_ref(&address),
                 result,
-            );
-            if !result? {
+            )? {
                 return Err(Error::NotFound(format!(
                     "{address} has no policy in the vault (a keep.toml max_age is edited in the file)"
                 )));

@@ -38,13 +38,12 @@ pub fn get(ctx: &Context, a: GetArgs) -> Result<i32> {
         Some(v) => vault.get_version(&address, v).map(|value| (v, value)),
         None => vault.current(&address),
     };
-    let result = audit::recorded(
+    let (version, value) = audit::recorded(
         &mut vault,
         Action::Read,
         std::slice::from_ref(&address),
         result,
-    );
-    let (version, value) = result?;
+    )?;
     if ctx.json {
         let mut doc = serde_json::json!({
             "address": address.to_string(),

@@ -21,8 +21,10 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
                         Some("KEEP_PASSPHRASE"),
                     )?;
                     let result = vault.add_slot(&Passphrase::new(pass, kdf));
-                    let result = audit::recorded(&mut vault, Action::SlotAdd, &[], result);
-                    (result?, "passphrase")
+                    (
+                        audit::recorded(&mut vault, Action::SlotAdd, &[], result)?,
+                        "passphrase",
+                    )
                 }
             };
             if ctx.json {
@@ -37,8 +39,7 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
         SlotCommand::Rm { id } => {
             let mut vault = ctx.open()?;
             let result = vault.remove_slot(id);
-            let result = audit::recorded(&mut vault, Action::SlotRemove, &[], result);
-            result?;
+            audit::recorded(&mut vault, Action::SlotRemove, &[], result)?;
             output::note(&format!("Removed slot {id}."));
             Ok(0)
         }
