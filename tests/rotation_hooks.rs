@@ -124,3 +124,39 @@ fn rotating_without_a_generator_is_a_usage_error() {
     assert!(stderr(&out).contains("--generator"), "{}", stderr(&out));
     assert_eq!(code(&tv.run(&["rotate", "NOPE", "--generator", "uuid"])), 3);
 }
+
+#[test]
+fn rotate_all_goes_on_past_a_failing_hook_and_exits_9() {
+    let tv = TestVault::new();
+    tv.set("GOOD", "good-old-value-123");
+    tv.set("BAD", "bad-old-value-1234");
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[secrets.GOOD]\ngenerator = \"hex:16\"\nmax_age = \"1d\"\n\
+         [secrets.BAD]\ngenerator = \"hex:16\"\nmax_age = \"1d\"\non_rotate = \"exit 1\"\n",
+    )
+    .unwrap();
+    let out = tv.run(&["rotate", "--all", "--json"]);
+    assert_eq!(code(&out), 9, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status: Vec<(&str, &str)> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("keep://default/dev/BAD", "hook-failed"),
+            ("keep://default/dev/GOOD", "rotated")
+        ]
+    );
+    assert_eq!(tv.get("BAD"), "bad-old-value-1234");
+    assert_eq!(tv.get("GOOD").len(), 32);
+}
