@@ -11,13 +11,19 @@
 //! - [`session`]: unlocking: the session cache, credentials from the environment, prompts.
 //! - [`config`]: the `keep.toml` project file.
 //! - [`scope`]: names, scopes and `keep://` addresses.
+//! - [`rotate`]: generators, rotation policies, two-phase rotation with hooks.
+//! - [`audit`]: the tamper-evident audit log.
+//! - [`lint`]: secret hygiene checks.
 //! - [`cli`]: the command-line interface.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod hardening;
+pub mod lint;
+pub mod rotate;
 pub mod scope;
 pub mod session;
 pub mod slots;

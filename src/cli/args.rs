@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "keep", version, max_term_width = 100)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 findings, 2 usage, 3 not found, 4 authentication failed, \
-5 integrity failure, 6 locked (no way to get the key), 7 remote failure, 8 system error."
+5 integrity failure, 6 locked (no way to get the key), 7 remote failure, 8 system error, \
+9 rotation hook failed (old value still current, new one pending)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -66,6 +67,18 @@ pub enum Command {
     /// Manage key slots
     #[command(subcommand)]
     Slot(SlotCommand),
+    /// Rotate a secret with a generator, every overdue secret (--due), or every secret (--all)
+    Rotate(RotateArgs),
+    /// Set or remove a secret's rotation policy
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Every secret's age and rotation policy, with overdue / never-rotated / pending marks
+    Status(StatusArgs),
+    /// List the audit log, verify its chain (`audit verify`), or flag unusual access (--unusual)
+    Audit(AuditArgs),
+    /// Check secret hygiene (reuse across environments, weak values, overdue rotation, .env files,
+    /// plaintext copies); exit 1 on an error-level finding
+    Lint,
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -102,6 +115,93 @@ pub struct SetArgs {
     /// Keep a trailing newline read from stdin
     #[arg(long)]
     pub raw: bool,
+    /// Generate the value: token:N, hex:N, password:LEN[:luds], uuid, age, ed25519
+    #[arg(long, value_name = "SPEC", conflicts_with_all = ["from_file", "raw"])]
+    pub generate: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// NAME, or keep://PROJECT/ENV/NAME
+    #[arg(required_unless_present_any = ["due", "all"], conflicts_with_all = ["due", "all"])]
+    pub name: Option<String>,
+    /// The generator (token:N, hex:N, password:LEN[:luds], uuid, age, ed25519) [default: the policy's]
+    #[arg(long, value_name = "SPEC")]
+    pub generator: Option<String>,
+    /// Rotate every overdue secret that has a generator
+    #[arg(long, conflicts_with = "all")]
+    pub due: bool,
+    /// Rotate every secret in scope (the breach plan); secrets without a generator are listed as manual
+    #[arg(long)]
+    pub all: bool,
+    /// With --due/--all: every environment of the project, not only the current one
+    #[arg(long)]
+    pub all_envs: bool,
+    /// With --due/--all: print the plan (secrets, generators, consumers) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the pending value of a rotation whose hooks failed
+    #[arg(long, requires = "name", conflicts_with_all = ["retry", "discard", "generator"])]
+    pub show_pending: bool,
+    /// Run the hooks again for the pending value and promote it if they succeed
+    #[arg(long, requires = "name", conflicts_with_all = ["discard", "generator"])]
+    pub retry: bool,
+    /// Drop the pending value
+    #[arg(long, requires = "name", conflicts_with = "generator")]
+    pub discard: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Set a secret's rotation policy (in this scope)
+    Set {
+        /// NAME, or keep://PROJECT/ENV/NAME
+        name: String,
+        /// The longest a value may live, e.g. 30d, 12h
+        #[arg(long, value_name = "D")]
+        max_age: String,
+        /// How `keep rotate` makes a new value [default: none, rotated by hand]
+        #[arg(long, value_name = "SPEC")]
+        generator: Option<String>,
+    },
+    /// Remove a secret's rotation policy
+    Rm {
+        /// NAME, or keep://PROJECT/ENV/NAME
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Every environment of the project
+    #[arg(long)]
+    pub all_envs: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    /// Only entries newer than this: a duration (1h, 7d) or an RFC 3339 time
+    #[arg(long, value_name = "D")]
+    pub since: Option<String>,
+    /// Only entries about this secret (NAME in any scope, or keep://PROJECT/ENV/NAME)
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+    /// Only this action (read, write, delete, rollback, rotate, policy, unlock, unlock-failed,
+    /// slot-add, slot-remove, passwd)
+    #[arg(long, value_name = "A")]
+    pub action: Option<String>,
+    /// Flag unusual access instead of listing (rules and thresholds: README); exit 1 when any
+    #[arg(long)]
+    pub unusual: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the chain: exit 0 when intact, 1 naming the first bad entry
+    Verify,
 }
 
 #[derive(Debug, Args)]

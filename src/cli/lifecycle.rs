@@ -3,6 +3,7 @@
 use super::args::{InitArgs, KdfArgs, UnlockArgs};
 use super::output;
 use super::Context;
+use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::session::credentials;
 use crate::slots::passphrase::{self, KdfParams, Passphrase};
@@ -67,7 +68,8 @@ pub fn passwd(ctx: &Context) -> Result<i32> {
     }
     let new = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", None)?;
     let kdf = vault.default_kdf()?;
-    vault.replace_slot(slot, &Passphrase::new(new, kdf))?;
+    let result = vault.replace_slot(slot, &Passphrase::new(new, kdf));
+    audit::recorded(&mut vault, Action::Passwd, &[], result)?;
     output::note(&format!(
         "Changed the passphrase of slot {slot}. No secret was re-encrypted."
     ));

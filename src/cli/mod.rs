@@ -4,24 +4,31 @@
 //! calls, print data to stdout (or one JSON document with `--json`), and print messages to stderr.
 
 mod args;
+mod audit;
 mod context;
 mod docs;
 mod input;
 mod lifecycle;
+mod lint;
 pub mod output;
+mod rotation;
 mod secrets;
 mod slot;
 
 pub use args::{Cli, Command};
 pub use context::Context;
 
-use clap::Parser;
-
 use crate::error::Result;
 
 /// Parse the process arguments, run the command, and return the exit code.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    // The audit log records the subcommand path only, never arguments (they hold secret names).
+    crate::audit::context::set_command(&command_path(&matches));
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let json = cli.global.json;
     match dispatch(cli) {
         Ok(code) => code,
@@ -43,7 +50,23 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::History(a) => secrets::history(&ctx, a),
         Command::Rollback(a) => secrets::rollback(&ctx, a),
         Command::Slot(c) => slot::run(&ctx, c),
+        Command::Rotate(a) => rotation::rotate(&ctx, a),
+        Command::Policy(c) => rotation::policy(&ctx, c),
+        Command::Status(a) => rotation::status(&ctx, a),
+        Command::Audit(a) => audit::run(&ctx, a),
+        Command::Lint => lint::run(&ctx),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }
+}
+
+/// `rotate`, `slot add passphrase`, `audit verify`: the subcommand names of a parsed command line.
+fn command_path(matches: &clap::ArgMatches) -> String {
+    let mut names = Vec::new();
+    let mut m = matches;
+    while let Some((name, sub)) = m.subcommand() {
+        names.push(name);
+        m = sub;
+    }
+    names.join(" ")
 }

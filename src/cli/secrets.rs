@@ -6,14 +6,23 @@ use serde::Serialize;
 
 use super::args::{GetArgs, LsArgs, NameArg, RollbackArgs, SetArgs};
 use super::{input, output, Context};
+use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 
 pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
     let address = ctx.address(&a.name)?;
+    if let Some(spec) = &a.generate {
+        return super::rotation::set_generated(ctx, &address, spec);
+    }
     // Unlock before reading the value, so a wrong passphrase does not waste a typed value.
     let mut vault = ctx.open()?;
     let value = input::read_value(&address.name, a.from_file.as_deref(), a.raw)?;
-    let version = vault.set(&address, &value)?;
+    let version = audit::write(
+        &mut vault,
+        Action::Write,
+        std::slice::from_ref(&address),
+        |w| w.set(&address, &value),
+    )?;
     if ctx.json {
         output::json(&serde_json::json!({ "address": address.to_string(), "version": version }))?;
     } else {
@@ -24,11 +33,17 @@ pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
 
 pub fn get(ctx: &Context, a: GetArgs) -> Result<i32> {
     let address = ctx.address(&a.name)?;
-    let vault = ctx.open()?;
-    let (version, value) = match a.version {
-        Some(v) => (v, vault.get_version(&address, v)?),
-        None => vault.current(&address)?,
+    let mut vault = ctx.open()?;
+    let result = match a.version {
+        Some(v) => vault.get_version(&address, v).map(|value| (v, value)),
+        None => vault.current(&address),
     };
+    let (version, value) = audit::recorded(
+        &mut vault,
+        Action::Read,
+        std::slice::from_ref(&address),
+        result,
+    )?;
     if ctx.json {
         let mut doc = serde_json::json!({
             "address": address.to_string(),
@@ -121,7 +136,12 @@ pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
 pub fn rm(ctx: &Context, a: NameArg) -> Result<i32> {
     let address = ctx.address(&a.name)?;
     let mut vault = ctx.open()?;
-    let version = vault.remove(&address)?;
+    let version = audit::write(
+        &mut vault,
+        Action::Delete,
+        std::slice::from_ref(&address),
+        |w| w.remove(&address),
+    )?;
     if ctx.json {
         output::json(
             &serde_json::json!({ "address": address.to_string(), "version": version, "deleted": true }),
@@ -171,7 +191,12 @@ pub fn history(ctx: &Context, a: NameArg) -> Result<i32> {
 pub fn rollback(ctx: &Context, a: RollbackArgs) -> Result<i32> {
     let address = ctx.address(&a.name)?;
     let mut vault = ctx.open()?;
-    let version = vault.rollback(&address, a.to)?;
+    let version = audit::write(
+        &mut vault,
+        Action::Rollback,
+        std::slice::from_ref(&address),
+        |w| w.rollback(&address, a.to),
+    )?;
     if ctx.json {
         output::json(
             &serde_json::json!({ "address": address.to_string(), "version": version, "from": a.to }),

@@ -3,6 +3,7 @@
 use super::args::{SlotAddCommand, SlotCommand};
 use super::lifecycle::kdf_params;
 use super::{output, Context};
+use crate::audit::{self, Action};
 use crate::error::Result;
 use crate::session::credentials;
 use crate::slots::passphrase::Passphrase;
@@ -19,7 +20,11 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
                         "KEEP_NEW_PASSPHRASE",
                         Some("KEEP_PASSPHRASE"),
                     )?;
-                    (vault.add_slot(&Passphrase::new(pass, kdf))?, "passphrase")
+                    let result = vault.add_slot(&Passphrase::new(pass, kdf));
+                    (
+                        audit::recorded(&mut vault, Action::SlotAdd, &[], result)?,
+                        "passphrase",
+                    )
                 }
             };
             if ctx.json {
@@ -33,7 +38,8 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
         }
         SlotCommand::Rm { id } => {
             let mut vault = ctx.open()?;
-            vault.remove_slot(id)?;
+            let result = vault.remove_slot(id);
+            audit::recorded(&mut vault, Action::SlotRemove, &[], result)?;
             output::note(&format!("Removed slot {id}."));
             Ok(0)
         }

@@ -9,6 +9,23 @@
 //!
 //! [secrets.DATABASE_URL]
 //! description = "Postgres connection string"
+//!
+//! # Rotation and audit (README, "Rotation, audit and lint")
+//! [secrets.API_TOKEN]
+//! max_age = "30d"                      # rotation policy; `keep policy set` overrides it per scope
+//! generator = "token:32"
+//! on_rotate = ["./scripts/push-token.sh"]   # run with KEEP_OLD / KEEP_NEW in its environment
+//!
+//! [env.prod]
+//! sensitive = true                     # `keep audit --unusual` flags every read
+//! on_rotate = ["systemctl reload app"]
+//!
+//! [audit]
+//! burst_reads = 20                     # more distinct secrets read per burst_window is unusual
+//! burst_window = "1m"
+//! failed_unlocks = 3                   # this many failed unlocks within failed_unlock_window
+//! failed_unlock_window = "10m"
+//! new_user_host = true
 //! ```
 //!
 //! Unknown keys are rejected, so a typo never silently does nothing. Errors quote the file's line
@@ -39,6 +56,9 @@ pub struct Config {
     /// Per-secret settings.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretConfig>,
+    /// Thresholds of `keep audit --unusual`.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// Where the file was read from (not part of the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -51,6 +71,12 @@ pub struct EnvConfig {
     /// Names that must exist in this environment (`keep check`).
     #[serde(default)]
     pub required: Vec<String>,
+    /// Reads of this environment are flagged by `keep audit --unusual`.
+    #[serde(default)]
+    pub sensitive: bool,
+    /// Commands run after any secret of this environment is rotated (after the secret's own).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub on_rotate: Vec<String>,
 }
 
 /// Settings of one secret name, shared by all environments.
@@ -59,6 +85,56 @@ pub struct EnvConfig {
 pub struct SecretConfig {
     /// A human description, used as the comment in `.env.example`.
     pub description: Option<String>,
+    /// Rotation policy: the longest a value may live, e.g. `30d`.
+    pub max_age: Option<String>,
+    /// How `keep rotate` makes a new value, e.g. `token:32` (README lists the generators).
+    pub generator: Option<String>,
+    /// Commands run when this secret is rotated, with KEEP_OLD / KEEP_NEW in their environment.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub on_rotate: Vec<String>,
+}
+
+/// Thresholds of `keep audit --unusual` (defaults in `audit::unusual::Rules`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Reading more distinct secrets than this within `burst_window` is a burst.
+    pub burst_reads: Option<usize>,
+    pub burst_window: Option<String>,
+    /// This many failed unlocks within `failed_unlock_window` are flagged.
+    pub failed_unlocks: Option<usize>,
+    pub failed_unlock_window: Option<String>,
+    /// Flag the first entry of a user or host not seen before.
+    pub new_user_host: Option<bool>,
+}
+
+/// A hook list may be written as one string or a list of strings.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Hooks {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Hooks::deserialize(d)? {
+        Hooks::One(s) => vec![s],
+        Hooks::Many(v) => v,
+    })
+}
+
+/// Parse a duration of keep.toml or a flag (`30d`, `1m`), naming the key in the error.
+pub fn parse_duration(what: &str, text: &str) -> Result<std::time::Duration> {
+    let d = humantime::parse_duration(text).map_err(|e| {
+        Error::Usage(format!(
+            "invalid {what} {text:?}: {e} (use e.g. 90d, 12h, 1m)"
+        ))
+    })?;
+    if d.is_zero() {
+        return Err(Error::Usage(format!("{what} must be longer than zero")));
+    }
+    Ok(d)
 }
 
 impl Config {
@@ -118,8 +194,22 @@ impl Config {
                 Name::new(name)?;
             }
         }
-        for name in self.secrets.keys() {
+        for (name, s) in &self.secrets {
             Name::new(name)?;
+            if let Some(age) = &s.max_age {
+                parse_duration(&format!("[secrets.{name}] max_age"), age)?;
+            }
+            if let Some(g) = &s.generator {
+                crate::rotate::Generator::parse(g)?;
+            }
+        }
+        for (key, value) in [
+            ("burst_window", &self.audit.burst_window),
+            ("failed_unlock_window", &self.audit.failed_unlock_window),
+        ] {
+            if let Some(v) = value {
+                parse_duration(&format!("[audit] {key}"), v)?;
+            }
         }
         Ok(())
     }
@@ -162,6 +252,22 @@ mod tests {
         assert!(msg.contains("line 3"), "{msg}");
         assert!(msg.contains("password"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn rotation_and_audit_keys_parse_and_are_checked() {
+        let c = Config::parse(
+            "[secrets.T]\nmax_age = \"30d\"\ngenerator = \"token:32\"\non_rotate = \"echo hi\"\n\
+             [env.prod]\nsensitive = true\non_rotate = [\"a\", \"b\"]\n[audit]\nburst_reads = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.secrets["T"].on_rotate, vec!["echo hi".to_string()]);
+        assert!(c.env["prod"].sensitive);
+        assert_eq!(c.env["prod"].on_rotate.len(), 2);
+        assert_eq!(c.audit.burst_reads, Some(5));
+        assert!(Config::parse("[secrets.T]\nmax_age = \"soon\"\n").is_err());
+        assert!(Config::parse("[secrets.T]\ngenerator = \"nope:3\"\n").is_err());
+        assert!(Config::parse("[audit]\nburst = 3\n").is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub const APPLICATION_ID: i32 = 0x6B65_6570;
 
 /// The schema version this build writes. Equal to `MIGRATIONS.len()`.
-pub const FORMAT_VERSION: i32 = 1;
+pub const FORMAT_VERSION: i32 = 2;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -42,6 +42,27 @@ const MIGRATIONS: &[&str] = &[
          sealed    BLOB    NOT NULL,
          PRIMARY KEY (secret_id, version)
      ) WITHOUT ROWID;",
+    // 1 -> 2: rotation and audit (see SECURITY.md, "Audit log"). Rotation rows are keyed by the
+    // secret's blind-index tag and sealed with it as associated data. Audit rows are MAC-chained; the
+    // chain's head lives in `meta` under `audit_head`. `audit_unauthenticated` holds failed unlocks
+    // until the next successful unlock folds them into the chain.
+    "CREATE TABLE secret_meta (
+         lookup BLOB PRIMARY KEY,
+         sealed BLOB NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE rotation_pending (
+         lookup BLOB PRIMARY KEY,
+         sealed BLOB NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE audit (
+         seq  INTEGER PRIMARY KEY,
+         body BLOB NOT NULL,
+         mac  BLOB NOT NULL
+     );
+     CREATE TABLE audit_unauthenticated (
+         id   INTEGER PRIMARY KEY,
+         body BLOB NOT NULL
+     );",
 ];
 
 /// Lay down the current schema in a new, empty database.

@@ -146,11 +146,13 @@ impl Vault {
     }
 
     fn open_inner(path: &Path, use_cache: bool) -> Result<Vault> {
-        let store = Store::open(path)?;
+        let mut store = Store::open(path)?;
         let header = read_header(&store)?;
         if use_cache {
             if let Some(master) = session::cache::load(&header.vault_id) {
-                if let Ok(vault) = Vault::with_key(store, &header, master, None) {
+                if let Ok(mut vault) = Vault::with_key(store, &header, master, None) {
+                    // Audit: fold failed unlocks recorded since the key was last available.
+                    crate::audit::after_unlock(&mut vault)?;
                     return Ok(vault);
                 }
                 // A cached key that fails the check belongs elsewhere: ignore it, open a slot.
@@ -164,8 +166,20 @@ impl Vault {
                 path.display()
             )));
         }
-        let (master, slot_id) = session::open_slots(&slots, &header.vault_id)?;
-        Vault::with_key(store, &header, master, Some(slot_id))
+        let (master, slot_id) = match session::open_slots(&slots, &header.vault_id) {
+            Ok(opened) => opened,
+            Err(e @ Error::Auth(_)) => {
+                // Audit: with no key this attempt cannot be MAC'd, so it is recorded unauthenticated
+                // and folded into the chain at the next successful unlock (SECURITY.md, "Audit log").
+                crate::audit::failed::record(&mut store, e.kind());
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let mut vault = Vault::with_key(store, &header, master, Some(slot_id))?;
+        // Audit: fold pending failed unlocks and log this unlock.
+        crate::audit::after_unlock(&mut vault)?;
+        Ok(vault)
     }
 
     /// Finish opening with a master key: verify the header MAC, which proves both that the key is this

@@ -1,0 +1,377 @@
+//! The hash chain: each entry's MAC covers its position, the previous entry's MAC and its body, and an
+//! authenticated head records how many entries there are and the last MAC.
+//!
+//! ```text
+//! mac_i  = HMAC(audit_key, "keep/v1/audit-entry" | vault_id | i | mac_{i-1} | body_i)   mac_0 = 32 zero bytes
+//! head   = count | mac_count | HMAC(audit_key, "keep/v1/audit-head" | vault_id | count | mac_count)
+//! ```
+//!
+//! (Every field is length-prefixed by `hmac_parts`.) Editing a body breaks its MAC; deleting or moving
+//! an entry breaks the position and the next entry's link; cutting entries off the end disagrees with
+//! the head's count; a row copied from another vault was MAC'd under another key. What a chain cannot
+//! catch, a replayed older copy of the whole file (head included), is written down in SECURITY.md.
+
+use rusqlite::{params, Connection};
+
+use crate::crypto::keys::{hmac_parts, hmac_parts_verify};
+use crate::crypto::KEY_LEN;
+use crate::error::{Error, Result};
+use crate::store;
+
+/// The `meta` key of the head.
+const HEAD_KEY: &str = "audit_head";
+const MAC_LEN: usize = 32;
+
+fn q<T>(what: &str, r: rusqlite::Result<T>) -> Result<T> {
+    r.map_err(|e| Error::db(what.to_string(), e))
+}
+
+/// The MAC of entry `seq`.
+pub fn entry_mac(
+    key: &[u8; KEY_LEN],
+    vault_id: &[u8],
+    seq: u64,
+    prev: &[u8],
+    body: &[u8],
+) -> [u8; 32] {
+    hmac_parts(
+        key,
+        &[
+            b"keep/v1/audit-entry",
+            vault_id,
+            &seq.to_be_bytes(),
+            prev,
+            body,
+        ],
+    )
+}
+
+fn head_parts<'a>(vault_id: &'a [u8], count: &'a [u8; 8], last: &'a [u8]) -> [&'a [u8]; 4] {
+    [b"keep/v1/audit-head", vault_id, count, last]
+}
+
+/// The chain's head as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub count: u64,
+    pub last: [u8; MAC_LEN],
+}
+
+/// What reading the head found.
+#[derive(Debug)]
+pub enum HeadState {
+    /// No head: a log that never had an entry (or one wiped together with its head; see SECURITY.md).
+    Absent,
+    /// A head whose MAC checks.
+    Valid(Head),
+    /// A head that is malformed or fails authentication.
+    Invalid,
+}
+
+/// Read and authenticate the head.
+pub fn read_head(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result<HeadState> {
+    let Some(raw) = store::meta(conn, HEAD_KEY)? else {
+        return Ok(HeadState::Absent);
+    };
+    if raw.len() != 8 + MAC_LEN + MAC_LEN {
+        return Ok(HeadState::Invalid);
+    }
+    let count: [u8; 8] = raw[..8].try_into().expect("8 bytes");
+    let last: [u8; MAC_LEN] = raw[8..8 + MAC_LEN].try_into().expect("32 bytes");
+    if !hmac_parts_verify(
+        key,
+        &head_parts(vault_id, &count, &last),
+        &raw[8 + MAC_LEN..],
+    ) {
+        return Ok(HeadState::Invalid);
+    }
+    Ok(HeadState::Valid(Head {
+        count: u64::from_be_bytes(count),
+        last,
+    }))
+}
+
+fn write_head(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8], head: &Head) -> Result<()> {
+    let count = head.count.to_be_bytes();
+    let mac = hmac_parts(key, &head_parts(vault_id, &count, &head.last));
+    let mut raw = Vec::with_capacity(8 + 2 * MAC_LEN);
+    raw.extend_from_slice(&count);
+    raw.extend_from_slice(&head.last);
+    raw.extend_from_slice(&mac);
+    store::set_meta(conn, HEAD_KEY, &raw)
+}
+
+fn any_rows(conn: &Connection) -> Result<bool> {
+    q(
+        "read the audit log",
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM audit)", [], |r| r.get(0)),
+    )
+}
+
+/// Append `bodies` in order, inside the caller's write transaction. Returns the new count.
+///
+/// An append never extends a chain whose head fails authentication: re-MACing a forged head would
+/// launder a truncation. The command fails with an integrity error instead (exit 5) and points at
+/// `keep audit verify`.
+pub fn append(
+    conn: &Connection,
+    key: &[u8; KEY_LEN],
+    vault_id: &[u8],
+    bodies: &[Vec<u8>],
+) -> Result<u64> {
+    let mut head =
+        match read_head(conn, key, vault_id)? {
+            HeadState::Valid(h) => h,
+            HeadState::Absent if !any_rows(conn)? => Head {
+                count: 0,
+                last: [0; MAC_LEN],
+            },
+            HeadState::Absent | HeadState::Invalid => return Err(Error::Integrity(
+                "the audit log's head is missing or fails authentication, so keep will not add to \
+                 it; run `keep audit verify` to see what was changed, and restore the vault from a \
+                 backup"
+                    .into(),
+            )),
+        };
+    let mut stmt = q(
+        "append to the audit log",
+        conn.prepare_cached("INSERT INTO audit (seq, body, mac) VALUES (?1, ?2, ?3)"),
+    )?;
+    for body in bodies {
+        let seq = head.count + 1;
+        let mac = entry_mac(key, vault_id, seq, &head.last, body);
+        q(
+            "append to the audit log",
+            stmt.execute(params![seq as i64, body, &mac[..]]),
+        )?;
+        head = Head {
+            count: seq,
+            last: mac,
+        };
+    }
+    write_head(conn, key, vault_id, &head)?;
+    Ok(head.count)
+}
+
+/// A stored row.
+pub struct Row {
+    pub seq: u64,
+    pub body: Vec<u8>,
+    pub mac: Vec<u8>,
+}
+
+/// A column's bytes whatever type an editor stored there, so a tampered row is reported as failing
+/// authentication instead of stopping verification with a type error.
+pub(crate) fn any_bytes(v: rusqlite::types::ValueRef<'_>) -> Vec<u8> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
+        ValueRef::Integer(i) => i.to_string().into_bytes(),
+        ValueRef::Real(f) => f.to_string().into_bytes(),
+        ValueRef::Null => Vec::new(),
+    }
+}
+
+/// Every row, in position order.
+pub fn rows(conn: &Connection) -> Result<Vec<Row>> {
+    let mut stmt = q(
+        "read the audit log",
+        conn.prepare_cached("SELECT seq, body, mac FROM audit ORDER BY seq"),
+    )?;
+    let rows = q(
+        "read the audit log",
+        stmt.query_map([], |r| {
+            Ok(Row {
+                seq: r.get::<_, i64>(0)? as u64,
+                body: any_bytes(r.get_ref(1)?),
+                mac: any_bytes(r.get_ref(2)?),
+            })
+        }),
+    )?;
+    q("read the audit log", rows.collect())
+}
+
+/// The first problem `verify` found.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// The position of the first bad entry (for the head: one past the last intact entry).
+    pub seq: u64,
+    pub what: String,
+}
+
+/// The result of walking the chain.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Verdict {
+    /// Entries present in the table.
+    pub entries: u64,
+    /// Entries the authenticated head records, when it is readable.
+    pub head_count: Option<u64>,
+    pub problem: Option<Problem>,
+}
+
+/// Walk the chain from the first entry and check the head. Stops at the first problem.
+pub fn verify(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result<Verdict> {
+    let rows = rows(conn)?;
+    let entries = rows.len() as u64;
+    let head = read_head(conn, key, vault_id)?;
+    let head_count = match &head {
+        HeadState::Valid(h) => Some(h.count),
+        _ => None,
+    };
+    let verdict = |problem: Option<Problem>| Verdict {
+        entries,
+        head_count,
+        problem,
+    };
+    let mut prev = [0u8; MAC_LEN].to_vec();
+    for (i, row) in rows.iter().enumerate() {
+        let expected = i as u64 + 1;
+        if row.seq != expected {
+            return Ok(verdict(Some(Problem {
+                seq: expected,
+                what: format!(
+                    "entry #{expected} is missing (the next entry present is #{}): entries were deleted",
+                    row.seq
+                ),
+            })));
+        }
+        if !hmac_parts_verify(
+            key,
+            &[
+                b"keep/v1/audit-entry",
+                vault_id,
+                &row.seq.to_be_bytes(),
+                &prev,
+                &row.body,
+            ],
+            &row.mac,
+        ) {
+            return Ok(verdict(Some(Problem {
+                seq: row.seq,
+                what: format!(
+                    "entry #{} fails authentication: it was edited, moved out of order, or copied \
+                     from another vault",
+                    row.seq
+                ),
+            })));
+        }
+        prev.clone_from(&row.mac);
+    }
+    let problem = match head {
+        HeadState::Absent if entries == 0 => None,
+        HeadState::Absent => Some(Problem {
+            seq: entries + 1,
+            what: "the audit log's head is missing: it was deleted".into(),
+        }),
+        HeadState::Invalid => Some(Problem {
+            seq: entries + 1,
+            what: "the audit log's head fails authentication: it was edited".into(),
+        }),
+        HeadState::Valid(h) if h.count > entries => Some(Problem {
+            seq: entries + 1,
+            what: format!(
+                "the log ends after entry #{entries} but its head records {} entries: the last {} \
+                 were cut off",
+                h.count,
+                h.count - entries
+            ),
+        }),
+        HeadState::Valid(h) if h.count < entries || h.last[..] != prev[..] => Some(Problem {
+            seq: h.count + 1,
+            what: format!(
+                "the head records {} entries but the log holds {entries}: entries were added or \
+                 replaced behind keep's back",
+                h.count
+            ),
+        }),
+        HeadState::Valid(_) => None,
+    };
+    Ok(verdict(problem))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+             CREATE TABLE audit (seq INTEGER PRIMARY KEY, body BLOB NOT NULL, mac BLOB NOT NULL);",
+        )
+        .unwrap();
+        conn
+    }
+
+    const K: [u8; 32] = [9; 32];
+
+    fn filled(n: usize) -> Connection {
+        let conn = db();
+        let bodies: Vec<Vec<u8>> = (0..n).map(|i| format!("body {i}").into_bytes()).collect();
+        append(&conn, &K, b"v", &bodies).unwrap();
+        conn
+    }
+
+    #[test]
+    fn intact_chain_verifies_and_appends_continue_it() {
+        let conn = filled(5);
+        append(&conn, &K, b"v", &[b"more".to_vec()]).unwrap();
+        let v = verify(&conn, &K, b"v").unwrap();
+        assert_eq!((v.entries, v.head_count, v.problem), (6, Some(6), None));
+    }
+
+    #[test]
+    fn empty_log_is_intact() {
+        assert_eq!(verify(&db(), &K, b"v").unwrap().problem, None);
+    }
+
+    #[test]
+    fn wrong_key_or_vault_fails_at_the_first_entry() {
+        let conn = filled(3);
+        assert_eq!(
+            verify(&conn, &[1; 32], b"v").unwrap().problem.unwrap().seq,
+            1
+        );
+        assert_eq!(verify(&conn, &K, b"w").unwrap().problem.unwrap().seq, 1);
+    }
+
+    #[test]
+    fn each_tampering_is_caught_at_the_right_entry() {
+        let conn = filled(5);
+        conn.execute("UPDATE audit SET body = 'x' WHERE seq = 3", [])
+            .unwrap();
+        assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 3);
+
+        let conn = filled(5);
+        conn.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+        assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 2);
+
+        let conn = filled(5);
+        conn.execute("DELETE FROM audit WHERE seq >= 4", [])
+            .unwrap();
+        assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 4);
+
+        let conn = filled(5);
+        conn.execute_batch(
+            "UPDATE audit SET seq = 100 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3;
+             UPDATE audit SET seq = 3 WHERE seq = 100;",
+        )
+        .unwrap();
+        assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 2);
+    }
+
+    #[test]
+    fn appending_over_a_forged_head_is_refused() {
+        let conn = filled(3);
+        conn.execute("DELETE FROM audit WHERE seq = 3", []).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = zeroblob(72) WHERE key = 'audit_head'",
+            [],
+        )
+        .unwrap();
+        assert!(matches!(
+            append(&conn, &K, b"v", &[b"x".to_vec()]),
+            Err(Error::Integrity(_))
+        ));
+    }
+}

@@ -1,0 +1,260 @@
+//! The audit log: an append-only record of every access and change, kept in the vault file and made
+//! tamper-evident by a MAC chain keyed from the master key (`chain.rs`).
+//!
+//! Why in the vault and not a text file: the entries need the same key custody as the secrets (the
+//! chain is authenticated with `subkeys().audit`, names are sealed with the names key), and one SQLite
+//! transaction can append to the log as atomically as it changes a secret.
+//!
+//! Commands call one function, [`record`], after they act: `record(&mut vault, Action::Read,
+//! &addresses, &outcome_of(&result))`. Opening the vault calls [`after_unlock`], which folds failed
+//! unlocks (recorded unauthenticated by `failed.rs`, since no key existed) into the chain and logs the
+//! unlock itself.
+
+pub mod chain;
+pub mod context;
+pub mod entry;
+pub mod failed;
+pub mod unusual;
+
+pub use chain::{Problem, Verdict};
+pub use entry::{Action, Body};
+
+use std::time::SystemTime;
+
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use crate::crypto::KEY_LEN;
+use crate::error::{Error, Result};
+use crate::scope::Address;
+use crate::vault::{Vault, Writer};
+
+/// The outcome string of a successful operation.
+pub const OK: &str = "ok";
+
+/// The outcome to record for a result: `ok`, or the error's kind (`not_found`, `auth`, ...).
+pub fn outcome_of<T>(result: &Result<T>) -> String {
+    match result {
+        Ok(_) => OK.to_string(),
+        Err(e) => e.kind().to_string(),
+    }
+}
+
+/// A copy of the audit key, so the store can be borrowed mutably while it is used. Wiped on drop.
+fn audit_key(vault: &Vault) -> Zeroizing<[u8; KEY_LEN]> {
+    Zeroizing::new(*vault.subkeys().audit.expose_secret())
+}
+
+/// Append one entry per address (or one entry without an address when `addresses` is empty), in one
+/// transaction. This is the function every command calls after it acts.
+pub fn record(
+    vault: &mut Vault,
+    action: Action,
+    addresses: &[Address],
+    outcome: &str,
+) -> Result<()> {
+    let vault_id = vault.id().to_vec();
+    let bodies = bodies(vault, action, addresses, outcome);
+    let key = audit_key(vault);
+    let store = vault.store();
+    // Reads must stay fast (the budget is 1 ms per entry), and an fsync per read costs several. A
+    // read's entry is therefore committed with synchronous=NORMAL: atomic and durable against a
+    // crash of keep, but the last entries can be lost on a power cut (never leaving the chain
+    // inconsistent: rows and head commit together). Every other entry keeps FULL. SECURITY.md.
+    let relaxed = action == Action::Read;
+    if relaxed {
+        set_synchronous(store, "NORMAL")?;
+        // Closing the last connection would otherwise checkpoint the WAL (two more fsyncs) at the
+        // exit of every `keep get`. SQLite's automatic checkpoint (every 1000 WAL pages) still runs,
+        // so the WAL stays bounded and the cost is spread over hundreds of reads.
+        store
+            .conn()
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
+            .map_err(|e| Error::db("configure the vault", e))?;
+    }
+    let result = store.write(|tx| chain::append(tx, &key, &vault_id, &bodies));
+    if relaxed {
+        set_synchronous(store, "FULL")?;
+    }
+    result.map(|_| ())
+}
+
+fn set_synchronous(store: &mut crate::store::Store, level: &str) -> Result<()> {
+    store
+        .conn()
+        .execute_batch(&format!("PRAGMA synchronous={level}"))
+        .map_err(|e| Error::db("configure the vault", e))
+}
+
+/// Record `result`'s outcome for `addresses`, then hand `result` back:
+/// `let value = audit::recorded(&mut vault, Action::Read, &[address.clone()], vault.get(&address))?;`
+pub fn recorded<T>(
+    vault: &mut Vault,
+    action: Action,
+    addresses: &[Address],
+    result: Result<T>,
+) -> Result<T> {
+    record(vault, action, addresses, &outcome_of(&result))?;
+    result
+}
+
+/// Run a change and its audit entries in one transaction, so a change is never committed without its
+/// entry. When the change fails, the failure is recorded on its own (best effort) and returned.
+pub fn write<T>(
+    vault: &mut Vault,
+    action: Action,
+    addresses: &[Address],
+    op: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+) -> Result<T> {
+    let vault_id = vault.id().to_vec();
+    let bodies = bodies(vault, action, addresses, OK);
+    let key = audit_key(vault);
+    let result = vault.write(|w| {
+        let out = op(w)?;
+        chain::append(w.conn(), &key, &vault_id, &bodies)?;
+        Ok(out)
+    });
+    if let Err(e) = &result {
+        // The error the caller sees is the change's; a second failure to log it adds nothing.
+        let _ = record(vault, action, addresses, e.kind());
+    }
+    result
+}
+
+fn bodies(vault: &Vault, action: Action, addresses: &[Address], outcome: &str) -> Vec<Vec<u8>> {
+    let vault_id = vault.id();
+    if addresses.is_empty() {
+        vec![Body::now(action, outcome).encode()]
+    } else {
+        addresses
+            .iter()
+            .map(|a| {
+                Body::now(action, outcome)
+                    .with_address(vault.subkeys(), vault_id, a)
+                    .encode()
+            })
+            .collect()
+    }
+}
+
+/// Called by `Vault::open` once the key is known: fold failed unlocks into the chain and, when a key
+/// slot (not the session cache) opened the vault, log the unlock. Switched off for `keep audit ...`
+/// (see `context`).
+pub fn after_unlock(vault: &mut Vault) -> Result<()> {
+    if !context::auto_log() {
+        return Ok(());
+    }
+    fold_and_log_unlock(vault)
+}
+
+/// Fold failed unlocks into the chain and log the unlock if a slot opened the vault. `keep audit`
+/// calls this itself, best effort, after opening with the automatic logging switched off.
+pub fn fold_and_log_unlock(vault: &mut Vault) -> Result<()> {
+    let slot_opened = vault.opened_by().is_some();
+    let pending: bool = vault
+        .store()
+        .conn()
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM audit_unauthenticated)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| Error::db("read failed unlocks", e))?;
+    if !slot_opened && !pending {
+        return Ok(());
+    }
+    let vault_id = vault.id().to_vec();
+    let key = audit_key(vault);
+    vault.store().write(|tx| {
+        let mut bodies = failed::take(tx)?;
+        if slot_opened {
+            bodies.push(Body::now(Action::Unlock, OK).encode());
+        }
+        chain::append(tx, &key, &vault_id, &bodies).map(|_| ())
+    })
+}
+
+/// Walk the chain (`keep audit verify`).
+pub fn verify(vault: &mut Vault) -> Result<Verdict> {
+    let vault_id = vault.id().to_vec();
+    let key = audit_key(vault);
+    vault.store().read(|tx| chain::verify(tx, &key, &vault_id))
+}
+
+/// One entry as listed.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// Position in the chain; `None` for a failed unlock not yet folded in (unauthenticated).
+    pub seq: Option<u64>,
+    pub body: Body,
+    /// The opened address, if the entry has one.
+    pub address: Option<Address>,
+    /// The entry's body or sealed name could not be read: `keep audit verify` says why.
+    pub damaged: bool,
+}
+
+/// Which entries `keep audit` shows.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub since: Option<SystemTime>,
+    /// A bare name (matches in every scope) or a `keep://` address.
+    pub name: Option<String>,
+    pub action: Option<Action>,
+}
+
+impl Filter {
+    fn matches(&self, r: &Record) -> bool {
+        if let Some(since) = self.since {
+            if entry::time_of(r.body.t) < since {
+                return false;
+            }
+        }
+        if let Some(a) = self.action {
+            if r.body.action != a {
+                return false;
+            }
+        }
+        if let Some(n) = &self.name {
+            match &r.address {
+                Some(addr) if addr.name.as_str() == n || &addr.to_string() == n => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Every entry, oldest first, then failed unlocks not yet folded in, filtered.
+pub fn list(vault: &mut Vault, filter: &Filter) -> Result<Vec<Record>> {
+    let vault_id = vault.id().to_vec();
+    let (rows, pending) = vault
+        .store()
+        .read(|tx| Ok((chain::rows(tx)?, failed::pending(tx)?)))?;
+    let mut out = Vec::with_capacity(rows.len() + pending.len());
+    for row in rows {
+        let (body, address, damaged) = match Body::decode(&row.body) {
+            Some(body) => match body.open_address(vault.subkeys(), &vault_id) {
+                Ok(addr) => (body, addr, false),
+                Err(_) => (body, None, true),
+            },
+            None => (Body::now(Action::Read, "unreadable"), None, true),
+        };
+        out.push(Record {
+            seq: Some(row.seq),
+            body,
+            address,
+            damaged,
+        });
+    }
+    out.extend(pending.into_iter().map(|body| Record {
+        seq: None,
+        body,
+        address: None,
+        damaged: false,
+    }));
+    out.retain(|r| filter.matches(r));
+    Ok(out)
+}

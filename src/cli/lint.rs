@@ -1,0 +1,59 @@
+//! `keep lint`.
+
+use super::{output, Context};
+use crate::audit::{self, Action};
+use crate::error::{Error, Result};
+use crate::lint::{self, files::ExactMatch, Level};
+
+pub fn run(ctx: &Context) -> Result<i32> {
+    let root = match ctx
+        .config
+        .as_ref()
+        .and_then(|c| c.path.as_deref())
+        .and_then(|p| p.parent())
+    {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::env::current_dir().map_err(|e| Error::Io {
+            context: "cannot read the working directory".into(),
+            source: e,
+        })?,
+    };
+    let mut vault = ctx.open()?;
+    let input = lint::Input {
+        project: ctx.scope.project(),
+        config: ctx.config.as_ref(),
+        root,
+        scanner: &ExactMatch,
+    };
+    let findings = lint::run(&mut vault, &input)?;
+    // Lint read every value of the project: that is an access like any other.
+    let read: Vec<_> = vault
+        .list(None, false)?
+        .into_iter()
+        .map(|e| e.address)
+        .filter(|a| a.scope.project() == ctx.scope.project())
+        .collect();
+    if !read.is_empty() {
+        audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    }
+    let errors = findings.iter().filter(|f| f.level == Level::Error).count();
+    if ctx.json {
+        output::json(&serde_json::json!({ "findings": findings, "errors": errors }))?;
+    } else {
+        let color = output::color_stdout();
+        let mut out = String::new();
+        for f in &findings {
+            let level = match f.level {
+                Level::Error => output::paint("error", "31", color),
+                Level::Warning => output::paint("warning", "33", color),
+            };
+            out.push_str(&format!("{level}[{}]: {}\n", f.rule, f.message));
+        }
+        print!("{out}");
+        output::note(&format!(
+            "{} finding(s), {errors} at error level.",
+            findings.len()
+        ));
+    }
+    Ok(if errors > 0 { 1 } else { 0 })
+}

@@ -1,0 +1,407 @@
+//! `rotate`, `policy`, `status`, and `set --generate`.
+
+use std::io::{IsTerminal, Write};
+
+use super::args::{PolicyCommand, RotateArgs, StatusArgs};
+use super::{output, Context};
+use crate::audit::{self, Action};
+use crate::error::{Error, Result};
+use crate::rotate::{
+    self, engine, meta, AfterPromotion, Generator, NoLinkedTargets, Outcome, PlanItem, Policy,
+    Rotation, Selection,
+};
+use crate::scope::Address;
+use crate::vault::Vault;
+
+/// `3d`, `5h`, `12m`, `40s`: the largest whole unit.
+fn short_age(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3_600 => format!("{}h", s / 3_600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn parse_generator(spec: Option<&str>) -> Result<Option<Generator>> {
+    spec.map(Generator::parse).transpose()
+}
+
+/// `keep set NAME --generate SPEC`.
+pub fn set_generated(ctx: &Context, address: &Address, spec: &str) -> Result<i32> {
+    let generator = Generator::parse(spec)?;
+    let mut vault = ctx.open()?;
+    let result = rotate::engine::set_generated(&mut vault, address, &generator);
+    let (version, public) = audit::recorded(
+        &mut vault,
+        Action::Write,
+        std::slice::from_ref(address),
+        result,
+    )?;
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "address": address.to_string(), "version": version,
+            "generator": generator.to_string(), "public": public,
+        }))?;
+    } else {
+        output::note(&format!(
+            "Set {address} (version {version}) to a new {generator} value."
+        ));
+        if let Some(p) = public {
+            output::note(&format!("Public part ({}): {}", p.kind, p.text));
+        }
+    }
+    Ok(0)
+}
+
+pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
+    let flag = parse_generator(a.generator.as_deref())?;
+    if a.dry_run && !(a.due || a.all) {
+        return Err(Error::Usage(
+            "--dry-run plans --due or --all; to preview one secret, use `keep status`".into(),
+        ));
+    }
+    let mut after = NoLinkedTargets;
+    let mut vault = ctx.open()?;
+    let config = ctx.config.as_ref();
+    let Some(name) = &a.name else {
+        return rotate_many(ctx, &mut vault, &a, flag.as_ref(), &mut after);
+    };
+    let address = ctx.address(name)?;
+    let mut rotation = Rotation {
+        config,
+        after: &mut after,
+    };
+    if a.show_pending {
+        return show_pending(ctx, &mut vault, &address);
+    }
+    if a.discard {
+        engine::discard(&mut vault, &address)?;
+        output::note(&format!("Discarded the pending rotation of {address}."));
+        return Ok(0);
+    }
+    let outcome = if a.retry {
+        rotation.retry(&mut vault, &address)?
+    } else {
+        let generator = rotation
+            .generator_for(&mut vault, &address, flag.as_ref())?
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "{address} has no generator: give --generator SPEC, or set one with `keep policy \
+                     set {} --max-age D --generator SPEC`",
+                    address.name
+                ))
+            })?;
+        rotation.rotate(&mut vault, &address, &generator)?
+    };
+    if ctx.json {
+        output::json(&outcome)?;
+    } else {
+        report(&outcome);
+    }
+    Ok(if outcome.ok() {
+        0
+    } else {
+        engine::EXIT_HOOK_FAILED
+    })
+}
+
+fn report(o: &Outcome) {
+    match o.status {
+        "rotated" => {
+            output::note(&format!(
+                "Rotated {} to version {} ({}){}.",
+                o.address,
+                o.version.unwrap_or_default(),
+                o.generator,
+                if o.hooks.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} hook(s) succeeded", o.hooks.len())
+                }
+            ));
+            if let Some(p) = &o.public {
+                output::note(&format!("Public part ({}): {}", p.kind, p.text));
+            }
+        }
+        _ => output::warn(&format!(
+            "{}: hook `{}` {}; the old value stays current and the new one is pending \
+             (`keep rotate {} --show-pending`, `--retry` once fixed, or `--discard`)",
+            o.address,
+            o.failed_hook.as_deref().unwrap_or("?"),
+            o.reason.as_deref().unwrap_or("failed"),
+            o.address.rsplit('/').next().unwrap_or_default(),
+        )),
+    }
+}
+
+fn show_pending(ctx: &Context, vault: &mut Vault, address: &Address) -> Result<i32> {
+    let result = meta::pending(vault, address).and_then(|p| {
+        p.ok_or_else(|| {
+            Error::NotFound(format!(
+                "{address} has no pending rotation; `keep status` lists pending ones"
+            ))
+        })
+    });
+    let pending = audit::recorded(vault, Action::Read, std::slice::from_ref(address), result)?;
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "address": address.to_string(),
+            "generator": pending.generator,
+            "failed_hook": pending.failed_hook,
+            "public": pending.public,
+            "value": String::from_utf8_lossy(pending.value.expose()),
+        }))?;
+        return Ok(0);
+    }
+    let mut out = std::io::stdout().lock();
+    let mut write = || -> std::io::Result<()> {
+        out.write_all(pending.value.expose())?;
+        if std::io::stdout().is_terminal() {
+            out.write_all(b"\n")?;
+        }
+        out.flush()
+    };
+    write().map_err(|e| Error::Io {
+        context: "cannot write to stdout".into(),
+        source: e,
+    })?;
+    Ok(0)
+}
+
+fn rotate_many(
+    ctx: &Context,
+    vault: &mut Vault,
+    a: &RotateArgs,
+    flag: Option<&Generator>,
+    after: &mut dyn AfterPromotion,
+) -> Result<i32> {
+    let config = ctx.config.as_ref();
+    let selection = if a.all_envs {
+        Selection::Project(ctx.scope.project())
+    } else {
+        Selection::Scope(&ctx.scope)
+    };
+    let statuses = rotate::status(vault, config, &selection)?;
+    let mut items = rotate::plan(&statuses, config, after, a.due);
+    if let Some(g) = flag {
+        for item in &mut items {
+            item.generator = g.to_string();
+        }
+    }
+    if a.dry_run {
+        print_plan(ctx, &items)?;
+        return Ok(0);
+    }
+    let mut results = Vec::new();
+    let mut code = 0;
+    let mut first_error: Option<Error> = None;
+    let mut rotation = Rotation { config, after };
+    for item in &items {
+        if item.manual() {
+            output::warn(&format!(
+                "{}: no generator; rotate it by hand (`keep set {}`) and update: {}",
+                item.address,
+                item.address.name,
+                consumers(item)
+            ));
+            results.push(serde_json::json!({
+                "address": item.address.to_string(), "status": "manual",
+                "consumers": item.consumers,
+            }));
+            continue;
+        }
+        let generator = Generator::parse(&item.generator)?;
+        match rotation.rotate(vault, &item.address, &generator) {
+            Ok(o) => {
+                if !o.ok() {
+                    code = engine::EXIT_HOOK_FAILED;
+                }
+                if !ctx.json {
+                    report(&o);
+                }
+                results.push(serde_json::to_value(&o).expect("outcome serialises"));
+            }
+            Err(e) => {
+                output::warn(&format!("{}: {e}", item.address));
+                results.push(serde_json::json!({
+                    "address": item.address.to_string(), "status": "error",
+                    "error": { "kind": e.kind(), "message": e.to_string() },
+                }));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if ctx.json {
+        output::json(&serde_json::json!({ "dry_run": false, "results": results }))?;
+    } else if items.is_empty() {
+        output::note(if a.due {
+            "Nothing is overdue."
+        } else {
+            "No secrets in scope."
+        });
+    }
+    match first_error {
+        Some(e) if code == 0 => Ok(e.exit_code()),
+        _ => Ok(code),
+    }
+}
+
+fn consumers(item: &PlanItem) -> String {
+    if item.consumers.is_empty() {
+        "no consumers declared".into()
+    } else {
+        item.consumers.join("; ")
+    }
+}
+
+fn print_plan(ctx: &Context, items: &[PlanItem]) -> Result<()> {
+    if ctx.json {
+        return output::json(&serde_json::json!({ "dry_run": true, "plan": items }));
+    }
+    let width = items
+        .iter()
+        .map(|i| i.address.to_string().len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let mut out = format!("{:<width$}  {:<18}  CONSUMERS\n", "SECRET", "GENERATOR");
+    for i in items {
+        out.push_str(&format!(
+            "{:<width$}  {:<18}  {}\n",
+            i.address.to_string(),
+            i.generator,
+            if i.consumers.is_empty() {
+                "-".to_string()
+            } else {
+                i.consumers.join("; ")
+            }
+        ));
+    }
+    print!("{out}");
+    let manual = items.iter().filter(|i| i.manual()).count();
+    output::note(&format!(
+        "Plan: {} secret(s), {} by generator, {manual} manual. Nothing was changed (--dry-run).",
+        items.len(),
+        items.len() - manual
+    ));
+    Ok(())
+}
+
+pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
+    match c {
+        PolicyCommand::Set {
+            name,
+            max_age,
+            generator,
+        } => {
+            let address = ctx.address(&name)?;
+            let max_age = crate::config::parse_duration("--max-age", &max_age)?;
+            let generator = parse_generator(generator.as_deref())?.map(|g| g.to_string());
+            let mut vault = ctx.open()?;
+            let policy = Policy {
+                max_age_secs: max_age.as_secs(),
+                generator,
+            };
+            let result = rotate::status::set_policy(&mut vault, &address, policy.clone());
+            audit::recorded(
+                &mut vault,
+                Action::Policy,
+                std::slice::from_ref(&address),
+                result,
+            )?;
+            if ctx.json {
+                output::json(
+                    &serde_json::json!({ "address": address.to_string(), "policy": policy }),
+                )?;
+            } else {
+                output::note(&format!(
+                    "Policy for {address}: rotate every {}{}.",
+                    humantime::format_duration(max_age),
+                    policy
+                        .generator
+                        .map(|g| format!(" with {g}"))
+                        .unwrap_or_else(|| " by hand".into())
+                ));
+            }
+            Ok(0)
+        }
+        PolicyCommand::Rm { name } => {
+            let address = ctx.address(&name)?;
+            let mut vault = ctx.open()?;
+            let result = rotate::status::remove_policy(&mut vault, &address);
+            if !audit::recorded(
+                &mut vault,
+                Action::Policy,
+                std::slice::from_ref(&address),
+                result,
+            )? {
+                return Err(Error::NotFound(format!(
+                    "{address} has no policy in the vault (a keep.toml max_age is edited in the file)"
+                )));
+            }
+            output::note(&format!("Removed the policy of {address}."));
+            Ok(0)
+        }
+    }
+}
+
+pub fn status(ctx: &Context, a: StatusArgs) -> Result<i32> {
+    let mut vault = ctx.open()?;
+    let selection = if a.all_envs {
+        Selection::Project(ctx.scope.project())
+    } else {
+        Selection::Scope(&ctx.scope)
+    };
+    let statuses = rotate::status(&mut vault, ctx.config.as_ref(), &selection)?;
+    if ctx.json {
+        return output::json(&statuses).map(|_| 0);
+    }
+    let color = output::color_stdout();
+    let width = statuses
+        .iter()
+        .map(|s| s.name.len() + if a.all_envs { s.env.len() + 1 } else { 0 })
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = format!(
+        "{:<width$}  {:>5}  {:<24}  MARKS\n",
+        "NAME", "AGE", "POLICY"
+    );
+    for s in &statuses {
+        let name = if a.all_envs {
+            format!("{}/{}", s.env, s.name)
+        } else {
+            s.name.clone()
+        };
+        let policy = match &s.policy {
+            Some(p) => format!(
+                "{} {}",
+                short_age(p.max_age_secs),
+                p.generator.as_deref().unwrap_or("manual")
+            ),
+            None => "-".into(),
+        };
+        let mut marks = Vec::new();
+        if s.overdue {
+            marks.push(output::paint("overdue", "31", color));
+        }
+        if s.never_rotated && s.policy.is_some() {
+            marks.push(output::paint("never rotated", "33", color));
+        }
+        if let Some(p) = &s.pending {
+            let text = match &p.failed_hook {
+                Some(h) => format!("pending (hook failed: {h})"),
+                None => "pending".into(),
+            };
+            marks.push(output::paint(&text, "33", color));
+        }
+        out.push_str(&format!(
+            "{name:<width$}  {:>5}  {policy:<24}  {}\n",
+            short_age(s.age_secs),
+            marks.join(", ")
+        ));
+    }
+    print!("{out}");
+    Ok(0)
+}

@@ -1,0 +1,236 @@
+//! Two-phase rotation of one secret.
+//!
+//! 1. Generate the new value and store it as *pending* (sealed), next to the current one.
+//! 2. Run every `on_rotate` hook with the old and new values.
+//! 3. Only if all succeed, promote: in one transaction, write the new value as a new version, record
+//!    the generator and public part, and drop the pending row. Then tell [`AfterPromotion`] (the seam
+//!    where sync pushes linked targets).
+//!
+//! If a hook fails, the old value stays current, the pending value stays for inspection
+//! (`keep rotate NAME --show-pending`) or a retry (`--retry`), and the CLI exits with
+//! [`EXIT_HOOK_FAILED`]. Each rotation is audited with its outcome.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::generator::{Generator, PublicPart};
+use super::hooks::{self, HookFailure};
+use super::meta::{self, Pending};
+use crate::audit::{self, Action};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::scope::Address;
+use crate::vault::Vault;
+
+/// Exit code of `keep rotate` when a hook failed: the old value is still current, the new one pending.
+pub const EXIT_HOOK_FAILED: i32 = 9;
+
+/// What happens after a new value became current. Sync fills this in to push linked targets; until
+/// then [`NoLinkedTargets`] does nothing.
+pub trait AfterPromotion {
+    /// The linked targets that will be updated, for the breach plan.
+    fn linked_targets(&self, _address: &Address) -> Vec<String> {
+        Vec::new()
+    }
+    /// Called once `address` has its new value as `version`.
+    fn promoted(&mut self, vault: &mut Vault, address: &Address, version: u32) -> Result<()>;
+}
+
+/// The seam's default: no sync targets.
+pub struct NoLinkedTargets;
+
+impl AfterPromotion for NoLinkedTargets {
+    fn promoted(&mut self, _: &mut Vault, _: &Address, _: u32) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Where rotation reads its settings.
+pub struct Rotation<'a> {
+    pub config: Option<&'a Config>,
+    pub after: &'a mut dyn AfterPromotion,
+}
+
+/// How one rotation ended.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub address: String,
+    pub generator: String,
+    /// `rotated` or `hook-failed`.
+    pub status: &'static str,
+    /// The new current version, when promoted.
+    pub version: Option<u32>,
+    pub hooks: Vec<String>,
+    /// The failing hook and why.
+    pub failed_hook: Option<String>,
+    pub reason: Option<String>,
+    pub public: Option<PublicPart>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.status == "rotated"
+    }
+}
+
+impl Rotation<'_> {
+    fn dir(&self) -> Option<&Path> {
+        self.config
+            .and_then(|c| c.path.as_deref())
+            .and_then(Path::parent)
+    }
+
+    /// The generator of a secret: the flag, else the vault policy, else `keep.toml`.
+    pub fn generator_for(
+        &self,
+        vault: &mut Vault,
+        address: &Address,
+        flag: Option<&Generator>,
+    ) -> Result<Option<Generator>> {
+        if let Some(g) = flag {
+            return Ok(Some(g.clone()));
+        }
+        super::status::effective_policy(vault, self.config, address)?
+            .and_then(|p| p.generator)
+            .map(|g| Generator::parse(&g))
+            .transpose()
+    }
+
+    /// Rotate `address` with `generator` (see the module doc).
+    pub fn rotate(
+        &mut self,
+        vault: &mut Vault,
+        address: &Address,
+        generator: &Generator,
+    ) -> Result<Outcome> {
+        let result = self.rotate_inner(vault, address, generator);
+        audited(vault, address, result)
+    }
+
+    fn rotate_inner(
+        &mut self,
+        vault: &mut Vault,
+        address: &Address,
+        generator: &Generator,
+    ) -> Result<Outcome> {
+        let old = vault.get(address)?;
+        let generated = generator.generate()?;
+        let pending = Pending {
+            created_ms: audit::entry::now_ms(),
+            generator: generator.to_string(),
+            public: generated.public.clone(),
+            failed_hook: None,
+            value: generated.value,
+        };
+        let row = meta::seal_pending(vault, address, &pending);
+        vault.store().write(|tx| meta::put_pending(tx, &row))?;
+        self.finish(vault, address, &old, pending)
+    }
+
+    /// Run the hooks for a pending value and promote it if they all succeed.
+    fn finish(
+        &mut self,
+        vault: &mut Vault,
+        address: &Address,
+        old: &crate::SecretValue,
+        mut pending: Pending,
+    ) -> Result<Outcome> {
+        let hooks = hooks::hooks_for(self.config, address);
+        let mut outcome = Outcome {
+            address: address.to_string(),
+            generator: pending.generator.clone(),
+            status: "rotated",
+            version: None,
+            hooks: hooks.clone(),
+            failed_hook: None,
+            reason: None,
+            public: pending.public.clone(),
+        };
+        if let Err(HookFailure { hook, reason }) =
+            hooks::run(&hooks, self.dir(), address, old, &pending.value)?
+        {
+            pending.failed_hook = Some(hook.clone());
+            let row = meta::seal_pending(vault, address, &pending);
+            vault.store().write(|tx| meta::put_pending(tx, &row))?;
+            outcome.status = "hook-failed";
+            outcome.failed_hook = Some(hook);
+            outcome.reason = Some(reason);
+            return Ok(outcome);
+        }
+        let mut m = meta::load(vault, address)?;
+        m.public = pending.public.clone();
+        m.generator = Some(pending.generator.clone());
+        let meta_row = meta::seal_meta(vault, address, &m);
+        let version = vault.write(|w| {
+            let v = w.set(address, &pending.value)?;
+            meta::put_meta(w.conn(), &meta_row)?;
+            meta::delete_pending(w.conn(), &meta_row.lookup)?;
+            Ok(v)
+        })?;
+        outcome.version = Some(version);
+        self.after.promoted(vault, address, version)?;
+        Ok(outcome)
+    }
+
+    /// Run the hooks again for the pending value of `address` (after fixing a consumer).
+    pub fn retry(&mut self, vault: &mut Vault, address: &Address) -> Result<Outcome> {
+        let result = (|| {
+            let pending = meta::pending(vault, address)?.ok_or_else(|| no_pending(address))?;
+            let old = vault.get(address)?;
+            self.finish(vault, address, &old, pending)
+        })();
+        audited(vault, address, result)
+    }
+}
+
+/// Record a rotation's outcome (`ok`, `hook_failed`, or the error kind) and pass the result on.
+fn audited(vault: &mut Vault, address: &Address, result: Result<Outcome>) -> Result<Outcome> {
+    let outcome = match &result {
+        Ok(o) if o.ok() => audit::OK.to_string(),
+        Ok(_) => "hook_failed".to_string(),
+        Err(e) => e.kind().to_string(),
+    };
+    audit::record(
+        vault,
+        Action::Rotate,
+        std::slice::from_ref(address),
+        &outcome,
+    )?;
+    result
+}
+
+/// Drop the pending value of `address`.
+pub fn discard(vault: &mut Vault, address: &Address) -> Result<()> {
+    if meta::pending(vault, address)?.is_none() {
+        return Err(no_pending(address));
+    }
+    let tag = meta::lookup(vault, address);
+    vault.store().write(|tx| meta::delete_pending(tx, &tag))
+}
+
+fn no_pending(address: &Address) -> Error {
+    Error::NotFound(format!(
+        "{address} has no pending rotation; `keep status` lists pending ones"
+    ))
+}
+
+/// Set `address` to a freshly generated value (`keep set NAME --generate SPEC`), recording the
+/// generator and public part. No hooks run: this is a set, not a rotation.
+pub fn set_generated(
+    vault: &mut Vault,
+    address: &Address,
+    generator: &Generator,
+) -> Result<(u32, Option<PublicPart>)> {
+    let generated = generator.generate()?;
+    let mut m = meta::load(vault, address)?;
+    m.public = generated.public.clone();
+    m.generator = Some(generator.to_string());
+    let meta_row = meta::seal_meta(vault, address, &m);
+    let version = vault.write(|w| {
+        let v = w.set(address, &generated.value)?;
+        meta::put_meta(w.conn(), &meta_row)?;
+        Ok(v)
+    })?;
+    Ok((version, generated.public))
+}

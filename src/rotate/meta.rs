@@ -1,0 +1,257 @@
+//! Per-secret rotation state, sealed like everything else: the policy set with `keep policy set`, the
+//! public part of a generated key, and a pending (not yet promoted) rotation.
+//!
+//! Rows are keyed by the secret's blind-index tag, so the file does not say which secret has a policy,
+//! and sealed under the values key with associated data `(purpose, vault id, tag)`: a row moved to
+//! another secret or vault fails to open. A policy can exist before the secret does.
+
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::generator::PublicPart;
+use crate::crypto::{self, Aad};
+use crate::error::{Error, Result};
+use crate::scope::Address;
+use crate::value::SecretValue;
+use crate::vault::Vault;
+
+/// A rotation policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// The longest a value may live, in seconds.
+    pub max_age_secs: u64,
+    /// The generator spec `keep rotate` uses, if any (else the secret is rotated by hand).
+    pub generator: Option<String>,
+}
+
+impl Policy {
+    pub fn max_age(&self) -> Duration {
+        Duration::from_secs(self.max_age_secs)
+    }
+}
+
+/// What is kept about a secret besides its versions.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SecretMeta {
+    #[serde(default)]
+    pub policy: Option<Policy>,
+    /// The public part of the current generated key (age recipient, SSH public key).
+    #[serde(default)]
+    pub public: Option<PublicPart>,
+    /// The generator of the current value, when a generator made it.
+    #[serde(default)]
+    pub generator: Option<String>,
+}
+
+/// A rotation whose hooks have not all succeeded: the new value, kept for inspection or a retry.
+pub struct Pending {
+    pub created_ms: u64,
+    pub generator: String,
+    pub public: Option<PublicPart>,
+    /// The hook that failed, if one did.
+    pub failed_hook: Option<String>,
+    pub value: SecretValue,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PendingHeader {
+    created_ms: u64,
+    generator: String,
+    public: Option<PublicPart>,
+    failed_hook: Option<String>,
+}
+
+fn meta_aad(vault_id: &[u8], lookup: &[u8]) -> Aad {
+    Aad::new("keep/v1/secret-meta")
+        .bytes(vault_id)
+        .bytes(lookup)
+}
+
+fn pending_aad(vault_id: &[u8], lookup: &[u8]) -> Aad {
+    Aad::new("keep/v1/rotation-pending")
+        .bytes(vault_id)
+        .bytes(lookup)
+}
+
+fn q<T>(what: &str, r: rusqlite::Result<T>) -> Result<T> {
+    r.map_err(|e| Error::db(what.to_string(), e))
+}
+
+/// The blind-index tag of a secret.
+pub fn lookup(vault: &Vault, address: &Address) -> [u8; 32] {
+    vault.subkeys().index.secret(
+        address.scope.project(),
+        address.scope.env(),
+        address.name.as_str(),
+    )
+}
+
+/// A sealed row ready to write inside a transaction.
+pub struct SealedRow {
+    pub lookup: [u8; 32],
+    pub sealed: Vec<u8>,
+}
+
+/// Read a secret's metadata (empty when none was stored).
+pub fn load(vault: &mut Vault, address: &Address) -> Result<SecretMeta> {
+    let tag = lookup(vault, address);
+    let raw: Option<Vec<u8>> = q(
+        "read rotation metadata",
+        vault
+            .store()
+            .conn()
+            .query_row(
+                "SELECT sealed FROM secret_meta WHERE lookup = ?1",
+                [&tag[..]],
+                |r| r.get(0),
+            )
+            .optional(),
+    )?;
+    let Some(raw) = raw else {
+        return Ok(SecretMeta::default());
+    };
+    let bad = || {
+        Error::Integrity(format!(
+            "the rotation metadata of {address} failed authentication (altered, or copied from \
+             another secret); other secrets are unaffected"
+        ))
+    };
+    let plain = crypto::open(
+        vault.subkeys().values.expose_secret(),
+        &meta_aad(vault.id(), &tag),
+        &raw,
+    )
+    .ok_or_else(bad)?;
+    serde_json::from_slice(&plain).map_err(|_| bad())
+}
+
+/// Seal metadata for `address`, to write with [`put_meta`].
+pub fn seal_meta(vault: &Vault, address: &Address, meta: &SecretMeta) -> SealedRow {
+    let tag = lookup(vault, address);
+    let plain = serde_json::to_vec(meta).expect("metadata serialises");
+    SealedRow {
+        sealed: crypto::seal(
+            vault.subkeys().values.expose_secret(),
+            &meta_aad(vault.id(), &tag),
+            &plain,
+        ),
+        lookup: tag,
+    }
+}
+
+/// Write sealed metadata inside a transaction.
+pub fn put_meta(conn: &Connection, row: &SealedRow) -> Result<()> {
+    q(
+        "write rotation metadata",
+        conn.execute(
+            "INSERT INTO secret_meta (lookup, sealed) VALUES (?1, ?2)
+             ON CONFLICT(lookup) DO UPDATE SET sealed = excluded.sealed",
+            params![&row.lookup[..], row.sealed],
+        ),
+    )
+    .map(|_| ())
+}
+
+/// Store metadata in its own transaction.
+pub fn save(vault: &mut Vault, address: &Address, meta: &SecretMeta) -> Result<()> {
+    let row = seal_meta(vault, address, meta);
+    vault.store().write(|tx| put_meta(tx, &row))
+}
+
+/// Seal a pending rotation.
+pub fn seal_pending(vault: &Vault, address: &Address, p: &Pending) -> SealedRow {
+    let tag = lookup(vault, address);
+    let header = serde_json::to_vec(&PendingHeader {
+        created_ms: p.created_ms,
+        generator: p.generator.clone(),
+        public: p.public.clone(),
+        failed_hook: p.failed_hook.clone(),
+    })
+    .expect("a pending header serialises");
+    let mut plain = Zeroizing::new(Vec::with_capacity(4 + header.len() + p.value.len()));
+    plain.extend_from_slice(&(header.len() as u32).to_be_bytes());
+    plain.extend_from_slice(&header);
+    plain.extend_from_slice(p.value.expose());
+    SealedRow {
+        sealed: crypto::seal(
+            vault.subkeys().values.expose_secret(),
+            &pending_aad(vault.id(), &tag),
+            &plain,
+        ),
+        lookup: tag,
+    }
+}
+
+/// Write a pending rotation inside a transaction, replacing an earlier one.
+pub fn put_pending(conn: &Connection, row: &SealedRow) -> Result<()> {
+    q(
+        "store a pending rotation",
+        conn.execute(
+            "INSERT INTO rotation_pending (lookup, sealed) VALUES (?1, ?2)
+             ON CONFLICT(lookup) DO UPDATE SET sealed = excluded.sealed",
+            params![&row.lookup[..], row.sealed],
+        ),
+    )
+    .map(|_| ())
+}
+
+/// Remove a pending rotation inside a transaction.
+pub fn delete_pending(conn: &Connection, lookup: &[u8]) -> Result<()> {
+    q(
+        "remove a pending rotation",
+        conn.execute("DELETE FROM rotation_pending WHERE lookup = ?1", [lookup]),
+    )
+    .map(|_| ())
+}
+
+/// The pending rotation of a secret, if any.
+pub fn pending(vault: &mut Vault, address: &Address) -> Result<Option<Pending>> {
+    let tag = lookup(vault, address);
+    let raw: Option<Vec<u8>> = q(
+        "read a pending rotation",
+        vault
+            .store()
+            .conn()
+            .query_row(
+                "SELECT sealed FROM rotation_pending WHERE lookup = ?1",
+                [&tag[..]],
+                |r| r.get(0),
+            )
+            .optional(),
+    )?;
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let bad = || {
+        Error::Integrity(format!(
+            "the pending rotation of {address} failed authentication; `keep rotate {} --discard` \
+             removes it",
+            address.name
+        ))
+    };
+    let plain = crypto::open(
+        vault.subkeys().values.expose_secret(),
+        &pending_aad(vault.id(), &tag),
+        &raw,
+    )
+    .ok_or_else(bad)?;
+    if plain.len() < 4 {
+        return Err(bad());
+    }
+    let n = u32::from_be_bytes(plain[..4].try_into().expect("4 bytes")) as usize;
+    if plain.len() < 4 + n {
+        return Err(bad());
+    }
+    let header: PendingHeader = serde_json::from_slice(&plain[4..4 + n]).map_err(|_| bad())?;
+    Ok(Some(Pending {
+        created_ms: header.created_ms,
+        generator: header.generator,
+        public: header.public,
+        failed_hook: header.failed_hook,
+        value: SecretValue::new(plain[4 + n..].to_vec()),
+    }))
+}
