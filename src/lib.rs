@@ -13,10 +13,13 @@
 //! - [`scope`]: names, scopes and `keep://` addresses.
 //! - [`cli`]: the command-line interface.
 
+pub mod agefile;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod hsm;
 pub mod hardening;
 pub mod scope;
 pub mod session;

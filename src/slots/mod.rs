@@ -9,7 +9,10 @@
 //! several slots and the credential in hand may simply belong to another one, so callers try every
 //! slot and only report a failure when none opened.
 
+pub mod age;
+pub mod hsm;
 pub mod passphrase;
+pub mod recovery;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -114,6 +117,9 @@ pub fn open_any(
 pub fn describe(slot: &SlotRow) -> String {
     match slot.kind.as_str() {
         passphrase::KIND => passphrase::describe(&slot.params),
+        hsm::KIND => hsm::describe(&slot.params),
+        age::KIND => age::describe(&slot.params),
+        recovery::KIND => recovery::describe(&slot.params),
         _ => String::new(),
     }
 }

@@ -1,0 +1,90 @@
+//! Wrapping the master key with a token key: AES-256-GCM with a random 96-bit IV and the slot's
+//! context as AAD, or RFC 3394 AES key wrap for tokens without GCM.
+//!
+//! SoftHSM2 reports a GCM tag mismatch as CKR_GENERAL_ERROR rather than ENCRYPTED_DATA_INVALID, so
+//! both (and a few neighbours) mean "this key did not make this blob": an integrity failure, which is
+//! what a key replaced under the same label looks like.
+
+use cryptoki::error::{Error as P11Error, RvError};
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::ObjectHandle;
+use zeroize::Zeroizing;
+
+use super::p11_error;
+use super::token::Token;
+use crate::error::{Error, Result};
+
+/// GCM IV length (96 bits, as NIST SP 800-38D recommends).
+pub const IV_LEN: usize = 12;
+/// GCM tag length in bits.
+pub const TAG_BITS: u64 = 128;
+
+/// Encrypt `plaintext` with AES-GCM in the token under `key`, binding `aad`.
+pub fn gcm_encrypt(
+    token: &Token,
+    key: ObjectHandle,
+    iv: &[u8; IV_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    let mut iv = *iv;
+    let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())
+        .map_err(|e| p11_error("set up AES-GCM", e))?;
+    token
+        .session
+        .encrypt(&Mechanism::AesGcm(params), key, plaintext)
+        .map_err(|e| p11_error("wrap the master key (AES-GCM)", e))
+}
+
+/// Decrypt with AES-GCM in the token. A tag mismatch is an integrity failure (exit 5).
+pub fn gcm_decrypt(
+    token: &Token,
+    key: ObjectHandle,
+    iv: &[u8; IV_LEN],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let mut iv = *iv;
+    let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())
+        .map_err(|e| p11_error("set up AES-GCM", e))?;
+    token
+        .session
+        .decrypt(&Mechanism::AesGcm(params), key, ciphertext)
+        .map(Zeroizing::new)
+        .map_err(|e| unwrap_error(e, "AES-GCM"))
+}
+
+/// RFC 3394 AES key wrap in the token (the fallback; input must be a multiple of 8 bytes).
+pub fn kw_encrypt(token: &Token, key: ObjectHandle, plaintext: &[u8]) -> Result<Vec<u8>> {
+    token
+        .session
+        .encrypt(&Mechanism::AesKeyWrap, key, plaintext)
+        .map_err(|e| p11_error("wrap the master key (AES key wrap)", e))
+}
+
+/// Undo [`kw_encrypt`]; an integrity-check failure is exit 5.
+pub fn kw_decrypt(token: &Token, key: ObjectHandle, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    token
+        .session
+        .decrypt(&Mechanism::AesKeyWrap, key, ciphertext)
+        .map(Zeroizing::new)
+        .map_err(|e| unwrap_error(e, "AES key wrap"))
+}
+
+fn unwrap_error(e: P11Error, mech: &str) -> Error {
+    match &e {
+        P11Error::Pkcs11(
+            RvError::GeneralError
+            | RvError::EncryptedDataInvalid
+            | RvError::EncryptedDataLenRange
+            | RvError::DataInvalid,
+            _,
+        ) => Error::Integrity(format!(
+            "the HSM key did not open this slot ({mech} authentication failed): the key on the \
+             token was replaced (same label, different key) or the slot was tampered with. Open \
+             the vault with another slot"
+        )),
+        _ => p11_error("unwrap the master key", e),
+    }
+}
