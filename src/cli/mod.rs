@@ -5,7 +5,9 @@
 
 mod args;
 mod context;
+mod custody;
 mod docs;
+mod hsm;
 mod input;
 mod lifecycle;
 pub mod output;
@@ -43,6 +45,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::History(a) => secrets::history(&ctx, a),
         Command::Rollback(a) => secrets::rollback(&ctx, a),
         Command::Slot(c) => slot::run(&ctx, c),
+        Command::Hsm(c) => hsm::run(&ctx, c),
+        Command::Export(a) => custody::export(&ctx, a),
+        Command::Import(a) => custody::import(&ctx, a),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }

@@ -7,6 +7,7 @@
 //! the module is process-global (one shared instance), a second login is success, a GCM tag mismatch
 //! comes back as CKR_GENERAL_ERROR, and SoftHSM2 needs cross-process serialisation (a file lock).
 
+pub mod info;
 pub mod keys;
 pub mod lock;
 pub mod module;
