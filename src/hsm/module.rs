@@ -3,8 +3,8 @@
 //! `C_Initialize` is process-global: a second call returns CKR_CRYPTOKI_ALREADY_INITIALIZED. So the
 //! loaded module lives in one static, shared by every slot and command in the process.
 //!
-//! Discovery order: `--module PATH` (or the path recorded in the slot), then `KEEP_PKCS11_MODULE`,
-//! then well-known paths (SoftHSM2, OpenSC, the p11-kit proxy). When nothing loads, the error lists
+//! Discovery order: `--module PATH`, else `KEEP_PKCS11_MODULE` (each of them the only candidate when
+//! given), else the path recorded in the slot, then well-known paths (SoftHSM2, OpenSC, the p11-kit proxy). When nothing loads, the error lists
 //! every path tried.
 
 use std::path::{Path, PathBuf};
@@ -45,7 +45,8 @@ pub fn candidates(explicit: Option<&Path>, hint: Option<&Path>) -> Vec<PathBuf> 
         return vec![p.to_path_buf()];
     }
     if let Some(p) = std::env::var_os("KEEP_PKCS11_MODULE").filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
+        // Likewise for the environment: the user named the module they want.
+        return vec![PathBuf::from(p)];
     }
     if let Some(p) = hint {
         out.push(p.to_path_buf());

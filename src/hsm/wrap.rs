@@ -8,7 +8,7 @@
 use cryptoki::error::{Error as P11Error, RvError};
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::ObjectHandle;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use zeroize::Zeroizing;
 
 use super::p11_error;
@@ -55,21 +55,57 @@ pub fn gcm_decrypt(
         .map_err(|e| unwrap_error(e, "AES-GCM"))
 }
 
-/// RFC 3394 AES key wrap in the token (the fallback; input must be a multiple of 8 bytes).
+/// RFC 3394 AES key wrap in the token (the fallback for tokens without GCM).
+///
+/// Tokens implement CKM_AES_KEY_WRAP for C_WrapKey, not C_Encrypt, so the master key is first made a
+/// short-lived *session* object (never stored on the token), wrapped, and destroyed.
 pub fn kw_encrypt(token: &Token, key: ObjectHandle, plaintext: &[u8]) -> Result<Vec<u8>> {
-    token
-        .session
-        .encrypt(&Mechanism::AesKeyWrap, key, plaintext)
-        .map_err(|e| p11_error("wrap the master key (AES key wrap)", e))
+    let s = &token.session;
+    let temp = s
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::GENERIC_SECRET),
+            Attribute::Token(false),
+            Attribute::Private(true),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+            Attribute::Value(plaintext.to_vec()),
+        ])
+        .map_err(|e| p11_error("load the master key into a session object", e))?;
+    let wrapped = s.wrap_key(&Mechanism::AesKeyWrap, key, temp);
+    let _ = s.destroy_object(temp);
+    wrapped.map_err(|e| p11_error("wrap the master key (AES key wrap)", e))
 }
 
-/// Undo [`kw_encrypt`]; an integrity-check failure is exit 5.
+/// Undo [`kw_encrypt`]: unwrap into a session object, read its value, destroy it. An integrity-check
+/// failure is exit 5.
 pub fn kw_decrypt(token: &Token, key: ObjectHandle, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    token
-        .session
-        .decrypt(&Mechanism::AesKeyWrap, key, ciphertext)
-        .map(Zeroizing::new)
-        .map_err(|e| unwrap_error(e, "AES key wrap"))
+    let s = &token.session;
+    let temp = s
+        .unwrap_key(
+            &Mechanism::AesKeyWrap,
+            key,
+            ciphertext,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::GENERIC_SECRET),
+                Attribute::Token(false),
+                Attribute::Private(true),
+                Attribute::Sensitive(false),
+                Attribute::Extractable(true),
+            ],
+        )
+        .map_err(|e| unwrap_error(e, "AES key wrap"))?;
+    let value = s.get_attributes(temp, &[AttributeType::Value]);
+    let _ = s.destroy_object(temp);
+    let value = value.map_err(|e| p11_error("read the unwrapped master key", e))?;
+    value
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::Value(v) => Some(Zeroizing::new(v)),
+            _ => None,
+        })
+        .ok_or_else(|| Error::Integrity("the token returned no unwrapped key value".into()))
 }
 
 fn unwrap_error(e: P11Error, mech: &str) -> Error {
@@ -78,7 +114,9 @@ fn unwrap_error(e: P11Error, mech: &str) -> Error {
             RvError::GeneralError
             | RvError::EncryptedDataInvalid
             | RvError::EncryptedDataLenRange
-            | RvError::DataInvalid,
+            | RvError::DataInvalid
+            | RvError::WrappedKeyInvalid
+            | RvError::WrappedKeyLenRange,
             _,
         ) => Error::Integrity(format!(
             "the HSM key did not open this slot ({mech} authentication failed): the key on the \
