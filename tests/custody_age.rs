@@ -53,10 +53,20 @@ fn recovery_code(err: &str) -> String {
 #[test]
 fn the_recovery_key_opens_the_vault_when_the_passphrase_is_forgotten() {
     let tv = TestVault::empty();
-    let out = tv.run(&["init", "--kdf-memory", "1MiB", "--kdf-iterations", "1", "--recovery"]);
+    let out = tv.run(&[
+        "init",
+        "--kdf-memory",
+        "1MiB",
+        "--kdf-iterations",
+        "1",
+        "--recovery",
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let code_text = recovery_code(&stderr(&out));
-    assert!(!stdout(&out).contains(&code_text), "the code goes to stderr only");
+    assert!(
+        !stdout(&out).contains(&code_text),
+        "the code goes to stderr only"
+    );
     tv.set("DB", "kept");
 
     // Forgotten: the passphrase file now holds a wrong one.
@@ -78,7 +88,15 @@ fn the_recovery_key_opens_the_vault_when_the_passphrase_is_forgotten() {
     // And from it a new passphrase slot can be made.
     std::fs::write(tv.path().join("new"), "new passphrase").unwrap();
     let out = tv
-        .keep(&["slot", "add", "passphrase", "--kdf-memory", "1MiB", "--kdf-iterations", "1"])
+        .keep(&[
+            "slot",
+            "add",
+            "passphrase",
+            "--kdf-memory",
+            "1MiB",
+            "--kdf-iterations",
+            "1",
+        ])
         .env("KEEP_RECOVERY_KEY_FILE", tv.path().join("recovery"))
         .env("KEEP_NEW_PASSPHRASE_FILE", tv.path().join("new"))
         .output()
@@ -103,7 +121,11 @@ fn a_non_interactive_init_does_not_block_on_the_recovery_offer() {
     let tv = TestVault::new(); // stdin is null: no prompt, a tip instead
     let out = tv.run(&["slot", "ls", "--json"]);
     let slots: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(slots.as_array().unwrap().len(), 1, "no recovery slot unless asked");
+    assert_eq!(
+        slots.as_array().unwrap().len(),
+        1,
+        "no recovery slot unless asked"
+    );
 }
 
 #[test]
@@ -113,7 +135,9 @@ fn the_age_cli_decrypts_what_keep_exports() {
     tv.set("B", "two\nlines");
     let (id, recipient) = age_identity(tv.path(), "team.txt");
     for armor in [false, true] {
-        let file = tv.path().join(if armor { "out.age.asc" } else { "out.age" });
+        let file = tv
+            .path()
+            .join(if armor { "out.age.asc" } else { "out.age" });
         let mut args = vec!["export", "--age", &recipient, "-o", file.to_str().unwrap()];
         if armor {
             args.push("--armor");
@@ -121,13 +145,22 @@ fn the_age_cli_decrypts_what_keep_exports() {
         let out = tv.run(&args);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         let bytes = std::fs::read(&file).unwrap();
-        assert!(!String::from_utf8_lossy(&bytes).contains("two"), "the file is encrypted");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("two"),
+            "the file is encrypted"
+        );
         assert_eq!(
             bytes.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----"),
             armor,
             "armor as asked"
         );
-        let dec = Command::new("age").arg("-d").arg("-i").arg(&id).arg(&file).output().unwrap();
+        let dec = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(&id)
+            .arg(&file)
+            .output()
+            .unwrap();
         assert!(dec.status.success(), "age -d: {}", stderr(&dec));
         let doc: serde_json::Value = serde_json::from_slice(&dec.stdout).unwrap();
         assert_eq!(doc["format"], "keep-export");
@@ -163,20 +196,42 @@ fn keep_imports_what_the_age_cli_encrypts_and_refuses_a_wrong_identity() {
         .unwrap();
     assert!(out.status.success(), "age -r: {}", stderr(&out));
 
-    let out = tv.run(&["--identity", other.to_str().unwrap(), "import", enc.to_str().unwrap()]);
+    let out = tv.run(&[
+        "--identity",
+        other.to_str().unwrap(),
+        "import",
+        enc.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
-    assert_eq!(code(&tv.run(&["get", "keep://billing/prod/TOKEN"])), 3, "nothing was imported");
+    assert_eq!(
+        code(&tv.run(&["get", "keep://billing/prod/TOKEN"])),
+        3,
+        "nothing was imported"
+    );
 
-    let out = tv.run(&["--identity", id.to_str().unwrap(), "--json", "import", enc.to_str().unwrap()]);
+    let out = tv.run(&[
+        "--identity",
+        id.to_str().unwrap(),
+        "--json",
+        "import",
+        enc.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((report["written"].as_u64(), report["unchanged"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (report["written"].as_u64(), report["unchanged"].as_u64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(tv.get("keep://billing/prod/TOKEN"), "from age");
     let out = tv.run(&["get", "BIN"]);
     assert_eq!(out.stdout, vec![0u8, 0xff]);
     let out = tv.run(&["history", "OLD", "--json"]);
     let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(h["versions"].as_array().map(|a| a.len()), Some(1), "an equal value adds no version");
+    assert_eq!(
+        h["versions"].as_array().map(|a| a.len()),
+        Some(1),
+        "an equal value adds no version"
+    );
 }
 
 #[test]
@@ -186,10 +241,22 @@ fn export_then_import_round_trips_between_vaults() {
     a.set("keep://default/prod/Y", "2");
     let (id, recipient) = age_identity(a.path(), "id.txt");
     let file = a.path().join("all.age");
-    let out = a.run(&["export", "--all", "--age", &recipient, "-o", file.to_str().unwrap()]);
+    let out = a.run(&[
+        "export",
+        "--all",
+        "--age",
+        &recipient,
+        "-o",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let b = TestVault::new();
-    let out = b.run(&["--identity", id.to_str().unwrap(), "import", file.to_str().unwrap()]);
+    let out = b.run(&[
+        "--identity",
+        id.to_str().unwrap(),
+        "import",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(b.get("X"), "1");
     assert_eq!(b.get("keep://default/prod/Y"), "2");

@@ -22,7 +22,12 @@ fn init_with_hsm_generates_a_safe_key_and_opens_with_the_pin() {
     let out = token.run(&tv, &["hsm", "keys", "--token", "init", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let keys: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let key = keys.as_array().unwrap().iter().find(|k| k["label"] == "vault-key").unwrap();
+    let key = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "vault-key")
+        .unwrap();
     assert_eq!(key["sensitive"], true);
     assert_eq!(key["extractable"], false);
     assert_eq!(key["private"], true);
@@ -32,7 +37,10 @@ fn init_with_hsm_generates_a_safe_key_and_opens_with_the_pin() {
     let out = token.run(&tv, &["slot", "ls", "--json"]);
     let slots: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(slots[0]["kind"], "hsm");
-    assert!(slots[0]["description"].as_str().unwrap().contains("vault-key"));
+    assert!(slots[0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("vault-key"));
     let out = token.run(&tv, &["hsm", "info", "--json"]);
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let tok = info["slots"]
@@ -50,10 +58,17 @@ fn without_a_pin_or_terminal_an_hsm_vault_is_locked_at_once() {
     let tv = TestVault::empty();
     token.init_vault(&tv, "k");
     let start = std::time::Instant::now();
-    let out = token.keep(&tv, &["ls"]).env_remove("KEEP_PKCS11_PIN_FILE").output().unwrap();
+    let out = token
+        .keep(&tv, &["ls"])
+        .env_remove("KEEP_PKCS11_PIN_FILE")
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 6, "{}", stderr(&out));
     assert!(stderr(&out).contains("KEEP_PKCS11_PIN_FILE"));
-    assert!(start.elapsed() < std::time::Duration::from_secs(10), "it must not wait for input");
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "it must not wait for input"
+    );
 }
 
 #[test]
@@ -64,17 +79,41 @@ fn passphrase_slot_on_an_hsm_vault_and_hsm_slot_on_a_passphrase_vault() {
     token.init_vault(&tv, "k1");
     token.set(&tv, "A", "one");
     let out = token
-        .keep(&tv, &["slot", "add", "passphrase", "--kdf-memory", "1MiB", "--kdf-iterations", "1"])
+        .keep(
+            &tv,
+            &[
+                "slot",
+                "add",
+                "passphrase",
+                "--kdf-memory",
+                "1MiB",
+                "--kdf-iterations",
+                "1",
+            ],
+        )
         .env("KEEP_NEW_PASSPHRASE_FILE", tv.pass_file())
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(tv.get("A"), "one", "the passphrase slot opens the HSM vault");
+    assert_eq!(
+        tv.get("A"),
+        "one",
+        "the passphrase slot opens the HSM vault"
+    );
 
     // Passphrase first, then an HSM slot that opens without the passphrase.
     let tv2 = TestVault::new();
     tv2.set("B", "two");
-    let mut cmd = tv2.keep(&["slot", "add", "hsm", "--token", "both", "--key", "k2", "--generate"]);
+    let mut cmd = tv2.keep(&[
+        "slot",
+        "add",
+        "hsm",
+        "--token",
+        "both",
+        "--key",
+        "k2",
+        "--generate",
+    ]);
     token.env(&mut cmd);
     let out = cmd.output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -88,7 +127,10 @@ fn a_key_made_by_pkcs11_tool_is_accepted() {
     let token = SoftToken::new("tool");
     token.tool_keygen("made-outside", true);
     let tv = TestVault::empty();
-    let out = token.run(&tv, &["init", "--hsm", "--token", "tool", "--key", "made-outside"]);
+    let out = token.run(
+        &tv,
+        &["init", "--hsm", "--token", "tool", "--key", "made-outside"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
     token.set(&tv, "X", "y");
@@ -100,20 +142,38 @@ fn a_weak_key_is_refused_unless_allowed_and_then_warned_about_every_time() {
     let token = SoftToken::new("weak");
     token.tool_keygen("weak-key", false); // no --sensitive, no --private
     let tv = TestVault::empty();
-    let out = token.run(&tv, &["init", "--hsm", "--token", "weak", "--key", "weak-key"]);
+    let out = token.run(
+        &tv,
+        &["init", "--hsm", "--token", "weak", "--key", "weak-key"],
+    );
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("not sensitive"), "{}", stderr(&out));
-    assert!(!tv.vault_path().exists(), "a refused init leaves no vault behind");
+    assert!(
+        !tv.vault_path().exists(),
+        "a refused init leaves no vault behind"
+    );
 
     let out = token.run(
         &tv,
-        &["init", "--hsm", "--token", "weak", "--key", "weak-key", "--allow-weak-key"],
+        &[
+            "init",
+            "--hsm",
+            "--token",
+            "weak",
+            "--key",
+            "weak-key",
+            "--allow-weak-key",
+        ],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     for _ in 0..2 {
         let out = token.run(&tv, &["ls"]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
-        assert!(stderr(&out).contains("warning: HSM key \"weak-key\" is not sensitive"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("warning: HSM key \"weak-key\" is not sensitive"),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 
@@ -123,7 +183,18 @@ fn hsm_vault_with_passphrase(token: &SoftToken, key: &str) -> TestVault {
     token.init_vault(&tv, key);
     token.set(&tv, "KEPT", "safe");
     let out = token
-        .keep(&tv, &["slot", "add", "passphrase", "--kdf-memory", "1MiB", "--kdf-iterations", "1"])
+        .keep(
+            &tv,
+            &[
+                "slot",
+                "add",
+                "passphrase",
+                "--kdf-memory",
+                "1MiB",
+                "--kdf-iterations",
+                "1",
+            ],
+        )
         .env("KEEP_NEW_PASSPHRASE_FILE", tv.pass_file())
         .output()
         .unwrap();
@@ -158,14 +229,31 @@ fn a_missing_token_or_module_is_exit_3_naming_what_was_tried() {
             .output()
             .unwrap();
         assert_eq!(code(&out), 3, "{}", stderr(&out));
-        assert!(stderr(&out).contains(&bad.display().to_string()), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&bad.display().to_string()),
+            "{}",
+            stderr(&out)
+        );
     }
     let tv2 = TestVault::empty();
-    let out = token.run(&tv2, &["init", "--hsm", "--module", "/nonexistent/p11.so", "--key", "k"]);
+    let out = token.run(
+        &tv2,
+        &[
+            "init",
+            "--hsm",
+            "--module",
+            "/nonexistent/p11.so",
+            "--key",
+            "k",
+        ],
+    );
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("/nonexistent/p11.so"));
     // A token that is not present.
-    let out = token.run(&tv2, &["init", "--hsm", "--token", "no-such-token", "--key", "k"]);
+    let out = token.run(
+        &tv2,
+        &["init", "--hsm", "--token", "no-such-token", "--key", "k"],
+    );
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("no-such-token"), "{}", stderr(&out));
     let del = std::process::Command::new("softhsm2-util")
@@ -173,7 +261,11 @@ fn a_missing_token_or_module_is_exit_3_naming_what_was_tried() {
         .args(["--delete-token", "--token", "gone"])
         .output()
         .unwrap();
-    assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));
+    assert!(
+        del.status.success(),
+        "{}",
+        String::from_utf8_lossy(&del.stderr)
+    );
     let out = token.run(&tv, &["get", "KEPT"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("\"gone\""), "{}", stderr(&out));
@@ -189,7 +281,18 @@ fn a_deleted_key_is_exit_3_and_a_replaced_key_is_exit_5() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     token.set(&tv, "KEPT", "safe");
     let out = token
-        .keep(&tv, &["slot", "add", "passphrase", "--kdf-memory", "1MiB", "--kdf-iterations", "1"])
+        .keep(
+            &tv,
+            &[
+                "slot",
+                "add",
+                "passphrase",
+                "--kdf-memory",
+                "1MiB",
+                "--kdf-iterations",
+                "1",
+            ],
+        )
         .env("KEEP_NEW_PASSPHRASE_FILE", tv.pass_file())
         .output()
         .unwrap();
@@ -198,7 +301,11 @@ fn a_deleted_key_is_exit_3_and_a_replaced_key_is_exit_5() {
     token.tool_delete_key("wrap");
     let out = token.run(&tv, &["get", "KEPT"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("no secret key labelled \"wrap\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no secret key labelled \"wrap\""),
+        "{}",
+        stderr(&out)
+    );
 
     token.tool_keygen("wrap", true); // same label, different key
     let out = token.run(&tv, &["get", "KEPT"]);
@@ -213,7 +320,16 @@ fn the_aes_key_wrap_fallback_round_trips() {
     let tv = TestVault::new();
     tv.set("A", "fallback");
     let mut cmd = tv.keep(&[
-        "slot", "add", "hsm", "--token", "kw", "--key", "kw", "--generate", "--mechanism", "aes-key-wrap",
+        "slot",
+        "add",
+        "hsm",
+        "--token",
+        "kw",
+        "--key",
+        "kw",
+        "--generate",
+        "--mechanism",
+        "aes-key-wrap",
     ]);
     token.env(&mut cmd);
     let out = cmd.output().unwrap();

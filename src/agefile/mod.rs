@@ -67,10 +67,9 @@ pub fn encrypt(
         context: "age encryption failed".into(),
         source: e,
     };
-    let encryptor = age::Encryptor::with_recipients(
-        recipients.iter().map(|r| r as &dyn age::Recipient),
-    )
-    .map_err(|e| Error::Usage(format!("cannot encrypt to these recipients: {e}")))?;
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .map_err(|e| Error::Usage(format!("cannot encrypt to these recipients: {e}")))?;
     let mut out = Vec::new();
     let format = if armor {
         age::armor::Format::AsciiArmor
@@ -92,7 +91,9 @@ pub fn decrypt(
 ) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let reader = age::armor::ArmoredReader::new(ciphertext);
     let decryptor = age::Decryptor::new(reader).map_err(|e| {
-        Error::Integrity(format!("not a readable age file ({e}); it is damaged or not age"))
+        Error::Integrity(format!(
+            "not a readable age file ({e}); it is damaged or not age"
+        ))
     })?;
     let mut stream = match decryptor.decrypt(identities.iter().map(|i| i.as_ref())) {
         Ok(s) => s,

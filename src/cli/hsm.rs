@@ -141,7 +141,12 @@ pub fn run(ctx: &Context, c: HsmCommand) -> Result<i32> {
             for k in &list {
                 out.push_str(&format!(
                     "{:<20} {:<18} {:<5} {:<9} {:<11} {:<7} {}\n",
-                    k.label, k.id, k.key_type, k.flags.sensitive, k.flags.extractable, k.flags.private,
+                    k.label,
+                    k.id,
+                    k.key_type,
+                    k.flags.sensitive,
+                    k.flags.extractable,
+                    k.flags.private,
                     k.flags.local
                 ));
             }

@@ -41,11 +41,17 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<i32> {
     }
     let (mut vault, first) = if a.custody.hsm {
         let wrapper = super::hsm::wrapper(&a.custody.hsm_args)?;
-        (Vault::create(&ctx.vault_path, &wrapper, kdf)?, "an HSM slot")
+        (
+            Vault::create(&ctx.vault_path, &wrapper, kdf)?,
+            "an HSM slot",
+        )
     } else {
         let pass = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", Some("KEEP_PASSPHRASE"))?;
         let first = Passphrase::new(pass, kdf);
-        (Vault::create(&ctx.vault_path, &first, kdf)?, "a passphrase slot")
+        (
+            Vault::create(&ctx.vault_path, &first, kdf)?,
+            "a passphrase slot",
+        )
     };
     output::note(&format!(
         "Created {} with {first} (slot 1).",

@@ -1,8 +1,8 @@
 //! Wrapping keys on a token: finding them by label, reading the attributes that make them safe,
 //! listing them, and generating one with the safe template.
 
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use serde::Serialize;
 
 use super::p11_error;

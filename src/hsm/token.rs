@@ -27,7 +27,10 @@ pub struct TokenSelector {
 impl TokenSelector {
     fn matches(&self, label: &str, serial: &str) -> bool {
         self.label.as_deref().is_none_or(|l| l == label.trim_end())
-            && self.serial.as_deref().is_none_or(|s| s == serial.trim_end())
+            && self
+                .serial
+                .as_deref()
+                .is_none_or(|s| s == serial.trim_end())
     }
 
     fn describe(&self) -> String {

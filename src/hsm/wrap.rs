@@ -79,7 +79,11 @@ pub fn kw_encrypt(token: &Token, key: ObjectHandle, plaintext: &[u8]) -> Result<
 
 /// Undo [`kw_encrypt`]: unwrap into a session object, read its value, destroy it. An integrity-check
 /// failure is exit 5.
-pub fn kw_decrypt(token: &Token, key: ObjectHandle, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub fn kw_decrypt(
+    token: &Token,
+    key: ObjectHandle,
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
     let s = &token.session;
     let temp = s
         .unwrap_key(

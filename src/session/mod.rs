@@ -39,7 +39,11 @@ pub fn age_identity_path() -> Option<PathBuf> {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone()
-        .or_else(|| std::env::var_os("KEEP_AGE_IDENTITY").filter(|p| !p.is_empty()).map(PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("KEEP_AGE_IDENTITY")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        })
 }
 
 /// The HSM user PIN from `KEEP_PKCS11_PIN_FILE` or `KEEP_PKCS11_PIN`.

@@ -129,7 +129,10 @@ impl SlotUnwrapper for HsmPin {
             return Ok(None);
         }
         let p: SlotParams = serde_json::from_str(&slot.params).map_err(|_| {
-            Error::Integrity(format!("HSM key slot {} has unreadable parameters", slot.id))
+            Error::Integrity(format!(
+                "HSM key slot {} has unreadable parameters",
+                slot.id
+            ))
         })?;
         let token = Token::open(None, Some(&p.module), &p.token, Some(&self.pin), false)?;
         // By label only: a key replaced under the same label must fail on the GCM tag (exit 5),
@@ -157,9 +160,14 @@ impl SlotUnwrapper for HsmPin {
             }
             Mech::AesKeyWrap => wrap::kw_decrypt(&token, handle, &slot.wrapped)?,
         };
-        MasterKey::from_bytes(&mut bytes[..]).map(Some).ok_or_else(|| {
-            Error::Integrity(format!("HSM key slot {} unwrapped to a key of the wrong length", slot.id))
-        })
+        MasterKey::from_bytes(&mut bytes[..])
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Integrity(format!(
+                    "HSM key slot {} unwrapped to a key of the wrong length",
+                    slot.id
+                ))
+            })
     }
 }
 
@@ -174,7 +182,11 @@ pub fn describe(params: &str) -> String {
                 Mech::AesGcm => "aes-gcm",
                 Mech::AesKeyWrap => "aes-key-wrap",
             },
-            if p.allow_weak_key { ", weak key allowed" } else { "" }
+            if p.allow_weak_key {
+                ", weak key allowed"
+            } else {
+                ""
+            }
         ),
         Err(_) => "unreadable parameters".into(),
     }

@@ -63,7 +63,10 @@ impl RecoveryCode {
                 'O' => '0',
                 c => c,
             };
-            let v = ALPHABET.iter().position(|&a| a as char == c).ok_or_else(bad)? as u64;
+            let v = ALPHABET
+                .iter()
+                .position(|&a| a as char == c)
+                .ok_or_else(bad)? as u64;
             bits = (bits << 5) | v;
             nbits += 5;
             if nbits >= 8 {
@@ -141,10 +144,12 @@ impl SlotUnwrapper for RecoveryCode {
         let salt = B64.decode(&params.salt).map_err(|_| {
             Error::Integrity(format!("key slot {} has an unreadable salt", slot.id))
         })?;
-        Ok(
-            crypto::open(&self.kek(&salt), &ctx.aad(KIND, &slot.params), &slot.wrapped)
-                .and_then(|mut bytes| MasterKey::from_bytes(&mut bytes[..])),
+        Ok(crypto::open(
+            &self.kek(&salt),
+            &ctx.aad(KIND, &slot.params),
+            &slot.wrapped,
         )
+        .and_then(|mut bytes| MasterKey::from_bytes(&mut bytes[..])))
     }
 }
 

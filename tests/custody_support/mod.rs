@@ -22,15 +22,24 @@ pub struct SoftToken {
 
 impl SoftToken {
     pub fn new(label: &str) -> SoftToken {
-        let dir = tempfile::Builder::new().prefix("keep-token-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("keep-token-")
+            .tempdir()
+            .unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("softhsm/make-token.sh");
         let out = Command::new("bash")
             .arg(&script)
             .arg(dir.path())
             .args([label, PIN, SO_PIN])
             .output()
-            .expect("run softhsm/make-token.sh (is softhsm2 installed? scripts/setup.d/20-custody.sh)");
-        assert!(out.status.success(), "make-token.sh: {}", String::from_utf8_lossy(&out.stderr));
+            .expect(
+                "run softhsm/make-token.sh (is softhsm2 installed? scripts/setup.d/20-custody.sh)",
+            );
+        assert!(
+            out.status.success(),
+            "make-token.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8(out.stdout).unwrap();
         let module = stdout
             .lines()
@@ -40,7 +49,11 @@ impl SoftToken {
             .into();
         std::fs::write(dir.path().join("pin"), PIN).unwrap();
         std::fs::write(dir.path().join("bad-pin"), "9999").unwrap();
-        SoftToken { dir, label: label.to_string(), module }
+        SoftToken {
+            dir,
+            label: label.to_string(),
+            module,
+        }
     }
 
     pub fn conf(&self) -> PathBuf {
@@ -100,10 +113,25 @@ impl SoftToken {
     /// An HSM vault in `tv`: `init --hsm --generate` with key `key`.
     pub fn init_vault(&self, tv: &TestVault, key: &str) {
         let out = self
-            .keep(tv, &["init", "--hsm", "--token", &self.label, "--key", key, "--generate"])
+            .keep(
+                tv,
+                &[
+                    "init",
+                    "--hsm",
+                    "--token",
+                    &self.label,
+                    "--key",
+                    key,
+                    "--generate",
+                ],
+            )
             .output()
             .unwrap();
-        assert!(out.status.success(), "init --hsm: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "init --hsm: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Run `keep ARGS` with this token; returns the output.
@@ -121,17 +149,41 @@ impl SoftToken {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(value.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "set {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "set {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
 /// A new age identity file in `dir`; returns (path, recipient).
 pub fn age_identity(dir: &Path, name: &str) -> (PathBuf, String) {
     let path = dir.join(name);
-    let out = Command::new("age-keygen").arg("-o").arg(&path).output().expect("run age-keygen");
-    assert!(out.status.success(), "age-keygen: {}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new("age-keygen").arg("-y").arg(&path).output().unwrap();
-    (path, String::from_utf8(out.stdout).unwrap().trim().to_string())
+    let out = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .expect("run age-keygen");
+    assert!(
+        out.status.success(),
+        "age-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        path,
+        String::from_utf8(out.stdout).unwrap().trim().to_string(),
+    )
 }
