@@ -88,15 +88,7 @@ fn the_recovery_key_opens_the_vault_when_the_passphrase_is_forgotten() {
     // And from it a new passphrase slot can be made.
     std::fs::write(tv.path().join("new"), "new passphrase").unwrap();
     let out = tv
-        .keep(&[
-            "slot",
-            "add",
-            "passphrase",
-            "--kdf-memory",
-            "1MiB",
-            "--kdf-iterations",
-            "1",
-        ])
+        .keep(custody_support::ADD_CHEAP_PASSPHRASE)
         .env("KEEP_RECOVERY_KEY_FILE", tv.path().join("recovery"))
         .env("KEEP_NEW_PASSPHRASE_FILE", tv.path().join("new"))
         .output()

@@ -78,23 +78,7 @@ fn passphrase_slot_on_an_hsm_vault_and_hsm_slot_on_a_passphrase_vault() {
     let tv = TestVault::empty();
     token.init_vault(&tv, "k1");
     token.set(&tv, "A", "one");
-    let out = token
-        .keep(
-            &tv,
-            &[
-                "slot",
-                "add",
-                "passphrase",
-                "--kdf-memory",
-                "1MiB",
-                "--kdf-iterations",
-                "1",
-            ],
-        )
-        .env("KEEP_NEW_PASSPHRASE_FILE", tv.pass_file())
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    token.add_passphrase_slot(&tv);
     assert_eq!(
         tv.get("A"),
         "one",
@@ -182,23 +166,7 @@ fn hsm_vault_with_passphrase(token: &SoftToken, key: &str) -> TestVault {
     let tv = TestVault::empty();
     token.init_vault(&tv, key);
     token.set(&tv, "KEPT", "safe");
-    let out = token
-        .keep(
-            &tv,
-            &[
-                "slot",
-                "add",
-                "passphrase",
-                "--kdf-memory",
-                "1MiB",
-                "--kdf-iterations",
-                "1",
-            ],
-        )
-        .env("KEEP_NEW_PASSPHRASE_FILE", tv.pass_file())
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    token.add_passphrase_slot(&tv);
     tv
 }
 
@@ -280,23 +248,7 @@ fn a_deleted_key_is_exit_3_and_a_replaced_key_is_exit_5() {
     let out = token.run(&tv, &["init", "--hsm", "--token", "swap", "--key", "wrap"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     token.set(&tv, "KEPT", "safe");
-    let out = token
-        .keep(
-            &tv,
-            &[
-                "slot",
-                "add",
-                "passphrase",
-                "--kdf-memory",
-                "1MiB",
-                "--kdf-iterations",
-                "1",
-            ],
-        )
-        .env("KEEP_NEW_PASSPHRASE_FILE", tv.pass_file())
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    token.add_passphrase_slot(&tv);
 
     token.tool_delete_key("wrap");
     let out = token.run(&tv, &["get", "KEPT"]);

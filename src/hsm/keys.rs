@@ -76,7 +76,10 @@ pub fn info(token: &Token, handle: ObjectHandle) -> Result<KeyInfo> {
         match a {
             Attribute::Label(l) => k.label = String::from_utf8_lossy(&l).into_owned(),
             Attribute::Id(id) => k.id = id.iter().map(|b| format!("{b:02x}")).collect(),
-            Attribute::KeyType(t) => k.key_type = t.to_string(),
+            Attribute::KeyType(t) => {
+                let t = t.to_string();
+                k.key_type = t.strip_prefix("CKK_").unwrap_or(&t).to_string();
+            }
             Attribute::Sensitive(b) => k.flags.sensitive = b,
             Attribute::Extractable(b) => k.flags.extractable = b,
             Attribute::Private(b) => k.flags.private = b,

@@ -124,6 +124,19 @@ pub fn describe(slot: &SlotRow) -> String {
     }
 }
 
+/// A slot's JSON parameters; unreadable ones are an integrity failure naming the slot.
+pub(crate) fn parse_params<T: serde::de::DeserializeOwned>(slot: &SlotRow) -> Result<T> {
+    serde_json::from_str(&slot.params)
+        .map_err(|_| Error::Integrity(format!("key slot {} has unreadable parameters", slot.id)))
+}
+
+/// A base64 salt from a slot's parameters.
+pub(crate) fn decode_salt(slot: &SlotRow, salt: &str) -> Result<Vec<u8>> {
+    use base64::{engine::general_purpose::STANDARD as B64, Engine};
+    B64.decode(salt)
+        .map_err(|_| Error::Integrity(format!("key slot {} has an unreadable salt", slot.id)))
+}
+
 pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

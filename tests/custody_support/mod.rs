@@ -12,6 +12,16 @@ use crate::common::TestVault;
 
 pub const PIN: &str = "1234";
 pub const SO_PIN: &str = "12345678";
+/// `slot add passphrase` with a cheap KDF (the new passphrase comes from KEEP_NEW_PASSPHRASE_FILE).
+pub const ADD_CHEAP_PASSPHRASE: &[&str] = &[
+    "slot",
+    "add",
+    "passphrase",
+    "--kdf-memory",
+    "1MiB",
+    "--kdf-iterations",
+    "1",
+];
 
 /// A SoftHSM2 token in a temp dir.
 pub struct SoftToken {
@@ -130,6 +140,20 @@ impl SoftToken {
         assert!(
             out.status.success(),
             "init --hsm: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Add a passphrase slot (the test vault's passphrase) to an HSM vault, through the HSM slot.
+    pub fn add_passphrase_slot(&self, tv: &TestVault) {
+        let out = self
+            .keep(tv, ADD_CHEAP_PASSPHRASE)
+            .env("KEEP_NEW_PASSPHRASE_FILE", tv.pass_file())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "slot add passphrase: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
