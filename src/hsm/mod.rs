@@ -42,7 +42,7 @@ pub(crate) fn p11_error(action: &str, e: P11Error) -> Error {
             }
             RvError::SessionHandleInvalid | RvError::SessionClosed => Error::Io {
                 context: format!("the HSM session was lost while trying to {action}; retry"),
-                source: std::io::Error::other(e.to_string()),
+                source: std::io::Error::new(std::io::ErrorKind::ConnectionReset, e.to_string()),
             },
             RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid => Error::NotFound(format!(
                 "the HSM key disappeared while trying to {action}; open the vault with another slot"
@@ -57,4 +57,9 @@ pub(crate) fn p11_error(action: &str, e: P11Error) -> Error {
             source: std::io::Error::other(e.to_string()),
         },
     }
+}
+
+/// Whether `e` is a lost session (the token closed it under us), which one retry may cure.
+pub fn is_session_lost(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::ConnectionReset)
 }

@@ -20,6 +20,13 @@ pub const IV_LEN: usize = 12;
 /// GCM tag length in bits.
 pub const TAG_BITS: u64 = 128;
 
+/// The CKM_AES_GCM mechanism with a 128-bit tag. (The token may write to the IV buffer, hence `mut`.)
+fn gcm<'a>(iv: &'a mut [u8; IV_LEN], aad: &'a [u8]) -> Result<Mechanism<'a>> {
+    GcmParams::new(iv, aad, TAG_BITS.into())
+        .map(Mechanism::AesGcm)
+        .map_err(|e| p11_error("set up AES-GCM", e))
+}
+
 /// Encrypt `plaintext` with AES-GCM in the token under `key`, binding `aad`.
 pub fn gcm_encrypt(
     token: &Token,
@@ -29,11 +36,9 @@ pub fn gcm_encrypt(
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
     let mut iv = *iv;
-    let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())
-        .map_err(|e| p11_error("set up AES-GCM", e))?;
     token
         .session
-        .encrypt(&Mechanism::AesGcm(params), key, plaintext)
+        .encrypt(&gcm(&mut iv, aad)?, key, plaintext)
         .map_err(|e| p11_error("wrap the master key (AES-GCM)", e))
 }
 
@@ -46,11 +51,9 @@ pub fn gcm_decrypt(
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
     let mut iv = *iv;
-    let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())
-        .map_err(|e| p11_error("set up AES-GCM", e))?;
     token
         .session
-        .decrypt(&Mechanism::AesGcm(params), key, ciphertext)
+        .decrypt(&gcm(&mut iv, aad)?, key, ciphertext)
         .map(Zeroizing::new)
         .map_err(|e| unwrap_error(e, "AES-GCM"))
 }
