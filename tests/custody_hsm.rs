@@ -315,3 +315,35 @@ fn eight_parallel_gets_on_one_hsm_vault_all_succeed() {
         }
     }
 }
+
+#[test]
+fn on_a_terminal_an_hsm_only_vault_asks_for_the_pin() {
+    let token = SoftToken::new("tty");
+    let tv = TestVault::empty();
+    token.init_vault(&tv, "k");
+    token.set(&tv, "A", "prompted");
+    // `script` (util-linux) gives keep a pseudo-terminal; the PIN is typed into it.
+    let keep = env!("CARGO_BIN_EXE_keep");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "(sleep 1; printf '{}\\n') | script -qec '{keep} get A' /dev/null",
+            custody_support::PIN
+        ))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", tv.path())
+        .env("KEEP_VAULT", tv.vault_path())
+        .env("SOFTHSM2_CONF", token.conf())
+        .env("KEEP_PKCS11_LOCK", token.dir.path().join("keep.lock"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut text).unwrap();
+    assert!(status.success(), "{text}");
+    assert!(text.contains("HSM user PIN:"), "{text}");
+    assert!(text.contains("prompted"), "{text}");
+}
