@@ -25,7 +25,6 @@ pass_env=(env -u KEEP_PKCS11_PIN_FILE KEEP_VAULT="$work/pass.db" KEEP_PASSPHRASE
 printf 'value' | "${hsm_env[@]}" "$KEEP_BIN" set BENCH 2>/dev/null
 "${pass_env[@]}" "$KEEP_BIN" init --no-recovery 2>/dev/null
 printf 'value' | "${pass_env[@]}" "$KEEP_BIN" set BENCH 2>/dev/null
-"$KEEP_BIN" lock >/dev/null 2>&1 || true
 
 hyperfine --runs 50 --warmup 3 -N --export-json "$work/h.json" \
     -n hsm "${hsm_env[*]} $KEEP_BIN get BENCH" \

@@ -112,3 +112,24 @@ pub fn decrypt(
     })?;
     Ok(Some(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_armor_detection_and_wrong_identity() {
+        let me = age::x25519::Identity::generate();
+        let other = age::x25519::Identity::generate();
+        for armor in [false, true] {
+            let file = encrypt(b"payload", &[me.to_public()], armor).unwrap();
+            assert!(is_age(&file));
+            let mine: Vec<Box<dyn age::Identity>> = vec![Box::new(me.clone())];
+            assert_eq!(&decrypt(&file, &mine).unwrap().unwrap()[..], b"payload");
+            let theirs: Vec<Box<dyn age::Identity>> = vec![Box::new(other.clone())];
+            assert!(decrypt(&file, &theirs).unwrap().is_none());
+        }
+        assert!(!is_age(b"KEY=value\n"));
+        assert!(recipient("age1notarecipient").is_err());
+    }
+}
