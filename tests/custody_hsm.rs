@@ -264,6 +264,46 @@ fn a_deleted_key_is_exit_3_and_a_replaced_key_is_exit_5() {
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert!(stderr(&out).contains("replaced"), "{}", stderr(&out));
     assert_eq!(tv.get("KEPT"), "safe", "the passphrase slot still opens");
+
+    // Swapped for a weak key under the same label: the attribute check refuses it on open.
+    token.tool_delete_key("wrap");
+    token.tool_keygen("wrap", false);
+    let out = token.run(&tv, &["get", "KEPT"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--allow-weak-key"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn hsm_keygen_uses_the_safe_template_and_refuses_a_taken_label() {
+    let token = SoftToken::new("gen");
+    let tv = TestVault::empty();
+    let out = token.run(
+        &tv,
+        &[
+            "hsm", "keygen", "--token", "gen", "--key", "fresh", "--json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let key: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(key["label"], "fresh");
+    assert_eq!(key["key_type"], "AES");
+    assert_eq!(
+        (&key["sensitive"], &key["extractable"], &key["private"]),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(false),
+            &serde_json::json!(true)
+        )
+    );
+    let out = token.run(&tv, &["hsm", "keygen", "--token", "gen", "--key", "fresh"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    // The key made by keygen then serves a vault.
+    let out = token.run(&tv, &["init", "--hsm", "--token", "gen", "--key", "fresh"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
 #[test]
