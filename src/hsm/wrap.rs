@@ -64,17 +64,23 @@ pub fn gcm_decrypt(
 /// short-lived *session* object (never stored on the token), wrapped, and destroyed.
 pub fn kw_encrypt(token: &Token, key: ObjectHandle, plaintext: &[u8]) -> Result<Vec<u8>> {
     let s = &token.session;
-    let temp = s
-        .create_object(&[
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::GENERIC_SECRET),
-            Attribute::Token(false),
-            Attribute::Private(true),
-            Attribute::Sensitive(false),
-            Attribute::Extractable(true),
-            Attribute::Value(plaintext.to_vec()),
-        ])
-        .map_err(|e| p11_error("load the master key into a session object", e))?;
+    let mut template = vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Token(false),
+        Attribute::Private(true),
+        Attribute::Sensitive(false),
+        Attribute::Extractable(true),
+        Attribute::Value(plaintext.to_vec()),
+    ];
+    let created = s.create_object(&template);
+    // The template held a copy of the master key: wipe it before anything else can fail.
+    for a in &mut template {
+        if let Attribute::Value(v) = a {
+            zeroize::Zeroize::zeroize(v);
+        }
+    }
+    let temp = created.map_err(|e| p11_error("load the master key into a session object", e))?;
     let wrapped = s.wrap_key(&Mechanism::AesKeyWrap, key, temp);
     let _ = s.destroy_object(temp);
     wrapped.map_err(|e| p11_error("wrap the master key (AES key wrap)", e))
