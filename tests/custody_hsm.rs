@@ -301,9 +301,23 @@ fn hsm_keygen_uses_the_safe_template_and_refuses_a_taken_label() {
     );
     let out = token.run(&tv, &["hsm", "keygen", "--token", "gen", "--key", "fresh"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    // The key made by keygen then serves a vault.
-    let out = token.run(&tv, &["init", "--hsm", "--token", "gen", "--key", "fresh"]);
+    // The key made by keygen then serves a vault, with the token chosen by serial number.
+    let out = token.run(&tv, &["hsm", "info", "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let serial = info["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["token"]["label"] == "gen")
+        .map(|s| s["token"]["serial"].as_str().unwrap().to_string())
+        .unwrap();
+    let out = token.run(
+        &tv,
+        &["init", "--hsm", "--serial", &serial, "--key", "fresh"],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    token.set(&tv, "S", "by serial");
+    assert_eq!(stdout(&token.run(&tv, &["get", "S"])), "by serial");
 }
 
 #[test]
