@@ -16,12 +16,15 @@
 //! - [`lint`]: secret hygiene checks.
 //! - [`cli`]: the command-line interface.
 
+pub mod agefile;
 pub mod audit;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod hardening;
+pub mod hsm;
 pub mod lint;
 pub mod rotate;
 pub mod scope;

@@ -40,6 +40,9 @@ pub struct GlobalArgs {
     /// Say more on stderr
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// An age identity file that opens an age key slot (or an age import) [env: KEEP_AGE_IDENTITY]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +82,13 @@ pub enum Command {
     /// Check secret hygiene (reuse across environments, weak values, overdue rotation, .env files,
     /// plaintext copies); exit 1 on an error-level finding
     Lint,
+    /// Inspect PKCS#11 tokens and make wrapping keys
+    #[command(subcommand)]
+    Hsm(super::hsm::HsmCommand),
+    /// Write current values as a standard age file (for backup or team hand-off)
+    Export(super::custody::ExportArgs),
+    /// Read secrets back from an age file made by `keep export` (or by `age -r` from such a document)
+    Import(super::custody::ImportArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -103,6 +113,8 @@ pub struct KdfArgs {
 pub struct InitArgs {
     #[command(flatten)]
     pub kdf: KdfArgs,
+    #[command(flatten)]
+    pub custody: super::custody::InitCustodyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +276,17 @@ pub enum SlotAddCommand {
     /// A passphrase slot (Argon2id); the new passphrase comes from KEEP_NEW_PASSPHRASE_FILE,
     /// KEEP_PASSPHRASE_FILE or a prompt
     Passphrase(KdfArgs),
+    /// An HSM slot: the master key wrapped by an AES-256 key in a PKCS#11 token; the PIN comes
+    /// from KEEP_PKCS11_PIN_FILE, KEEP_PKCS11_PIN or a prompt
+    Hsm(super::hsm::HsmSlotArgs),
+    /// An age slot: the master key wrapped to an age X25519 recipient
+    Age {
+        /// The recipient, age1...
+        #[arg(long, value_name = "RECIPIENT")]
+        recipient: String,
+    },
+    /// A recovery slot: prints a new recovery code once, on stderr, to write on paper
+    Recovery,
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,9 @@ impl Context {
             .or_else(|| from_config(|c| c.default_env.as_ref()))
             .unwrap_or_else(|| Scope::DEFAULT_ENV.to_string());
         let scope = Scope::new(&project, &env)?;
+        if let Some(identity) = &g.identity {
+            crate::session::set_age_identity(identity);
+        }
         let vault_path = match g.vault {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => default_vault_path()?,

@@ -40,15 +40,31 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<i32> {
             ctx.vault_path.display()
         )));
     }
-    let pass = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", Some("KEEP_PASSPHRASE"))?;
-    let vault = Vault::create(&ctx.vault_path, &Passphrase::new(pass, kdf), kdf)?;
-    if ctx.json {
-        output::json(&serde_json::json!({ "vault": vault.path(), "slots": vault.slots()? }))?;
+    let (mut vault, first) = if a.custody.hsm {
+        let wrapper = super::hsm::wrapper(&a.custody.hsm_args)?;
+        (
+            Vault::create(&ctx.vault_path, &wrapper, kdf)?,
+            "an HSM slot",
+        )
     } else {
-        output::note(&format!(
-            "Created {} with a passphrase slot (slot 1).",
-            vault.path().display()
-        ));
+        let pass = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", Some("KEEP_PASSPHRASE"))?;
+        let first = Passphrase::new(pass, kdf);
+        (
+            Vault::create(&ctx.vault_path, &first, kdf)?,
+            "a passphrase slot",
+        )
+    };
+    output::note(&format!(
+        "Created {} with {first} (slot 1).",
+        vault.path().display()
+    ));
+    let recovery = super::custody::offer_recovery(&mut vault, &a.custody)?;
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "vault": vault.path(),
+            "slots": vault.slots()?,
+            "recovery_slot": recovery,
+        }))?;
     }
     Ok(0)
 }

@@ -6,7 +6,9 @@
 mod args;
 mod audit;
 mod context;
+mod custody;
 mod docs;
+mod hsm;
 mod input;
 mod lifecycle;
 mod lint;
@@ -55,6 +57,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status(a) => rotation::status(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Lint => lint::run(&ctx),
+        Command::Hsm(c) => hsm::run(&ctx, c),
+        Command::Export(a) => custody::export(&ctx, a),
+        Command::Import(a) => custody::import(&ctx, a),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }

@@ -6,6 +6,7 @@ use super::{output, Context};
 use crate::audit::{self, Action};
 use crate::error::Result;
 use crate::session::credentials;
+use crate::slots::age::AgeRecipient;
 use crate::slots::passphrase::Passphrase;
 
 pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
@@ -26,6 +27,15 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
                         "passphrase",
                     )
                 }
+                SlotAddCommand::Hsm(a) => {
+                    let w = super::hsm::wrapper(&a)?;
+                    (vault.add_slot(&w)?, "hsm")
+                }
+                SlotAddCommand::Age { recipient } => {
+                    let w = AgeRecipient::parse(&recipient)?;
+                    (vault.add_slot(&w)?, "age")
+                }
+                SlotAddCommand::Recovery => (super::custody::add_recovery(&mut vault)?, "recovery"),
             };
             if ctx.json {
                 output::json(&serde_json::json!({ "id": id, "kind": kind }))?;

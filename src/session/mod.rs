@@ -8,10 +8,15 @@ pub mod cache;
 pub mod credentials;
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::slots::{self, passphrase::Passphrase, SlotUnwrapper};
+use crate::slots::{
+    self, age::AgeIdentity, hsm::HsmPin, passphrase::Passphrase, recovery::RecoveryCode,
+    SlotUnwrapper,
+};
 use crate::store::SlotRow;
 
 /// Whether keep may prompt: only when stdin is a terminal, as the contract says.
@@ -19,19 +24,58 @@ pub fn interactive() -> bool {
     std::io::stdin().is_terminal()
 }
 
-/// The credentials available without asking, as slot unwrappers.
+/// An age identity file given on the command line (`--identity FILE`) for this process; it takes
+/// precedence over `KEEP_AGE_IDENTITY`.
+static AGE_IDENTITY: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Use `path` as the age identity for the rest of this process.
+pub fn set_age_identity(path: &Path) {
+    *AGE_IDENTITY.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.to_path_buf());
+}
+
+/// The age identity file: `--identity`, else `KEEP_AGE_IDENTITY`.
+pub fn age_identity_path() -> Option<PathBuf> {
+    AGE_IDENTITY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .or_else(|| {
+            std::env::var_os("KEEP_AGE_IDENTITY")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        })
+}
+
+/// The HSM user PIN from `KEEP_PKCS11_PIN_FILE` or `KEEP_PKCS11_PIN`.
+pub fn pin_from_env() -> Result<Option<secrecy::SecretString>> {
+    credentials::from_env("KEEP_PKCS11_PIN", "PKCS#11 PIN")
+}
+
+/// The credentials available without asking, as slot unwrappers, cheapest first: a recovery code
+/// (`KEEP_RECOVERY_KEY_FILE` / `KEEP_RECOVERY_KEY`, one HKDF), an age identity (`--identity`,
+/// `KEEP_AGE_IDENTITY`), an HSM PIN (`KEEP_PKCS11_PIN_FILE` / `KEEP_PKCS11_PIN`), and last a
+/// passphrase (`KEEP_PASSPHRASE_FILE` / `KEEP_PASSPHRASE`, a slow KDF).
 ///
-/// Each slot kind contributes what its environment variables provide. The KDF parameters given to a
-/// passphrase here do not matter: unwrapping reads each slot's own.
+/// The KDF parameters given to a passphrase here do not matter: unwrapping reads each slot's own.
 pub fn unwrappers_from_env() -> Result<Vec<Box<dyn SlotUnwrapper>>> {
     let mut out: Vec<Box<dyn SlotUnwrapper>> = Vec::new();
+    if let Some(code) = credentials::from_env("KEEP_RECOVERY_KEY", "recovery key")? {
+        out.push(Box::new(RecoveryCode::parse(&code)?));
+    }
+    if let Some(path) = age_identity_path() {
+        out.push(Box::new(AgeIdentity::from_file(&path)?));
+    }
+    if let Some(pin) = pin_from_env()? {
+        out.push(Box::new(HsmPin { pin }));
+    }
     if let Some(p) = credentials::passphrase_from_env()? {
         out.push(Box::new(Passphrase::new(p, Default::default())));
     }
     Ok(out)
 }
 
-/// Open one of `slots`: non-interactive credentials first, then a prompt on a terminal.
+/// Open one of `slots`: non-interactive credentials first, then a prompt on a terminal (the
+/// passphrase when the vault has a passphrase slot, else the HSM PIN when it has an HSM slot).
 pub fn open_slots(slots: &[SlotRow], vault_id: &[u8]) -> Result<(MasterKey, u32)> {
     let unwrappers = unwrappers_from_env()?;
     if !unwrappers.is_empty() {
@@ -40,13 +84,18 @@ pub fn open_slots(slots: &[SlotRow], vault_id: &[u8]) -> Result<(MasterKey, u32)
     if !interactive() {
         return Err(locked_error(slots));
     }
-    if slots.iter().any(|s| s.kind == slots::passphrase::KIND) {
+    let has = |kind: &str| slots.iter().any(|s| s.kind == kind);
+    let unwrapper: Box<dyn SlotUnwrapper> = if has(slots::passphrase::KIND) {
         let p = credentials::prompt("Vault passphrase: ")?;
-        let unwrappers: Vec<Box<dyn SlotUnwrapper>> =
-            vec![Box::new(Passphrase::new(p, Default::default()))];
-        return slots::open_any(slots, &unwrappers, vault_id);
-    }
-    Err(locked_error(slots))
+        Box::new(Passphrase::new(p, Default::default()))
+    } else if has(slots::hsm::KIND) {
+        Box::new(HsmPin {
+            pin: credentials::prompt("HSM user PIN: ")?,
+        })
+    } else {
+        return Err(locked_error(slots));
+    };
+    slots::open_any(slots, &[unwrapper], vault_id)
 }
 
 fn locked_error(slots: &[SlotRow]) -> Error {
@@ -54,7 +103,8 @@ fn locked_error(slots: &[SlotRow]) -> Error {
     kinds.dedup();
     Error::Locked(format!(
         "the vault is locked and there is no terminal to ask on; run `keep unlock` first, or set \
-         KEEP_PASSPHRASE_FILE (slots in this vault: {})",
+         KEEP_PASSPHRASE_FILE, KEEP_PKCS11_PIN_FILE, KEEP_AGE_IDENTITY or KEEP_RECOVERY_KEY_FILE \
+         (slots in this vault: {})",
         kinds.join(", ")
     ))
 }

@@ -9,7 +9,10 @@
 //! several slots and the credential in hand may simply belong to another one, so callers try every
 //! slot and only report a failure when none opened.
 
+pub mod age;
+pub mod hsm;
 pub mod passphrase;
+pub mod recovery;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -114,8 +117,24 @@ pub fn open_any(
 pub fn describe(slot: &SlotRow) -> String {
     match slot.kind.as_str() {
         passphrase::KIND => passphrase::describe(&slot.params),
+        hsm::KIND => hsm::describe(&slot.params),
+        age::KIND => age::describe(&slot.params),
+        recovery::KIND => recovery::describe(&slot.params),
         _ => String::new(),
     }
+}
+
+/// A slot's JSON parameters; unreadable ones are an integrity failure naming the slot.
+pub(crate) fn parse_params<T: serde::de::DeserializeOwned>(slot: &SlotRow) -> Result<T> {
+    serde_json::from_str(&slot.params)
+        .map_err(|_| Error::Integrity(format!("key slot {} has unreadable parameters", slot.id)))
+}
+
+/// A base64 salt from a slot's parameters.
+pub(crate) fn decode_salt(slot: &SlotRow, salt: &str) -> Result<Vec<u8>> {
+    use base64::{engine::general_purpose::STANDARD as B64, Engine};
+    B64.decode(salt)
+        .map_err(|_| Error::Integrity(format!("key slot {} has an unreadable salt", slot.id)))
 }
 
 pub(crate) fn now_secs() -> i64 {

@@ -151,12 +151,8 @@ impl SlotUnwrapper for Passphrase {
         if slot.kind != KIND {
             return Ok(None);
         }
-        let params: SlotParams = serde_json::from_str(&slot.params).map_err(|_| {
-            Error::Integrity(format!("key slot {} has unreadable parameters", slot.id))
-        })?;
-        let salt = B64.decode(&params.salt).map_err(|_| {
-            Error::Integrity(format!("key slot {} has an unreadable salt", slot.id))
-        })?;
+        let params: SlotParams = super::parse_params(slot)?;
+        let salt = super::decode_salt(slot, &params.salt)?;
         let kdf = KdfParams {
             m_kib: params.m_kib,
             t: params.t,

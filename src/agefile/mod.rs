@@ -1,0 +1,135 @@
+//! Standard age files, for the age key slot and for `keep export --age` / `keep import FILE.age`.
+//!
+//! Everything goes through the `age` crate with X25519 recipients, so what keep writes is exactly what
+//! the `age` CLI reads and the other way round. The plaintext is held in zeroizing buffers.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::str::FromStr;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// The first bytes of a binary age file.
+pub const BINARY_HEADER: &[u8] = b"age-encryption.org/";
+/// The first line of an ASCII-armored age file.
+pub const ARMOR_HEADER: &[u8] = b"-----BEGIN AGE ENCRYPTED FILE-----";
+
+/// Whether `bytes` look like an age file (binary or armored), for `keep import` to pick its reader.
+pub fn is_age(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii_start();
+    trimmed.starts_with(BINARY_HEADER) || trimmed.starts_with(ARMOR_HEADER)
+}
+
+/// Parse an X25519 recipient (`age1...`).
+pub fn recipient(text: &str) -> Result<age::x25519::Recipient> {
+    age::x25519::Recipient::from_str(text.trim()).map_err(|e| {
+        Error::Usage(format!(
+            "{:?} is not an age X25519 recipient ({e}); it looks like age1... (see `age-keygen -y`)",
+            text.trim()
+        ))
+    })
+}
+
+/// Read identities from an age identity file (as written by `age-keygen`).
+pub fn identities(path: &Path) -> Result<Vec<Box<dyn age::Identity>>> {
+    if !path.is_file() {
+        return Err(Error::NotFound(format!(
+            "age identity file {} does not exist",
+            path.display()
+        )));
+    }
+    let file = age::IdentityFile::from_file(path.to_string_lossy().into_owned())
+        .map_err(|e| Error::io("read the age identity file", path, e))?;
+    let ids = file.into_identities().map_err(|e| {
+        Error::Usage(format!(
+            "{} is not a usable age identity file ({e}); make one with age-keygen",
+            path.display()
+        ))
+    })?;
+    if ids.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} holds no age identity",
+            path.display()
+        )));
+    }
+    Ok(ids)
+}
+
+/// Encrypt `plaintext` to `recipients`, optionally ASCII-armored.
+pub fn encrypt(
+    plaintext: &[u8],
+    recipients: &[age::x25519::Recipient],
+    armor: bool,
+) -> Result<Vec<u8>> {
+    let fail = |e: std::io::Error| Error::Io {
+        context: "age encryption failed".into(),
+        source: e,
+    };
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .map_err(|e| Error::Usage(format!("cannot encrypt to these recipients: {e}")))?;
+    let mut out = Vec::new();
+    let format = if armor {
+        age::armor::Format::AsciiArmor
+    } else {
+        age::armor::Format::Binary
+    };
+    let armored = age::armor::ArmoredWriter::wrap_output(&mut out, format).map_err(fail)?;
+    let mut w = encryptor.wrap_output(armored).map_err(fail)?;
+    w.write_all(plaintext).map_err(fail)?;
+    w.finish().and_then(|a| a.finish()).map_err(fail)?;
+    Ok(out)
+}
+
+/// Decrypt an age file (binary or armored). `Ok(None)` when none of `identities` opens it, so
+/// callers can decide between "another slot" and "wrong identity" (exit 4).
+pub fn decrypt(
+    ciphertext: &[u8],
+    identities: &[Box<dyn age::Identity>],
+) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    let reader = age::armor::ArmoredReader::new(ciphertext);
+    let decryptor = age::Decryptor::new(reader).map_err(|e| {
+        Error::Integrity(format!(
+            "not a readable age file ({e}); it is damaged or not age"
+        ))
+    })?;
+    let mut stream = match decryptor.decrypt(identities.iter().map(|i| i.as_ref())) {
+        Ok(s) => s,
+        Err(age::DecryptError::NoMatchingKeys) => return Ok(None),
+        Err(e) => {
+            return Err(Error::Integrity(format!(
+                "the age file failed to decrypt ({e}); it is damaged"
+            )))
+        }
+    };
+    let mut out = Zeroizing::new(Vec::new());
+    stream.read_to_end(&mut out).map_err(|e| {
+        Error::Integrity(format!(
+            "the age file failed authentication while decrypting ({e}); it is damaged or truncated"
+        ))
+    })?;
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_armor_detection_and_wrong_identity() {
+        let me = age::x25519::Identity::generate();
+        let other = age::x25519::Identity::generate();
+        for armor in [false, true] {
+            let file = encrypt(b"payload", &[me.to_public()], armor).unwrap();
+            assert!(is_age(&file));
+            let mine: Vec<Box<dyn age::Identity>> = vec![Box::new(me.clone())];
+            assert_eq!(&decrypt(&file, &mine).unwrap().unwrap()[..], b"payload");
+            let theirs: Vec<Box<dyn age::Identity>> = vec![Box::new(other.clone())];
+            assert!(decrypt(&file, &theirs).unwrap().is_none());
+        }
+        assert!(!is_age(b"KEY=value\n"));
+        assert!(recipient("age1notarecipient").is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! `keep export --age`, the age half of `keep import`, and the custody flags of `keep init`
+//! (`--hsm ...`, `--recovery`).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{output, Context};
+use crate::agefile;
+use crate::backup::{self, Selection};
+use crate::error::{Error, Result};
+use crate::session;
+use crate::slots::recovery::{self, RecoveryCode};
+use crate::vault::Vault;
+
+/// Custody flags of `keep init`.
+#[derive(Debug, Args)]
+pub struct InitCustodyArgs {
+    /// Make the first slot an HSM slot (needs --key; see `keep slot add hsm --help`)
+    #[arg(long)]
+    pub hsm: bool,
+    #[command(flatten)]
+    pub hsm_args: super::hsm::HsmSlotArgs,
+    /// Also create a recovery key, printed once on stderr for paper (asked on a terminal otherwise)
+    #[arg(long, conflicts_with = "no_recovery")]
+    pub recovery: bool,
+    /// Do not offer a recovery key
+    #[arg(long)]
+    pub no_recovery: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Encrypt to this age X25519 recipient (repeatable)
+    #[arg(long = "age", value_name = "RECIPIENT", required = true)]
+    pub recipients: Vec<String>,
+    /// ASCII-armor the age file (PEM-style text)
+    #[arg(long)]
+    pub armor: bool,
+    /// Export every project and environment instead of the current scope (--env E picks another env)
+    #[arg(long)]
+    pub all: bool,
+    /// Write here (created 0600, atomically) instead of stdout
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The age file (binary or armored); the identity comes from --identity or KEEP_AGE_IDENTITY
+    pub file: PathBuf,
+}
+
+/// After `init`: add a recovery slot when asked to (or when the user says yes on a terminal).
+pub fn offer_recovery(vault: &mut Vault, a: &InitCustodyArgs) -> Result<Option<u32>> {
+    let want = if a.recovery {
+        true
+    } else if a.no_recovery || !session::interactive() || !std::io::stderr().is_terminal() {
+        if !a.no_recovery {
+            output::note("Tip: `keep slot add recovery` creates a recovery key for a forgotten passphrase or a lost token.");
+        }
+        false
+    } else {
+        eprint!("Create a recovery key (a code to write on paper that opens the vault)? [y/N] ");
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| Error::Io {
+                context: "cannot read from the terminal".into(),
+                source: e,
+            })?;
+        matches!(line.trim(), "y" | "Y" | "yes")
+    };
+    if !want {
+        return Ok(None);
+    }
+    add_recovery(vault).map(Some)
+}
+
+/// Add a recovery slot and print its code once on stderr.
+pub fn add_recovery(vault: &mut Vault) -> Result<u32> {
+    let code = RecoveryCode::generate();
+    let id = vault.add_slot(&code)?;
+    let paper = recovery::paper(&code, vault.path());
+    eprintln!("{}", paper.as_str());
+    Ok(id)
+}
+
+pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
+    let recipients = a
+        .recipients
+        .iter()
+        .map(|r| agefile::recipient(r))
+        .collect::<Result<Vec<_>>>()?;
+    if a.output.is_none() && !a.armor && std::io::stdout().is_terminal() {
+        return Err(Error::Usage(
+            "refusing to write a binary age file to the terminal; add --armor or -o FILE".into(),
+        ));
+    }
+    let vault = ctx.open()?;
+    let selection = if a.all {
+        Selection::All
+    } else {
+        Selection::Scope(ctx.scope.clone())
+    };
+    let (bytes, count) = backup::export_age(&vault, &selection, &recipients, a.armor)?;
+    match &a.output {
+        Some(path) => backup::write_atomic(path, &bytes)?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::Io {
+                    context: "cannot write the export to stdout".into(),
+                    source: e,
+                })?;
+        }
+    }
+    output::note(&format!("Exported {count} secret(s) as an age file."));
+    Ok(0)
+}
+
+pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
+    let bytes = std::fs::read(&a.file).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::NotFound(format!("{} does not exist", a.file.display()))
+        } else {
+            Error::io("read", &a.file, e)
+        }
+    })?;
+    if !agefile::is_age(&bytes) {
+        return Err(Error::Usage(format!(
+            "{} is not an age file (no age header)",
+            a.file.display()
+        )));
+    }
+    let identity = session::age_identity_path().ok_or_else(|| {
+        Error::Locked(
+            "importing an age file needs the identity: pass --identity FILE or set KEEP_AGE_IDENTITY"
+                .into(),
+        )
+    })?;
+    let identities = agefile::identities(&identity)?;
+    let mut vault = ctx.open()?;
+    let report = backup::import_age(&mut vault, &bytes, &identities)?;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        output::note(&format!(
+            "Imported {} secret(s); {} already had the same value.",
+            report.written, report.unchanged
+        ));
+    }
+    Ok(0)
+}

@@ -1,0 +1,65 @@
+//! PKCS#11 plumbing for HSM key slots and `keep hsm ...`.
+//!
+//! An HSM slot exists so that the vault's master key is only ever unwrapped *by the token*: the
+//! wrapping key is generated in (or imported into) the token as sensitive and non-extractable, and
+//! keep only hands the token a ciphertext and gets the master key back. This module is the thin layer
+//! between the slot code and the `cryptoki` crate, and it encodes what was measured on real tokens:
+//! the module is process-global (one shared instance), a second login is success, a GCM tag mismatch
+//! comes back as CKR_GENERAL_ERROR, and SoftHSM2 needs cross-process serialisation (a file lock).
+
+pub mod info;
+pub mod keys;
+pub mod lock;
+pub mod module;
+pub mod token;
+pub mod wrap;
+
+pub use keys::{KeyFlags, KeyInfo};
+pub use module::{discover_module, Module};
+pub use token::{Token, TokenSelector};
+
+use cryptoki::error::{Error as P11Error, RvError};
+
+use crate::error::Error;
+
+/// Turn a PKCS#11 failure into keep's error kinds: a wrong PIN is authentication (4), a missing
+/// token or object is not found (3), anything else a system error naming what was being done.
+pub(crate) fn p11_error(action: &str, e: P11Error) -> Error {
+    match &e {
+        P11Error::Pkcs11(rv, _) => match rv {
+            RvError::PinIncorrect | RvError::PinLenRange => Error::Auth(format!(
+                "the HSM refused the PIN while trying to {action}: wrong PIN. Check \
+                 KEEP_PKCS11_PIN_FILE / KEEP_PKCS11_PIN (nothing was changed)"
+            )),
+            RvError::PinLocked => Error::Auth(format!(
+                "the token's user PIN is locked ({action}); the security officer must unlock it"
+            )),
+            RvError::TokenNotPresent | RvError::DeviceRemoved | RvError::SlotIdInvalid => {
+                Error::NotFound(format!(
+                    "the HSM token went away while trying to {action}; insert it and retry, or \
+                     open the vault with another slot"
+                ))
+            }
+            RvError::SessionHandleInvalid | RvError::SessionClosed => Error::Io {
+                context: format!("the HSM session was lost while trying to {action}; retry"),
+                source: std::io::Error::new(std::io::ErrorKind::ConnectionReset, e.to_string()),
+            },
+            RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid => Error::NotFound(format!(
+                "the HSM key disappeared while trying to {action}; open the vault with another slot"
+            )),
+            _ => Error::Io {
+                context: format!("the HSM failed to {action}"),
+                source: std::io::Error::other(e.to_string()),
+            },
+        },
+        _ => Error::Io {
+            context: format!("the PKCS#11 module failed to {action}"),
+            source: std::io::Error::other(e.to_string()),
+        },
+    }
+}
+
+/// Whether `e` is a lost session (the token closed it under us), which one retry may cure.
+pub fn is_session_lost(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::ConnectionReset)
+}

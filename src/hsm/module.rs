@@ -1,0 +1,124 @@
+//! Finding and loading the PKCS#11 module, once per process.
+//!
+//! `C_Initialize` is process-global: a second call returns CKR_CRYPTOKI_ALREADY_INITIALIZED. So the
+//! loaded module lives in one static, shared by every slot and command in the process.
+//!
+//! Discovery order: `--module PATH`, else `KEEP_PKCS11_MODULE` (each of them the only candidate when
+//! given), else the path recorded in the slot, then well-known paths (SoftHSM2, OpenSC, the p11-kit proxy). When nothing loads, the error lists
+//! every path tried.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use cryptoki::context::{CInitializeArgs, Pkcs11};
+
+use crate::error::{Error, Result};
+
+/// Well-known module locations, tried last.
+pub const WELL_KNOWN: &[&str] = &[
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/opensc-pkcs11.so",
+    "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so",
+    "/usr/lib/aarch64-linux-gnu/p11-kit-proxy.so",
+    "/usr/lib/p11-kit-proxy.so",
+];
+
+/// A loaded, initialised module.
+#[derive(Clone)]
+pub struct Module {
+    pub path: PathBuf,
+    pub ctx: Pkcs11,
+}
+
+static LOADED: Mutex<Option<Module>> = Mutex::new(None);
+
+/// The candidate paths in order: explicit choice, `KEEP_PKCS11_MODULE`, recorded hint, well-known.
+pub fn candidates(explicit: Option<&Path>, hint: Option<&Path>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = explicit {
+        // An explicit choice is the only candidate: silently using another module would surprise.
+        return vec![p.to_path_buf()];
+    }
+    if let Some(p) = std::env::var_os("KEEP_PKCS11_MODULE").filter(|p| !p.is_empty()) {
+        // Likewise for the environment: the user named the module they want.
+        return vec![PathBuf::from(p)];
+    }
+    if let Some(p) = hint {
+        out.push(p.to_path_buf());
+    }
+    out.extend(WELL_KNOWN.iter().map(PathBuf::from));
+    out.dedup();
+    out
+}
+
+/// Find the module without loading it: the first candidate that exists, for recording in a slot.
+pub fn discover_module(explicit: Option<&Path>) -> Result<PathBuf> {
+    let tried = candidates(explicit, None);
+    tried
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| not_loaded(&tried, &[]))
+}
+
+/// Load and initialise a module (or return the one this process already has).
+pub fn load(explicit: Option<&Path>, hint: Option<&Path>) -> Result<Module> {
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = loaded.as_ref() {
+        return Ok(m.clone());
+    }
+    let tried = candidates(explicit, hint);
+    let mut failures = Vec::new();
+    for path in &tried {
+        if !path.is_file() {
+            failures.push(format!("{} (no such file)", path.display()));
+            continue;
+        }
+        let ctx = match Pkcs11::new(path) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                failures.push(format!("{} ({e})", path.display()));
+                continue;
+            }
+        };
+        match ctx.initialize(CInitializeArgs::OsThreads) {
+            Ok(()) | Err(cryptoki::error::Error::AlreadyInitialized) => {}
+            Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::CryptokiAlreadyInitialized,
+                _,
+            )) => {}
+            Err(e) => {
+                failures.push(format!("{} (C_Initialize: {e})", path.display()));
+                continue;
+            }
+        }
+        let module = Module {
+            path: path.clone(),
+            ctx,
+        };
+        *loaded = Some(module.clone());
+        return Ok(module);
+    }
+    Err(not_loaded(&tried, &failures))
+}
+
+fn not_loaded(tried: &[PathBuf], failures: &[String]) -> Error {
+    let list = if failures.is_empty() {
+        tried
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        failures.join("; ")
+    };
+    Error::NotFound(format!(
+        "no PKCS#11 module could be loaded; tried: {list}. Install one (e.g. softhsm2 or opensc) or \
+         name it with --module PATH or KEEP_PKCS11_MODULE"
+    ))
+}
