@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod env;
 pub mod error;
 pub mod hardening;
 pub mod scope;

@@ -6,11 +6,14 @@
 mod args;
 mod context;
 mod docs;
+mod files;
 mod input;
 mod lifecycle;
 pub mod output;
 mod secrets;
 mod slot;
+mod using;
+mod using_args;
 
 pub use args::{Cli, Command};
 pub use context::Context;
@@ -43,6 +46,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::History(a) => secrets::history(&ctx, a),
         Command::Rollback(a) => secrets::rollback(&ctx, a),
         Command::Slot(c) => slot::run(&ctx, c),
+        Command::Exec(a) => using::exec(&ctx, a),
+        Command::Env(a) => using::env(&ctx, a),
+        Command::Materialize(a) => files::materialize(&ctx, a),
+        Command::Example(a) => files::example(&ctx, a),
+        Command::Inject(a) => files::inject(&ctx, a),
+        Command::Import(a) => files::import(&ctx, a),
+        Command::Check => files::check(&ctx),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }
