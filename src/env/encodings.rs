@@ -59,7 +59,9 @@ pub fn forms(value: &[u8]) -> Vec<Vec<u8>> {
     if let Ok(text) = std::str::from_utf8(value) {
         let component = utf8_percent_encode(text, URI_COMPONENT).to_string();
         add(lowercase_hex(&component));
-        add(component.replace("%20", "+").into_bytes());
+        let form = component.replace("%20", "+");
+        add(lowercase_hex(&form));
+        add(form.into_bytes());
         add(component.into_bytes());
         let json = serde_json::to_string(text).expect("a string serialises");
         add(json[1..json.len() - 1].as_bytes().to_vec());
