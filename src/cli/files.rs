@@ -112,7 +112,7 @@ pub fn inject(ctx: &Context, a: InjectArgs) -> Result<i32> {
     // Check the syntax before unlocking, and the git guard before decrypting anything.
     template::placeholders(&text).map_err(with_origin)?;
     if let Some(out) = &a.output {
-        git::guard(out, a.force)?;
+        git::guard(out, false, a.force)?;
     }
     let vault = ctx.open()?;
     let rendered = template::render(&text, |address| vault.get(address)).map_err(with_origin)?;

@@ -34,13 +34,18 @@ fn git(dir: &Path, args: &[&str], path: &Path) -> Option<bool> {
         .map(|s| s.success())
 }
 
-/// Ask git about `path` (which need not exist yet).
-pub fn status(path: &Path) -> Status {
+/// Ask git about `path` (which need not exist yet); `is_dir` says it is (or will be) a folder, which
+/// rules such as `secrets/` only match when git is told so.
+pub fn status(path: &Path, is_dir: bool) -> Status {
     let dir = super::atomic::parent(path);
     let Some(name) = path.file_name() else {
         return Status::Outside;
     };
-    let name = Path::new(name);
+    let mut name = name.to_os_string();
+    if is_dir {
+        name.push("/");
+    }
+    let name = Path::new(&name);
     let inside = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -64,8 +69,8 @@ pub fn status(path: &Path) -> Status {
 }
 
 /// Refuse to write secrets to `path` when git would track it, unless `force`.
-pub fn guard(path: &Path, force: bool) -> Result<Status> {
-    let s = status(path);
+pub fn guard(path: &Path, is_dir: bool, force: bool) -> Result<Status> {
+    let s = status(path, is_dir);
     if force {
         return Ok(s);
     }

@@ -31,7 +31,7 @@ pub fn header(source: &str) -> String {
 
 /// Write `pairs` as a dotenv file at `path` (mode 0600, atomic).
 pub fn write_file(path: &Path, pairs: &[Pair], source: &str, force: bool) -> Result<git::Status> {
-    let status = git::guard(path, force)?;
+    let status = git::guard(path, false, force)?;
     let body = formats::dotenv(pairs)?;
     let mut text = zeroize::Zeroizing::new(header(source));
     text.push_str(&body);
@@ -42,7 +42,7 @@ pub fn write_file(path: &Path, pairs: &[Pair], source: &str, force: bool) -> Res
 /// Write `pairs` into `dir` in the Kubernetes mounted-secret layout. Names no longer present are
 /// removed; the previous data folder is deleted after the swap.
 pub fn write_dir(dir: &Path, pairs: &[Pair], force: bool) -> Result<git::Status> {
-    let status = git::guard(dir, force)?;
+    let status = git::guard(dir, true, force)?;
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)

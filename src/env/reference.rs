@@ -128,7 +128,13 @@ fn line_number(text: &str, line: &str, index: usize) -> usize {
     };
     match start {
         Some(start) => {
-            let within: usize = line.chars().take(index).filter(|&c| c == '\n').count();
+            // An error at the very end (an unterminated quote) is reported where the entry starts.
+            let at_end = index + 1 >= line.trim_end_matches(['\n', '\r']).chars().count();
+            let within = if at_end {
+                0
+            } else {
+                line.chars().take(index).filter(|&c| c == '\n').count()
+            };
             text[..start].matches('\n').count() + 1 + within
         }
         // An unterminated quote at the end: dotenvy hands back the rest of the file.
