@@ -67,4 +67,8 @@ for k in ("true", "keep exec", "dotenvx run"):
 over = med["keep exec"] - med["true"]
 print(f"keep exec overhead over true: {over:.2f} ms (goal <= 5 ms): {'OK' if over <= 5 else 'MISSED'}")
 print(f"dotenvx run / keep exec: {med['dotenvx run'] / med['keep exec']:.1f}x")
+# CPU time (user + system, mean) moves less than wall time when the machine is shared.
+cpu = {k: (v["user"] + v["system"]) * 1000 for k, v in r.items()}
+print(f"cpu (user+sys, mean): true {cpu['true']:.2f} ms, keep exec {cpu['keep exec']:.2f} ms, "
+      f"dotenvx run {cpu['dotenvx run']:.2f} ms")
 PY
