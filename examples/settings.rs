@@ -62,9 +62,13 @@ fn source() -> keep::Result<Source> {
             Some(p) => p.into(),
             None => keep::default_vault_path()?,
         };
-        let project = std::env::var("KEEP_PROJECT").unwrap_or_else(|_| Scope::DEFAULT_PROJECT.into());
+        let project =
+            std::env::var("KEEP_PROJECT").unwrap_or_else(|_| Scope::DEFAULT_PROJECT.into());
         let env = std::env::var("KEEP_ENV").unwrap_or_else(|_| Scope::DEFAULT_ENV.into());
-        Ok(Source::vault(Vault::open(&path)?, Scope::new(&project, &env)?))
+        Ok(Source::vault(
+            Vault::open(&path)?,
+            Scope::new(&project, &env)?,
+        ))
     } else {
         Ok(Source::process_env())
     }

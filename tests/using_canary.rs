@@ -13,7 +13,9 @@ use common::{stderr, stdout, TestVault};
 const CANARY: &str = "CANARY-7f3a9c-do-not-leak";
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 /// Every file under `dir` except the vault's own, recursively.
@@ -34,18 +36,53 @@ fn the_canary_never_leaks() {
     let tv = TestVault::new();
     tv.set("SECRET", CANARY);
     tv.set("OTHER", "other-value");
-    std::fs::write(tv.path().join("refs.env"), "REF=keep://default/dev/SECRET\n").unwrap();
+    std::fs::write(
+        tv.path().join("refs.env"),
+        "REF=keep://default/dev/SECRET\n",
+    )
+    .unwrap();
     std::fs::write(tv.path().join("tpl"), "x={{ keep://default/dev/SECRET }}\n").unwrap();
-    std::fs::write(tv.path().join("import.env"), format!("IMPORTED={CANARY}-2\n")).unwrap();
-    std::fs::write(tv.path().join("bad.env"), format!("OK=1\nBAD=\"{CANARY}\\q\"\n")).unwrap();
-    std::fs::write(tv.path().join("bad.json"), format!("{{\"A\": [\"{CANARY}\"]}}")).unwrap();
-    std::fs::write(tv.path().join("keep.toml"), "[env.dev]\nrequired = [\"SECRET\", \"MISSING\"]\n").unwrap();
+    std::fs::write(
+        tv.path().join("import.env"),
+        format!("IMPORTED={CANARY}-2\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        tv.path().join("bad.env"),
+        format!("OK=1\nBAD=\"{CANARY}\\q\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        tv.path().join("bad.json"),
+        format!("{{\"A\": [\"{CANARY}\"]}}"),
+    )
+    .unwrap();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[env.dev]\nrequired = [\"SECRET\", \"MISSING\"]\n",
+    )
+    .unwrap();
 
     // Successful and failing runs of every command except materialize, each also with --json.
     let runs: Vec<Vec<&str>> = vec![
         vec!["exec", "--", "true"],
-        vec!["exec", "--redact", "--", "sh", "-c", "echo \"$SECRET\"; echo \"$SECRET\" >&2"],
-        vec!["exec", "--env-file", "refs.env", "--", "sh", "-c", "test -n \"$REF\""],
+        vec![
+            "exec",
+            "--redact",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$SECRET\"; echo \"$SECRET\" >&2",
+        ],
+        vec![
+            "exec",
+            "--env-file",
+            "refs.env",
+            "--",
+            "sh",
+            "-c",
+            "test -n \"$REF\"",
+        ],
         vec!["exec", "--", "no-such-command"],
         vec!["exec", "--only", "SECRET,NOPE", "--", "true"],
         vec!["exec", "--redact", "--", "sh", "-c", "kill -TERM $$"],
@@ -64,10 +101,18 @@ fn the_canary_never_leaks() {
                 a.insert(0, "--json");
             }
             let out = tv.run(&a);
-            assert!(!contains(&out.stderr, CANARY), "{a:?} stderr: {}", stderr(&out));
+            assert!(
+                !contains(&out.stderr, CANARY),
+                "{a:?} stderr: {}",
+                stderr(&out)
+            );
             // The redacted child's output is stdout too: it must be redacted.
             if a.contains(&"--redact") || json {
-                assert!(!contains(&out.stdout, CANARY), "{a:?} stdout: {}", stdout(&out));
+                assert!(
+                    !contains(&out.stdout, CANARY),
+                    "{a:?} stdout: {}",
+                    stdout(&out)
+                );
             }
         }
     }
@@ -75,7 +120,11 @@ fn the_canary_never_leaks() {
     tv.set("MULTI", &format!("{CANARY}\nsecond"));
     let out = tv.run(&["env", "--format", "docker"]);
     assert_eq!(common::code(&out), 2);
-    assert!(!contains(&out.stderr, CANARY) && !contains(&out.stdout, CANARY), "{}", stderr(&out));
+    assert!(
+        !contains(&out.stderr, CANARY) && !contains(&out.stdout, CANARY),
+        "{}",
+        stderr(&out)
+    );
 
     // Command lines: keep (and the command it becomes) never carry the value in argv.
     for redact in [false, true] {
@@ -86,15 +135,27 @@ fn the_canary_never_leaks() {
         args.extend(["--", "sh", "-c", "echo ready; sleep 5"]);
         let mut child = tv.keep(&args).stdout(Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         assert_eq!(line, "ready\n");
         let mut pids = vec![child.id()];
-        if let Ok(children) = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())) {
-            pids.extend(children.split_whitespace().map(|p| p.parse::<u32>().unwrap()));
+        if let Ok(children) =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+        {
+            pids.extend(
+                children
+                    .split_whitespace()
+                    .map(|p| p.parse::<u32>().unwrap()),
+            );
         }
         for pid in &pids {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            assert!(!contains(&cmdline, CANARY), "pid {pid}: {}", String::from_utf8_lossy(&cmdline));
+            assert!(
+                !contains(&cmdline, CANARY),
+                "pid {pid}: {}",
+                String::from_utf8_lossy(&cmdline)
+            );
         }
         if redact {
             assert!(pids.len() > 1, "keep stays the parent under --redact");
@@ -109,11 +170,20 @@ fn the_canary_never_leaks() {
     for f in all {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         // The vault, the output inject was asked for, and this test's own import inputs.
-        if name.starts_with("vault.db") || ["out.conf", "import.env", "bad.env", "bad.json"].contains(&name.as_str()) {
+        if name.starts_with("vault.db")
+            || ["out.conf", "import.env", "bad.env", "bad.json"].contains(&name.as_str())
+        {
             continue;
         }
         let bytes = std::fs::read(&f).unwrap();
-        assert!(!contains(&bytes, CANARY), "{} holds the canary", f.display());
+        assert!(
+            !contains(&bytes, CANARY),
+            "{} holds the canary",
+            f.display()
+        );
     }
-    assert!(contains(&std::fs::read(tv.path().join("out.conf")).unwrap(), CANARY));
+    assert!(contains(
+        &std::fs::read(tv.path().join("out.conf")).unwrap(),
+        CANARY
+    ));
 }

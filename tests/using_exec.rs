@@ -22,7 +22,13 @@ fn vault() -> TestVault {
 fn the_child_sees_the_secrets_and_the_inherited_environment() {
     let tv = vault();
     let out = tv
-        .keep(&["exec", "--", "sh", "-c", "printf '%s|%s|%s' \"$TOKEN\" \"$MULTI\" \"$INHERITED\""])
+        .keep(&[
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s|%s' \"$TOKEN\" \"$MULTI\" \"$INHERITED\"",
+        ])
         .env("INHERITED", "from-parent")
         .output()
         .unwrap();
@@ -56,7 +62,16 @@ fn clean_drops_the_parent_environment() {
 fn only_limits_the_secrets_and_a_secret_wins_a_clash_with_a_notice() {
     let tv = vault();
     let out = tv
-        .keep(&["exec", "--verbose", "--only", "TOKEN", "--", "sh", "-c", "printf '%s|%s' \"$TOKEN\" \"${MULTI-unset}\""])
+        .keep(&[
+            "exec",
+            "--verbose",
+            "--only",
+            "TOKEN",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s' \"$TOKEN\" \"${MULTI-unset}\"",
+        ])
         .env("TOKEN", "parent-value")
         .output()
         .unwrap();
@@ -93,10 +108,13 @@ fn a_death_by_signal() {
 #[test]
 fn without_redact_keep_becomes_the_command() {
     let tv = vault();
-    let out = tv
-        .run(&["exec", "--", "sh", "-c", "cat /proc/$$/comm; echo $$ > pid"]);
+    let out = tv.run(&["exec", "--", "sh", "-c", "cat /proc/$$/comm; echo $$ > pid"]);
     assert_eq!(code(&out), 0);
-    assert_eq!(stdout(&out), "sh\n", "the process is sh, not keep with a child");
+    assert_eq!(
+        stdout(&out),
+        "sh\n",
+        "the process is sh, not keep with a child"
+    );
 }
 
 #[test]
@@ -104,7 +122,11 @@ fn command_not_found_and_not_executable_start_nothing() {
     let tv = vault();
     let out = tv.run(&["exec", "--", "no-such-command-xyz"]);
     assert_eq!(code(&out), 127, "{}", stderr(&out));
-    assert!(stderr(&out).contains("no-such-command-xyz"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no-such-command-xyz"),
+        "{}",
+        stderr(&out)
+    );
     let script = tv.path().join("not-exec.sh");
     std::fs::write(&script, "#!/bin/sh\ntouch started\n").unwrap();
     let out = tv.run(&["exec", "--", script.to_str().unwrap()]);
@@ -128,11 +150,23 @@ fn a_missing_secret_or_reference_starts_nothing() {
     std::fs::write(tv.path().join("refs.env"), "A=keep://default/dev/NOPE\n").unwrap();
     let out = tv.run(&["exec", "--env-file", "refs.env", "--", "sh", "-c", &touch]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("keep://default/dev/NOPE"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("keep://default/dev/NOPE"),
+        "{}",
+        stderr(&out)
+    );
     std::fs::write(tv.path().join("bad.env"), "A=1\nB=\"unterminated\n").unwrap();
     let out = tv.run(&["exec", "--env-file", "bad.env", "--", "sh", "-c", &touch]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    let out = tv.run(&["exec", "--env-file", "missing.env", "--", "sh", "-c", &touch]);
+    let out = tv.run(&[
+        "exec",
+        "--env-file",
+        "missing.env",
+        "--",
+        "sh",
+        "-c",
+        &touch,
+    ]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(!marker.exists(), "the command must never start");
 }
@@ -147,11 +181,20 @@ fn env_file_references_resolve_and_literals_pass_through() {
     )
     .unwrap();
     let out = tv.run(&[
-        "exec", "--clean", "--env-file", "app.env", "--", "sh", "-c",
+        "exec",
+        "--clean",
+        "--env-file",
+        "app.env",
+        "--",
+        "sh",
+        "-c",
         "printf '%s|%s|%s' \"$API_KEY\" \"$MODE\" \"$TOKEN\"",
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stdout(&out), "prod-api-key-value|literal $x|hunter2-canary-value");
+    assert_eq!(
+        stdout(&out),
+        "prod-api-key-value|literal $x|hunter2-canary-value"
+    );
 }
 
 #[test]
@@ -181,7 +224,11 @@ fn redact_forwards_sigterm_and_returns_the_childs_code() {
     let tv = vault();
     let mut child = tv
         .keep(&[
-            "exec", "--redact", "--", "sh", "-c",
+            "exec",
+            "--redact",
+            "--",
+            "sh",
+            "-c",
             "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done",
         ])
         .stdout(Stdio::piped())
@@ -227,8 +274,17 @@ fn redact_replaces_values_split_across_writes_and_encoded_forms() {
     let err = stderr(&out);
     assert!(text.contains("start [REDACTED:TOKEN] end\n"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
-    assert!(!text.contains("aHVudGVyMi1jYW5hcnktdmFsdWU"), "base64: {text}");
-    assert!(!text.contains("Omh1bnRlcjItY2FuYXJ5LXZhbHVl"), "basic auth: {text}");
+    assert!(
+        !text.contains("aHVudGVyMi1jYW5hcnktdmFsdWU"),
+        "base64: {text}"
+    );
+    assert!(
+        !text.contains("Omh1bnRlcjItY2FuYXJ5LXZhbHVl"),
+        "basic auth: {text}"
+    );
     assert!(err.contains("url=[REDACTED:TOKEN]%21"), "{err}");
-    assert!(text.contains("line one\nline two\n"), "short ordinary text passes: {text}");
+    assert!(
+        text.contains("line one\nline two\n"),
+        "short ordinary text passes: {text}"
+    );
 }

@@ -33,8 +33,14 @@ fn multiline() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([
         ("MULTI", "line 1\nline 2 \"q\" $x\n\nline 4"),
         ("TRAILING_NL", "ends with newline\n"),
-        ("PEM", "-----BEGIN KEY-----\nMIIB+abc/def==\n-----END KEY-----\n"),
-        ("YAML_BREAKS", "nel\u{85}ls\u{2028}ps\u{2029}del\u{7f}tab\tend"),
+        (
+            "PEM",
+            "-----BEGIN KEY-----\nMIIB+abc/def==\n-----END KEY-----\n",
+        ),
+        (
+            "YAML_BREAKS",
+            "nel\u{85}ls\u{2028}ps\u{2029}del\u{7f}tab\tend",
+        ),
     ])
 }
 
@@ -45,7 +51,11 @@ fn vault_with(values: &BTreeMap<&str, &str>) -> TestVault {
         if i > 0 {
             file.push(',');
         }
-        file.push_str(&format!("{}:{}", serde_json::to_string(k).unwrap(), serde_json::to_string(v).unwrap()));
+        file.push_str(&format!(
+            "{}:{}",
+            serde_json::to_string(k).unwrap(),
+            serde_json::to_string(v).unwrap()
+        ));
     }
     file.push('}');
     std::fs::write(tv.path().join("seed.json"), file).unwrap();
@@ -67,7 +77,9 @@ fn render(tv: &TestVault, format: &str) -> String {
 }
 
 fn owned(m: &BTreeMap<&str, &str>) -> BTreeMap<String, String> {
-    m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    m.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -157,7 +169,11 @@ fn docker_round_trips_and_refuses_multiline_by_name() {
     tv.set("MULTI", "a\nb-canary");
     let out = tv.run(&["env", "--format", "docker"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("MULTI") && !stderr(&out).contains("canary"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("MULTI") && !stderr(&out).contains("canary"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The GitHub runner's rules for `$GITHUB_ENV`: `NAME=value` lines, or `NAME<<DELIM` then lines up to
@@ -189,10 +205,14 @@ fn github_masks_and_env_file_blocks() {
     let tv = vault_with(&values);
     // Outside Actions both halves are printed: masks first.
     let text = render(&tv, "github");
-    let (masks, blocks): (Vec<&str>, Vec<&str>) =
-        text.split_inclusive('\n').partition(|l| l.starts_with("::add-mask::"));
+    let (masks, blocks): (Vec<&str>, Vec<&str>) = text
+        .split_inclusive('\n')
+        .partition(|l| l.starts_with("::add-mask::"));
     assert!(masks.contains(&"::add-mask::simple-value\n"), "{text}");
-    assert!(masks.contains(&"::add-mask::line 2 \"q\" $x\n"), "each line of a multiline value: {text}");
+    assert!(
+        masks.contains(&"::add-mask::line 2 \"q\" $x\n"),
+        "each line of a multiline value: {text}"
+    );
     assert_eq!(github_env_parse(&blocks.concat()), owned(&values));
     // Inside Actions the blocks go to $GITHUB_ENV and only masks reach stdout (and the log).
     let env_file = tv.path().join("github_env");
@@ -203,7 +223,11 @@ fn github_masks_and_env_file_blocks() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stdout(&out).lines().all(|l| l.starts_with("::add-mask::")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).lines().all(|l| l.starts_with("::add-mask::")),
+        "{}",
+        stdout(&out)
+    );
     let written = std::fs::read_to_string(&env_file).unwrap();
     let blocks = written.strip_prefix("EXISTING=1\n").unwrap();
     assert_eq!(github_env_parse(blocks), owned(&values));
@@ -228,8 +252,10 @@ fn k8s_manifest_reads_back_through_kubectl_and_yaml() {
             })
             .collect()
     };
-    let mut expected: BTreeMap<String, Vec<u8>> =
-        values.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+    let mut expected: BTreeMap<String, Vec<u8>> = values
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect();
     expected.insert("RAW_BYTES".into(), vec![0xff, 0x00, 0xfe, b'\n']);
 
     let doc: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
@@ -241,7 +267,15 @@ fn k8s_manifest_reads_back_through_kubectl_and_yaml() {
     // for discovery; `annotate --local` runs the same decoding offline.
     std::fs::write(tv.path().join("secret.yaml"), &text).unwrap();
     let out = Command::new("kubectl")
-        .args(["annotate", "--local", "-f", "secret.yaml", "checked=yes", "-o", "json"])
+        .args([
+            "annotate",
+            "--local",
+            "-f",
+            "secret.yaml",
+            "checked=yes",
+            "-o",
+            "json",
+        ])
         .current_dir(tv.path())
         .env("HOME", tv.path())
         .env("KUBECONFIG", tv.path().join("no-kubeconfig"))

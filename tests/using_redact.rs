@@ -82,5 +82,8 @@ fn encoded_forms_are_redacted() {
     assert!(!out.contains("s3cr3t"), "{out}");
     assert!(out.contains("d \"[REDACTED:PW]\" e"), "{out}");
     assert!(out.contains("Basic "), "{out}");
-    assert!(!out.contains(&basic[8..]), "the value's part of the basic-auth string is gone: {out}");
+    assert!(
+        !out.contains(&basic[8..]),
+        "the value's part of the basic-auth string is gone: {out}"
+    );
 }

@@ -8,11 +8,18 @@ use keep::{Address, Scope, SecretValue, Vault};
 #[test]
 fn settings_load_from_the_vault_and_report_every_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let kdf = KdfParams { m_kib: 1024, t: 1, p: 1 };
+    let kdf = KdfParams {
+        m_kib: 1024,
+        t: 1,
+        p: 1,
+    };
     let slot = Passphrase::new("pw".to_string().into(), kdf);
     let mut vault = Vault::create(&dir.path().join("v.db"), &slot, kdf).unwrap();
     let scope = Scope::new("billing", "prod").unwrap();
-    for (name, value) in [("DATABASE_URL", "postgres://db/app"), ("PORT", "not-a-port-canary")] {
+    for (name, value) in [
+        ("DATABASE_URL", "postgres://db/app"),
+        ("PORT", "not-a-port-canary"),
+    ] {
         let address = Address::parse(name, &scope).unwrap();
         vault.set(&address, &SecretValue::from(value)).unwrap();
     }

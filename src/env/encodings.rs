@@ -64,7 +64,7 @@ pub fn forms(value: &[u8]) -> Vec<Vec<u8>> {
         add(form.into_bytes());
         add(component.into_bytes());
         let json = serde_json::to_string(text).expect("a string serialises");
-        add(json[1..json.len() - 1].as_bytes().to_vec());
+        add(json.as_bytes()[1..json.len() - 1].to_vec());
         add(json_ascii(text).into_bytes());
     }
     out
