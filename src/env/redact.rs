@@ -117,6 +117,29 @@ impl Patterns {
     }
 }
 
+impl Patterns {
+    /// Copy `buf` to `out` with every match that starts before `limit` replaced; return where the
+    /// copying stopped (the end of the last replaced match, or the start of the buffer).
+    fn replace_before(
+        &self,
+        ac: &AhoCorasick,
+        buf: &[u8],
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let mut pos = 0;
+        for m in ac.find_iter(buf) {
+            if m.start() >= limit {
+                break;
+            }
+            out.extend_from_slice(&buf[pos..m.start()]);
+            out.extend_from_slice(&self.replacement[m.pattern().as_usize()]);
+            pos = m.end();
+        }
+        pos
+    }
+}
+
 /// A redactor for one stream. Feed it chunks with [`Redactor::push`], then call [`Redactor::finish`].
 pub struct Redactor<'a> {
     patterns: &'a Patterns,
@@ -131,21 +154,12 @@ impl Redactor<'_> {
             out.append(&mut self.pending);
             return;
         };
-        let buf = std::mem::take(&mut *self.pending);
-        let buf = Zeroizing::new(buf);
+        let buf = Zeroizing::new(std::mem::take(&mut *self.pending));
         let safe = self.patterns.hold_from(&buf);
-        let mut pos = 0;
-        for m in ac.find_iter(&buf[..]) {
-            // A match starting at or after `safe` might still grow (or be a different one) with more
-            // input; everything starting before it is complete, because any pattern starting there
-            // fits inside the buffer.
-            if m.start() >= safe {
-                break;
-            }
-            out.extend_from_slice(&buf[pos..m.start()]);
-            out.extend_from_slice(&self.patterns.replacement[m.pattern().as_usize()]);
-            pos = m.end();
-        }
+        // A match starting at or after `safe` might still grow (or be a different one) with more
+        // input; everything starting before it is complete, because any pattern starting there fits
+        // inside the buffer.
+        let pos = self.patterns.replace_before(ac, &buf, safe, out);
         let keep_from = pos.max(safe);
         out.extend_from_slice(&buf[pos..keep_from]);
         self.pending.extend_from_slice(&buf[keep_from..]);
@@ -154,18 +168,11 @@ impl Redactor<'_> {
     /// The stream ended: flush the held-back tail, redacting any match in it.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         let buf = Zeroizing::new(std::mem::take(&mut *self.pending));
-        match &self.patterns.ac {
-            Some(ac) => {
-                let mut pos = 0;
-                for m in ac.find_iter(&buf[..]) {
-                    out.extend_from_slice(&buf[pos..m.start()]);
-                    out.extend_from_slice(&self.patterns.replacement[m.pattern().as_usize()]);
-                    pos = m.end();
-                }
-                out.extend_from_slice(&buf[pos..]);
-            }
-            None => out.extend_from_slice(&buf),
-        }
+        let pos = match &self.patterns.ac {
+            Some(ac) => self.patterns.replace_before(ac, &buf, buf.len(), out),
+            None => 0,
+        };
+        out.extend_from_slice(&buf[pos..]);
     }
 }
 

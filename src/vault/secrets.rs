@@ -168,12 +168,11 @@ impl Vault {
         }
     }
 
-    /// Every secret, optionally limited to one scope, sorted by address. Deleted secrets are included
-    /// only when `include_deleted` is set.
+    /// The latest version of every secret, optionally limited to one scope, sorted by address.
     ///
     /// Names are sealed, so this opens every name; a record that fails authentication is reported as
     /// an error naming it rather than silently skipped.
-    pub fn list(&self, scope: Option<&Scope>, include_deleted: bool) -> Result<Vec<Entry>> {
+    fn latest_all(&self, scope: Option<&Scope>) -> Result<Vec<(Address, Version)>> {
         let ctx = self.ctx();
         let mut out = Vec::new();
         for (row, latest) in store::all_latest(ctx.conn)? {
@@ -188,46 +187,37 @@ impl Vault {
                 continue;
             }
             let v = ctx.open(&row, latest.version, &latest.sealed, &address)?;
-            let deleted = v.kind == Kind::Tombstone;
-            if deleted && !include_deleted {
-                continue;
-            }
-            out.push(Entry {
-                address,
-                version: v.version,
-                updated: v.created,
-                deleted,
-            });
-        }
-        out.sort_by(|a, b| a.address.cmp(&b.address));
-        Ok(out)
-    }
-
-    /// Every current value in a scope, for `exec`, `env` and friends, sorted by address.
-    ///
-    /// One pass over the latest versions: each name and value is opened once (this is on the path of
-    /// every `keep exec`, whose overhead is benchmarked).
-    pub fn values(&self, scope: &Scope) -> Result<Vec<(Address, SecretValue)>> {
-        let ctx = self.ctx();
-        let mut out = Vec::new();
-        for (row, latest) in store::all_latest(ctx.conn)? {
-            let address = record::open_name(
-                &self.keys,
-                &self.vault_id,
-                row.id,
-                &row.lookup,
-                &row.sealed_name,
-            )?;
-            if &address.scope != scope {
-                continue;
-            }
-            let v = ctx.open(&row, latest.version, &latest.sealed, &address)?;
-            if v.kind == Kind::Value {
-                out.push((address, v.value));
-            }
+            out.push((address, v));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
+    }
+
+    /// Every secret, optionally limited to one scope, sorted by address. Deleted secrets are included
+    /// only when `include_deleted` is set.
+    pub fn list(&self, scope: Option<&Scope>, include_deleted: bool) -> Result<Vec<Entry>> {
+        Ok(self
+            .latest_all(scope)?
+            .into_iter()
+            .filter(|(_, v)| include_deleted || v.kind != Kind::Tombstone)
+            .map(|(address, v)| Entry {
+                address,
+                version: v.version,
+                updated: v.created,
+                deleted: v.kind == Kind::Tombstone,
+            })
+            .collect())
+    }
+
+    /// Every current value in a scope, for `exec`, `env` and friends, sorted by address. One pass:
+    /// each name and value is opened once (this is on the path of every `keep exec`).
+    pub fn values(&self, scope: &Scope) -> Result<Vec<(Address, SecretValue)>> {
+        Ok(self
+            .latest_all(Some(scope))?
+            .into_iter()
+            .filter(|(_, v)| v.kind == Kind::Value)
+            .map(|(address, v)| (address, v.value))
+            .collect())
     }
 
     /// Every version of a secret, oldest first.
