@@ -40,6 +40,25 @@ fn the_child_sees_the_secrets_and_the_inherited_environment() {
 }
 
 #[test]
+fn keeps_own_credentials_are_not_passed_on() {
+    let tv = vault();
+    let out = tv
+        .keep(&[
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s' \"${KEEP_PASSPHRASE-unset}\" \"$TOKEN\"",
+        ])
+        .env_remove("KEEP_PASSPHRASE_FILE")
+        .env("KEEP_PASSPHRASE", common::PASSPHRASE)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "unset|hunter2-canary-value");
+}
+
+#[test]
 fn clean_drops_the_parent_environment() {
     let tv = vault();
     let out = tv

@@ -55,6 +55,10 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// Variables that carry keep's own credentials as values. They are never passed on: the command needs
+/// the secrets, not the key to the whole vault. (The `_FILE` forms are paths and pass through.)
+pub const WITHHELD: [&str; 3] = ["KEEP_PASSPHRASE", "KEEP_NEW_PASSPHRASE", "KEEP_PKCS11_PIN"];
+
 /// The environment a command will get.
 #[derive(Default)]
 pub struct Environment {
@@ -70,11 +74,13 @@ impl std::fmt::Debug for Environment {
 }
 
 impl Environment {
-    /// Start from the parent's environment (`inherit`) or from nothing (`--clean`).
+    /// Start from the parent's environment (`inherit`, less [`WITHHELD`]) or from nothing (`--clean`).
     pub fn new(inherit: bool) -> Environment {
         Environment {
             vars: if inherit {
-                std::env::vars_os().collect()
+                std::env::vars_os()
+                    .filter(|(k, _)| !WITHHELD.iter().any(|w| k == w))
+                    .collect()
             } else {
                 Vec::new()
             },
