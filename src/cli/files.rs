@@ -120,7 +120,11 @@ pub fn inject(ctx: &Context, a: InjectArgs) -> Result<i32> {
     match &a.output {
         Some(out) => {
             atomic::write(out, rendered.as_bytes(), materialize::FILE_MODE)?;
-            output::note(&format!("Wrote {} (mode 600).", out.display()));
+            if ctx.json {
+                output::json(&serde_json::json!({ "path": out, "mode": "600" }))?;
+            } else {
+                output::note(&format!("Wrote {} (mode 600).", out.display()));
+            }
         }
         None => {
             let mut stdout = std::io::stdout().lock();
