@@ -168,7 +168,7 @@ impl Vault {
         }
     }
 
-    /// The latest version of every secret, optionally limited to one scope, sorted by address.
+    /// Open every secret's name and newest version, optionally limited to one scope, sorted by address.
     ///
     /// Names are sealed, so this opens every name; a record that fails authentication is reported as
     /// an error naming it rather than silently skipped.
@@ -186,8 +186,8 @@ impl Vault {
             if scope.is_some_and(|s| s != &address.scope) {
                 continue;
             }
-            let v = ctx.open(&row, latest.version, &latest.sealed, &address)?;
-            out.push((address, v));
+            let version = ctx.open(&row, latest.version, &latest.sealed, &address)?;
+            out.push((address, version));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
@@ -199,18 +199,17 @@ impl Vault {
         Ok(self
             .latest_all(scope)?
             .into_iter()
-            .filter(|(_, v)| include_deleted || v.kind != Kind::Tombstone)
             .map(|(address, v)| Entry {
                 address,
                 version: v.version,
                 updated: v.created,
                 deleted: v.kind == Kind::Tombstone,
             })
+            .filter(|e| include_deleted || !e.deleted)
             .collect())
     }
 
-    /// Every current value in a scope, for `exec`, `env` and friends, sorted by address. One pass:
-    /// each name and value is opened once (this is on the path of every `keep exec`).
+    /// Every current value in a scope, sorted by name, for `exec`, `env` and friends.
     pub fn values(&self, scope: &Scope) -> Result<Vec<(Address, SecretValue)>> {
         Ok(self
             .latest_all(Some(scope))?
