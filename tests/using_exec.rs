@@ -239,35 +239,40 @@ fn the_tty_belongs_to_the_command() {
 }
 
 #[test]
-fn redact_forwards_sigterm_and_returns_the_childs_code() {
+fn redact_forwards_sigint_sigterm_and_sighup_and_returns_the_childs_code() {
     let tv = vault();
-    let mut child = tv
-        .keep(&[
-            "exec",
-            "--redact",
-            "--",
-            "sh",
-            "-c",
-            "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
-    // SAFETY: plain kill of our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "keep did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(lines.next().unwrap().unwrap(), "got-term");
-    assert_eq!(status.code(), Some(7));
+    for (signal, name) in [
+        (libc::SIGINT, "INT"),
+        (libc::SIGTERM, "TERM"),
+        (libc::SIGHUP, "HUP"),
+    ] {
+        let script = format!(
+            "trap 'echo got-{name}; exit 7' {name}; echo ready; while :; do sleep 0.05; done"
+        );
+        let mut child = tv
+            .keep(&["exec", "--redact", "--", "sh", "-c", &script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        // SAFETY: plain kill of our own child (keep), which must pass the signal on.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("keep did not exit after SIG{name}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(lines.next().unwrap().unwrap(), format!("got-{name}"));
+        assert_eq!(status.code(), Some(7), "SIG{name}");
+    }
 }
 
 #[test]
