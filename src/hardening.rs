@@ -16,3 +16,14 @@ pub fn disable_core_dumps() {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
 }
+
+/// Restore the default SIGPIPE action, which Rust's runtime sets to "ignore".
+///
+/// `keep ls | head` should end keep quietly when `head` stops reading, as it does for every other Unix
+/// tool, instead of turning the closed pipe into a write error (or a panic in an error path).
+pub fn default_sigpipe() {
+    // SAFETY: setting a signal disposition to SIG_DFL has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -22,6 +22,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod env;
 pub mod error;
 pub mod hardening;
 pub mod hsm;

@@ -2,5 +2,6 @@
 
 fn main() {
     keep::hardening::disable_core_dumps();
+    keep::hardening::default_sigpipe();
     std::process::exit(keep::cli::run());
 }

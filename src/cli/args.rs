@@ -87,8 +87,21 @@ pub enum Command {
     Hsm(super::hsm::HsmCommand),
     /// Write current values as a standard age file (for backup or team hand-off)
     Export(super::custody::ExportArgs),
-    /// Read secrets back from an age file made by `keep export` (or by `age -r` from such a document)
-    Import(super::custody::ImportArgs),
+    /// Run a command with the scope's secrets in its environment
+    Exec(super::using_args::ExecArgs),
+    /// Print the scope's secrets in a format other tools read
+    Env(super::using_args::EnvArgs),
+    /// Write the secrets to a .env file (0600, atomic), or one file per secret with --dir
+    Materialize(super::using_args::MaterializeArgs),
+    /// Write .env.example: the names the project needs, without values
+    Example(super::using_args::ExampleArgs),
+    /// Render a template with {{ keep://PROJECT/ENV/NAME }} references
+    Inject(super::using_args::InjectArgs),
+    /// Import a dotenv, JSON or YAML file into the current scope, or an age file made by `keep export`
+    /// (one transaction)
+    Import(super::using_args::ImportArgs),
+    /// List required names that are missing in the vault (exit 1 when some are)
+    Check,
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff)

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::{output, Context};
 use crate::agefile;
+use crate::audit::{self, Action};
 use crate::backup::{self, Selection};
 use crate::error::{Error, Result};
 use crate::session;
@@ -44,12 +45,6 @@ pub struct ExportArgs {
     /// Write here (created 0600, atomically) instead of stdout
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// The age file (binary or armored); the identity comes from --identity or KEEP_AGE_IDENTITY
-    pub file: PathBuf,
 }
 
 /// After `init`: add a recovery slot when asked to (or when the user says yes on a terminal).
@@ -98,13 +93,23 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
             "refusing to write a binary age file to the terminal; add --armor or -o FILE".into(),
         ));
     }
-    let vault = ctx.open()?;
+    let mut vault = ctx.open()?;
     let selection = if a.all {
         Selection::All
     } else {
         Selection::Scope(ctx.scope.clone())
     };
     let (bytes, count) = backup::export_age(&vault, &selection, &recipients, a.armor)?;
+    let scope = match &selection {
+        Selection::All => None,
+        Selection::Scope(s) => Some(s),
+    };
+    let read: Vec<_> = vault
+        .list(scope, false)?
+        .into_iter()
+        .map(|e| e.address)
+        .collect();
+    audit::record(&mut vault, Action::Read, &read, audit::OK)?;
     match &a.output {
         Some(path) => backup::write_atomic(path, &bytes)?,
         None => {
@@ -121,20 +126,8 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
-    let bytes = std::fs::read(&a.file).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::NotFound(format!("{} does not exist", a.file.display()))
-        } else {
-            Error::io("read", &a.file, e)
-        }
-    })?;
-    if !agefile::is_age(&bytes) {
-        return Err(Error::Usage(format!(
-            "{} is not an age file (no age header)",
-            a.file.display()
-        )));
-    }
+/// The age half of `keep import FILE`: `files::import` hands over a file that starts with an age header.
+pub fn import_age(ctx: &Context, bytes: &[u8]) -> Result<i32> {
     let identity = session::age_identity_path().ok_or_else(|| {
         Error::Locked(
             "importing an age file needs the identity: pass --identity FILE or set KEEP_AGE_IDENTITY"
@@ -143,7 +136,9 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
     })?;
     let identities = agefile::identities(&identity)?;
     let mut vault = ctx.open()?;
-    let report = backup::import_age(&mut vault, &bytes, &identities)?;
+    let report = backup::import_age(&mut vault, bytes, &identities)?;
+    // One entry for the whole import: the age file's names are only known inside `import_age`.
+    audit::record(&mut vault, Action::Write, &[], audit::OK)?;
     if ctx.json {
         output::json(&report)?;
     } else {

@@ -8,6 +8,7 @@ mod audit;
 mod context;
 mod custody;
 mod docs;
+mod files;
 mod hsm;
 mod input;
 mod lifecycle;
@@ -16,6 +17,8 @@ pub mod output;
 mod rotation;
 mod secrets;
 mod slot;
+mod using;
+mod using_args;
 
 pub use args::{Cli, Command};
 pub use context::Context;
@@ -59,7 +62,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Lint => lint::run(&ctx),
         Command::Hsm(c) => hsm::run(&ctx, c),
         Command::Export(a) => custody::export(&ctx, a),
-        Command::Import(a) => custody::import(&ctx, a),
+        Command::Exec(a) => using::exec(&ctx, a),
+        Command::Env(a) => using::env(&ctx, a),
+        Command::Materialize(a) => files::materialize(&ctx, a),
+        Command::Example(a) => files::example(&ctx, a),
+        Command::Inject(a) => files::inject(&ctx, a),
+        Command::Import(a) => files::import(&ctx, a),
+        Command::Check => files::check(&ctx),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }

@@ -57,9 +57,14 @@ pub fn report_error(e: &Error, json_mode: bool) -> i32 {
         let doc = serde_json::json!({
             "error": { "kind": e.kind(), "code": e.exit_code(), "message": e.to_string() }
         });
-        println!("{doc}");
+        // Best effort: the error is being reported because something already failed.
+        let _ = writeln!(std::io::stdout(), "{doc}");
     }
-    eprintln!("{} {e}", paint("keep:", "31", color_stderr()));
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} {e}",
+        paint("keep:", "31", color_stderr())
+    );
     e.exit_code()
 }
 

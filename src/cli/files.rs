@@ -1,0 +1,255 @@
+//! `materialize`, `example`, `inject`, `import`, `check`: secrets into files and back, and the
+//! completeness check.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::using_args::{ExampleArgs, ImportArgs, InjectArgs, MaterializeArgs};
+use super::{output, Context};
+use crate::audit::{self, Action};
+use crate::env::{self as using, atomic, check, example, git, import, materialize, template};
+use crate::error::{exit, Error, Result};
+
+fn cwd() -> Result<PathBuf> {
+    std::env::current_dir().map_err(|e| Error::Io {
+        context: "cannot read the working directory".into(),
+        source: e,
+    })
+}
+
+fn git_word(s: git::Status) -> &'static str {
+    match s {
+        git::Status::Outside => "outside a git work tree",
+        git::Status::Ignored => "ignored by git",
+        git::Status::NotIgnored => "NOT ignored by git (--force)",
+        git::Status::Tracked => "TRACKED by git (--force)",
+    }
+}
+
+pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
+    let only = using::parse_names(&a.only.only)?;
+    let mut vault = ctx.open()?;
+    let pairs = using::resolve(&vault, &ctx.scope, &only)?;
+    let read = super::using::scope_addresses(ctx, &pairs);
+    audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    drop(vault);
+    let (path, status, mode) = match &a.dir {
+        Some(dir) => (
+            dir.clone(),
+            materialize::write_dir(dir, &pairs, a.force)?,
+            materialize::DIR_FILE_MODE,
+        ),
+        None => (
+            a.path.clone(),
+            materialize::write_file(&a.path, &pairs, &ctx.scope.to_string(), a.force)?,
+            materialize::FILE_MODE,
+        ),
+    };
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "path": path, "count": pairs.len(), "mode": format!("{mode:o}"),
+            "layout": if a.dir.is_some() { "dir" } else { "dotenv" },
+            "git": format!("{status:?}").to_lowercase(),
+        }))?;
+    } else {
+        output::note(&format!(
+            "Wrote {} secrets of {} to {} (mode {mode:o}, {}).",
+            pairs.len(),
+            ctx.scope,
+            path.display(),
+            git_word(status)
+        ));
+    }
+    Ok(0)
+}
+
+pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {
+    let vault = ctx.open()?;
+    let in_vault = vault
+        .list(Some(&ctx.scope), false)?
+        .into_iter()
+        .map(|e| e.address.name)
+        .collect();
+    drop(vault);
+    let names = example::names(in_vault, ctx.config.as_ref(), ctx.scope.env());
+    let text = example::render(&names, ctx.config.as_ref(), &ctx.scope.to_string());
+    let path = match a.output {
+        Some(p) if p.as_os_str() == "-" => {
+            print!("{text}");
+            return Ok(0);
+        }
+        Some(p) => p,
+        None => check::project_dir(ctx.config.as_ref(), &cwd()?).join(check::EXAMPLE_FILE),
+    };
+    atomic::write(&path, text.as_bytes(), 0o644)?;
+    if ctx.json {
+        output::json(
+            &serde_json::json!({ "path": path, "names": names.iter().map(|n| n.as_str()).collect::<Vec<_>>() }),
+        )?;
+    } else {
+        output::note(&format!(
+            "Wrote {} names to {} (no values).",
+            names.len(),
+            path.display()
+        ));
+    }
+    Ok(0)
+}
+
+pub fn inject(ctx: &Context, a: InjectArgs) -> Result<i32> {
+    let text = std::fs::read_to_string(&a.input).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::NotFound(format!("template {} does not exist", a.input.display()))
+        }
+        std::io::ErrorKind::InvalidData => {
+            Error::Usage(format!("template {} is not UTF-8 text", a.input.display()))
+        }
+        _ => Error::io("read", &a.input, e),
+    })?;
+    let origin = a.input.display().to_string();
+    let with_origin = |e: Error| match e {
+        Error::Usage(m) => Error::Usage(format!("{origin}: {m}")),
+        Error::NotFound(m) => Error::NotFound(format!("{origin}: {m}")),
+        other => other,
+    };
+    // Check the syntax before unlocking, and the git guard before decrypting anything.
+    template::placeholders(&text).map_err(with_origin)?;
+    if let Some(out) = &a.output {
+        git::guard(out, false, a.force)?;
+    }
+    let mut vault = ctx.open()?;
+    let mut read = Vec::new();
+    let rendered = template::render(&text, |address| {
+        read.push(address.clone());
+        vault.get(address)
+    })
+    .map_err(with_origin)?;
+    audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    drop(vault);
+    match &a.output {
+        Some(out) => {
+            atomic::write(out, rendered.as_bytes(), materialize::FILE_MODE)?;
+            if ctx.json {
+                output::json(&serde_json::json!({ "path": out, "mode": "600" }))?;
+            } else {
+                output::note(&format!("Wrote {} (mode 600).", out.display()));
+            }
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(rendered.as_bytes())
+                .and_then(|_| stdout.flush())
+                .map_err(|e| Error::Io {
+                    context: "cannot write to stdout".into(),
+                    source: e,
+                })?;
+        }
+    }
+    Ok(0)
+}
+
+fn read_input(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let mut bytes = zeroize::Zeroizing::new(Vec::new());
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::Io {
+                context: "cannot read stdin".into(),
+                source: e,
+            })?;
+        return Ok(bytes);
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::NotFound(format!("{} does not exist", path.display()))
+        }
+        _ => Error::io("read", path, e),
+    })?;
+    f.read_to_end(&mut bytes)
+        .map_err(|e| Error::io("read", path, e))?;
+    Ok(bytes)
+}
+
+pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
+    let bytes = read_input(&a.file)?;
+    if crate::agefile::is_age(&bytes) {
+        return super::custody::import_age(ctx, &bytes);
+    }
+    let origin = a.file.display().to_string();
+    let parsed = import::parse(&bytes, &origin)?;
+    if !parsed.expanded_lines.is_empty() {
+        let lines: Vec<String> = parsed
+            .expanded_lines
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        output::warn(&format!(
+            "{origin}: line(s) {}: `$` was expanded as a variable reference (dotenv rules); \
+             single-quote those values or write \\$ to keep a literal `$`",
+            lines.join(", ")
+        ));
+    }
+    let mut vault = ctx.open()?;
+    let counts = import::apply(&mut vault, &ctx.scope, &parsed.entries)?;
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "scope": ctx.scope.to_string(),
+            "added": counts.added.len(), "changed": counts.changed.len(),
+            "unchanged": counts.unchanged.len(), "names": counts,
+        }))?;
+    } else {
+        output::note(&format!(
+            "Imported into {}: {} added, {} changed, {} unchanged.",
+            ctx.scope,
+            counts.added.len(),
+            counts.changed.len(),
+            counts.unchanged.len()
+        ));
+    }
+    Ok(0)
+}
+
+pub fn check(ctx: &Context) -> Result<i32> {
+    let required = check::required(ctx.config.as_ref(), ctx.scope.env(), &cwd()?)?;
+    let vault = ctx.open()?;
+    let missing = check::missing(&vault, &ctx.scope, &required.names)?;
+    let code = if missing.is_empty() {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    };
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "scope": ctx.scope.to_string(),
+            "source": required.source,
+            "required": required.names.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+            "missing": missing.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+            "ok": missing.is_empty(),
+        }))?;
+        return Ok(code);
+    }
+    if missing.is_empty() {
+        output::note(&format!(
+            "All {} names required by {} are set in {}.",
+            required.names.len(),
+            required.source.display(),
+            ctx.scope
+        ));
+    } else {
+        let mut out = String::new();
+        for n in &missing {
+            out.push_str(n.as_str());
+            out.push('\n');
+        }
+        print!("{out}");
+        output::note(&format!(
+            "{} of {} names required by {} are missing in {}; set them with `keep set NAME`.",
+            missing.len(),
+            required.names.len(),
+            required.source.display(),
+            ctx.scope
+        ));
+    }
+    Ok(code)
+}

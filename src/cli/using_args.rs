@@ -1,0 +1,102 @@
+//! Arguments of the commands that use secrets: `exec`, `env`, `materialize`, `example`, `inject`,
+//! `import`, `check`. Kept apart from `args.rs` so each command group owns its definitions.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::env::formats::Format;
+
+#[derive(Debug, Args)]
+pub struct OnlyArgs {
+    /// Only these secrets (comma-separated names) instead of the whole scope
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Without --redact keep replaces itself with CMD (Unix exec): CMD gets keep's \
+pid, terminal, signals and exit status. With --redact keep stays as the parent, redacts CMD's stdout \
+and stderr, forwards SIGINT/SIGTERM/SIGHUP and exits with CMD's code (128+N after signal N). \
+Exit codes of keep itself: 3 a secret or reference is missing, 126 CMD is not executable, 127 CMD \
+was not found; CMD is never started in these cases."
+)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub only: OnlyArgs,
+    /// Start CMD with only the secrets in its environment, not keep's own environment
+    #[arg(long)]
+    pub clean: bool,
+    /// Also read this dotenv file; values of the form keep://PROJECT/ENV/NAME are resolved from the
+    /// vault, others pass through literally (repeatable; later files win)
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Replace every injected value (and its base64, URL and JSON forms) in CMD's output with
+    /// [REDACTED:NAME]
+    #[arg(long)]
+    pub redact: bool,
+    /// The command and its arguments (after `--`)
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value = "dotenv")]
+    pub format: Format,
+    #[command(flatten)]
+    pub only: OnlyArgs,
+    /// metadata.name of the Kubernetes Secret [default: PROJECT-ENV]
+    #[arg(long, value_name = "NAME")]
+    pub k8s_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MaterializeArgs {
+    /// The file to write
+    #[arg(default_value = ".env", conflicts_with = "dir")]
+    pub path: PathBuf,
+    /// Write one file per secret into DIR instead (the Kubernetes mounted-secret layout)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Write even where git could commit the file
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub only: OnlyArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExampleArgs {
+    /// Where to write [default: .env.example beside keep.toml, else here]; `-` for stdout
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InjectArgs {
+    /// The template, with {{ keep://PROJECT/ENV/NAME }} placeholders
+    #[arg(short, long, value_name = "TEMPLATE")]
+    pub input: PathBuf,
+    /// Where to write the result (mode 0600, atomic) [default: stdout]
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Write OUT even where git could commit it
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A dotenv, JSON or YAML file (`-` for stdin); the format comes from the extension or content
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}

@@ -1,0 +1,339 @@
+//! Bringing existing secrets into the vault (`keep import FILE`): dotenv files (parsed by `dotenvy`:
+//! quotes, multiline values, `export `, comments), JSON objects and YAML mappings.
+//!
+//! The whole file is parsed before anything is written, and the writes are one transaction: a bad line
+//! aborts the import with its line number and leaves the vault exactly as it was. Nothing here ever
+//! prints or returns a value in a message; errors name lines and keys only.
+//!
+//! The parsing takes the file's text, not a path, so an encrypted import (an age file, detected by its
+//! header) can decrypt first and hand the plaintext to [`parse`].
+
+use std::collections::BTreeMap;
+
+use zeroize::Zeroizing;
+
+use super::reference::{dotenv_error, line_of_key};
+use super::Pair;
+use crate::error::{Error, Result};
+use crate::scope::{Name, Scope};
+use crate::value::SecretValue;
+use crate::vault::Vault;
+
+/// The formats `import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Dotenv,
+    Json,
+    Yaml,
+}
+
+/// What [`parse`] found.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Names and values, in file order, a repeated name keeping its last value.
+    pub entries: Vec<Pair>,
+    /// Dotenv lines where an unquoted or double-quoted `$` was expanded as a variable reference (dotenv
+    /// rules); the caller should warn, since a literal `$` in a password is a common mistake.
+    pub expanded_lines: Vec<usize>,
+}
+
+/// The counts `import` reports.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Counts {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+/// Pick the format from the file name's extension, else from the content (`{` starts JSON).
+pub fn detect(origin: &str, text: &str) -> Kind {
+    let lower = origin.to_ascii_lowercase();
+    if lower.ends_with(".json") {
+        Kind::Json
+    } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+        Kind::Yaml
+    } else if text.trim_start().starts_with('{') {
+        Kind::Json
+    } else {
+        Kind::Dotenv
+    }
+}
+
+/// Parse a file's bytes. `origin` (the file name) is used for messages and format detection.
+pub fn parse(bytes: &[u8], origin: &str) -> Result<Parsed> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        Error::Usage(format!("{origin}: line {line}: not UTF-8 text"))
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut parsed = match detect(origin, text) {
+        Kind::Dotenv => parse_dotenv(text, origin)?,
+        Kind::Json => parse_json(text, origin)?,
+        Kind::Yaml => parse_yaml(text, origin)?,
+    };
+    // A repeated name keeps its last value, as every dotenv reader does.
+    let mut last: BTreeMap<Name, usize> = BTreeMap::new();
+    for (i, (n, _)) in parsed.entries.iter().enumerate() {
+        last.insert(n.clone(), i);
+    }
+    let mut i = 0;
+    parsed.entries.retain(|(n, _)| {
+        let keep = last[n] == i;
+        i += 1;
+        keep
+    });
+    Ok(parsed)
+}
+
+fn name_at(key: &str, origin: &str, line: Option<usize>) -> Result<Name> {
+    Name::new(key).map_err(|_| {
+        let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        Error::Usage(format!(
+            "{origin}: {at}{key:?} is not a valid secret name ([A-Za-z_][A-Za-z0-9_]*); nothing was \
+             imported"
+        ))
+    })
+}
+
+fn parse_dotenv(text: &str, origin: &str) -> Result<Parsed> {
+    let mut entries = Vec::new();
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        let (key, value) = item.map_err(|e| match dotenv_error(e, text, origin) {
+            Error::Usage(m) => Error::Usage(format!("{m}; nothing was imported")),
+            other => other,
+        })?;
+        let value = Zeroizing::new(value);
+        let name = name_at(&key, origin, Some(line_of_key(text, &key)))?;
+        entries.push((name, SecretValue::from(value.as_str())));
+    }
+    Ok(Parsed {
+        entries,
+        expanded_lines: dollar_lines(text),
+    })
+}
+
+/// Lines with a `$` that a dotenv reader expands: outside single quotes and not escaped.
+fn dollar_lines(text: &str) -> Vec<usize> {
+    let (mut single, mut double, mut escaped, mut comment) = (false, false, false, false);
+    let mut prev_space = true;
+    let mut line = 1;
+    let mut out: Vec<usize> = Vec::new();
+    for c in text.chars() {
+        if c == '\n' {
+            line += 1;
+            comment = false;
+            escaped = false;
+            prev_space = true;
+            continue;
+        }
+        if comment {
+            continue;
+        }
+        if escaped {
+            escaped = false;
+        } else if single {
+            single = c != '\'';
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            double = !double;
+        } else if c == '\'' && !double {
+            single = true;
+        } else if c == '#' && !double && prev_space {
+            comment = true;
+        } else if c == '$' && out.last() != Some(&line) {
+            out.push(line);
+        }
+        prev_space = c.is_whitespace();
+    }
+    out
+}
+
+fn scalar(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn parse_json(text: &str, origin: &str) -> Result<Parsed> {
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        // serde_json's syntax errors carry a position, not the text; only the position is shown.
+        Error::Usage(format!(
+            "{origin}: line {} column {}: not valid JSON ({:?} error); nothing was imported",
+            e.line(),
+            e.column(),
+            e.classify()
+        ))
+    })?;
+    let serde_json::Value::Object(map) = doc else {
+        return Err(Error::Usage(format!(
+            "{origin}: expected one JSON object of NAME -> value; nothing was imported"
+        )));
+    };
+    let mut entries = Vec::new();
+    for (key, value) in &map {
+        let name = name_at(key, origin, None)?;
+        let text = scalar(value).ok_or_else(|| {
+            Error::Usage(format!(
+                "{origin}: {key} is not a string, number or boolean; nested values and null cannot \
+                 be imported; nothing was imported"
+            ))
+        })?;
+        entries.push((name, SecretValue::from(text)));
+    }
+    Ok(Parsed {
+        entries,
+        expanded_lines: Vec::new(),
+    })
+}
+
+fn parse_yaml(text: &str, origin: &str) -> Result<Parsed> {
+    use serde_yaml_ng::Value;
+    let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!("line {} column {}: ", l.line(), l.column()))
+            .unwrap_or_default();
+        Error::Usage(format!(
+            "{origin}: {at}not valid YAML; nothing was imported"
+        ))
+    })?;
+    let map = match doc {
+        Value::Mapping(m) => m,
+        Value::Null => Default::default(),
+        _ => {
+            return Err(Error::Usage(format!(
+                "{origin}: expected one YAML mapping of NAME: value; nothing was imported"
+            )))
+        }
+    };
+    let mut entries = Vec::new();
+    for (key, value) in &map {
+        let Value::String(key) = key else {
+            return Err(Error::Usage(format!(
+                "{origin}: every key must be a name; nothing was imported"
+            )));
+        };
+        let line = text
+            .lines()
+            .position(|l| {
+                let l = l.trim_start().trim_start_matches(['"', '\'']);
+                l.starts_with(key.as_str())
+            })
+            .map(|i| i + 1);
+        let name = name_at(key, origin, line)?;
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "{origin}: {key} is not a string, number or boolean; nested values and null \
+                     cannot be imported; nothing was imported"
+                )))
+            }
+        };
+        entries.push((name, SecretValue::from(text)));
+    }
+    Ok(Parsed {
+        entries,
+        expanded_lines: Vec::new(),
+    })
+}
+
+/// Write `entries` into `scope` in one transaction; a value equal to the current one is left alone (no
+/// new version).
+pub fn apply(vault: &mut Vault, scope: &Scope, entries: &[Pair]) -> Result<Counts> {
+    let addresses: Vec<_> = entries
+        .iter()
+        .map(|(n, _)| scope.address(n.clone()))
+        .collect();
+    // The import and its audit entries commit together, or not at all.
+    crate::audit::write(vault, crate::audit::Action::Write, &addresses, |w| {
+        let mut counts = Counts::default();
+        for (name, value) in entries {
+            let address = scope.address(name.clone());
+            match w.get(&address) {
+                Ok(old) if old.expose() == value.expose() => {
+                    counts.unchanged.push(name.to_string());
+                }
+                Ok(_) => {
+                    w.set(&address, value)?;
+                    counts.changed.push(name.to_string());
+                }
+                Err(Error::NotFound(_)) => {
+                    w.set(&address, value)?;
+                    counts.added.push(name.to_string());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(counts)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(p: &'a Parsed, n: &str) -> &'a [u8] {
+        p.entries
+            .iter()
+            .find(|(k, _)| k.as_str() == n)
+            .map(|(_, v)| v.expose())
+            .unwrap()
+    }
+
+    #[test]
+    fn dotenv_edge_cases() {
+        let p = parse(
+            b"# c\nexport A=1\nB=\"multi\nline\"\nC='single $HOME'\nD=x # comment\nA=2\n",
+            ".env",
+        )
+        .unwrap();
+        assert_eq!(get(&p, "A"), b"2");
+        assert_eq!(get(&p, "B"), b"multi\nline");
+        assert_eq!(get(&p, "C"), b"single $HOME");
+        assert_eq!(get(&p, "D"), b"x");
+        assert_eq!(p.entries.len(), 4);
+        assert!(p.expanded_lines.is_empty());
+        let p = parse(b"A=1\nB=pa$$word\n", ".env").unwrap();
+        assert_eq!(p.expanded_lines, vec![2]);
+    }
+
+    #[test]
+    fn json_and_yaml_objects() {
+        let p = parse(br#"{"A": "x", "N": 5, "T": true}"#, "s.json").unwrap();
+        assert_eq!(get(&p, "N"), b"5");
+        let p = parse(b"A: x\nB: \"y: z\"\nC: |\n  l1\n  l2\n", "s.yaml").unwrap();
+        assert_eq!(get(&p, "B"), b"y: z");
+        assert_eq!(get(&p, "C"), b"l1\nl2\n");
+    }
+
+    #[test]
+    fn errors_name_lines_and_keys_never_values() {
+        let e = parse(b"A=1\nB=\"canary-value\\q\"\n", ".env")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && !e.contains("canary"), "{e}");
+        let e = parse(b"{\"A\": {\"x\": \"canary\"}}", "s.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains('A') && !e.contains("canary"), "{e}");
+        let e = parse(b"A: x\n  - canary: [\n", "s.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line") && !e.contains("canary"), "{e}");
+        let e = parse(b"A=1\nbad-name=canary\n", ".env")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && !e.contains("canary"), "{e}");
+    }
+}

@@ -1,0 +1,189 @@
+//! The canary test for the commands that use secrets (all but `materialize`, whose job is to write
+//! them): a known value must never appear in stderr, in `--json` error output, in any process's
+//! command line, or in any file other than the vault (and the outputs the user asked for).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+
+use common::{stderr, stdout, TestVault};
+
+const CANARY: &str = "CANARY-7f3a9c-do-not-leak";
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Every file under `dir` except the vault's own, recursively.
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            files(&p, out);
+        } else if ft.is_file() {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn the_canary_never_leaks() {
+    let tv = TestVault::new();
+    tv.set("SECRET", CANARY);
+    tv.set("OTHER", "other-value");
+    std::fs::write(
+        tv.path().join("refs.env"),
+        "REF=keep://default/dev/SECRET\n",
+    )
+    .unwrap();
+    std::fs::write(tv.path().join("tpl"), "x={{ keep://default/dev/SECRET }}\n").unwrap();
+    std::fs::write(
+        tv.path().join("import.env"),
+        format!("IMPORTED={CANARY}-2\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        tv.path().join("bad.env"),
+        format!("OK=1\nBAD=\"{CANARY}\\q\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        tv.path().join("bad.json"),
+        format!("{{\"A\": [\"{CANARY}\"]}}"),
+    )
+    .unwrap();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[env.dev]\nrequired = [\"SECRET\", \"MISSING\"]\n",
+    )
+    .unwrap();
+
+    // Successful and failing runs of every command except materialize, each also with --json.
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["exec", "--", "true"],
+        vec![
+            "exec",
+            "--redact",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$SECRET\"; echo \"$SECRET\" >&2",
+        ],
+        vec![
+            "exec",
+            "--env-file",
+            "refs.env",
+            "--",
+            "sh",
+            "-c",
+            "test -n \"$REF\"",
+        ],
+        vec!["exec", "--", "no-such-command"],
+        vec!["exec", "--only", "SECRET,NOPE", "--", "true"],
+        vec!["exec", "--redact", "--", "sh", "-c", "kill -TERM $$"],
+        vec!["env", "--format", "docker", "--only", "NOPE"],
+        vec!["inject", "-i", "tpl", "-o", "out.conf"],
+        vec!["import", "import.env"],
+        vec!["import", "bad.env"],
+        vec!["import", "bad.json"],
+        vec!["example"],
+        vec!["check"],
+    ];
+    for args in &runs {
+        for json in [false, true] {
+            let mut a = args.clone();
+            if json {
+                a.insert(0, "--json");
+            }
+            let out = tv.run(&a);
+            assert!(
+                !contains(&out.stderr, CANARY),
+                "{a:?} stderr: {}",
+                stderr(&out)
+            );
+            // The redacted child's output is stdout too: it must be redacted.
+            if a.contains(&"--redact") || json {
+                assert!(
+                    !contains(&out.stdout, CANARY),
+                    "{a:?} stdout: {}",
+                    stdout(&out)
+                );
+            }
+        }
+    }
+    // A secret with a line break cannot be rendered as docker; the error names it, not its value.
+    tv.set("MULTI", &format!("{CANARY}\nsecond"));
+    let out = tv.run(&["env", "--format", "docker"]);
+    assert_eq!(common::code(&out), 2);
+    assert!(
+        !contains(&out.stderr, CANARY) && !contains(&out.stdout, CANARY),
+        "{}",
+        stderr(&out)
+    );
+
+    // Command lines: keep (and the command it becomes) never carry the value in argv.
+    for redact in [false, true] {
+        let mut args = vec!["exec"];
+        if redact {
+            args.push("--redact");
+        }
+        args.extend(["--", "sh", "-c", "echo ready; sleep 5"]);
+        let mut child = tv.keep(&args).stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n");
+        let mut pids = vec![child.id()];
+        if let Ok(children) =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+        {
+            pids.extend(
+                children
+                    .split_whitespace()
+                    .map(|p| p.parse::<u32>().unwrap()),
+            );
+        }
+        for pid in &pids {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            assert!(
+                !contains(&cmdline, CANARY),
+                "pid {pid}: {}",
+                String::from_utf8_lossy(&cmdline)
+            );
+        }
+        if redact {
+            assert!(pids.len() > 1, "keep stays the parent under --redact");
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    // Files: only the vault (and the output the user asked inject for) may hold the value.
+    let mut all = Vec::new();
+    files(tv.path(), &mut all);
+    for f in all {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        // The vault, the output inject was asked for, and this test's own import inputs.
+        if name.starts_with("vault.db")
+            || ["out.conf", "import.env", "bad.env", "bad.json"].contains(&name.as_str())
+        {
+            continue;
+        }
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !contains(&bytes, CANARY),
+            "{} holds the canary",
+            f.display()
+        );
+    }
+    assert!(contains(
+        &std::fs::read(tv.path().join("out.conf")).unwrap(),
+        CANARY
+    ));
+}
