@@ -11,6 +11,7 @@
 //! - [`session`]: unlocking: the session cache, credentials from the environment, prompts.
 //! - [`config`]: the `keep.toml` project file.
 //! - [`scope`]: names, scopes and `keep://` addresses.
+//! - [`scan`]: `keep scan`, the vault-aware secret scanner, and its git hook.
 //! - [`cli`]: the command-line interface.
 
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod hardening;
+pub mod scan;
 pub mod scope;
 pub mod session;
 pub mod slots;

@@ -9,6 +9,7 @@ mod docs;
 mod input;
 mod lifecycle;
 pub mod output;
+mod scan;
 mod secrets;
 mod slot;
 
@@ -43,6 +44,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::History(a) => secrets::history(&ctx, a),
         Command::Rollback(a) => secrets::rollback(&ctx, a),
         Command::Slot(c) => slot::run(&ctx, c),
+        Command::Scan(a) => scan::scan(&ctx, a),
+        Command::Hook(c) => scan::hook(&ctx, c),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }
