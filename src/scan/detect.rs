@@ -83,6 +83,8 @@ pub struct Scratch {
     last: Vec<Option<(usize, usize)>>,
     /// (rule, offset) of candidates already handled in the current buffer.
     seen: Vec<(usize, usize)>,
+    /// Byte ranges of this buffer's findings, and whether each came from a generic rule.
+    ranges: Vec<(usize, usize, bool)>,
 }
 
 impl Detector {
@@ -143,6 +145,7 @@ impl Detector {
                 .collect(),
             last: vec![None; self.set.rules.len()],
             seen: Vec::new(),
+            ranges: Vec::new(),
         }
     }
 
@@ -150,6 +153,8 @@ impl Detector {
     pub fn scan(&self, buf: &[u8], origin: &Origin<'_>, scratch: &mut Scratch, out: &mut Vec<Finding>) {
         scratch.last.iter_mut().for_each(|l| *l = None);
         scratch.seen.clear();
+        scratch.ranges.clear();
+        let first = out.len();
         for m in self.keywords.find_overlapping_iter(buf) {
             for &ri in &self.keyword_rules[m.pattern().as_usize()] {
                 let rule = &self.set.rules[ri];
@@ -163,6 +168,22 @@ impl Detector {
                 scratch.last[ri] = Some((ws, we));
                 self.run_rule(ri, buf, ws, we, origin, scratch, out);
             }
+        }
+        // A generic finding on a secret a provider rule already named is noise: keep the named one.
+        if scratch.ranges.iter().any(|r| r.2) {
+            let ranges = &scratch.ranges;
+            let keep: Vec<bool> = ranges
+                .iter()
+                .map(|&(s, e, generic)| {
+                    !generic || !ranges.iter().any(|&(s2, e2, g2)| !g2 && s2 < e && s < e2)
+                })
+                .collect();
+            let mut idx = 0;
+            out.retain(|_| {
+                let k = idx < first || keep[idx - first];
+                idx += 1;
+                k
+            });
         }
         if let Some((ac, needles)) = &self.vault {
             for m in ac.find_iter(buf) {
@@ -213,6 +234,7 @@ impl Detector {
             scratch.seen.push((ri, s));
             if let Some(f) = self.check(rule, buf, s, e, origin) {
                 out.push(f);
+                scratch.ranges.push((s, e, rule.generic));
             }
         }
     }
@@ -239,6 +261,13 @@ impl Detector {
                 return None;
             }
             if filters::generic_rejects(secret, buf.get(e).copied(), line) {
+                return None;
+            }
+            // A provider format with a checksum that fails is a test string, not a secret.
+            if self.set.rules.iter().any(|r| {
+                r.validate
+                    .is_some_and(|v| r.regex.is_match(secret) && !filters::validate(v, secret))
+            }) {
                 return None;
             }
         }
