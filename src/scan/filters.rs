@@ -114,8 +114,13 @@ pub fn allowlisted(allow: &Allowlist, rule: &Rule, secret: &[u8]) -> bool {
 /// The generic assignment rule's heuristics: a value that looks like code, a name, a path or a hash
 /// is not a secret.
 pub fn generic_rejects(secret: &[u8], after: Option<u8>, line: &[u8]) -> bool {
-    // A call or an index: `token = get_token(...)`, `key = cfg["x"]`.
-    if matches!(after, Some(b'(' | b'[' | b'{')) {
+    // A call or an index: `token = get_token(...)`, `key = cfg["x"]`; a reference: `&self.key`.
+    if matches!(after, Some(b'(' | b'[' | b'{' | b'<')) || matches!(secret[0], b'&' | b'$') {
+        return true;
+    }
+    // An identifier (`fts5_tokenizer`, `PrivateKeyAttestNone`, `X509_CERT`): few changes between
+    // lower case, upper case and digits, where random tokens change class at most characters.
+    if secret.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') && class_changes(secret) < 0.35 {
         return true;
     }
     let digits = secret.iter().filter(|b| b.is_ascii_digit()).count();
@@ -145,6 +150,18 @@ pub fn generic_rejects(secret: &[u8], after: Option<u8>, line: &[u8]) -> bool {
         return true;
     }
     false
+}
+
+/// The share of positions where the character class (lower, upper, digit, other) changes.
+fn class_changes(s: &[u8]) -> f64 {
+    let class = |b: u8| match b {
+        b'a'..=b'z' => 0,
+        b'A'..=b'Z' => 1,
+        b'0'..=b'9' => 2,
+        _ => 3,
+    };
+    let changes = s.windows(2).filter(|w| class(w[0]) != class(w[1])).count();
+    changes as f64 / s.len().max(1) as f64
 }
 
 fn is_identifier(part: &[u8]) -> bool {
@@ -209,6 +226,8 @@ mod tests {
         assert!(generic_rejects(b"settings.api_key", None, b""));
         assert!(generic_rejects(b"abcdefghijkl", None, b""));
         assert!(generic_rejects(b"API_KEY_V2", None, b""));
+        assert!(generic_rejects(b"fts5_tokenizer_v2", None, b""));
+        assert!(generic_rejects(b"&self.dot2_token", None, b""));
         assert!(!generic_rejects(b"q8Zr2LmX0pT7vK4n", None, b"token = q8Zr2LmX0pT7vK4n"));
     }
 }
