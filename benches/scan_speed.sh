@@ -10,7 +10,6 @@ trap 'rm -rf "$OUT"' EXIT
 BYTES=$(find "$TREE" -type f -size -10M -printf '%s\n' | awk '{s+=$1} END {print s}')
 MIB=$(awk -v b="$BYTES" 'BEGIN {printf "%.1f", b/1048576}')
 echo "tree: $TREE ($MIB MiB in files under 10 MiB), $(nproc) CPUs, $RUNS runs each" >&2
-cat "$(find "$TREE" -type f | head -2000)" >/dev/null 2>&1 || true
 find "$TREE" -type f -size -10M -print0 | xargs -0 cat >/dev/null # warm the page cache
 
 run() { # name command...
