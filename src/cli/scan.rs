@@ -55,13 +55,17 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
         }
     } else if a.paths.iter().any(|p| p == Path::new("-")) {
         if a.paths.len() > 1 {
-            return Err(Error::Usage("`-` (stdin) cannot be mixed with paths".into()));
+            return Err(Error::Usage(
+                "`-` (stdin) cannot be mixed with paths".into(),
+            ));
         }
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map_err(|e| Error::Io {
-            context: "cannot read stdin".into(),
-            source: e,
-        })?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Io {
+                context: "cannot read stdin".into(),
+                source: e,
+            })?;
         scan::walk::scan_bytes(&det, "-", &buf)
     } else if a.paths.is_empty() {
         scan::walk::scan_paths(&det, &[here], &opts)?
@@ -95,7 +99,10 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
     match format {
         ScanFormat::Text => {
             let on = output::color_stdout();
-            print!("{}", report::text(&rep.findings, &|t, c| output::paint(t, c, on)));
+            print!(
+                "{}",
+                report::text(&rep.findings, &|t, c| output::paint(t, c, on))
+            );
         }
         ScanFormat::Json => output::json(&report::json(&rep))?,
         ScanFormat::Sarif => output::json(&report::sarif(&rep, det.rules()))?,
@@ -161,11 +168,17 @@ pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
                     "already_installed": already,
                 }))?;
             } else if already {
-                output::note(&format!("the keep hook is already installed at {}", path.display()));
+                output::note(&format!(
+                    "the keep hook is already installed at {}",
+                    path.display()
+                ));
             } else {
                 output::note(&format!("installed {}", path.display()));
                 if let Some(p) = chained {
-                    output::note(&format!("the previous hook now runs first, from {}", p.display()));
+                    output::note(&format!(
+                        "the previous hook now runs first, from {}",
+                        p.display()
+                    ));
                 }
             }
             Ok(0)

@@ -150,7 +150,13 @@ impl Detector {
     }
 
     /// Scan one buffer, appending findings to `out`.
-    pub fn scan(&self, buf: &[u8], origin: &Origin<'_>, scratch: &mut Scratch, out: &mut Vec<Finding>) {
+    pub fn scan(
+        &self,
+        buf: &[u8],
+        origin: &Origin<'_>,
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+    ) {
         scratch.last.iter_mut().for_each(|l| *l = None);
         scratch.seen.clear();
         scratch.ranges.clear();
@@ -226,7 +232,11 @@ impl Detector {
             let Some(m) = rule.regex.captures_read_at(locs, hay, pos) else {
                 break;
             };
-            pos = if m.end() > m.start() { m.end() } else { m.end() + 1 };
+            pos = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.end() + 1
+            };
             let (s, e) = locs.get(1).unwrap_or((m.start(), m.end()));
             if scratch.seen.contains(&(ri, s)) {
                 continue;
@@ -240,7 +250,14 @@ impl Detector {
     }
 
     /// Apply the filters to a candidate at `buf[s..e]`.
-    fn check(&self, rule: &Rule, buf: &[u8], s: usize, e: usize, origin: &Origin<'_>) -> Option<Finding> {
+    fn check(
+        &self,
+        rule: &Rule,
+        buf: &[u8],
+        s: usize,
+        e: usize,
+        origin: &Origin<'_>,
+    ) -> Option<Finding> {
         let secret = &buf[s..e];
         if rule.entropy > 0.0 && filters::entropy(secret) < rule.entropy {
             return None;
@@ -257,7 +274,13 @@ impl Detector {
         let line = &buf[ls..le];
         if rule.generic {
             let path = origin.path.as_bytes();
-            if self.set.allowlist.generic_skip_paths.iter().any(|r| r.is_match(path)) {
+            if self
+                .set
+                .allowlist
+                .generic_skip_paths
+                .iter()
+                .any(|r| r.is_match(path))
+            {
                 return None;
             }
             if filters::generic_rejects(secret, buf.get(e).copied(), line) {
@@ -275,7 +298,16 @@ impl Detector {
             return None;
         }
         let excerpt = format!("{}{}", context(buf, ls, s), redact(secret));
-        Some(self.finding(&rule.id, &rule.description, buf, s, secret, origin, excerpt, None))
+        Some(self.finding(
+            &rule.id,
+            &rule.description,
+            buf,
+            s,
+            secret,
+            origin,
+            excerpt,
+            None,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -340,7 +372,10 @@ pub fn fingerprint(rule: &str, path: &str, secret: &[u8]) -> String {
     h.update(path.as_bytes());
     h.update(b"\0");
     h.update(secret);
-    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// At most a four-character prefix of a secret (less for short ones), then a mask.
@@ -410,7 +445,10 @@ mod tests {
     #[test]
     fn other_secrets_in_the_context_are_masked() {
         assert_eq!(mask_runs("a=Zq8Lm2Xr5Tn7Vb1K b="), "a=Zq8L***** b=");
-        assert_eq!(mask_runs("AWS_SECRET_ACCESS_KEY="), "AWS_SECRET_ACCESS_KEY=");
+        assert_eq!(
+            mask_runs("AWS_SECRET_ACCESS_KEY="),
+            "AWS_SECRET_ACCESS_KEY="
+        );
     }
 
     #[test]

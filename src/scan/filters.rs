@@ -71,7 +71,10 @@ fn jwt_ok(token: &[u8]) -> bool {
 fn private_key_ok(block: &[u8]) -> bool {
     // The body between the armour lines: count base64 characters, ignoring whitespace and the
     // literal `\n` escapes of keys pasted into JSON.
-    let Some(h) = block.get(5..).and_then(|b| memchr::memmem::find(b, b"-----")) else {
+    let Some(h) = block
+        .get(5..)
+        .and_then(|b| memchr::memmem::find(b, b"-----"))
+    else {
         return false;
     };
     let start = 5 + h + 5;
@@ -108,7 +111,8 @@ pub fn allowlisted(allow: &Allowlist, rule: &Rule, secret: &[u8]) -> bool {
     {
         return true;
     }
-    allow.secrets.iter().any(|r| r.is_match(secret)) || rule.allow.iter().any(|r| r.is_match(secret))
+    allow.secrets.iter().any(|r| r.is_match(secret))
+        || rule.allow.iter().any(|r| r.is_match(secret))
 }
 
 /// The generic assignment rule's heuristics: a value that looks like code, a name, a path or a hash
@@ -120,7 +124,11 @@ pub fn generic_rejects(secret: &[u8], after: Option<u8>, line: &[u8]) -> bool {
     }
     // An identifier (`fts5_tokenizer`, `PrivateKeyAttestNone`, `X509_CERT`): few changes between
     // lower case, upper case and digits, where random tokens change class at most characters.
-    if secret.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') && class_changes(secret) < 0.35 {
+    if secret
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        && class_changes(secret) < 0.35
+    {
         return true;
     }
     let digits = secret.iter().filter(|b| b.is_ascii_digit()).count();
@@ -137,14 +145,24 @@ pub fn generic_rejects(secret: &[u8], after: Option<u8>, line: &[u8]) -> bool {
     let is_hex = secret.iter().all(u8::is_ascii_hexdigit);
     if is_hex && matches!(secret.len(), 40 | 64) {
         let l = line.to_ascii_lowercase();
-        for hint in [&b"commit"[..], b"sha", b"rev", b"hash", b"digest", b"checksum", b"integrity"] {
+        for hint in [
+            &b"commit"[..],
+            b"sha",
+            b"rev",
+            b"hash",
+            b"digest",
+            b"checksum",
+            b"integrity",
+        ] {
             if memchr::memmem::find(&l, hint).is_some() {
                 return true;
             }
         }
     }
     // An identifier in SCREAMING_CASE or snake_case with a version digit: `API_KEY_V2`.
-    if secret.iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+    if secret
+        .iter()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
         && secret.contains(&b'_')
     {
         return true;
@@ -167,7 +185,9 @@ fn class_changes(s: &[u8]) -> f64 {
 fn is_identifier(part: &[u8]) -> bool {
     !part.is_empty()
         && !part[0].is_ascii_digit()
-        && part.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
+        && part
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')
         && part.iter().filter(|b| b.is_ascii_digit()).count() * 4 < part.len()
 }
 
@@ -183,7 +203,10 @@ mod tests {
 
     /// A checksum-valid GitHub-style token built at run time.
     fn gh_token(prefix: &str, body: &str) -> String {
-        format!("{prefix}{body}{}", base62(crc32fast::hash(body.as_bytes()), 6))
+        format!(
+            "{prefix}{body}{}",
+            base62(crc32fast::hash(body.as_bytes()), 6)
+        )
     }
 
     #[test]
@@ -203,7 +226,10 @@ mod tests {
         assert!(!crc32_base62_ok(&bad));
         let fine = format!(
             "github_pat_11ABCDEFG0123456789abc_{}",
-            gh_token("", "Zq8Lm2Xr5Tn7Vb1Kc4Hd9Fg3Js6Wp0Ay2Ue5Io8Pq1Rs4Tu7Vw0Xy3Za6")
+            gh_token(
+                "",
+                "Zq8Lm2Xr5Tn7Vb1Kc4Hd9Fg3Js6Wp0Ay2Ue5Io8Pq1Rs4Tu7Vw0Xy3Za6"
+            )
         );
         assert!(crc32_base62_ok(fine.as_bytes()));
     }

@@ -31,13 +31,25 @@ pub fn scan_staged(det: &Detector, repo: &Path, opts: &Options) -> Result<Report
     run_diff(
         det,
         repo,
-        &["diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "-U0"],
+        &[
+            "diff",
+            "--cached",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "-U0",
+        ],
         opts,
     )
 }
 
 /// Scan the added lines of every commit reachable from HEAD, or only those after `since`.
-pub fn scan_history(det: &Detector, repo: &Path, since: Option<&str>, opts: &Options) -> Result<Report> {
+pub fn scan_history(
+    det: &Detector,
+    repo: &Path,
+    since: Option<&str>,
+    opts: &Options,
+) -> Result<Report> {
     let range = match since {
         Some(r) if r.starts_with('-') => {
             return Err(Error::Usage(format!("--since {r}: not a git revision")))
@@ -147,7 +159,10 @@ fn scan_batch(det: &Detector, batch: &mut Vec<Chunk>, threads: usize, report: &m
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().expect("scan worker")).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("scan worker"))
+            .collect()
     });
     for mut r in results {
         report.findings.append(&mut r);
@@ -194,8 +209,12 @@ impl Parser {
         if let Some(rest) = line.strip_prefix(b"\0commit ") {
             let mut parts = rest.split(|&b| b == 0);
             let done = self.flush();
-            self.commit = parts.next().map(|c| String::from_utf8_lossy(c).into_owned());
-            self.author = parts.next().map(|a| String::from_utf8_lossy(a).into_owned());
+            self.commit = parts
+                .next()
+                .map(|c| String::from_utf8_lossy(c).into_owned());
+            self.author = parts
+                .next()
+                .map(|a| String::from_utf8_lossy(a).into_owned());
             return done;
         }
         if line.starts_with(b"diff --git ") {

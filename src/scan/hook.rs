@@ -52,13 +52,22 @@ fn hooks_dir(repo: &Path) -> Result<PathBuf> {
         )));
     }
     let rel = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    Ok(if rel.is_absolute() { rel } else { repo.join(rel) })
+    Ok(if rel.is_absolute() {
+        rel
+    } else {
+        repo.join(rel)
+    })
 }
 
 /// Install the pre-commit hook in the repository containing `repo`.
 pub fn install(repo: &Path) -> Result<Installed> {
     let dir = hooks_dir(repo)?;
-    let io = |what: String| move |e: std::io::Error| Error::Io { context: what, source: e };
+    let io = |what: String| {
+        move |e: std::io::Error| Error::Io {
+            context: what,
+            source: e,
+        }
+    };
     std::fs::create_dir_all(&dir).map_err(io(format!("cannot create {}", dir.display())))?;
     let hook = dir.join("pre-commit");
     let previous = dir.join(CHAINED);
@@ -74,8 +83,10 @@ pub fn install(repo: &Path) -> Result<Installed> {
                 previous.display()
             )));
         }
-        std::fs::rename(&hook, &previous)
-            .map_err(io(format!("cannot move the existing hook {}", hook.display())))?;
+        std::fs::rename(&hook, &previous).map_err(io(format!(
+            "cannot move the existing hook {}",
+            hook.display()
+        )))?;
         chained = true;
     } else if hook.exists() {
         return Err(Error::Usage(format!(

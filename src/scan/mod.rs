@@ -71,7 +71,8 @@ impl Report {
     /// Sort findings into a stable order and drop exact duplicates.
     pub fn finish(&mut self) {
         self.findings.sort_by(|a, b| {
-            (&a.path, a.line, a.column, &a.rule, &a.commit).cmp(&(&b.path, b.line, b.column, &b.rule, &b.commit))
+            (&a.path, a.line, a.column, &a.rule, &a.commit)
+                .cmp(&(&b.path, b.line, b.column, &b.rule, &b.commit))
         });
         self.findings.dedup();
     }

@@ -22,7 +22,10 @@ pub fn text(findings: &[Finding], paint: &dyn Fn(&str, &str) -> String) -> Strin
             let short = &c[..c.len().min(12)];
             out.push_str(&format!(
                 "  {}",
-                paint(&format!("commit {short} {}", f.author.as_deref().unwrap_or("")), "2")
+                paint(
+                    &format!("commit {short} {}", f.author.as_deref().unwrap_or("")),
+                    "2"
+                )
             ));
         }
         out.push('\n');

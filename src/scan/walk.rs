@@ -50,7 +50,8 @@ pub fn scan_paths(det: &Detector, paths: &[PathBuf], opts: &Options) -> Result<R
         let mut scratch = det.scratch();
         let mut buf = Vec::with_capacity(1 << 16);
         let mut local: Vec<Finding> = Vec::new();
-        let (findings, warnings, files, bytes, skipped) = (&findings, &warnings, &files, &bytes, &skipped);
+        let (findings, warnings, files, bytes, skipped) =
+            (&findings, &warnings, &files, &bytes, &skipped);
         Box::new(move |entry| {
             let entry = match entry {
                 Ok(e) => e,
