@@ -283,7 +283,8 @@ impl Detector {
             {
                 return None;
             }
-            if filters::generic_rejects(secret, buf.get(e).copied(), line) {
+            let before = s.checked_sub(1).map(|i| buf[i]);
+            if filters::generic_rejects(secret, before, &buf[e..le.max(e)], line) {
                 return None;
             }
             // A provider format with a checksum that fails is a test string, not a secret.

