@@ -3,6 +3,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${SCAN_BENCH_VENV:-${TMPDIR:-/tmp}/keep-scan-bench-venv}"
+if [ ! -x /usr/bin/time ]; then # GNU time, for CPU seconds
+    apt-get install -y -qq time >/dev/null
+fi
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
