@@ -436,6 +436,73 @@ fn mask_runs(text: &str) -> String {
 mod tests {
     use super::*;
 
+    use base64::Engine;
+
+    fn scan_text(det: &Detector, text: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let origin = Origin {
+            path: "t",
+            ..Origin::default()
+        };
+        det.scan(text, &origin, &mut det.scratch(), &mut out);
+        out
+    }
+
+    /// A PEM block assembled at run time (so this file holds none).
+    fn pem(sep: &str) -> String {
+        let body = base64::engine::general_purpose::STANDARD.encode([7u8; 900].map(|b| b ^ 0x5a));
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let armour = |w: &str| format!("-----{w} RSA {}-----", "PRIVATE KEY");
+        format!(
+            "{}{sep}{}{sep}{}",
+            armour("BEGIN"),
+            lines.join(sep),
+            armour("END")
+        )
+    }
+
+    #[test]
+    fn private_keys_span_lines_and_json_escapes() {
+        let det = Detector::new(RuleSet::builtin().unwrap(), Vec::new()).unwrap();
+        let text = format!("x = 1\n{}\n", pem("\n"));
+        let found = scan_text(&det, text.as_bytes());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].rule.as_str(), found[0].line), ("private-key", 2));
+        let json = format!("{{\n  \"private_key\": \"{}\\n\"\n}}\n", pem("\\n"));
+        let found = scan_text(&det, json.as_bytes());
+        assert_eq!(found.len(), 1, "{found:?}");
+        // An elided body is documentation, not a key.
+        let doc = format!(
+            "-----BEGIN RSA {}-----\n...\n-----END RSA PRIVATE KEY-----\n",
+            "PRIVATE KEY"
+        );
+        assert!(scan_text(&det, doc.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn tokens_deep_in_long_lines_and_vault_values_are_found() {
+        let needle = Needle {
+            name: "keep://p/dev/DB".into(),
+            value: Zeroizing::new(b"an ordinary phrase".to_vec()),
+        };
+        let det = Detector::new(RuleSet::builtin().unwrap(), vec![needle]).unwrap();
+        let mut line = "var a=1;".repeat(200_000);
+        line.push_str(&format!(
+            "k=\"{}{}\";",
+            "sk_live_", "Zq8Lm2Xr5Tn7Vb1Kc4Hd9Fg3"
+        ));
+        line.push_str(" an ordinary phrase\n");
+        let found = scan_text(&det, line.as_bytes());
+        let rules: Vec<&str> = found.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(rules, ["stripe-secret-key", VAULT_RULE], "{found:?}");
+        assert_eq!(found[1].secret_name.as_deref(), Some("keep://p/dev/DB"));
+        assert!(!found[1].excerpt.contains("ordinary"));
+    }
+
     #[test]
     fn redaction_shows_at_most_four_characters() {
         assert_eq!(redact(b"abcdefghijklmnopqrstuvwxyz"), "abcd*****");
