@@ -188,6 +188,29 @@ fn baselines_hold_fingerprints_and_silence_accepted_findings() {
     let out = scan(&tv, &["a.env", "b.env", "--baseline", "base.json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("b.env") && !stdout(&out).contains("a.env"));
+    // Writing with a baseline in use accepts the new findings on top of the old ones.
+    let out = scan(
+        &tv,
+        &[
+            "a.env",
+            "b.env",
+            "--baseline",
+            "base.json",
+            "--write-baseline",
+            "both.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let both: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tv.path().join("both.json")).unwrap())
+            .unwrap();
+    assert_eq!(both["fingerprints"].as_array().unwrap().len(), 2, "{both}");
+    assert_eq!(
+        scan(&tv, &["a.env", "b.env", "--baseline", "both.json"])
+            .status
+            .code(),
+        Some(0)
+    );
     // A damaged baseline is a usage error, not a silent pass.
     std::fs::write(tv.path().join("bad.json"), "{").unwrap();
     assert_eq!(

@@ -78,22 +78,31 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
         output::warn(&format!("skipped {w}"));
     }
 
+    let baseline_path = a.baseline.clone().or_else(|| {
+        let p = PathBuf::from(DEFAULT_BASELINE);
+        p.exists().then_some(p)
+    });
+    let baseline = match &baseline_path {
+        Some(path) => Some(Baseline::load(path)?),
+        None => None,
+    };
     if let Some(path) = &a.write_baseline {
-        Baseline::from_findings(&rep.findings).write(path)?;
+        // Accept the current findings on top of what the baseline in use already accepts.
+        let mut new = Baseline::from_findings(&rep.findings);
+        if let Some(old) = baseline {
+            new.fingerprints.extend(old.fingerprints);
+        }
+        new.write(path)?;
         output::note(&format!(
             "wrote {} fingerprint(s) to {}; pass --baseline {} to accept them",
-            rep.findings.len(),
+            new.fingerprints.len(),
             path.display(),
             path.display()
         ));
         return Ok(0);
     }
-    let baseline_path = a.baseline.clone().or_else(|| {
-        let p = PathBuf::from(DEFAULT_BASELINE);
-        p.exists().then_some(p)
-    });
-    if let Some(path) = baseline_path {
-        rep.suppressed = Baseline::load(&path)?.filter(&mut rep.findings);
+    if let Some(b) = &baseline {
+        rep.suppressed = b.filter(&mut rep.findings);
     }
 
     match format {
