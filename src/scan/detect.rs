@@ -85,6 +85,8 @@ pub struct Scratch {
     seen: Vec<(usize, usize)>,
     /// Byte ranges of this buffer's findings, and whether each came from a generic rule.
     ranges: Vec<(usize, usize, bool)>,
+    /// Vault values found in this buffer: (start, end, needle). Masked in every excerpt.
+    vault_hits: Vec<(usize, usize, usize)>,
 }
 
 impl Detector {
@@ -146,6 +148,7 @@ impl Detector {
             last: vec![None; self.set.rules.len()],
             seen: Vec::new(),
             ranges: Vec::new(),
+            vault_hits: Vec::new(),
         }
     }
 
@@ -160,6 +163,13 @@ impl Detector {
         scratch.last.iter_mut().for_each(|l| *l = None);
         scratch.seen.clear();
         scratch.ranges.clear();
+        scratch.vault_hits.clear();
+        if let Some((ac, _)) = &self.vault {
+            scratch.vault_hits.extend(
+                ac.find_iter(buf)
+                    .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
+            );
+        }
         let first = out.len();
         for m in self.keywords.find_overlapping_iter(buf) {
             for &ri in &self.keyword_rules[m.pattern().as_usize()] {
@@ -191,22 +201,22 @@ impl Detector {
                 k
             });
         }
-        if let Some((ac, needles)) = &self.vault {
-            for m in ac.find_iter(buf) {
-                let needle = &needles[m.pattern().as_usize()];
-                let (ls, le) = line_bounds(buf, m.start());
+        if let Some((_, needles)) = &self.vault {
+            for &(start, _, idx) in &scratch.vault_hits {
+                let needle = &needles[idx];
+                let (ls, le) = line_bounds(buf, start);
                 if filters::inline_allowed(&buf[ls..le]) {
                     continue;
                 }
-                let excerpt = format!("{}[{}]", context(buf, ls, m.start()), needle.name);
+                let before = context(buf, ls, start, &scratch.vault_hits);
                 out.push(self.finding(
                     VAULT_RULE,
                     &format!("Value of the vault secret {}", needle.name),
                     buf,
-                    m.start(),
+                    start,
                     &needle.value,
                     origin,
-                    excerpt,
+                    format!("{before}[{}]", needle.name),
                     Some(needle.name.clone()),
                 ));
             }
@@ -242,7 +252,7 @@ impl Detector {
                 continue;
             }
             scratch.seen.push((ri, s));
-            if let Some(f) = self.check(rule, buf, s, e, origin) {
+            if let Some(f) = self.check(rule, buf, s, e, origin, &scratch.vault_hits) {
                 out.push(f);
                 scratch.ranges.push((s, e, rule.generic));
             }
@@ -257,6 +267,7 @@ impl Detector {
         s: usize,
         e: usize,
         origin: &Origin<'_>,
+        masks: &[(usize, usize, usize)],
     ) -> Option<Finding> {
         let secret = &buf[s..e];
         if rule.entropy > 0.0 && filters::entropy(secret) < rule.entropy {
@@ -298,7 +309,7 @@ impl Detector {
         if filters::inline_allowed(line) {
             return None;
         }
-        let excerpt = format!("{}{}", context(buf, ls, s), redact(secret));
+        let excerpt = format!("{}{}", context(buf, ls, s, masks), redact(secret));
         Some(self.finding(
             &rule.id,
             &rule.description,
@@ -390,11 +401,17 @@ pub fn redact(secret: &[u8]) -> String {
     format!("{prefix}*****")
 }
 
-/// Up to `CONTEXT` bytes of the line before a secret, printable, with any other long random-looking
-/// run masked (a line may hold two secrets).
-fn context(buf: &[u8], line_start: usize, s: usize) -> String {
+/// Up to `CONTEXT` bytes of the line before a secret, printable, with vault values (`masks`) and any
+/// other long random-looking run masked (a line may hold two secrets).
+fn context(buf: &[u8], line_start: usize, s: usize, masks: &[(usize, usize, usize)]) -> String {
     let from = s.saturating_sub(CONTEXT).max(line_start);
-    let mut text: String = String::from_utf8_lossy(&buf[from..s])
+    let mut bytes = buf[from..s].to_vec();
+    for &(ms, me, _) in masks {
+        for i in ms.max(from)..me.min(s) {
+            bytes[i - from] = b'*';
+        }
+    }
+    let mut text: String = String::from_utf8_lossy(&bytes)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
@@ -495,12 +512,20 @@ mod tests {
             "k=\"{}{}\";",
             "sk_live_", "Zq8Lm2Xr5Tn7Vb1Kc4Hd9Fg3"
         ));
-        line.push_str(" an ordinary phrase\n");
+        line.push_str(" an ordinary phrase, again an ordinary phrase\n");
         let found = scan_text(&det, line.as_bytes());
         let rules: Vec<&str> = found.iter().map(|f| f.rule.as_str()).collect();
-        assert_eq!(rules, ["stripe-secret-key", VAULT_RULE], "{found:?}");
+        assert_eq!(
+            rules,
+            ["stripe-secret-key", VAULT_RULE, VAULT_RULE],
+            "{found:?}"
+        );
         assert_eq!(found[1].secret_name.as_deref(), Some("keep://p/dev/DB"));
-        assert!(!found[1].excerpt.contains("ordinary"));
+        // The second occurrence's context holds the first one: masked too.
+        for f in &found[1..] {
+            assert!(!f.excerpt.contains("ordinary"), "{}", f.excerpt);
+            assert!(!f.excerpt.contains("phrase"), "{}", f.excerpt);
+        }
     }
 
     #[test]
