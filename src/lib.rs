@@ -14,6 +14,7 @@
 //! - [`rotate`]: generators, rotation policies, two-phase rotation with hooks.
 //! - [`audit`]: the tamper-evident audit log.
 //! - [`lint`]: secret hygiene checks.
+//! - [`scan`]: `keep scan`, the vault-aware secret scanner, and its git hook.
 //! - [`cli`]: the command-line interface.
 
 pub mod agefile;
@@ -28,6 +29,7 @@ pub mod hardening;
 pub mod hsm;
 pub mod lint;
 pub mod rotate;
+pub mod scan;
 pub mod scope;
 pub mod session;
 pub mod slots;

@@ -102,6 +102,11 @@ pub enum Command {
     Import(super::using_args::ImportArgs),
     /// List required names that are missing in the vault (exit 1 when some are)
     Check,
+    /// Scan files, stdin (`-`), staged changes or git history for leaked secrets (exit 1 if any)
+    Scan(ScanArgs),
+    /// Git hooks
+    #[command(subcommand)]
+    Hook(HookCommand),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -300,6 +305,56 @@ pub enum SlotAddCommand {
     },
     /// A recovery slot: prints a new recovery code once, on stderr, to write on paper
     Recovery,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or folders to scan, or `-` for stdin [default: .]
+    pub paths: Vec<PathBuf>,
+    /// Scan the added lines of the staged changes (what a pre-commit hook needs)
+    #[arg(long, conflicts_with = "git")]
+    pub staged: bool,
+    /// Scan the added lines of every commit reachable from HEAD (commit, author and path reported)
+    #[arg(long)]
+    pub git: bool,
+    /// With --git: only the commits after this revision
+    #[arg(long, requires = "git", value_name = "REF")]
+    pub since: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ScanFormat,
+    /// Drop findings whose fingerprints are in this file [default: .keep-baseline.json if present]
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Accept the current findings: write their fingerprints (not the secrets) to this file
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// List the detection rules and exit
+    #[arg(long)]
+    pub rules: bool,
+    /// Skip files larger than this many MiB
+    #[arg(long, default_value_t = 10, value_name = "MIB")]
+    pub max_file_mib: u64,
+    /// Worker threads [default: the number of CPUs]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Do not look for vault values, even when the vault is unlocked
+    #[arg(long)]
+    pub no_vault: bool,
+}
+
+/// `keep scan --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Install a git pre-commit hook running `keep scan --staged` (an existing hook is chained)
+    Install,
 }
 
 #[derive(Debug, Args)]

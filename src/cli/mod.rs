@@ -15,6 +15,7 @@ mod lifecycle;
 mod lint;
 pub mod output;
 mod rotation;
+mod scan;
 mod secrets;
 mod slot;
 mod using;
@@ -69,6 +70,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Inject(a) => files::inject(&ctx, a),
         Command::Import(a) => files::import(&ctx, a),
         Command::Check => files::check(&ctx),
+        Command::Scan(a) => scan::scan(&ctx, a),
+        Command::Hook(c) => scan::hook(&ctx, c),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }

@@ -135,6 +135,19 @@ impl Vault {
         Vault::open_inner(path, false)
     }
 
+    /// Open the vault only if the session cache already holds its key; never prompts and never runs
+    /// the KDF. `Ok(None)` when there is no vault file or it is locked (used by `keep scan`, which
+    /// is vault-aware only when that costs nothing).
+    pub fn open_cached(path: &Path) -> Result<Option<Vault>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let store = Store::open(path)?;
+        let header = read_header(&store)?;
+        Ok(session::cache::load(&header.vault_id)
+            .and_then(|master| Vault::with_key(store, &header, master, None).ok()))
+    }
+
     /// Open the vault at `path` with the given credentials only: no session cache, no environment, no
     /// prompt. For applications and tests that hold the credential themselves.
     pub fn open_with(path: &Path, unwrappers: &[Box<dyn SlotUnwrapper>]) -> Result<Vault> {

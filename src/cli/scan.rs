@@ -1,0 +1,196 @@
+//! `keep scan` and `keep hook install`: arguments in, library calls, output out.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::args::{HookCommand, ScanArgs, ScanFormat};
+use super::context::Context;
+use super::output;
+use crate::error::{Error, Result};
+use crate::scan::{self, hook, report, Baseline, Detector, Options, RuleSet};
+use crate::vault::Vault;
+
+/// The baseline read when `--baseline` is not given, if it exists in the working directory.
+const DEFAULT_BASELINE: &str = ".keep-baseline.json";
+
+pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
+    let set = RuleSet::builtin()?;
+    let format = if ctx.json { ScanFormat::Json } else { a.format };
+    if a.rules {
+        return list_rules(&set, format);
+    }
+    let needles = if a.no_vault {
+        Vec::new()
+    } else {
+        match Vault::open_cached(&ctx.vault_path) {
+            Ok(Some(v)) => scan::vault_needles(&v)?,
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                if ctx.verbose {
+                    output::warn(&format!("not looking for vault values: {e}"));
+                }
+                Vec::new()
+            }
+        }
+    };
+    let det = Detector::new(set, needles)?;
+    let opts = Options {
+        max_file_size: a.max_file_mib.saturating_mul(1 << 20),
+        threads: a.threads.unwrap_or(Options::default().threads).max(1),
+    };
+    let here = PathBuf::from(".");
+    let started = Instant::now();
+    let mut rep = if a.staged || a.git {
+        if a.paths.len() > 1 {
+            return Err(Error::Usage(
+                "--staged and --git take at most one path: the repository".into(),
+            ));
+        }
+        let repo = a.paths.first().unwrap_or(&here);
+        if a.staged {
+            scan::git::scan_staged(&det, repo, &opts)?
+        } else {
+            scan::git::scan_history(&det, repo, a.since.as_deref(), &opts)?
+        }
+    } else if a.paths.iter().any(|p| p == Path::new("-")) {
+        if a.paths.len() > 1 {
+            return Err(Error::Usage(
+                "`-` (stdin) cannot be mixed with paths".into(),
+            ));
+        }
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Io {
+                context: "cannot read stdin".into(),
+                source: e,
+            })?;
+        scan::walk::scan_bytes(&det, "-", &buf)
+    } else if a.paths.is_empty() {
+        scan::walk::scan_paths(&det, &[here], &opts)?
+    } else {
+        scan::walk::scan_paths(&det, &a.paths, &opts)?
+    };
+    let elapsed = started.elapsed();
+    rep.finish();
+    for w in &rep.warnings {
+        output::warn(&format!("skipped {w}"));
+    }
+
+    let baseline_path = a.baseline.clone().or_else(|| {
+        let p = PathBuf::from(DEFAULT_BASELINE);
+        p.exists().then_some(p)
+    });
+    let baseline = match &baseline_path {
+        Some(path) => Some(Baseline::load(path)?),
+        None => None,
+    };
+    if let Some(path) = &a.write_baseline {
+        // Accept the current findings on top of what the baseline in use already accepts.
+        let mut new = Baseline::from_findings(&rep.findings);
+        if let Some(old) = baseline {
+            new.fingerprints.extend(old.fingerprints);
+        }
+        new.write(path)?;
+        output::note(&format!(
+            "wrote {} fingerprint(s) to {}; pass --baseline {} to accept them",
+            new.fingerprints.len(),
+            path.display(),
+            path.display()
+        ));
+        return Ok(0);
+    }
+    if let Some(b) = &baseline {
+        rep.suppressed = b.filter(&mut rep.findings);
+    }
+
+    match format {
+        ScanFormat::Text => {
+            let on = output::color_stdout();
+            print!(
+                "{}",
+                report::text(&rep.findings, &|t, c| output::paint(t, c, on))
+            );
+        }
+        ScanFormat::Json => output::json(&report::json(&rep))?,
+        ScanFormat::Sarif => output::json(&report::sarif(&rep, det.rules()))?,
+    }
+    let mib = rep.bytes as f64 / (1 << 20) as f64;
+    let mut summary = format!(
+        "{} leak(s) in {} file(s), {:.1} MiB in {:.2}s",
+        rep.findings.len(),
+        rep.files,
+        mib,
+        elapsed.as_secs_f64()
+    );
+    if rep.suppressed > 0 {
+        summary.push_str(&format!("; {} accepted by the baseline", rep.suppressed));
+    }
+    if det.needles() > 0 {
+        summary.push_str(&format!("; checked {} vault value(s)", det.needles()));
+    }
+    output::note(&summary);
+    Ok(if rep.findings.is_empty() { 0 } else { 1 })
+}
+
+fn list_rules(set: &RuleSet, format: ScanFormat) -> Result<i32> {
+    match format {
+        ScanFormat::Text => {
+            for r in &set.rules {
+                println!("{:<36} {}", r.id, r.description);
+            }
+        }
+        _ => {
+            let rules: Vec<_> = set
+                .rules
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.id,
+                        "description": r.description,
+                        "keywords": r.keywords,
+                        "entropy": r.entropy,
+                        "validate": r.validate,
+                    })
+                })
+                .collect();
+            output::json(&serde_json::json!({ "rules": rules }))?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
+    match c {
+        HookCommand::Install => {
+            let done = hook::install(Path::new("."))?;
+            let (path, chained, already) = match &done {
+                hook::Installed::Fresh(p) => (p, None, false),
+                hook::Installed::Chained { hook, previous } => (hook, Some(previous), false),
+                hook::Installed::AlreadyThere(p) => (p, None, true),
+            };
+            if ctx.json {
+                output::json(&serde_json::json!({
+                    "hook": path,
+                    "chained": chained,
+                    "already_installed": already,
+                }))?;
+            } else if already {
+                output::note(&format!(
+                    "the keep hook is already installed at {}",
+                    path.display()
+                ));
+            } else {
+                output::note(&format!("installed {}", path.display()));
+                if let Some(p) = chained {
+                    output::note(&format!(
+                        "the previous hook now runs first, from {}",
+                        p.display()
+                    ));
+                }
+            }
+            Ok(0)
+        }
+    }
+}

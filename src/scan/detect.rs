@@ -1,0 +1,556 @@
+//! The detection engine, built the ripgrep way: one Aho-Corasick pass over each buffer finds the
+//! rules' keywords, and a rule's regex runs only on the text around its keyword hits (usually one
+//! line). Most bytes of a source tree are therefore touched once, by the automaton, and never split
+//! into lines: there is no per-line work and no per-line allocation in the hot loop.
+//!
+//! Values stored in the vault are matched exactly by a second automaton, built only when the vault
+//! is unlocked, and reported by name.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::bytes::CaptureLocations;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::filters;
+use super::rules::{Rule, RuleSet};
+use crate::error::{Error, Result};
+
+/// How far before a keyword hit a rule's regex may look (for rules whose keyword sits mid-token).
+const BACK: usize = 256;
+/// How far after a keyword hit a single-line rule's regex may look.
+const FORWARD: usize = 1024;
+/// How far after a keyword hit a multi-line rule (private keys) may look.
+const FORWARD_MULTILINE: usize = 32 * 1024;
+/// Bytes of the line shown before a secret in an excerpt.
+const CONTEXT: usize = 32;
+
+/// The rule id of a vault value found in the clear.
+pub const VAULT_RULE: &str = "keep-vault-value";
+
+/// One leak. It holds no secret: only where it is, what it is, a redacted excerpt and a fingerprint.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: String,
+    pub description: String,
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based byte column.
+    pub column: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// For vault values: the secret's `keep://` address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// The line up to the secret, then at most a four-character prefix of it.
+    pub excerpt: String,
+    /// A hash of rule, path and secret, for baselines.
+    pub fingerprint: String,
+}
+
+/// Where a buffer came from.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Origin<'a> {
+    pub path: &'a str,
+    pub commit: Option<&'a str>,
+    pub author: Option<&'a str>,
+    /// For buffers made of added lines (git): the original line number of each buffer line.
+    pub line_map: Option<&'a [u32]>,
+}
+
+/// A value from the vault to look for, by its address.
+pub struct Needle {
+    pub name: String,
+    pub value: Zeroizing<Vec<u8>>,
+}
+
+/// The compiled rules and automata; shared read-only by all scanning threads.
+pub struct Detector {
+    set: RuleSet,
+    keywords: AhoCorasick,
+    /// For each keyword pattern, the rules it triggers.
+    keyword_rules: Vec<Vec<usize>>,
+    vault: Option<(AhoCorasick, Vec<Needle>)>,
+}
+
+/// Per-thread working memory, reused across buffers.
+pub struct Scratch {
+    locs: Vec<CaptureLocations>,
+    /// The last window each rule's regex ran on, in the current buffer.
+    last: Vec<Option<(usize, usize)>>,
+    /// (rule, offset) of candidates already handled in the current buffer.
+    seen: Vec<(usize, usize)>,
+    /// Byte ranges of this buffer's findings, and whether each came from a generic rule.
+    ranges: Vec<(usize, usize, bool)>,
+    /// Vault values found in this buffer: (start, end, needle). Masked in every excerpt.
+    vault_hits: Vec<(usize, usize, usize)>,
+}
+
+impl Detector {
+    /// Build the automata. `needles` are vault values (shorter ones are dropped by the caller).
+    pub fn new(set: RuleSet, needles: Vec<Needle>) -> Result<Detector> {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        for (ri, rule) in set.rules.iter().enumerate() {
+            for k in &rule.keywords {
+                match patterns.iter().position(|p| p == k) {
+                    Some(i) => keyword_rules[i].push(ri),
+                    None => {
+                        patterns.push(k.clone());
+                        keyword_rules.push(vec![ri]);
+                    }
+                }
+            }
+        }
+        let keywords = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&patterns)
+            .map_err(|e| Error::Usage(format!("cannot build the keyword automaton: {e}")))?;
+        let vault = if needles.is_empty() {
+            None
+        } else {
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(needles.iter().map(|n| n.value.as_slice()))
+                .map_err(|e| Error::Usage(format!("cannot build the vault automaton: {e}")))?;
+            Some((ac, needles))
+        };
+        Ok(Detector {
+            set,
+            keywords,
+            keyword_rules,
+            vault,
+        })
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.set.rules
+    }
+
+    /// How many vault values are being looked for.
+    pub fn needles(&self) -> usize {
+        self.vault.as_ref().map_or(0, |(_, n)| n.len())
+    }
+
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            locs: self
+                .set
+                .rules
+                .iter()
+                .map(|r| r.regex.capture_locations())
+                .collect(),
+            last: vec![None; self.set.rules.len()],
+            seen: Vec::new(),
+            ranges: Vec::new(),
+            vault_hits: Vec::new(),
+        }
+    }
+
+    /// Scan one buffer, appending findings to `out`.
+    pub fn scan(
+        &self,
+        buf: &[u8],
+        origin: &Origin<'_>,
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+    ) {
+        scratch.last.iter_mut().for_each(|l| *l = None);
+        scratch.seen.clear();
+        scratch.ranges.clear();
+        scratch.vault_hits.clear();
+        if let Some((ac, _)) = &self.vault {
+            scratch.vault_hits.extend(
+                ac.find_iter(buf)
+                    .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
+            );
+        }
+        let first = out.len();
+        for m in self.keywords.find_overlapping_iter(buf) {
+            for &ri in &self.keyword_rules[m.pattern().as_usize()] {
+                let rule = &self.set.rules[ri];
+                let (ws, we) = window(buf, m.start(), m.end(), rule.multiline);
+                if let Some((ls, le)) = scratch.last[ri] {
+                    // The previous window of this rule already covered this hit with room to spare.
+                    if ws >= ls && (we <= le || m.end() + FORWARD / 2 <= le) {
+                        continue;
+                    }
+                }
+                scratch.last[ri] = Some((ws, we));
+                self.run_rule(ri, buf, ws, we, origin, scratch, out);
+            }
+        }
+        // A generic finding on a secret a provider rule already named is noise: keep the named one.
+        if scratch.ranges.iter().any(|r| r.2) {
+            let ranges = &scratch.ranges;
+            let keep: Vec<bool> = ranges
+                .iter()
+                .map(|&(s, e, generic)| {
+                    !generic || !ranges.iter().any(|&(s2, e2, g2)| !g2 && s2 < e && s < e2)
+                })
+                .collect();
+            let mut idx = 0;
+            out.retain(|_| {
+                let k = idx < first || keep[idx - first];
+                idx += 1;
+                k
+            });
+        }
+        if let Some((_, needles)) = &self.vault {
+            for &(start, _, idx) in &scratch.vault_hits {
+                let needle = &needles[idx];
+                let (ls, le) = line_bounds(buf, start);
+                if filters::inline_allowed(&buf[ls..le]) {
+                    continue;
+                }
+                let before = context(buf, ls, start, &scratch.vault_hits);
+                out.push(self.finding(
+                    VAULT_RULE,
+                    &format!("Value of the vault secret {}", needle.name),
+                    buf,
+                    start,
+                    &needle.value,
+                    origin,
+                    format!("{before}[{}]", needle.name),
+                    Some(needle.name.clone()),
+                ));
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_rule(
+        &self,
+        ri: usize,
+        buf: &[u8],
+        ws: usize,
+        we: usize,
+        origin: &Origin<'_>,
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+    ) {
+        let rule = &self.set.rules[ri];
+        let hay = &buf[..we];
+        let mut pos = ws;
+        while pos <= we {
+            let locs = &mut scratch.locs[ri];
+            let Some(m) = rule.regex.captures_read_at(locs, hay, pos) else {
+                break;
+            };
+            pos = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.end() + 1
+            };
+            let (s, e) = locs.get(1).unwrap_or((m.start(), m.end()));
+            if scratch.seen.contains(&(ri, s)) {
+                continue;
+            }
+            scratch.seen.push((ri, s));
+            if let Some(f) = self.check(rule, buf, s, e, origin, &scratch.vault_hits) {
+                out.push(f);
+                scratch.ranges.push((s, e, rule.generic));
+            }
+        }
+    }
+
+    /// Apply the filters to a candidate at `buf[s..e]`.
+    fn check(
+        &self,
+        rule: &Rule,
+        buf: &[u8],
+        s: usize,
+        e: usize,
+        origin: &Origin<'_>,
+        masks: &[(usize, usize, usize)],
+    ) -> Option<Finding> {
+        let secret = &buf[s..e];
+        if rule.entropy > 0.0 && filters::entropy(secret) < rule.entropy {
+            return None;
+        }
+        if let Some(v) = rule.validate {
+            if !filters::validate(v, secret) {
+                return None;
+            }
+        }
+        if filters::allowlisted(&self.set.allowlist, rule, secret) {
+            return None;
+        }
+        let (ls, le) = line_bounds(buf, s);
+        let line = &buf[ls..le];
+        if rule.generic {
+            let path = origin.path.as_bytes();
+            if self
+                .set
+                .allowlist
+                .generic_skip_paths
+                .iter()
+                .any(|r| r.is_match(path))
+            {
+                return None;
+            }
+            let before = s.checked_sub(1).map(|i| buf[i]);
+            if filters::generic_rejects(secret, before, &buf[e..le.max(e)], line) {
+                return None;
+            }
+            // A provider format with a checksum that fails is a test string, not a secret.
+            if self.set.rules.iter().any(|r| {
+                r.validate
+                    .is_some_and(|v| r.regex.is_match(secret) && !filters::validate(v, secret))
+            }) {
+                return None;
+            }
+        }
+        if filters::inline_allowed(line) {
+            return None;
+        }
+        let excerpt = format!("{}{}", context(buf, ls, s, masks), redact(secret));
+        Some(self.finding(
+            &rule.id,
+            &rule.description,
+            buf,
+            s,
+            secret,
+            origin,
+            excerpt,
+            None,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finding(
+        &self,
+        rule: &str,
+        description: &str,
+        buf: &[u8],
+        s: usize,
+        secret: &[u8],
+        origin: &Origin<'_>,
+        excerpt: String,
+        secret_name: Option<String>,
+    ) -> Finding {
+        let line_idx = memchr::memchr_iter(b'\n', &buf[..s]).count();
+        let line = match origin.line_map {
+            Some(map) => map.get(line_idx).copied().unwrap_or(0),
+            None => line_idx as u32 + 1,
+        };
+        let line_start = memchr::memrchr(b'\n', &buf[..s]).map_or(0, |p| p + 1);
+        Finding {
+            rule: rule.to_string(),
+            description: description.to_string(),
+            path: origin.path.to_string(),
+            line,
+            column: (s - line_start) as u32 + 1,
+            commit: origin.commit.map(str::to_string),
+            author: origin.author.map(str::to_string),
+            secret_name,
+            excerpt,
+            fingerprint: fingerprint(rule, origin.path, secret),
+        }
+    }
+}
+
+/// The region a rule's regex runs on for a keyword hit at `start..end`: the hit's line, clipped to
+/// `BACK` bytes before and `FORWARD` bytes after (minified files have megabyte-long lines).
+fn window(buf: &[u8], start: usize, end: usize, multiline: bool) -> (usize, usize) {
+    let lo = start.saturating_sub(BACK);
+    let ws = memchr::memrchr(b'\n', &buf[lo..start]).map_or(lo, |p| lo + p + 1);
+    let we = if multiline {
+        (end + FORWARD_MULTILINE).min(buf.len())
+    } else {
+        let hi = (end + FORWARD).min(buf.len());
+        memchr::memchr(b'\n', &buf[end..hi]).map_or(hi, |p| end + p)
+    };
+    (ws, we)
+}
+
+fn line_bounds(buf: &[u8], at: usize) -> (usize, usize) {
+    let ls = memchr::memrchr(b'\n', &buf[..at]).map_or(0, |p| p + 1);
+    let le = memchr::memchr(b'\n', &buf[at..]).map_or(buf.len(), |p| at + p);
+    (ls, le)
+}
+
+/// A fingerprint of a finding that does not reveal the secret: SHA-256 over rule, path and value.
+pub fn fingerprint(rule: &str, path: &str, secret: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"keep-scan/v1\0");
+    h.update(rule.as_bytes());
+    h.update(b"\0");
+    h.update(path.as_bytes());
+    h.update(b"\0");
+    h.update(secret);
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// At most a four-character prefix of a secret (less for short ones), then a mask.
+pub fn redact(secret: &[u8]) -> String {
+    let n = (secret.len() / 4).min(4);
+    let prefix: String = secret[..n]
+        .iter()
+        .take_while(|b| b.is_ascii_graphic())
+        .map(|&b| b as char)
+        .collect();
+    format!("{prefix}*****")
+}
+
+/// Up to `CONTEXT` bytes of the line before a secret, printable, with vault values (`masks`) and any
+/// other long random-looking run masked (a line may hold two secrets).
+fn context(buf: &[u8], line_start: usize, s: usize, masks: &[(usize, usize, usize)]) -> String {
+    let from = s.saturating_sub(CONTEXT).max(line_start);
+    let mut bytes = buf[from..s].to_vec();
+    for &(ms, me, _) in masks {
+        for i in ms.max(from)..me.min(s) {
+            bytes[i - from] = b'*';
+        }
+    }
+    let mut text: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let trimmed = text.trim_start().len();
+    text.drain(..text.len() - trimmed);
+    mask_runs(&text)
+}
+
+fn mask_runs(text: &str) -> String {
+    let is_tok = |c: char| c.is_ascii_alphanumeric() || "+/_-".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let b = run.as_bytes();
+        if b.len() >= 12
+            && b.iter().any(u8::is_ascii_digit)
+            && b.iter().any(u8::is_ascii_alphabetic)
+            && filters::entropy(b) >= 3.0
+        {
+            out.push_str(&redact(b));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_tok(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use base64::Engine;
+
+    fn scan_text(det: &Detector, text: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let origin = Origin {
+            path: "t",
+            ..Origin::default()
+        };
+        det.scan(text, &origin, &mut det.scratch(), &mut out);
+        out
+    }
+
+    /// A PEM block assembled at run time (so this file holds none).
+    fn pem(sep: &str) -> String {
+        let body = base64::engine::general_purpose::STANDARD.encode([7u8; 900].map(|b| b ^ 0x5a));
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let armour = |w: &str| format!("-----{w} RSA {}-----", "PRIVATE KEY");
+        format!(
+            "{}{sep}{}{sep}{}",
+            armour("BEGIN"),
+            lines.join(sep),
+            armour("END")
+        )
+    }
+
+    #[test]
+    fn private_keys_span_lines_and_json_escapes() {
+        let det = Detector::new(RuleSet::builtin().unwrap(), Vec::new()).unwrap();
+        let text = format!("x = 1\n{}\n", pem("\n"));
+        let found = scan_text(&det, text.as_bytes());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].rule.as_str(), found[0].line), ("private-key", 2));
+        let json = format!("{{\n  \"private_key\": \"{}\\n\"\n}}\n", pem("\\n"));
+        let found = scan_text(&det, json.as_bytes());
+        assert_eq!(found.len(), 1, "{found:?}");
+        // An elided body is documentation, not a key.
+        let doc = format!(
+            "-----BEGIN RSA {}-----\n...\n-----END RSA PRIVATE KEY-----\n",
+            "PRIVATE KEY"
+        );
+        assert!(scan_text(&det, doc.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn tokens_deep_in_long_lines_and_vault_values_are_found() {
+        let needle = Needle {
+            name: "keep://p/dev/DB".into(),
+            value: Zeroizing::new(b"an ordinary phrase".to_vec()),
+        };
+        let det = Detector::new(RuleSet::builtin().unwrap(), vec![needle]).unwrap();
+        let mut line = "var a=1;".repeat(200_000);
+        line.push_str(&format!(
+            "k=\"{}{}\";",
+            "sk_live_", "Zq8Lm2Xr5Tn7Vb1Kc4Hd9Fg3"
+        ));
+        line.push_str(" an ordinary phrase, again an ordinary phrase\n");
+        let found = scan_text(&det, line.as_bytes());
+        let rules: Vec<&str> = found.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(
+            rules,
+            ["stripe-secret-key", VAULT_RULE, VAULT_RULE],
+            "{found:?}"
+        );
+        assert_eq!(found[1].secret_name.as_deref(), Some("keep://p/dev/DB"));
+        // The second occurrence's context holds the first one: masked too.
+        for f in &found[1..] {
+            assert!(!f.excerpt.contains("ordinary"), "{}", f.excerpt);
+            assert!(!f.excerpt.contains("phrase"), "{}", f.excerpt);
+        }
+    }
+
+    #[test]
+    fn redaction_shows_at_most_four_characters() {
+        assert_eq!(redact(b"abcdefghijklmnopqrstuvwxyz"), "abcd*****");
+        assert_eq!(redact(b"abcdefgh"), "ab*****");
+        assert_eq!(redact(b"abc"), "*****");
+    }
+
+    #[test]
+    fn other_secrets_in_the_context_are_masked() {
+        assert_eq!(mask_runs("a=Zq8Lm2Xr5Tn7Vb1K b="), "a=Zq8L***** b=");
+        assert_eq!(
+            mask_runs("AWS_SECRET_ACCESS_KEY="),
+            "AWS_SECRET_ACCESS_KEY="
+        );
+    }
+
+    #[test]
+    fn windows_stay_on_the_line_and_are_clipped() {
+        let buf = b"first line\nsecond token line\nthird";
+        let s = 18; // "token"
+        assert_eq!(window(buf, s, s + 5, false), (11, 28));
+        let long = vec![b'a'; 5000];
+        let (ws, we) = window(&long, 2500, 2505, false);
+        assert_eq!((ws, we), (2500 - BACK, 2505 + FORWARD));
+    }
+}

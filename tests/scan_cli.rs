@@ -1,0 +1,475 @@
+//! `keep scan` and `keep hook install` through the real binary. Every secret-shaped string is built
+//! at run time from pieces, so this file itself holds none (the project scans itself clean).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::TestVault;
+use keep::scan::filters::base62;
+
+/// A GitHub classic token with a valid CRC32 tail.
+fn github_token(body: &str) -> String {
+    format!(
+        "{}_{body}{}",
+        "ghp",
+        base62(crc32fast::hash(body.as_bytes()), 6)
+    )
+}
+
+fn aws_key() -> String {
+    format!("{}{}", "AK", "IAZ7Q4RTWXY2M6PLKN")
+}
+
+fn stripe_key() -> String {
+    format!("{}_live_{}", "sk", "4eC39HqLyjWDarjtT1zdp7dcQ8mVbN2x")
+}
+
+fn scan(tv: &TestVault, args: &[&str]) -> Output {
+    let mut all = vec!["scan", "--no-vault"];
+    all.extend_from_slice(args);
+    tv.run(&all)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// `git` in `dir` with a fixed identity and no user config.
+fn git_cmd(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.args(["-c", "user.name=Test", "-c", "user.email=t@example.org"])
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    cmd
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = git_cmd(dir).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "git {args:?}: {err}");
+}
+
+/// A temp folder with an empty git repository in `repo/`.
+fn new_repo() -> (TestVault, std::path::PathBuf) {
+    let tv = TestVault::empty();
+    let repo = tv.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    (tv, repo)
+}
+
+#[test]
+fn findings_exit_1_with_redacted_excerpts_and_clean_trees_exit_0() {
+    let tv = TestVault::empty();
+    let tok = github_token("Xy7Q2mZk9LpR4tVb8NcW1sHd6FgJ3a");
+    write(
+        tv.path(),
+        "src/app.py",
+        &format!("import os\nGITHUB_TOKEN = \"{tok}\"\n"),
+    );
+    write(
+        tv.path(),
+        "deploy/.env",
+        &format!("AWS_ACCESS_KEY_ID={}\n", aws_key()),
+    );
+    let out = scan(&tv, &["src", "deploy"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("src/app.py:2:17  github-token"), "{text}");
+    assert!(
+        text.contains("deploy/.env:1:19  aws-access-key-id"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&tok) && !text.contains(&aws_key()),
+        "a secret was printed: {text}"
+    );
+    assert!(
+        !text.contains(&tok[..5]),
+        "more than 4 characters shown: {text}"
+    );
+
+    let clean = TestVault::empty();
+    write(
+        clean.path(),
+        "ok.py",
+        "KEY_LENGTH = 32\nfor key, value in items():\n    pass\n",
+    );
+    let out = scan(&clean, &["."]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn placeholders_bad_checksums_and_inline_allow_are_not_reported() {
+    let tv = TestVault::empty();
+    let mut bad = github_token("Xy7Q2mZk9LpR4tVb8NcW1sHd6FgJ3a");
+    let last = bad.pop().unwrap();
+    bad.push(if last == 'A' { 'B' } else { 'A' });
+    let text = format!(
+        "AWS_ACCESS_KEY_ID={}\nAPI_KEY=your-api-key-here\nGITHUB_TOKEN=${{GITHUB_TOKEN}}\n\
+         REQUEST_KEY=3f2b6c1e-9a4d-4c2b-8e7f-1a2b3c4d5e6f\nOLD_TOKEN={bad}\n\
+         STRIPE_KEY={} # keep:allow\n",
+        format_args!("{}{}", "AKIA", "IOSFODNN7EXAMPLE"),
+        stripe_key()
+    );
+    write(tv.path(), "cfg.env", &text);
+    let out = scan(&tv, &["cfg.env"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn stdin_json_and_the_rule_list() {
+    let tv = TestVault::empty();
+    let out = tv.run_with_stdin(
+        &["scan", "--no-vault", "--format", "json", "-"],
+        format!("key: {}\n", stripe_key()).as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &doc["findings"][0];
+    assert_eq!(f["rule"], "stripe-secret-key");
+    assert_eq!(f["path"], "-");
+    assert_eq!(f["line"], 1);
+    assert_eq!(f["fingerprint"].as_str().unwrap().len(), 32);
+
+    let out = tv.run(&["scan", "--rules"]);
+    assert!(out.status.success());
+    let list = stdout(&out);
+    assert!(list.lines().count() >= 60, "{list}");
+    for id in [
+        "github-fine-grained-pat",
+        "private-key",
+        "jwt",
+        "npm-access-token",
+        "generic-secret",
+    ] {
+        assert!(list.contains(id), "{id} missing");
+    }
+}
+
+#[test]
+fn baselines_hold_fingerprints_and_silence_accepted_findings() {
+    let tv = TestVault::empty();
+    write(tv.path(), "a.env", &format!("STRIPE={}\n", stripe_key()));
+    let out = scan(&tv, &[".", "--write-baseline", "base.json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base = std::fs::read_to_string(tv.path().join("base.json")).unwrap();
+    assert!(
+        !base.contains(&stripe_key()[8..]),
+        "the baseline holds the secret"
+    );
+    assert_eq!(
+        scan(&tv, &["a.env", "--baseline", "base.json"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // A new secret is still reported.
+    write(tv.path(), "b.env", &format!("AWS={}\n", aws_key()));
+    let out = scan(&tv, &["a.env", "b.env", "--baseline", "base.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("b.env") && !stdout(&out).contains("a.env"));
+    // Writing with a baseline in use accepts the new findings on top of the old ones.
+    let out = scan(
+        &tv,
+        &[
+            "a.env",
+            "b.env",
+            "--baseline",
+            "base.json",
+            "--write-baseline",
+            "both.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let both: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tv.path().join("both.json")).unwrap())
+            .unwrap();
+    assert_eq!(both["fingerprints"].as_array().unwrap().len(), 2, "{both}");
+    assert_eq!(
+        scan(&tv, &["a.env", "b.env", "--baseline", "both.json"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // A damaged baseline is a usage error, not a silent pass.
+    std::fs::write(tv.path().join("bad.json"), "{").unwrap();
+    assert_eq!(
+        scan(&tv, &["a.env", "--baseline", "bad.json"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
+    let tv = TestVault::empty();
+    let tok = github_token("Pq3Zr8Lm2Xk5Tn7Vb1Kc4Hd9Fg6Js0");
+    write(
+        tv.path(),
+        "dir with space/x.yaml",
+        &format!("token: {tok}\n"),
+    );
+    let out = scan(&tv, &[".", "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let result = &doc["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "github-token");
+    let idx = result["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(
+        doc["runs"][0]["tool"]["driver"]["rules"][idx]["id"],
+        "github-token"
+    );
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "dir%20with%20space/x.yaml"
+    );
+    // A document the schema must reject, so the check above can fail.
+    let mut broken = doc.clone();
+    broken["version"] = "2.0.0".into();
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn walks_honour_gitignore_and_skip_binary_and_large_files() {
+    let tv = TestVault::empty();
+    write(tv.path(), ".gitignore", "ignored/\n");
+    write(tv.path(), "ignored/a.env", &format!("AWS={}\n", aws_key()));
+    std::fs::write(
+        tv.path().join("blob.bin"),
+        format!("\0\0AWS={}\n", aws_key()),
+    )
+    .unwrap();
+    let big = format!("AWS={}\n{}", aws_key(), "x".repeat(2 << 20));
+    write(tv.path(), "big.txt", &big);
+    let out = scan(&tv, &[".", "--max-file-mib", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = scan(&tv, &["big.txt", "--max-file-mib", "3"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn staged_changes_and_history_report_added_lines() {
+    let (tv, repo) = new_repo();
+    write(&repo, "README.md", "hello\n");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "first"]);
+    write(
+        &repo,
+        "app.env",
+        &format!("A=1\nB=2\nSTRIPE={}\n", stripe_key()),
+    );
+    // Not staged yet: the index is clean.
+    let out = tv
+        .keep(&["scan", "--no-vault", "--staged"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    git(&repo, &["add", "app.env"]);
+    let out = tv
+        .keep(&["scan", "--no-vault", "--staged"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("app.env:3:8  stripe-secret-key"),
+        "{}",
+        stdout(&out)
+    );
+    git(&repo, &["commit", "-qm", "add config"]);
+
+    let out = tv
+        .keep(&["scan", "--no-vault", "--git", "--format", "json"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &doc["findings"][0];
+    assert_eq!(f["path"], "app.env");
+    assert_eq!(f["line"], 3);
+    assert_eq!(f["author"], "Test <t@example.org>");
+    assert_eq!(f["commit"].as_str().unwrap().len(), 40);
+    // Only the commits after HEAD: nothing.
+    let out = tv
+        .keep(&["scan", "--no-vault", "--git", "--since", "HEAD"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Outside a repository: a usage error that says so.
+    let out = tv
+        .keep(&["scan", "--no-vault", "--staged"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_hook_chains_an_existing_one_and_blocks_a_leaking_commit() {
+    let (tv, repo) = new_repo();
+    let hooks = repo.join(".git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let old = hooks.join("pre-commit");
+    std::fs::write(
+        &old,
+        "#!/bin/sh\necho previous-hook-ran >> \"$(git rev-parse --git-dir)/ran\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let out = tv
+        .keep(&["hook", "install"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(hooks.join("pre-commit.keep-chained").exists());
+    let again = tv
+        .keep(&["hook", "install"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already installed"));
+
+    let commit = |msg: &str| {
+        git_cmd(&repo)
+            .args(["commit", "-qm", msg])
+            .env("KEEP_BIN", env!("CARGO_BIN_EXE_keep"))
+            .env("KEEP_VAULT", tv.vault_path())
+            .output()
+            .unwrap()
+    };
+    write(&repo, "leak.env", &format!("AWS={}\n", aws_key()));
+    git(&repo, &["add", "leak.env"]);
+    let out = commit("leak");
+    assert!(!out.status.success(), "the commit went through");
+    // git sends a hook's stdout to its own stderr.
+    let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("aws-access-key-id"), "{said}");
+    assert!(std::fs::read_to_string(repo.join(".git/ran"))
+        .unwrap()
+        .contains("previous-hook-ran"));
+    write(&repo, "leak.env", "AWS=from-the-vault\n");
+    git(&repo, &["add", "leak.env"]);
+    let out = commit("clean");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn an_unlocked_vault_makes_the_scan_find_its_values_by_name() {
+    let tv = TestVault::new();
+    let set = tv.run_with_stdin(&["set", "DB_PASS"], b"plain words no rule would flag");
+    assert!(set.status.success());
+    let short = tv.run_with_stdin(&["set", "PIN"], b"1234");
+    assert!(short.status.success());
+    write(
+        tv.path(),
+        "notes.txt",
+        "the db: plain words no rule would flag\npin 1234\n",
+    );
+    // Locked: no vault findings, and no prompt (stdin is null, no passphrase is used).
+    let locked = tv
+        .keep(&["scan", "notes.txt"])
+        .env_remove("KEEP_PASSPHRASE_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(locked.status.code(), Some(0), "{}", stdout(&locked));
+
+    assert!(tv.run(&["unlock", "--ttl", "2m"]).status.success());
+    let out = tv
+        .keep(&["scan", "notes.txt"])
+        .env_remove("KEEP_PASSPHRASE_FILE")
+        .output()
+        .unwrap();
+    let _ = tv.run(&["lock"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("notes.txt:1:9  keep-vault-value"), "{text}");
+    assert!(text.contains("keep://default/dev/DB_PASS"), "{text}");
+    assert!(
+        !text.contains("plain words"),
+        "the value was printed: {text}"
+    );
+    assert!(
+        !text.contains("PIN"),
+        "values under 8 bytes are not looked for: {text}"
+    );
+}
+
+#[test]
+fn the_project_scans_itself_clean() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(env!("CARGO_BIN_EXE_keep"))
+        // Fingerprints hash the path as scanned, so scan `.` from the root, as users and the
+        // baseline file do, wherever the checkout lives.
+        .current_dir(root)
+        .args([
+            "scan",
+            "--no-vault",
+            "--baseline",
+            ".keep-baseline.json",
+            ".",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "keep scan found leaks in the repository:\n{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
