@@ -27,8 +27,8 @@ use crate::error::Result;
 use crate::scope::Name;
 use crate::value::SecretValue;
 
-pub use progress::Progress;
 pub use engine::{diff, pull, push, Outcome, SyncOptions};
+pub use progress::Progress;
 pub use target::{Layout, ProviderKind, Target};
 
 /// The marker keep puts on everything it pushes (an AWS tag, Vault custom metadata). `--prune` only

@@ -40,36 +40,75 @@ impl Ledger {
     pub fn new(keys: &Subkeys, t: &Target) -> Ledger {
         let key = Zeroizing::new(*keys.sync.expose_secret());
         let (project, env) = (t.scope.project().to_string(), t.scope.env().to_string());
-        let target_key = hmac_parts(&key, &[b"target", t.name.as_bytes(), project.as_bytes(), env.as_bytes()]);
-        Ledger { key, target: t.name.clone(), project, env, target_key }
+        let target_key = hmac_parts(
+            &key,
+            &[
+                b"target",
+                t.name.as_bytes(),
+                project.as_bytes(),
+                env.as_bytes(),
+            ],
+        );
+        Ledger {
+            key,
+            target: t.name.clone(),
+            project,
+            env,
+            target_key,
+        }
     }
 
     fn name_key(&self, name: &Name) -> [u8; 32] {
         hmac_parts(
             &self.key,
-            &[b"name", self.target.as_bytes(), self.project.as_bytes(), self.env.as_bytes(), name.as_str().as_bytes()],
+            &[
+                b"name",
+                self.target.as_bytes(),
+                self.project.as_bytes(),
+                self.env.as_bytes(),
+                name.as_str().as_bytes(),
+            ],
         )
     }
 
     /// The keyed hash of a value as synced under `name`.
     pub fn value_hash(&self, name: &Name, value: &SecretValue) -> [u8; 32] {
-        hmac_parts(&self.key, &[b"value", self.target.as_bytes(), name.as_str().as_bytes(), value.expose()])
+        hmac_parts(
+            &self.key,
+            &[
+                b"value",
+                self.target.as_bytes(),
+                name.as_str().as_bytes(),
+                value.expose(),
+            ],
+        )
     }
 
     /// The records of `names` (names never synced are left out).
-    pub fn load<'a>(&self, conn: &Connection, names: impl IntoIterator<Item = &'a Name>) -> Result<BTreeMap<Name, Record>> {
+    pub fn load<'a>(
+        &self,
+        conn: &Connection,
+        names: impl IntoIterator<Item = &'a Name>,
+    ) -> Result<BTreeMap<Name, Record>> {
         let mut stmt = conn
-            .prepare_cached("SELECT version, hash FROM sync_state WHERE target_key = ?1 AND name_key = ?2")
+            .prepare_cached(
+                "SELECT version, hash FROM sync_state WHERE target_key = ?1 AND name_key = ?2",
+            )
             .map_err(|e| Error::db("read the sync state", e))?;
         let mut out = BTreeMap::new();
         for name in names {
             let row: Option<(Option<String>, Vec<u8>)> = stmt
-                .query_row(params![&self.target_key[..], &self.name_key(name)[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(
+                    params![&self.target_key[..], &self.name_key(name)[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()
                 .map_err(|e| Error::db("read the sync state", e))?;
             if let Some((version, hash)) = row {
                 let hash: [u8; 32] = hash.try_into().map_err(|_| {
-                    Error::Integrity(format!("the sync state of {name} is damaged; sync it with --prefer local|remote"))
+                    Error::Integrity(format!(
+                        "the sync state of {name} is damaged; sync it with --prefer local|remote"
+                    ))
                 })?;
                 out.insert(name.clone(), Record { version, hash });
             }

@@ -99,7 +99,11 @@ impl Target {
                 .unwrap_or_default();
             Error::NotFound(format!(
                 "no sync target {name:?} in keep.toml (known: {}); add a [sync.{name}] table",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ))
         })?;
         Target::from_config(name, table, default_scope)
@@ -119,7 +123,9 @@ impl Target {
         let location = match layout {
             Layout::PerKey => {
                 if t.path.is_some() {
-                    return Err(bad("`path` is for layout = \"bundle\"; per-key uses `prefix`".into()));
+                    return Err(bad(
+                        "`path` is for layout = \"bundle\"; per-key uses `prefix`".into(),
+                    ));
                 }
                 Location::PerKey {
                     prefix: t.prefix.clone().unwrap_or_default(),
@@ -127,13 +133,20 @@ impl Target {
             }
             Layout::Bundle => {
                 if t.prefix.is_some() {
-                    return Err(bad("`prefix` is for layout = \"per-key\"; bundle uses `path`".into()));
+                    return Err(bad(
+                        "`prefix` is for layout = \"per-key\"; bundle uses `path`".into(),
+                    ));
                 }
                 let path = t
                     .path
                     .clone()
                     .filter(|p| !p.trim_matches('/').is_empty())
-                    .ok_or_else(|| bad("layout = \"bundle\" needs `path` (the entry holding every name)".into()))?;
+                    .ok_or_else(|| {
+                        bad(
+                            "layout = \"bundle\" needs `path` (the entry holding every name)"
+                                .into(),
+                        )
+                    })?;
                 Location::Bundle { path }
             }
         };
@@ -145,7 +158,9 @@ impl Target {
         }
         let concurrency = t.concurrency.unwrap_or(super::DEFAULT_CONCURRENCY);
         if !(1..=64).contains(&concurrency) {
-            return Err(bad(format!("concurrency must be 1..=64, not {concurrency}")));
+            return Err(bad(format!(
+                "concurrency must be 1..=64, not {concurrency}"
+            )));
         }
         let timeout = match &t.timeout {
             Some(s) => humantime::parse_duration(s)
@@ -188,9 +203,19 @@ mod tests {
         .unwrap();
         let aws = Target::resolve(Some(&c), "prod-aws", &scope()).unwrap();
         assert_eq!(aws.scope.env(), "prod");
-        assert_eq!(aws.location, Location::PerKey { prefix: "billing/prod/".into() });
+        assert_eq!(
+            aws.location,
+            Location::PerKey {
+                prefix: "billing/prod/".into()
+            }
+        );
         let v = Target::resolve(Some(&c), "team-vault", &scope()).unwrap();
-        assert_eq!(v.location, Location::Bundle { path: "billing/dev".into() });
+        assert_eq!(
+            v.location,
+            Location::Bundle {
+                path: "billing/dev".into()
+            }
+        );
         assert_eq!(v.concurrency, 8);
     }
 
@@ -204,6 +229,9 @@ mod tests {
             Err(Error::NotFound(_))
         ));
         let c = Config::parse("[sync.x]\nprovider = \"aws\"\nlayout = \"bundle\"\n").unwrap();
-        assert!(matches!(Target::resolve(Some(&c), "x", &scope()), Err(Error::Usage(_))));
+        assert!(matches!(
+            Target::resolve(Some(&c), "x", &scope()),
+            Err(Error::Usage(_))
+        ));
     }
 }

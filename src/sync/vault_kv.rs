@@ -23,7 +23,10 @@ use zeroize::Zeroizing;
 
 use super::retry::{self, Attempt};
 use super::target::Location;
-use super::{parallel, Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY, MARKER_VALUE};
+use super::{
+    parallel, Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY,
+    MARKER_VALUE,
+};
 use crate::error::{Error, Result};
 use crate::scope::Name;
 use crate::value::SecretValue;
@@ -71,7 +74,10 @@ enum Method {
 
 impl Http {
     fn remote(&self, op: &str, path: &str, why: impl std::fmt::Display) -> Error {
-        Error::Remote(format!("sync target {}: {op} {path} on Vault at {} failed: {why}", self.target, self.addr))
+        Error::Remote(format!(
+            "sync target {}: {op} {path} on Vault at {} failed: {why}",
+            self.target, self.addr
+        ))
     }
 
     /// One request with retries on 429/5xx and transport errors. Returns (status, JSON body or Null).
@@ -79,7 +85,9 @@ impl Http {
         let url = format!("{}/v1/{}", self.addr, path.trim_start_matches('/'));
         retry::run(|| {
             let with = |mut r: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
-                r = r.header("X-Vault-Token", self.token.as_str()).header("X-Vault-Request", "true");
+                r = r
+                    .header("X-Vault-Token", self.token.as_str())
+                    .header("X-Vault-Request", "true");
                 if let Some(ns) = &self.namespace {
                     r = r.header("X-Vault-Namespace", ns);
                 }
@@ -90,7 +98,11 @@ impl Http {
                 Method::List => with(self.agent.get(&url)).query("list", "true").call(),
                 Method::Delete => with(self.agent.delete(&url)).call(),
                 Method::Post(body) => {
-                    let mut r = self.agent.post(&url).header("X-Vault-Token", self.token.as_str()).header("X-Vault-Request", "true");
+                    let mut r = self
+                        .agent
+                        .post(&url)
+                        .header("X-Vault-Token", self.token.as_str())
+                        .header("X-Vault-Request", "true");
                     if let Some(ns) = &self.namespace {
                         r = r.header("X-Vault-Namespace", ns);
                     }
@@ -99,20 +111,36 @@ impl Http {
             };
             let mut resp = match sent {
                 Ok(r) => r,
-                Err(e) => return Err(Attempt::Retry(self.remote(op, path, format!("{e} (is VAULT_ADDR right and the server up?)")))),
+                Err(e) => {
+                    return Err(Attempt::Retry(self.remote(
+                        op,
+                        path,
+                        format!("{e} (is VAULT_ADDR right and the server up?)"),
+                    )))
+                }
             };
             let status = resp.status().as_u16();
             let text = resp.body_mut().read_to_string().unwrap_or_default();
             let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             if retry::retryable_status(status) {
-                return Err(Attempt::Retry(self.remote(op, path, describe(status, &body))));
+                return Err(Attempt::Retry(self.remote(
+                    op,
+                    path,
+                    describe(status, &body),
+                )));
             }
             Ok((status, body))
         })
     }
 
     /// A call where anything but 2xx (and 404 when `absent_ok`) is an error.
-    fn expect(&self, op: &str, path: &str, method: Method, absent_ok: bool) -> Result<Option<Value>> {
+    fn expect(
+        &self,
+        op: &str,
+        path: &str,
+        method: Method,
+        absent_ok: bool,
+    ) -> Result<Option<Value>> {
         let (status, body) = self.call(op, path, &method)?;
         match status {
             200..=299 => Ok(Some(body)),
@@ -124,7 +152,10 @@ impl Http {
 
 /// Vault's error text (`errors` array) with the status, plus a hint for denials.
 fn describe(status: u16, body: &Value) -> String {
-    let errors: Vec<&str> = body["errors"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let errors: Vec<&str> = body["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let mut msg = format!("HTTP {status}");
     if !errors.is_empty() {
         msg.push_str(": ");
@@ -134,7 +165,9 @@ fn describe(status: u16, body: &Value) -> String {
         if !msg.contains("permission denied") {
             msg.push_str(": permission denied");
         }
-        msg.push_str(" (check VAULT_TOKEN or ~/.vault-token, VAULT_NAMESPACE and the token's policy)");
+        msg.push_str(
+            " (check VAULT_TOKEN or ~/.vault-token, VAULT_NAMESPACE and the token's policy)",
+        );
     }
     msg
 }
@@ -162,7 +195,10 @@ fn agent(timeout: Duration, cacert: Option<&std::path::Path>) -> Result<ureq::Ag
             })
             .collect();
         if certs.is_empty() {
-            return Err(Error::Usage(format!("VAULT_CACERT {} holds no PEM certificate", path.display())));
+            return Err(Error::Usage(format!(
+                "VAULT_CACERT {} holds no PEM certificate",
+                path.display()
+            )));
         }
         tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
     }
@@ -175,7 +211,10 @@ fn agent(timeout: Duration, cacert: Option<&std::path::Path>) -> Result<ureq::Ag
 }
 
 fn token() -> Option<Zeroizing<String>> {
-    if let Some(t) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+    if let Some(t) = std::env::var("VAULT_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
         return Some(Zeroizing::new(t.trim().to_string()));
     }
     let file = dirs::home_dir()?.join(".vault-token");
@@ -185,7 +224,8 @@ fn token() -> Option<Zeroizing<String>> {
 }
 
 fn text(name: &Name, v: &SecretValue) -> Result<String> {
-    v.expose_str(&format!("{name} (Vault KV holds text values only)")).map(str::to_string)
+    v.expose_str(&format!("{name} (Vault KV holds text values only)"))
+        .map(str::to_string)
 }
 
 impl VaultKv {
@@ -219,9 +259,17 @@ impl VaultKv {
         let path = format!("sys/internal/ui/mounts/{}", target.mount);
         let mount = http
             .expect("detect the KV version of", &path, Method::Get, true)?
-            .ok_or_else(|| Error::NotFound(format!("sync target {}: Vault has no mount {:?}", target.name, target.mount)))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "sync target {}: Vault has no mount {:?}",
+                    target.name, target.mount
+                ))
+            })?;
         let data = &mount["data"];
-        if data["type"].as_str().is_some_and(|t| t != "kv" && t != "generic") {
+        if data["type"]
+            .as_str()
+            .is_some_and(|t| t != "kv" && t != "generic")
+        {
             return Err(Error::Usage(format!(
                 "sync target {}: mount {:?} is a {} engine, not KV",
                 target.name, target.mount, data["type"]
@@ -229,14 +277,21 @@ impl VaultKv {
         }
         let v2 = data["options"]["version"].as_str() == Some("2");
         // The mount may be given with a sub-path (`secret/team`); its real path comes back here.
-        let mount_path = data["path"].as_str().map(|p| p.trim_matches('/').to_string()).filter(|p| !p.is_empty());
+        let mount_path = data["path"]
+            .as_str()
+            .map(|p| p.trim_matches('/').to_string())
+            .filter(|p| !p.is_empty());
         let mut location = target.location.clone();
         let mount = match mount_path {
             Some(real) if target.mount.starts_with(&real) && target.mount.len() > real.len() => {
                 let rest = target.mount[real.len()..].trim_matches('/').to_string();
                 location = match location {
-                    Location::PerKey { prefix } => Location::PerKey { prefix: format!("{rest}/{prefix}") },
-                    Location::Bundle { path } => Location::Bundle { path: format!("{rest}/{path}") },
+                    Location::PerKey { prefix } => Location::PerKey {
+                        prefix: format!("{rest}/{prefix}"),
+                    },
+                    Location::Bundle { path } => Location::Bundle {
+                        path: format!("{rest}/{path}"),
+                    },
                 };
                 real
             }
@@ -284,10 +339,16 @@ impl VaultKv {
             if body["data"]["data"].is_null() {
                 return Ok(None);
             }
-            let fields = body["data"]["data"].as_object().cloned().unwrap_or_default();
+            let fields = body["data"]["data"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
             Ok(Some((fields, body["data"]["metadata"]["version"].as_u64())))
         } else {
-            Ok(Some((body["data"].as_object().cloned().unwrap_or_default(), None)))
+            Ok(Some((
+                body["data"].as_object().cloned().unwrap_or_default(),
+                None,
+            )))
         }
     }
 
@@ -295,22 +356,35 @@ impl VaultKv {
     /// and the marker.
     fn read_meta(&self, rel: &str) -> Result<Option<(u64, bool)>> {
         let path = self.meta_path(rel);
-        let Some(body) = self.http.expect("read metadata of", &path, Method::Get, true)? else {
+        let Some(body) = self
+            .http
+            .expect("read metadata of", &path, Method::Get, true)?
+        else {
             return Ok(None);
         };
         let d = &body["data"];
         let current = d["current_version"].as_u64().unwrap_or(0);
         let v = &d["versions"][current.to_string()];
-        let deleted = v["deletion_time"].as_str().is_some_and(|t| !t.is_empty()) || v["destroyed"].as_bool() == Some(true);
+        let deleted = v["deletion_time"].as_str().is_some_and(|t| !t.is_empty())
+            || v["destroyed"].as_bool() == Some(true);
         if current == 0 || deleted {
             return Ok(None);
         }
-        Ok(Some((current, d["custom_metadata"][MARKER_KEY].as_str() == Some(MARKER_VALUE))))
+        Ok(Some((
+            current,
+            d["custom_metadata"][MARKER_KEY].as_str() == Some(MARKER_VALUE),
+        )))
     }
 
     /// Write one path; `cas` is the expected version on v2 (0 = must not exist). Returns the new version,
     /// or `None` on a check-and-set conflict.
-    fn write_path(&self, rel: &str, mut fields: Map<String, Value>, cas: u64, mark: bool) -> Result<Option<Option<u64>>> {
+    fn write_path(
+        &self,
+        rel: &str,
+        mut fields: Map<String, Value>,
+        cas: u64,
+        mark: bool,
+    ) -> Result<Option<Option<u64>>> {
         let path = self.data_path(rel);
         let body = if self.v2 {
             json!({ "options": { "cas": cas }, "data": fields })
@@ -336,8 +410,14 @@ impl VaultKv {
     fn delete_path(&self, rel: &str, force: bool) -> Result<()> {
         // v2: a soft delete of the current version (recoverable with `undelete`) unless forced;
         // forced removes every version and the metadata.
-        let path = if self.v2 && force { self.meta_path(rel) } else { self.data_path(rel) };
-        self.http.expect("delete", &path, Method::Delete, true).map(|_| ())
+        let path = if self.v2 && force {
+            self.meta_path(rel)
+        } else {
+            self.data_path(rel)
+        };
+        self.http
+            .expect("delete", &path, Method::Delete, true)
+            .map(|_| ())
     }
 
     fn load_bundle(&mut self, path: &str) -> Result<Bundle> {
@@ -365,11 +445,20 @@ impl VaultKv {
             Some(i) => (&prefix[..=i], &prefix[i + 1..]),
             None => ("", prefix),
         };
-        let list_path = if self.v2 { self.meta_path(dir) } else { self.data_path(dir) };
+        let list_path = if self.v2 {
+            self.meta_path(dir)
+        } else {
+            self.data_path(dir)
+        };
         let keys: Vec<String> = match self.http.expect("list", &list_path, Method::List, true)? {
             Some(body) => body["data"]["keys"]
                 .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default(),
             None => Vec::new(),
         };
@@ -382,12 +471,29 @@ impl VaultKv {
         let metas = parallel::map(&names, self.concurrency, |name| {
             let rel = format!("{prefix}{name}");
             if me.v2 {
-                Ok(me.read_meta(&rel)?.map(|(v, m)| (RemoteMeta { version: Some(v.to_string()), managed: m }, None)))
+                Ok(me.read_meta(&rel)?.map(|(v, m)| {
+                    (
+                        RemoteMeta {
+                            version: Some(v.to_string()),
+                            managed: m,
+                        },
+                        None,
+                    )
+                }))
             } else {
                 Ok(me.read_path(&rel)?.map(|(f, _)| {
                     let managed = f.get(MARKER_KEY).and_then(Value::as_str) == Some(MARKER_VALUE);
-                    let value = f.get(VALUE_FIELD).and_then(Value::as_str).map(SecretValue::from);
-                    (RemoteMeta { version: None, managed }, value)
+                    let value = f
+                        .get(VALUE_FIELD)
+                        .and_then(Value::as_str)
+                        .map(SecretValue::from);
+                    (
+                        RemoteMeta {
+                            version: None,
+                            managed,
+                        },
+                        value,
+                    )
                 }))
             }
         })?;
@@ -410,7 +516,10 @@ impl Provider for VaultKv {
         match self.location.clone() {
             Location::Bundle { path } => {
                 let b = self.load_bundle(&path)?;
-                let meta = RemoteMeta { version: b.version.map(|v| v.to_string()), managed: b.managed };
+                let meta = RemoteMeta {
+                    version: b.version.map(|v| v.to_string()),
+                    managed: b.managed,
+                };
                 Ok(b.fields
                     .iter()
                     .filter(|(_, v)| v.is_string())
@@ -435,7 +544,13 @@ impl Provider for VaultKv {
                     .filter_map(|n| {
                         progress.inc();
                         let v = b.fields.get(n.as_str())?.as_str()?;
-                        Some((n.clone(), RemoteValue { value: SecretValue::from(v), version: version.clone() }))
+                        Some((
+                            n.clone(),
+                            RemoteValue {
+                                value: SecretValue::from(v),
+                                version: version.clone(),
+                            },
+                        ))
                     })
                     .collect())
             }
@@ -443,17 +558,29 @@ impl Provider for VaultKv {
                 let me = &*self;
                 let got = parallel::map(names, self.concurrency, |name| {
                     let r = if let Some(v) = me.v1_values.get(name).filter(|_| !me.v2) {
-                        Some(RemoteValue { value: v.clone(), version: None })
-                    } else {
-                        me.read_path(&format!("{prefix}{name}"))?.and_then(|(f, version)| {
-                            let v = f.get(VALUE_FIELD)?.as_str()?;
-                            Some(RemoteValue { value: SecretValue::from(v), version: version.map(|v| v.to_string()) })
+                        Some(RemoteValue {
+                            value: v.clone(),
+                            version: None,
                         })
+                    } else {
+                        me.read_path(&format!("{prefix}{name}"))?
+                            .and_then(|(f, version)| {
+                                let v = f.get(VALUE_FIELD)?.as_str()?;
+                                Some(RemoteValue {
+                                    value: SecretValue::from(v),
+                                    version: version.map(|v| v.to_string()),
+                                })
+                            })
                     };
                     progress.inc();
                     Ok(r)
                 })?;
-                Ok(names.iter().cloned().zip(got).filter_map(|(n, r)| r.map(|r| (n, r))).collect())
+                Ok(names
+                    .iter()
+                    .cloned()
+                    .zip(got)
+                    .filter_map(|(n, r)| r.map(|r| (n, r)))
+                    .collect())
             }
         }
     }
@@ -489,7 +616,14 @@ impl Provider for VaultKv {
                 }
                 for d in &changes.deletes {
                     progress.inc();
-                    out.insert(d.clone(), if written.is_some() { Applied::Deleted } else { Applied::Conflict });
+                    out.insert(
+                        d.clone(),
+                        if written.is_some() {
+                            Applied::Deleted
+                        } else {
+                            Applied::Conflict
+                        },
+                    );
                 }
                 self.bundle = None;
             }
@@ -498,7 +632,11 @@ impl Provider for VaultKv {
                 let writes = parallel::map(&changes.upserts, self.concurrency, |u| {
                     let mut fields = Map::new();
                     fields.insert(VALUE_FIELD.into(), Value::String(text(&u.name, &u.value)?));
-                    let cas = u.expected.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let cas = u
+                        .expected
+                        .as_deref()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
                     let mark = !me.managed.get(&u.name).copied().unwrap_or(false);
                     let r = me.write_path(&format!("{prefix}{}", u.name), fields, cas, mark)?;
                     progress.inc();
@@ -513,7 +651,12 @@ impl Provider for VaultKv {
                     progress.inc();
                     Ok(())
                 })?;
-                out.extend(changes.deletes.iter().map(|n| (n.clone(), Applied::Deleted)));
+                out.extend(
+                    changes
+                        .deletes
+                        .iter()
+                        .map(|n| (n.clone(), Applied::Deleted)),
+                );
             }
         }
         Ok(out)

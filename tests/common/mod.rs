@@ -5,9 +5,9 @@
 //! exercised separately.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::io::Write;
 
 /// The passphrase of test vaults.
 pub const PASSPHRASE: &str = "correct horse battery staple";
@@ -20,7 +20,10 @@ pub struct TestVault {
 impl TestVault {
     /// A folder with no vault yet.
     pub fn empty() -> TestVault {
-        let dir = tempfile::Builder::new().prefix("keep-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("keep-test-")
+            .tempdir()
+            .expect("temp dir");
         std::fs::write(dir.path().join("pass"), format!("{PASSPHRASE}\n")).unwrap();
         TestVault { dir }
     }
@@ -28,8 +31,15 @@ impl TestVault {
     /// A folder with an initialised vault (cheap KDF).
     pub fn new() -> TestVault {
         let tv = TestVault::empty();
-        let out = tv.keep(&["init", "--kdf-memory", "1MiB", "--kdf-iterations", "1"]).output().unwrap();
-        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = tv
+            .keep(&["init", "--kdf-memory", "1MiB", "--kdf-iterations", "1"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         tv
     }
 
@@ -81,20 +91,30 @@ impl TestVault {
     /// `keep set NAME` with `value` on stdin; panics on failure.
     pub fn set(&self, name: &str, value: &str) {
         let out = self.run_with_stdin(&["set", name], value.as_bytes());
-        assert!(out.status.success(), "set {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "set {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// `keep get NAME`; panics on failure.
     pub fn get(&self, name: &str) -> String {
         let out = self.run(&["get", name]);
-        assert!(out.status.success(), "get {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "get {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 }
 
 /// The exit code, or a panic naming the signal.
 pub fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or_else(|| panic!("killed by a signal: {:?}", out.status))
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {:?}", out.status))
 }
 
 pub fn stderr(out: &Output) -> String {
