@@ -56,6 +56,9 @@ struct Bundle {
     managed: bool,
 }
 
+/// One KV entry as read: its fields and (v2) version.
+type Entry = (Map<String, Value>, Option<u64>);
+
 /// The HTTP side: address, token, namespace, agent, and error wording.
 struct Http {
     agent: ureq::Agent,
@@ -187,7 +190,7 @@ pub struct Settings {
 fn agent(timeout: Duration, cacert: Option<&std::path::Path>) -> Result<ureq::Agent> {
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(path) = cacert {
-        let pem = std::fs::read(&path).map_err(|e| Error::io("read VAULT_CACERT", path, e))?;
+        let pem = std::fs::read(path).map_err(|e| Error::io("read VAULT_CACERT", path, e))?;
         let certs: Vec<_> = ureq::tls::parse_pem(&pem)
             .filter_map(|item| match item {
                 Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -327,7 +330,7 @@ impl VaultKv {
     }
 
     /// Read one path: its fields and (v2) version; `None` when absent or soft-deleted.
-    fn read_path(&self, rel: &str) -> Result<Option<(Map<String, Value>, Option<u64>)>> {
+    fn read_path(&self, rel: &str) -> Result<Option<Entry>> {
         let path = self.data_path(rel);
         let (status, body) = self.http.call("read", &path, &Method::Get)?;
         match status {
