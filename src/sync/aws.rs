@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
+use super::bundle::Bundle;
 use super::target::Location;
 use super::{
     Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY, MARKER_VALUE,
@@ -46,14 +47,6 @@ pub struct AwsProvider {
     concurrency: usize,
     managed: BTreeMap<Name, bool>,
     bundle: Option<Bundle>,
-}
-
-#[derive(Clone, Default)]
-struct Bundle {
-    fields: Map<String, Value>,
-    version: Option<String>,
-    exists: bool,
-    managed: bool,
 }
 
 fn fail(target: &str, op: &str, secret: &str, e: impl std::error::Error) -> Error {
@@ -340,19 +333,7 @@ impl AwsProvider {
 impl Provider for AwsProvider {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
         match self.location.clone() {
-            Location::Bundle { path } => {
-                let b = self.load_bundle(&path)?;
-                let meta = RemoteMeta {
-                    version: b.version.clone(),
-                    managed: b.managed,
-                };
-                Ok(b.fields
-                    .iter()
-                    .filter(|(_, v)| v.is_string())
-                    .filter_map(|(k, _)| Name::new(k).ok())
-                    .map(|n| (n, meta.clone()))
-                    .collect())
-            }
+            Location::Bundle { path } => Ok(self.load_bundle(&path)?.listing()),
             Location::PerKey { prefix } => self.list_per_key(&prefix),
         }
     }
@@ -364,20 +345,7 @@ impl Provider for AwsProvider {
                     Some(b) => b.clone(),
                     None => self.load_bundle(&path)?,
                 };
-                Ok(names
-                    .iter()
-                    .filter_map(|n| {
-                        progress.inc();
-                        let v = b.fields.get(n.as_str())?.as_str()?;
-                        Some((
-                            n.clone(),
-                            RemoteValue {
-                                value: SecretValue::from(v),
-                                version: b.version.clone(),
-                            },
-                        ))
-                    })
-                    .collect())
+                Ok(b.values(names, progress))
             }
             Location::PerKey { prefix } => {
                 let target = self.target.clone();
@@ -429,17 +397,7 @@ impl Provider for AwsProvider {
                 let result = if now.version != seen.version || now.exists != seen.exists {
                     Put::Conflict
                 } else {
-                    let mut fields = now.fields.clone();
-                    for u in &changes.upserts {
-                        let text = u
-                            .value
-                            .expose_str(&format!("{} (a bundle holds text values only)", u.name))?;
-                        fields.insert(u.name.to_string(), Value::String(text.to_string()));
-                    }
-                    for d in &changes.deletes {
-                        fields.remove(d.as_str());
-                    }
-                    let json = SecretValue::from(Value::Object(fields).to_string());
+                    let json = SecretValue::from(Value::Object(now.merged(changes)?).to_string());
                     let expected = now.exists.then_some("present");
                     self.rt.block_on(put_one(
                         &self.client,
@@ -450,27 +408,11 @@ impl Provider for AwsProvider {
                         now.managed,
                     ))?
                 };
-                for u in &changes.upserts {
-                    progress.inc();
-                    out.insert(
-                        u.name.clone(),
-                        match &result {
-                            Put::Done(v) => Applied::Written(v.clone()),
-                            Put::Conflict => Applied::Conflict,
-                        },
-                    );
-                }
-                for d in &changes.deletes {
-                    progress.inc();
-                    out.insert(
-                        d.clone(),
-                        if matches!(result, Put::Done(_)) {
-                            Applied::Deleted
-                        } else {
-                            Applied::Conflict
-                        },
-                    );
-                }
+                let written = match result {
+                    Put::Done(v) => Some(v),
+                    Put::Conflict => None,
+                };
+                out.extend(Bundle::outcome(changes, written, progress));
                 self.bundle = None;
             }
             Location::PerKey { prefix } => {

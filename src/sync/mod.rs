@@ -12,6 +12,7 @@
 //! version observed in the plan is sent back as a check-and-set condition where the provider has one.
 
 pub mod aws;
+pub mod bundle;
 pub mod engine;
 pub mod parallel;
 pub mod plan;

@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
+use super::bundle::Bundle;
 use super::retry::{self, Attempt};
 use super::target::Location;
 use super::{
@@ -46,14 +47,6 @@ pub struct VaultKv {
     /// Per-key layout on KV v1: values read while listing (v1 has no metadata to list instead).
     v1_values: BTreeMap<Name, SecretValue>,
     managed: BTreeMap<Name, bool>,
-}
-
-#[derive(Clone, Default)]
-struct Bundle {
-    fields: Map<String, Value>,
-    version: Option<u64>,
-    exists: bool,
-    managed: bool,
 }
 
 /// One KV entry as read: its fields and (v2) version.
@@ -428,7 +421,7 @@ impl VaultKv {
         if self.v2 {
             if let Some((version, managed)) = self.read_meta(path)? {
                 b.managed = managed;
-                b.version = Some(version);
+                b.version = Some(version.to_string());
             }
         }
         if let Some((fields, version)) = self.read_path(path)? {
@@ -436,7 +429,7 @@ impl VaultKv {
             if !self.v2 {
                 b.managed = fields.get(MARKER_KEY).and_then(Value::as_str) == Some(MARKER_VALUE);
             }
-            b.version = version.or(b.version);
+            b.version = version.map(|v| v.to_string()).or(b.version);
             b.fields = fields;
         }
         self.bundle = Some(b.clone());
@@ -517,19 +510,7 @@ impl VaultKv {
 impl Provider for VaultKv {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
         match self.location.clone() {
-            Location::Bundle { path } => {
-                let b = self.load_bundle(&path)?;
-                let meta = RemoteMeta {
-                    version: b.version.map(|v| v.to_string()),
-                    managed: b.managed,
-                };
-                Ok(b.fields
-                    .iter()
-                    .filter(|(_, v)| v.is_string())
-                    .filter_map(|(k, _)| Name::new(k).ok())
-                    .map(|n| (n, meta.clone()))
-                    .collect())
-            }
+            Location::Bundle { path } => Ok(self.load_bundle(&path)?.listing()),
             Location::PerKey { prefix } => self.list_per_key(&prefix),
         }
     }
@@ -541,21 +522,7 @@ impl Provider for VaultKv {
                     Some(b) => b.clone(),
                     None => self.load_bundle(&path)?,
                 };
-                let version = b.version.map(|v| v.to_string());
-                Ok(names
-                    .iter()
-                    .filter_map(|n| {
-                        progress.inc();
-                        let v = b.fields.get(n.as_str())?.as_str()?;
-                        Some((
-                            n.clone(),
-                            RemoteValue {
-                                value: SecretValue::from(v),
-                                version: version.clone(),
-                            },
-                        ))
-                    })
-                    .collect())
+                Ok(b.values(names, progress))
             }
             Location::PerKey { prefix } => {
                 let me = &*self;
@@ -597,37 +564,17 @@ impl Provider for VaultKv {
                     Some(b) => b.clone(),
                     None => self.load_bundle(&path)?,
                 };
-                let mut fields = b.fields.clone();
-                for u in &changes.upserts {
-                    fields.insert(u.name.to_string(), Value::String(text(&u.name, &u.value)?));
-                }
-                for d in &changes.deletes {
-                    fields.remove(d.as_str());
-                }
-                fields.remove(MARKER_KEY);
-                let cas = b.version.unwrap_or(0);
-                let written = self.write_path(&path, fields, cas, !b.managed)?;
-                for u in &changes.upserts {
-                    progress.inc();
-                    out.insert(
-                        u.name.clone(),
-                        match written {
-                            Some(v) => Applied::Written(v.map(|v| v.to_string())),
-                            None => Applied::Conflict,
-                        },
-                    );
-                }
-                for d in &changes.deletes {
-                    progress.inc();
-                    out.insert(
-                        d.clone(),
-                        if written.is_some() {
-                            Applied::Deleted
-                        } else {
-                            Applied::Conflict
-                        },
-                    );
-                }
+                let cas = b
+                    .version
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let written = self.write_path(&path, b.merged(changes)?, cas, !b.managed)?;
+                out.extend(Bundle::outcome(
+                    changes,
+                    written.map(|v| v.map(|v| v.to_string())),
+                    progress,
+                ));
                 self.bundle = None;
             }
             Location::PerKey { prefix } => {
