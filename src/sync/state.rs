@@ -135,3 +135,52 @@ impl Ledger {
             .map_err(|e| Error::db("record the sync state", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::crypto::MasterKey;
+    use crate::scope::Scope;
+    use crate::store::Store;
+
+    fn target(name: &str) -> Target {
+        let c = Config::parse(&format!("[sync.{name}]\nprovider = \"aws\"\n")).unwrap();
+        Target::resolve(Some(&c), name, &Scope::new("p", "dev").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn records_round_trip_per_target_and_hashes_are_keyed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::create(&dir.path().join("v.db")).unwrap();
+        let keys = MasterKey::generate().subkeys(b"vault-id");
+        let (a, b) = (
+            Ledger::new(&keys, &target("a")),
+            Ledger::new(&keys, &target("b")),
+        );
+        let n = Name::new("X").unwrap();
+        let v = SecretValue::from("hunter2");
+        assert_ne!(
+            a.value_hash(&n, &v),
+            b.value_hash(&n, &v),
+            "hashes are per target"
+        );
+        let other_key = MasterKey::generate().subkeys(b"vault-id");
+        assert_ne!(
+            a.value_hash(&n, &v),
+            Ledger::new(&other_key, &target("a")).value_hash(&n, &v)
+        );
+        let rec = Record {
+            version: Some("v1".into()),
+            hash: a.value_hash(&n, &v),
+        };
+        store.write(|tx| a.save(tx, &n, &rec)).unwrap();
+        assert_eq!(a.load(store.conn(), [&n]).unwrap().get(&n), Some(&rec));
+        assert!(
+            b.load(store.conn(), [&n]).unwrap().is_empty(),
+            "state leaked across targets"
+        );
+        store.write(|tx| a.forget(tx, &n)).unwrap();
+        assert!(a.load(store.conn(), [&n]).unwrap().is_empty());
+    }
+}
