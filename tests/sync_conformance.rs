@@ -196,6 +196,11 @@ fn prune_deletes_only_marked(peer: &dyn Peer, prefix: &str) {
         "--prune deleted an unmarked secret"
     );
     assert_eq!(c.remote("KEEP_ME").as_deref(), Some("1"));
+
+    // A pruned name pushed again comes back (AWS: out of its recovery window; Vault: over a soft delete).
+    c.set("DROP_ME", "3");
+    c.ok(&["push", "t"]);
+    assert_eq!(c.remote("DROP_ME").as_deref(), Some("3"));
 }
 
 fn down_server_is_exit_7_and_changes_nothing(

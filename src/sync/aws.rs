@@ -111,16 +111,29 @@ async fn put_one(
             .await;
         match r {
             Ok(out) => return Ok(Put::Done(out.version_id().map(str::to_string))),
-            Err(e) if code(&e).as_deref() == Some("ResourceExistsException") => {
-                return Ok(Put::Conflict)
-            }
             Err(e)
-                if code(&e).as_deref() == Some("InvalidRequestException")
-                    && e.as_service_error()
-                        .and_then(|s| s.message())
-                        .is_some_and(|m| m.contains("deletion")) =>
+                if matches!(
+                    code(&e).as_deref(),
+                    Some("ResourceExistsException" | "InvalidRequestException")
+                ) =>
             {
-                // Pruned earlier and still in its recovery window: bring it back, then update it.
+                // The name exists: either someone created it since the plan (a conflict), or it was
+                // pruned earlier and is still in its recovery window (AWS says InvalidRequest, moto
+                // ResourceExists): bring that back, then update it.
+                let pending = client
+                    .describe_secret()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| fail(target, "describe", id, e))?
+                    .deleted_date()
+                    .is_some();
+                if !pending {
+                    return match code(&e).as_deref() {
+                        Some("ResourceExistsException") => Ok(Put::Conflict),
+                        _ => Err(fail(target, "create", id, e)),
+                    };
+                }
                 client
                     .restore_secret()
                     .secret_id(id)

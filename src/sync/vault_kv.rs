@@ -52,6 +52,14 @@ pub struct VaultKv {
 /// One KV entry as read: its fields and (v2) version.
 type Entry = (Map<String, Value>, Option<u64>);
 
+/// What KV v2 metadata says about a path.
+struct Meta {
+    current: u64,
+    /// The current version exists and is neither deleted nor destroyed.
+    live: bool,
+    managed: bool,
+}
+
 /// The HTTP side: address, token, namespace, agent, and error wording.
 struct Http {
     agent: ureq::Agent,
@@ -348,9 +356,8 @@ impl VaultKv {
         }
     }
 
-    /// v2 metadata of one path: current version (None if absent or its current version is deleted)
-    /// and the marker.
-    fn read_meta(&self, rel: &str) -> Result<Option<(u64, bool)>> {
+    /// v2 metadata of one path, `None` when the path has none.
+    fn read_meta(&self, rel: &str) -> Result<Option<Meta>> {
         let path = self.meta_path(rel);
         let Some(body) = self
             .http
@@ -363,13 +370,20 @@ impl VaultKv {
         let v = &d["versions"][current.to_string()];
         let deleted = v["deletion_time"].as_str().is_some_and(|t| !t.is_empty())
             || v["destroyed"].as_bool() == Some(true);
-        if current == 0 || deleted {
-            return Ok(None);
-        }
-        Ok(Some((
+        Ok(Some(Meta {
             current,
-            d["custom_metadata"][MARKER_KEY].as_str() == Some(MARKER_VALUE),
-        )))
+            live: current > 0 && !deleted,
+            managed: d["custom_metadata"][MARKER_KEY].as_str() == Some(MARKER_VALUE),
+        }))
+    }
+
+    /// The `cas` for writing a path the plan saw as absent: 0, or the current version when the path
+    /// exists with its current version deleted (a soft delete, e.g. an earlier prune).
+    fn cas_for_absent(&self, rel: &str) -> Result<u64> {
+        if !self.v2 {
+            return Ok(0);
+        }
+        Ok(self.read_meta(rel)?.map_or(0, |m| m.current))
     }
 
     /// Write one path; `cas` is the expected version on v2 (0 = must not exist). Returns the new version,
@@ -419,9 +433,10 @@ impl VaultKv {
     fn load_bundle(&mut self, path: &str) -> Result<Bundle> {
         let mut b = Bundle::default();
         if self.v2 {
-            if let Some((version, managed)) = self.read_meta(path)? {
-                b.managed = managed;
-                b.version = Some(version.to_string());
+            // Even a soft-deleted entry has a version, which the next write's `cas` must name.
+            if let Some(m) = self.read_meta(path)? {
+                b.managed = m.managed;
+                b.version = Some(m.current.to_string());
             }
         }
         if let Some((fields, version)) = self.read_path(path)? {
@@ -467,11 +482,11 @@ impl VaultKv {
         let metas = parallel::map(&names, self.concurrency, |name| {
             let rel = format!("{prefix}{name}");
             if me.v2 {
-                Ok(me.read_meta(&rel)?.map(|(v, m)| {
+                Ok(me.read_meta(&rel)?.filter(|m| m.live).map(|m| {
                     (
                         RemoteMeta {
-                            version: Some(v.to_string()),
-                            managed: m,
+                            version: Some(m.current.to_string()),
+                            managed: m.managed,
                         },
                         None,
                     )
@@ -582,13 +597,13 @@ impl Provider for VaultKv {
                 let writes = parallel::map(&changes.upserts, self.concurrency, |u| {
                     let mut fields = Map::new();
                     fields.insert(VALUE_FIELD.into(), Value::String(text(&u.name, &u.value)?));
-                    let cas = u
-                        .expected
-                        .as_deref()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
+                    let rel = format!("{prefix}{}", u.name);
+                    let cas = match u.expected.as_deref().and_then(|v| v.parse().ok()) {
+                        Some(v) => v,
+                        None => me.cas_for_absent(&rel)?,
+                    };
                     let mark = !me.managed.get(&u.name).copied().unwrap_or(false);
-                    let r = me.write_path(&format!("{prefix}{}", u.name), fields, cas, mark)?;
+                    let r = me.write_path(&rel, fields, cas, mark)?;
                     progress.inc();
                     Ok(match r {
                         Some(v) => Applied::Written(v.map(|v| v.to_string())),
