@@ -26,7 +26,7 @@ use secrecy::ExposeSecret;
 use crate::crypto::{self, keys::hmac_parts_verify, MasterKey, Subkeys};
 use crate::error::{Error, Result};
 use crate::session;
-use crate::slots::{make_slot, passphrase::KdfParams, SlotWrapper};
+use crate::slots::{make_slot, passphrase::KdfParams, SlotUnwrapper, SlotWrapper};
 use crate::store::{self, Store};
 
 /// Length of the random vault id.
@@ -133,6 +133,16 @@ impl Vault {
     /// of a slot's credential (changing a passphrase).
     pub fn open_without_cache(path: &Path) -> Result<Vault> {
         Vault::open_inner(path, false)
+    }
+
+    /// Open the vault at `path` with the given credentials only: no session cache, no environment, no
+    /// prompt. For applications and tests that hold the credential themselves.
+    pub fn open_with(path: &Path, unwrappers: &[Box<dyn SlotUnwrapper>]) -> Result<Vault> {
+        let store = Store::open(path)?;
+        let header = read_header(&store)?;
+        let slots = store::slots(store.conn())?;
+        let (master, slot_id) = crate::slots::open_any(&slots, unwrappers, &header.vault_id)?;
+        Vault::with_key(store, &header, master, Some(slot_id))
     }
 
     fn open_inner(path: &Path, use_cache: bool) -> Result<Vault> {

@@ -168,12 +168,11 @@ impl Vault {
         }
     }
 
-    /// Every secret, optionally limited to one scope, sorted by address. Deleted secrets are included
-    /// only when `include_deleted` is set.
+    /// Open every secret's name and newest version, optionally limited to one scope, sorted by address.
     ///
     /// Names are sealed, so this opens every name; a record that fails authentication is reported as
     /// an error naming it rather than silently skipped.
-    pub fn list(&self, scope: Option<&Scope>, include_deleted: bool) -> Result<Vec<Entry>> {
+    fn latest_all(&self, scope: Option<&Scope>) -> Result<Vec<(Address, Version)>> {
         let ctx = self.ctx();
         let mut out = Vec::new();
         for (row, latest) in store::all_latest(ctx.conn)? {
@@ -187,32 +186,37 @@ impl Vault {
             if scope.is_some_and(|s| s != &address.scope) {
                 continue;
             }
-            let v = ctx.open(&row, latest.version, &latest.sealed, &address)?;
-            let deleted = v.kind == Kind::Tombstone;
-            if deleted && !include_deleted {
-                continue;
-            }
-            out.push(Entry {
-                address,
-                version: v.version,
-                updated: v.created,
-                deleted,
-            });
+            let version = ctx.open(&row, latest.version, &latest.sealed, &address)?;
+            out.push((address, version));
         }
-        out.sort_by(|a, b| a.address.cmp(&b.address));
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
 
-    /// Every current value in a scope, for `exec`, `env` and friends.
-    pub fn values(&self, scope: &Scope) -> Result<Vec<(Address, SecretValue)>> {
-        let ctx = self.ctx();
-        self.list(Some(scope), false)?
+    /// Every secret, optionally limited to one scope, sorted by address. Deleted secrets are included
+    /// only when `include_deleted` is set.
+    pub fn list(&self, scope: Option<&Scope>, include_deleted: bool) -> Result<Vec<Entry>> {
+        Ok(self
+            .latest_all(scope)?
             .into_iter()
-            .map(|e| {
-                let (_, v) = ctx.get(&e.address)?;
-                Ok((e.address, v))
+            .map(|(address, v)| Entry {
+                address,
+                version: v.version,
+                updated: v.created,
+                deleted: v.kind == Kind::Tombstone,
             })
-            .collect()
+            .filter(|e| include_deleted || !e.deleted)
+            .collect())
+    }
+
+    /// Every current value in a scope, sorted by name, for `exec`, `env` and friends.
+    pub fn values(&self, scope: &Scope) -> Result<Vec<(Address, SecretValue)>> {
+        Ok(self
+            .latest_all(Some(scope))?
+            .into_iter()
+            .filter(|(_, v)| v.kind == Kind::Value)
+            .map(|(address, v)| (address, v.value))
+            .collect())
     }
 
     /// Every version of a secret, oldest first.
