@@ -15,6 +15,7 @@
 //! - [`audit`]: the tamper-evident audit log.
 //! - [`lint`]: secret hygiene checks.
 //! - [`scan`]: `keep scan`, the vault-aware secret scanner, and its git hook.
+//! - [`sync`]: push, pull and diff against cloud secrets managers (AWS, Vault KV).
 //! - [`cli`]: the command-line interface.
 
 pub mod agefile;
@@ -34,6 +35,7 @@ pub mod scope;
 pub mod session;
 pub mod slots;
 pub mod store;
+pub mod sync;
 pub mod value;
 pub mod vault;
 

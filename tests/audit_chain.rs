@@ -257,11 +257,12 @@ fn since_filters_by_time_and_rejects_nonsense() {
 fn a_format_1_vault_is_migrated_and_starts_an_intact_log() {
     let tv = TestVault::new();
     tv.set("OLD", "value-from-format-1");
-    // Turn the file back into format 1: no rotation or audit tables.
+    // Turn the file back into format 1: no rotation, audit or sync tables.
     db(&tv)
         .execute_batch(
             "DROP TABLE audit; DROP TABLE audit_unauthenticated; DROP TABLE secret_meta;
-             DROP TABLE rotation_pending; DELETE FROM meta WHERE key = 'audit_head';
+             DROP TABLE rotation_pending; DROP TABLE sync_state;
+             DELETE FROM meta WHERE key = 'audit_head';
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -269,7 +270,7 @@ fn a_format_1_vault_is_migrated_and_starts_an_intact_log() {
     let version: i64 = db(&tv)
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, i64::from(keep::store::FORMAT_VERSION));
     let (c, text) = verify(&tv);
     assert_eq!(c, 0, "{text}");
     assert!(count(&db(&tv)) >= 2, "the unlock and the read are logged");

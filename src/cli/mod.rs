@@ -18,6 +18,7 @@ mod rotation;
 mod scan;
 mod secrets;
 mod slot;
+mod sync;
 mod using;
 mod using_args;
 
@@ -72,6 +73,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Check => files::check(&ctx),
         Command::Scan(a) => scan::scan(&ctx, a),
         Command::Hook(c) => scan::hook(&ctx, c),
+        Command::Push(a) => sync::push(&ctx, a),
+        Command::Pull(a) => sync::pull(&ctx, a),
+        Command::Diff(a) => sync::diff(&ctx, a),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }

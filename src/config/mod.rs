@@ -59,6 +59,9 @@ pub struct Config {
     /// Thresholds of `keep audit --unusual`.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Sync targets (`[sync.NAME]`, see `crate::sync::target`).
+    #[serde(default)]
+    pub sync: BTreeMap<String, crate::sync::target::TargetConfig>,
     /// Where the file was read from (not part of the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,

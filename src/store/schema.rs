@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub const APPLICATION_ID: i32 = 0x6B65_6570;
 
 /// The schema version this build writes. Equal to `MIGRATIONS.len()`.
-pub const FORMAT_VERSION: i32 = 2;
+pub const FORMAT_VERSION: i32 = 3;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -63,6 +63,15 @@ const MIGRATIONS: &[&str] = &[
          id   INTEGER PRIMARY KEY,
          body BLOB NOT NULL
      );",
+    // 2 -> 3: sync state (see src/sync/state.rs): per target and name, the remote version and keyed
+    // value hash of the last sync. Both keys are HMACs, so neither names nor targets are stored.
+    "CREATE TABLE sync_state (
+         target_key BLOB NOT NULL,
+         name_key   BLOB NOT NULL,
+         version    TEXT,
+         hash       BLOB NOT NULL,
+         PRIMARY KEY (target_key, name_key)
+     ) WITHOUT ROWID;",
 ];
 
 /// Lay down the current schema in a new, empty database.
