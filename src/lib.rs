@@ -11,6 +11,7 @@
 //! - [`session`]: unlocking: the session cache, credentials from the environment, prompts.
 //! - [`config`]: the `keep.toml` project file.
 //! - [`scope`]: names, scopes and `keep://` addresses.
+//! - [`sync`]: push, pull and diff against cloud secrets managers (AWS, Vault KV).
 //! - [`cli`]: the command-line interface.
 
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod scope;
 pub mod session;
 pub mod slots;
 pub mod store;
+pub mod sync;
 pub mod value;
 pub mod vault;
 

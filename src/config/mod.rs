@@ -39,6 +39,9 @@ pub struct Config {
     /// Per-secret settings.
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretConfig>,
+    /// Sync targets (`[sync.NAME]`, see `crate::sync::target`).
+    #[serde(default)]
+    pub sync: BTreeMap<String, crate::sync::target::TargetConfig>,
     /// Where the file was read from (not part of the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub const APPLICATION_ID: i32 = 0x6B65_6570;
 
 /// The schema version this build writes. Equal to `MIGRATIONS.len()`.
-pub const FORMAT_VERSION: i32 = 1;
+pub const FORMAT_VERSION: i32 = 2;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -41,6 +41,15 @@ const MIGRATIONS: &[&str] = &[
          version   INTEGER NOT NULL,
          sealed    BLOB    NOT NULL,
          PRIMARY KEY (secret_id, version)
+     ) WITHOUT ROWID;",
+    // 1 -> 2: sync state (see src/sync/state.rs): per target and name, the remote version and keyed
+    // value hash of the last sync. Both keys are HMACs, so neither names nor targets are stored.
+    "CREATE TABLE sync_state (
+         target_key BLOB NOT NULL,
+         name_key   BLOB NOT NULL,
+         version    TEXT,
+         hash       BLOB NOT NULL,
+         PRIMARY KEY (target_key, name_key)
      ) WITHOUT ROWID;",
 ];
 

@@ -1,0 +1,98 @@
+//! What keep remembers about each target: per name, the remote version and a keyed hash of the value
+//! at the last successful sync. This is the "base" of the three-way plan.
+//!
+//! Rows are found by HMAC lookups under the vault's sync subkey, so the table reveals neither names nor
+//! target names, and the value hashes are HMACs too: without the vault key they say nothing about a
+//! value, not even whether two secrets are equal.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use super::Target;
+use crate::crypto::keys::hmac_parts;
+use crate::crypto::Subkeys;
+use crate::error::{Error, Result};
+use crate::scope::Name;
+use crate::value::SecretValue;
+
+/// The state recorded for one name at its last sync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub version: Option<String>,
+    pub hash: [u8; 32],
+}
+
+/// The sync state of one target, with the key material to find and write its rows.
+pub struct Ledger {
+    key: Zeroizing<[u8; 32]>,
+    target: String,
+    project: String,
+    env: String,
+    target_key: [u8; 32],
+}
+
+impl Ledger {
+    /// The ledger of target `t` (a copy of the sync subkey, wiped on drop, so that it can be used
+    /// inside a vault write transaction).
+    pub fn new(keys: &Subkeys, t: &Target) -> Ledger {
+        let key = Zeroizing::new(*keys.sync.expose_secret());
+        let (project, env) = (t.scope.project().to_string(), t.scope.env().to_string());
+        let target_key = hmac_parts(&key, &[b"target", t.name.as_bytes(), project.as_bytes(), env.as_bytes()]);
+        Ledger { key, target: t.name.clone(), project, env, target_key }
+    }
+
+    fn name_key(&self, name: &Name) -> [u8; 32] {
+        hmac_parts(
+            &self.key,
+            &[b"name", self.target.as_bytes(), self.project.as_bytes(), self.env.as_bytes(), name.as_str().as_bytes()],
+        )
+    }
+
+    /// The keyed hash of a value as synced under `name`.
+    pub fn value_hash(&self, name: &Name, value: &SecretValue) -> [u8; 32] {
+        hmac_parts(&self.key, &[b"value", self.target.as_bytes(), name.as_str().as_bytes(), value.expose()])
+    }
+
+    /// The records of `names` (names never synced are left out).
+    pub fn load<'a>(&self, conn: &Connection, names: impl IntoIterator<Item = &'a Name>) -> Result<BTreeMap<Name, Record>> {
+        let mut stmt = conn
+            .prepare_cached("SELECT version, hash FROM sync_state WHERE target_key = ?1 AND name_key = ?2")
+            .map_err(|e| Error::db("read the sync state", e))?;
+        let mut out = BTreeMap::new();
+        for name in names {
+            let row: Option<(Option<String>, Vec<u8>)> = stmt
+                .query_row(params![&self.target_key[..], &self.name_key(name)[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(|e| Error::db("read the sync state", e))?;
+            if let Some((version, hash)) = row {
+                let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                    Error::Integrity(format!("the sync state of {name} is damaged; sync it with --prefer local|remote"))
+                })?;
+                out.insert(name.clone(), Record { version, hash });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record that `name` is in sync.
+    pub fn save(&self, conn: &Connection, name: &Name, rec: &Record) -> Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO sync_state (target_key, name_key, version, hash) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (target_key, name_key) DO UPDATE SET version = excluded.version, hash = excluded.hash",
+        )
+        .and_then(|mut s| s.execute(params![&self.target_key[..], &self.name_key(name)[..], rec.version, &rec.hash[..]]))
+        .map(|_| ())
+        .map_err(|e| Error::db("record the sync state", e))
+    }
+
+    /// Forget `name` (absent on both sides after this sync).
+    pub fn forget(&self, conn: &Connection, name: &Name) -> Result<()> {
+        conn.prepare_cached("DELETE FROM sync_state WHERE target_key = ?1 AND name_key = ?2")
+            .and_then(|mut s| s.execute(params![&self.target_key[..], &self.name_key(name)[..]]))
+            .map(|_| ())
+            .map_err(|e| Error::db("record the sync state", e))
+    }
+}

@@ -1,0 +1,209 @@
+//! `[sync.NAME]` tables in `keep.toml`: where one environment's secrets live remotely.
+//!
+//! ```toml
+//! [sync.prod-aws]
+//! provider = "aws"
+//! env = "prod"
+//! prefix = "billing/prod/"   # per-key: one secret per name, prefix + NAME
+//! layout = "per-key"         # or "bundle": one secret (`path`) holding a JSON object
+//! region = "eu-west-1"
+//!
+//! [sync.team-vault]
+//! provider = "vault"
+//! env = "dev"
+//! mount = "secret"
+//! path = "billing/dev"       # bundle (default for vault): one KV entry, every name a field
+//! ```
+//!
+//! The table says only *where*; credentials and endpoints come from each provider's own environment
+//! variables, read as its official CLI reads them, so existing setups work unchanged. Unknown keys are
+//! rejected so a typo never syncs somewhere unexpected.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::scope::Scope;
+
+/// The `[sync.NAME]` table as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub provider: ProviderKind,
+    /// The environment synced [default: the current one].
+    pub env: Option<String>,
+    pub layout: Option<Layout>,
+    /// Per-key layout: the remote name of NAME is `prefix + NAME`.
+    pub prefix: Option<String>,
+    /// Bundle layout: the remote secret (AWS) or KV path (Vault) holding every name.
+    pub path: Option<String>,
+    /// AWS region [default: AWS_REGION, the profile, ...].
+    pub region: Option<String>,
+    /// Vault KV mount [default: "secret"].
+    pub mount: Option<String>,
+    /// Requests in flight at once [default: 8].
+    pub concurrency: Option<usize>,
+    /// Per-request timeout, e.g. "10s" [default: 30s].
+    pub timeout: Option<String>,
+}
+
+/// Which secrets manager.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    Aws,
+    Vault,
+}
+
+/// How names map onto remote entries.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// One remote entry per name.
+    PerKey,
+    /// One remote entry holding every name (a JSON object in AWS, fields of one KV path in Vault).
+    Bundle,
+}
+
+/// Where a resolved target points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// `prefix + NAME` per name.
+    PerKey { prefix: String },
+    /// One entry at `path`.
+    Bundle { path: String },
+}
+
+/// A target resolved against the project: what the engine and providers use.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub name: String,
+    pub provider: ProviderKind,
+    pub scope: Scope,
+    pub location: Location,
+    pub region: Option<String>,
+    pub mount: String,
+    pub concurrency: usize,
+    pub timeout: Duration,
+}
+
+impl Target {
+    /// Resolve target `name` from `config`, syncing `default_scope`'s environment unless the table
+    /// names one.
+    pub fn resolve(config: Option<&Config>, name: &str, default_scope: &Scope) -> Result<Target> {
+        let table = config.and_then(|c| c.sync.get(name)).ok_or_else(|| {
+            let known: Vec<&str> = config
+                .map(|c| c.sync.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            Error::NotFound(format!(
+                "no sync target {name:?} in keep.toml (known: {}); add a [sync.{name}] table",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ))
+        })?;
+        Target::from_config(name, table, default_scope)
+    }
+
+    /// Validate one table.
+    pub fn from_config(name: &str, t: &TargetConfig, default_scope: &Scope) -> Result<Target> {
+        let bad = |msg: String| Error::Usage(format!("[sync.{name}] in keep.toml: {msg}"));
+        let scope = match &t.env {
+            Some(env) => Scope::new(default_scope.project(), env)?,
+            None => default_scope.clone(),
+        };
+        let layout = t.layout.unwrap_or(match t.provider {
+            ProviderKind::Aws => Layout::PerKey,
+            ProviderKind::Vault => Layout::Bundle,
+        });
+        let location = match layout {
+            Layout::PerKey => {
+                if t.path.is_some() {
+                    return Err(bad("`path` is for layout = \"bundle\"; per-key uses `prefix`".into()));
+                }
+                Location::PerKey {
+                    prefix: t.prefix.clone().unwrap_or_default(),
+                }
+            }
+            Layout::Bundle => {
+                if t.prefix.is_some() {
+                    return Err(bad("`prefix` is for layout = \"per-key\"; bundle uses `path`".into()));
+                }
+                let path = t
+                    .path
+                    .clone()
+                    .filter(|p| !p.trim_matches('/').is_empty())
+                    .ok_or_else(|| bad("layout = \"bundle\" needs `path` (the entry holding every name)".into()))?;
+                Location::Bundle { path }
+            }
+        };
+        if t.provider == ProviderKind::Aws && t.mount.is_some() {
+            return Err(bad("`mount` is a Vault setting".into()));
+        }
+        if t.provider == ProviderKind::Vault && t.region.is_some() {
+            return Err(bad("`region` is an AWS setting".into()));
+        }
+        let concurrency = t.concurrency.unwrap_or(super::DEFAULT_CONCURRENCY);
+        if !(1..=64).contains(&concurrency) {
+            return Err(bad(format!("concurrency must be 1..=64, not {concurrency}")));
+        }
+        let timeout = match &t.timeout {
+            Some(s) => humantime::parse_duration(s)
+                .map_err(|e| bad(format!("timeout {s:?}: {e} (e.g. \"10s\")")))?,
+            None => Duration::from_secs(30),
+        };
+        Ok(Target {
+            name: name.to_string(),
+            provider: t.provider,
+            scope,
+            location,
+            region: t.region.clone(),
+            mount: t
+                .mount
+                .clone()
+                .unwrap_or_else(|| "secret".into())
+                .trim_matches('/')
+                .to_string(),
+            concurrency,
+            timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope::new("billing", "dev").unwrap()
+    }
+
+    #[test]
+    fn parses_the_documented_tables() {
+        let c = Config::parse(
+            "project = \"billing\"\n[sync.prod-aws]\nprovider = \"aws\"\nenv = \"prod\"\n\
+             prefix = \"billing/prod/\"\nlayout = \"per-key\"\nregion = \"eu-west-1\"\n\
+             [sync.team-vault]\nprovider = \"vault\"\nenv = \"dev\"\nmount = \"secret\"\npath = \"billing/dev\"\n",
+        )
+        .unwrap();
+        let aws = Target::resolve(Some(&c), "prod-aws", &scope()).unwrap();
+        assert_eq!(aws.scope.env(), "prod");
+        assert_eq!(aws.location, Location::PerKey { prefix: "billing/prod/".into() });
+        let v = Target::resolve(Some(&c), "team-vault", &scope()).unwrap();
+        assert_eq!(v.location, Location::Bundle { path: "billing/dev".into() });
+        assert_eq!(v.concurrency, 8);
+    }
+
+    #[test]
+    fn unknown_keys_and_targets_are_rejected() {
+        assert!(Config::parse("[sync.x]\nprovider = \"aws\"\nprefx = \"a/\"\n").is_err());
+        assert!(Config::parse("[sync.x]\nprovider = \"gcs\"\n").is_err());
+        let c = Config::parse("[sync.x]\nprovider = \"aws\"\n").unwrap();
+        assert!(matches!(
+            Target::resolve(Some(&c), "y", &scope()),
+            Err(Error::NotFound(_))
+        ));
+        let c = Config::parse("[sync.x]\nprovider = \"aws\"\nlayout = \"bundle\"\n").unwrap();
+        assert!(matches!(Target::resolve(Some(&c), "x", &scope()), Err(Error::Usage(_))));
+    }
+}
