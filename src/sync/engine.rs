@@ -24,6 +24,8 @@ pub struct SyncOptions {
     pub dry_run: bool,
     pub prune: bool,
     pub force_delete: bool,
+    /// Overwrite remote entries that lack keep's marker (`push --force`).
+    pub force: bool,
     pub prefer: Option<Prefer>,
     /// Allow a progress bar (off for --json).
     pub progress: bool,
@@ -207,7 +209,7 @@ pub fn push(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, opt
         outcome.changes = changes;
         return Ok(outcome);
     }
-    let mut set = Changes { force_delete: opts.force_delete, ..Default::default() };
+    let mut set = Changes { force_delete: opts.force_delete, force: opts.force, ..Default::default() };
     for (item, action) in &acts {
         let expected = s.listing.get(&item.name).and_then(|m| m.version.clone());
         match action {
