@@ -66,6 +66,12 @@ pub enum Command {
     /// Manage key slots
     #[command(subcommand)]
     Slot(SlotCommand),
+    /// Send local changes to a sync target (keep.toml [sync.NAME])
+    Push(PushArgs),
+    /// Take remote changes from a sync target, each as a new local version
+    Pull(PullArgs),
+    /// Compare local and remote names (+ local only, - remote only, ~ changed); exit 1 on drift
+    Diff(DiffArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -164,6 +170,42 @@ pub enum SlotAddCommand {
     /// A passphrase slot (Argon2id); the new passphrase comes from KEEP_NEW_PASSPHRASE_FILE,
     /// KEEP_PASSPHRASE_FILE or a prompt
     Passphrase(KdfArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The target, a [sync.NAME] table in keep.toml
+    pub target: String,
+    /// Show what would change; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete remote secrets that no longer exist locally (only ones marked as managed by keep)
+    #[arg(long)]
+    pub prune: bool,
+    /// With --prune: delete at once instead of keeping the provider's recovery window
+    #[arg(long, requires = "prune")]
+    pub force_delete_without_recovery: bool,
+    /// Resolve names changed on both sides in favour of this side
+    #[arg(long, value_enum, value_name = "SIDE")]
+    pub prefer: Option<crate::sync::plan::Prefer>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The target, a [sync.NAME] table in keep.toml
+    pub target: String,
+    /// Show what would change; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Resolve names changed on both sides in favour of this side
+    #[arg(long, value_enum, value_name = "SIDE")]
+    pub prefer: Option<crate::sync::plan::Prefer>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The target, a [sync.NAME] table in keep.toml
+    pub target: String,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod lifecycle;
 pub mod output;
 mod secrets;
 mod slot;
+mod sync;
 
 pub use args::{Cli, Command};
 pub use context::Context;
@@ -43,6 +44,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::History(a) => secrets::history(&ctx, a),
         Command::Rollback(a) => secrets::rollback(&ctx, a),
         Command::Slot(c) => slot::run(&ctx, c),
+        Command::Push(a) => sync::push(&ctx, a),
+        Command::Pull(a) => sync::pull(&ctx, a),
+        Command::Diff(a) => sync::diff(&ctx, a),
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }

@@ -143,11 +143,18 @@ fn cas_failed(status: u16, body: &Value) -> bool {
     status == 400 && body.to_string().contains("check-and-set")
 }
 
-fn agent(timeout: Duration) -> Result<ureq::Agent> {
+/// Where and how to reach Vault (from `VAULT_*` in [`VaultKv::connect`]).
+pub struct Settings {
+    pub addr: String,
+    pub token: Option<Zeroizing<String>>,
+    pub namespace: Option<String>,
+    pub cacert: Option<std::path::PathBuf>,
+}
+
+fn agent(timeout: Duration, cacert: Option<&std::path::Path>) -> Result<ureq::Agent> {
     let mut tls = ureq::tls::TlsConfig::builder();
-    if let Some(path) = std::env::var_os("VAULT_CACERT").filter(|p| !p.is_empty()) {
-        let path = std::path::PathBuf::from(path);
-        let pem = std::fs::read(&path).map_err(|e| Error::io("read VAULT_CACERT", &path, e))?;
+    if let Some(path) = cacert {
+        let pem = std::fs::read(&path).map_err(|e| Error::io("read VAULT_CACERT", path, e))?;
         let certs: Vec<_> = ureq::tls::parse_pem(&pem)
             .filter_map(|item| match item {
                 Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -182,20 +189,31 @@ fn text(name: &Name, v: &SecretValue) -> Result<String> {
 }
 
 impl VaultKv {
-    /// Connect and detect the mount's KV version.
+    /// Connect with the settings the `vault` CLI reads from the environment.
     pub fn connect(target: &Target) -> Result<VaultKv> {
-        let addr = std::env::var("VAULT_ADDR").ok().filter(|a| !a.is_empty()).unwrap_or_else(|| "https://127.0.0.1:8200".into());
-        let token = token().ok_or_else(|| {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let settings = Settings {
+            addr: env("VAULT_ADDR").unwrap_or_else(|| "https://127.0.0.1:8200".into()),
+            token: token(),
+            namespace: env("VAULT_NAMESPACE"),
+            cacert: env("VAULT_CACERT").map(std::path::PathBuf::from),
+        };
+        VaultKv::new(target, settings)
+    }
+
+    /// Connect with explicit settings and detect the mount's KV version.
+    pub fn new(target: &Target, settings: Settings) -> Result<VaultKv> {
+        let token = settings.token.ok_or_else(|| {
             Error::Remote(format!(
                 "sync target {}: no Vault token: set VAULT_TOKEN or log in so that ~/.vault-token exists",
                 target.name
             ))
         })?;
         let http = Http {
-            agent: agent(target.timeout)?,
-            addr: addr.trim_end_matches('/').to_string(),
+            agent: agent(target.timeout, settings.cacert.as_deref())?,
+            addr: settings.addr.trim_end_matches('/').to_string(),
             token,
-            namespace: std::env::var("VAULT_NAMESPACE").ok().filter(|n| !n.is_empty()),
+            namespace: settings.namespace,
             target: target.name.clone(),
         };
         let path = format!("sys/internal/ui/mounts/{}", target.mount);

@@ -1,0 +1,96 @@
+//! `push`, `pull`, `diff`: resolve the target, open the vault and the provider, print the outcome.
+
+use super::args::{DiffArgs, PullArgs, PushArgs};
+use super::{output, Context};
+use crate::error::Result;
+use crate::sync::{self, Outcome, SyncOptions, Target};
+
+fn target(ctx: &Context, name: &str) -> Result<Target> {
+    Target::resolve(ctx.config.as_ref(), name, &ctx.scope)
+}
+
+/// Names with their marks on stdout, a summary on stderr. Exit 1 when conflicts stopped the command.
+fn print(ctx: &Context, o: &Outcome) -> Result<i32> {
+    let code = if o.conflicts.is_empty() { 0 } else { 1 };
+    if ctx.json {
+        output::json(o)?;
+        return Ok(code);
+    }
+    let color = output::color_stdout();
+    let mut out = String::new();
+    for c in &o.changes {
+        let colour = match c.mark.as_str() {
+            "+" => "32",
+            "-" => "31",
+            _ => "33",
+        };
+        let mut line = format!("{} {}", output::paint(&c.mark, colour, color), c.name);
+        if let Some(note) = &c.note {
+            line.push_str(&format!("  ({note})"));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    print!("{out}");
+    let verb = if o.dry_run { "would write" } else { "wrote" };
+    if !o.conflicts.is_empty() {
+        output::warn(&format!(
+            "{}: {} name(s) changed on both sides since the last sync: {}. Nothing was changed for them; \
+             rerun with --prefer local|remote.",
+            o.target,
+            o.conflicts.len(),
+            o.conflicts.join(", ")
+        ));
+    }
+    if o.operation != "diff" {
+        output::note(&format!(
+            "{} {}: {} compared, {verb} {}, {} {}.",
+            o.operation,
+            o.target,
+            o.compared,
+            o.written,
+            if o.dry_run { "would delete" } else { "deleted" },
+            o.deleted
+        ));
+    }
+    Ok(code)
+}
+
+pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
+    let t = target(ctx, &a.target)?;
+    let mut vault = ctx.open()?;
+    let mut provider = sync::connect(&t)?;
+    let opts = SyncOptions {
+        dry_run: a.dry_run,
+        prune: a.prune,
+        force_delete: a.force_delete_without_recovery,
+        prefer: a.prefer,
+        progress: !ctx.json,
+    };
+    let o = sync::push(&mut vault, &t, provider.as_mut(), &opts)?;
+    print(ctx, &o)
+}
+
+pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
+    let t = target(ctx, &a.target)?;
+    let mut vault = ctx.open()?;
+    let mut provider = sync::connect(&t)?;
+    let opts = SyncOptions {
+        dry_run: a.dry_run,
+        prefer: a.prefer,
+        progress: !ctx.json,
+        ..Default::default()
+    };
+    let o = sync::pull(&mut vault, &t, provider.as_mut(), &opts)?;
+    print(ctx, &o)
+}
+
+pub fn diff(ctx: &Context, a: DiffArgs) -> Result<i32> {
+    let t = target(ctx, &a.target)?;
+    let mut vault = ctx.open()?;
+    let mut provider = sync::connect(&t)?;
+    let o = sync::diff(&mut vault, &t, provider.as_mut(), !ctx.json)?;
+    let drift = !o.changes.is_empty();
+    print(ctx, &o)?;
+    Ok(if drift { 1 } else { 0 })
+}
