@@ -250,25 +250,45 @@ fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
-impl GcpProvider {
-    /// Authenticate and resolve the project. No request reaches Secret Manager yet.
-    pub fn connect(target: &Target) -> Result<GcpProvider> {
+/// Where and as whom to call: what [`GcpProvider::connect`] resolves from the environment.
+pub struct Settings {
+    /// Base URL, e.g. `https://secretmanager.googleapis.com/`.
+    pub endpoint: String,
+    pub token: Zeroizing<String>,
+    pub project: String,
+}
+
+impl Settings {
+    /// Resolve the endpoint, the token and the project as gcloud would.
+    pub fn from_env(target: &Target) -> Result<Settings> {
         let endpoint = std::env::var("CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER")
             .ok()
             .filter(|e| !e.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_ENDPOINT.into());
-        let endpoint = format!("{}/", endpoint.trim().trim_end_matches('/').trim_end_matches("/v1"));
         let (token, token_project) = token(target)?;
         let project = project_of(target, token_project)?;
+        Ok(Settings { endpoint, token, project })
+    }
+}
+
+impl GcpProvider {
+    /// Authenticate and resolve the project from the environment. No request reaches Secret Manager yet.
+    pub fn connect(target: &Target) -> Result<GcpProvider> {
+        Ok(GcpProvider::new(target, Settings::from_env(target)?))
+    }
+
+    /// A provider with explicit settings.
+    pub fn new(target: &Target, settings: Settings) -> GcpProvider {
+        let endpoint = format!("{}/", settings.endpoint.trim().trim_end_matches('/').trim_end_matches("/v1"));
         let location = match &target.location {
             Location::PerKey { prefix } => Location::PerKey { prefix: sanitise(prefix) },
             Location::Bundle { path } => Location::Bundle { path: sanitise(path.trim_matches('/')) },
         };
-        Ok(GcpProvider {
+        GcpProvider {
             http: Http {
                 agent: agent(target.timeout),
-                base: format!("{endpoint}v1/projects/{project}/"),
-                token,
+                base: format!("{endpoint}v1/projects/{}/", settings.project),
+                token: settings.token,
                 target: target.name.clone(),
             },
             location,
@@ -276,7 +296,7 @@ impl GcpProvider {
             old_versions: target.old_versions,
             seen: Mutex::new(BTreeMap::new()),
             bundle: None,
-        })
+        }
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Seen>> {

@@ -48,6 +48,13 @@ pub struct KubernetesProvider {
     current: Option<Option<Secret>>,
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io { context: "cannot start the async runtime for Kubernetes".into(), source: e })
+}
+
 fn managed(s: &Secret) -> bool {
     s.metadata.labels.as_ref().and_then(|l| l.get(MANAGED_BY)).map(String::as_str) == Some(MARKER_VALUE)
 }
@@ -55,16 +62,7 @@ fn managed(s: &Secret) -> bool {
 impl KubernetesProvider {
     /// Load the kubeconfig (or in-cluster config) and build a client. No request is sent yet.
     pub fn connect(target: &Target) -> Result<KubernetesProvider> {
-        let secret = match &target.location {
-            Location::Bundle { path } => path.clone(),
-            Location::PerKey { .. } => {
-                return Err(Error::Usage(format!("sync target {}: a Kubernetes target is one Secret (`secret`)", target.name)))
-            }
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Io { context: "cannot start the async runtime for Kubernetes".into(), source: e })?;
+        let rt = runtime()?;
         let no_config = |e: &dyn std::fmt::Display| {
             Error::Remote(format!(
                 "sync target {}: no usable Kubernetes configuration: {e} (set KUBECONFIG or create ~/.kube/config, \
@@ -72,7 +70,7 @@ impl KubernetesProvider {
                 target.name
             ))
         };
-        let mut config = rt.block_on(async {
+        let config = rt.block_on(async {
             match &target.context {
                 Some(context) => {
                     let opts = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
@@ -81,6 +79,24 @@ impl KubernetesProvider {
                 None => Config::infer().await.map_err(|e| no_config(&e)),
             }
         })?;
+        KubernetesProvider::with_config(target, config, Some(rt))
+    }
+
+    /// A provider for an explicit client configuration, on runtime `rt` (or a new one).
+    pub fn with_config(target: &Target, mut config: Config, rt: Option<tokio::runtime::Runtime>) -> Result<KubernetesProvider> {
+        let secret = match &target.location {
+            Location::Bundle { path } => path.clone(),
+            Location::PerKey { .. } => {
+                return Err(Error::Usage(format!("sync target {}: a Kubernetes target is one Secret (`secret`)", target.name)))
+            }
+        };
+        let rt = match rt {
+            Some(rt) => rt,
+            None => runtime()?,
+        };
+        let no_config = |e: &dyn std::fmt::Display| {
+            Error::Remote(format!("sync target {}: cannot build a Kubernetes client: {e}", target.name))
+        };
         config.connect_timeout = Some(target.timeout);
         config.read_timeout = Some(target.timeout);
         config.write_timeout = Some(target.timeout);
@@ -115,7 +131,11 @@ impl KubernetesProvider {
     }
 
     fn load(&mut self) -> Result<Option<Secret>> {
-        let got = self.rt.block_on(self.api.get_opt(&self.secret)).map_err(|e| self.remote("read", e))?;
+        let got = match self.rt.block_on(self.api.get(&self.secret)) {
+            Ok(s) => Some(s),
+            Err(kube::Error::Api(s)) if s.code == 404 => None,
+            Err(e) => return Err(self.remote("read", e)),
+        };
         self.current = Some(got.clone());
         Ok(got)
     }

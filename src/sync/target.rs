@@ -27,6 +27,13 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
 
+/// Kubernetes object names: lowercase RFC 1123 subdomains.
+fn is_dns_subdomain(s: &str) -> bool {
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    !s.is_empty() && s.len() <= 253 && s.chars().all(ok) && edge(s.chars().next()) && edge(s.chars().last())
+}
+
 /// The `[sync.NAME]` table as written.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,10 +173,11 @@ impl Target {
         only(t.secret.is_some(), "secret", ProviderKind::Kubernetes, "Kubernetes")?;
         only(t.context.is_some(), "context", ProviderKind::Kubernetes, "Kubernetes")?;
         if is(ProviderKind::Kubernetes) {
-            // One Secret object per target: the bundle layout, named by `secret`.
-            if layout != Layout::Bundle || t.prefix.is_some() || t.path.is_some() {
+            // One Secret object per target: the bundle layout, named by `secret` (or `path`, as the
+            // bundle entry of the other providers is).
+            if layout != Layout::Bundle || t.prefix.is_some() || (t.path.is_some() && t.secret.is_some()) {
                 return Err(bad(
-                    "a Kubernetes target is one Secret: set `secret` (and `namespace`), not `layout`, `prefix` or `path`".into(),
+                    "a Kubernetes target is one Secret: set `secret` (and `namespace`), not `prefix` or per-key".into(),
                 ));
             }
         }
@@ -178,8 +186,9 @@ impl Target {
                 let secret = t
                     .secret
                     .clone()
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| bad("a Kubernetes target needs `secret` (the Secret object's name)".into()))?;
+                    .or_else(|| t.path.clone())
+                    .filter(|s| is_dns_subdomain(s))
+                    .ok_or_else(|| bad("a Kubernetes target needs `secret`, the Secret object's name (lowercase letters, digits, '-' and '.', at most 253)".into()))?;
                 Location::Bundle { path: secret }
             }
             Layout::PerKey => {

@@ -13,7 +13,9 @@ every update and are checked by delete/disable/destroy (ABORTED on mismatch), pa
 pagination, version numbers, the `latest` alias, base64 payloads with int64 `dataCrc32c` checked on
 add and returned on access, and version states ENABLED/DISABLED/DESTROYED.
 
-Usage: python3 gcp_secretmanager.py  -> prints the port on stdout, serves on 127.0.0.1 until killed.
+Usage: python3 gcp_secretmanager.py CREDENTIALS_PATH -> writes a service-account key file whose
+token_uri is this server's `/token` (a fresh RSA key, so gcp_auth signs a real JWT), prints the port
+on stdout, and serves on 127.0.0.1 until killed.
 Test hooks (not part of Google's API): POST /_test/corrupt/<project>/<secret> flips the stored
 checksum of the latest version, so a client's CRC32C check can be exercised.
 """
@@ -253,8 +255,33 @@ for endpoint, fn in ROUTES.items():
     app.view_functions[key] = fn
 app.add_url_rule("/_test/corrupt/<project>/<secret>", "test_corrupt", corrupt, methods=["POST"])
 
+def write_credentials(path, port):
+    import json
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    doc = {
+        "type": "service_account",
+        "project_id": "keep-test",
+        "private_key_id": "test",
+        "private_key": pem,
+        "client_email": "keep-test@keep-test.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": f"http://127.0.0.1:{port}/token",
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f)
+
+
 if __name__ == "__main__":
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    write_credentials(sys.argv[1], server.server_port)
     print(server.server_port, flush=True)
     sys.stdout.close()
     server.serve_forever()

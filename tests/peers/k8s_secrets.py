@@ -1,7 +1,8 @@
 """Kubernetes API test peer: kmock's KubernetesEmulator serving `v1/secrets` on 127.0.0.1.
 
 kmock (PyPI) stores objects and serves create (409 AlreadyExists on a live name), get, list, JSON
-merge-patch (`null` removes a key) and delete. It has no notion of `metadata.resourceVersion`, which
+merge-patch (`null` removes a key) and delete. Its error reasons are reworded to the API server's (`NotFound`, `AlreadyExists`), and it
+has no notion of `metadata.resourceVersion`, which
 is what makes a concurrent change a conflict on a real API server. This subclass adds only that, as
 the Kubernetes API conventions describe it (api-conventions.md, "Concurrency Control and
 Consistency"): every write stamps a new opaque resourceVersion; a PATCH or PUT whose body carries a
@@ -31,7 +32,31 @@ class Conflict(kmock.KubernetesError):
     details: dict = attrs.field(factory=dict)
 
 
+@attrs.frozen
+class NotFound(kmock.KubernetesError):
+    status: int = 404
+    reason: str = "NotFound"
+    message: str = "secrets not found"
+    details: dict = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class AlreadyExists(kmock.KubernetesError):
+    status: int = 409
+    reason: str = "AlreadyExists"
+    message: str = "secrets already exists"
+    details: dict = attrs.field(factory=dict)
+
+
 class Emulator(kmock.KubernetesEmulator):
+    async def _render_error(self, exc):
+        # The reasons a real API server gives (kmock words them for humans).
+        if isinstance(exc, kmock.KubernetesObjectNotFoundError):
+            exc = NotFound()
+        elif type(exc).__name__ == "KubernetesObjectConflictError":
+            exc = AlreadyExists()
+        return await super()._render_error(exc)
+
     versions = itertools.count(1000)
     write_lock = None
 

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod gcp;
+pub mod kubernetes;
+
 /// Where a target's names live.
 #[derive(Clone, Debug)]
 pub enum Loc {
@@ -51,7 +54,7 @@ fn wait_for(port: u16, what: &str) {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).build().into()
 }
 
