@@ -18,7 +18,14 @@ use sync_support::Peer;
 /// A vault with target `t` = `peer` + `extra` settings.
 fn vault(peer: &dyn Peer, extra: &str) -> TestVault {
     let tv = TestVault::new();
-    std::fs::write(tv.path().join("keep.toml"), format!("project = \"app\"\n[sync.t]\n{}{extra}", peer.provider_toml())).unwrap();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        format!(
+            "project = \"app\"\n[sync.t]\n{}{extra}",
+            peer.provider_toml()
+        ),
+    )
+    .unwrap();
     tv
 }
 
@@ -28,23 +35,48 @@ fn run(tv: &TestVault, peer: &dyn Peer, args: &[&str]) -> Output {
 
 fn ok(tv: &TestVault, peer: &dyn Peer, args: &[&str]) -> Output {
     let out = run(tv, peer, args);
-    assert_eq!(code(&out), 0, "keep {args:?}: {}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        code(&out),
+        0,
+        "keep {args:?}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     out
 }
 
 fn set(tv: &TestVault, name: &str, value: &str) {
-    let mut child: std::process::Child = tv.keep(&["set", name]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
+    let mut child: std::process::Child = tv
+        .keep(&["set", name])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(value.as_bytes())
+        .unwrap();
     assert!(child.wait_with_output().unwrap().status.success());
 }
 
 fn target(peer: &dyn Peer, extra: &str) -> keep::sync::Target {
-    let config = keep::config::Config::parse(&format!("[sync.t]\n{}{extra}", peer.provider_toml())).unwrap();
-    keep::sync::Target::resolve(Some(&config), "t", &keep::Scope::new("app", "dev").unwrap()).unwrap()
+    let config =
+        keep::config::Config::parse(&format!("[sync.t]\n{}{extra}", peer.provider_toml())).unwrap();
+    keep::sync::Target::resolve(Some(&config), "t", &keep::Scope::new("app", "dev").unwrap())
+        .unwrap()
 }
 
 fn upsert(name: &keep::Name, value: &str, expected: Option<String>) -> Changes {
-    Changes { upserts: vec![Upsert { name: name.clone(), value: value.into(), expected }], ..Default::default() }
+    Changes {
+        upserts: vec![Upsert {
+            name: name.clone(),
+            value: value.into(),
+            expected,
+        }],
+        ..Default::default()
+    }
 }
 
 // ---- GCP Secret Manager ----
@@ -61,8 +93,14 @@ fn gcp_ids_labels_and_checksums_on_what_keep_creates() {
     assert_eq!(secret["replication"]["automatic"], serde_json::json!({}));
     let versions = gcp.versions("billing-prod-DB_URL");
     assert_eq!(versions.len(), 1);
-    assert_eq!(versions[0]["clientSpecifiedPayloadChecksum"], true, "keep sent no dataCrc32c");
-    assert_eq!(gcp.access("billing-prod-DB_URL").as_deref(), Some("postgres://x"));
+    assert_eq!(
+        versions[0]["clientSpecifiedPayloadChecksum"], true,
+        "keep sent no dataCrc32c"
+    );
+    assert_eq!(
+        gcp.access("billing-prod-DB_URL").as_deref(),
+        Some("postgres://x")
+    );
 }
 
 #[test]
@@ -76,7 +114,11 @@ fn gcp_a_corrupted_payload_is_an_integrity_error_and_changes_nothing() {
     let out = run(&tv, &gcp, &["pull", "t"]);
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert!(stderr(&out).contains("CRC32C"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("two"), "the value leaked: {}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("two"),
+        "the value leaked: {}",
+        stderr(&out)
+    );
     assert_eq!(stdout(&ok(&tv, &gcp, &["get", "A"])), "one");
 }
 
@@ -88,7 +130,14 @@ fn gcp_old_versions_stay_enabled_unless_the_target_asks() {
             .versions(id)
             .iter()
             .map(|v| {
-                let n = v["name"].as_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+                let n = v["name"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 (n, v["state"].as_str().unwrap().to_string())
             })
             .collect();
@@ -106,7 +155,11 @@ fn gcp_old_versions_stay_enabled_unless_the_target_asks() {
         set(&tv, "A", "two");
         ok(&tv, &gcp, &["push", "t"]);
         let id = format!("{}A", prefix.trim_end_matches('/').to_string() + "-");
-        assert_eq!(states(&id), vec![expected.to_string(), "ENABLED".to_string()], "{setting}");
+        assert_eq!(
+            states(&id),
+            vec![expected.to_string(), "ENABLED".to_string()],
+            "{setting}"
+        );
         assert_eq!(gcp.access(&id).as_deref(), Some("two"));
     }
 }
@@ -114,7 +167,11 @@ fn gcp_old_versions_stay_enabled_unless_the_target_asks() {
 #[test]
 fn gcp_settings_for_other_providers_are_rejected() {
     let gcp = Gcp::start();
-    for bad in ["namespace = \"x\"\n", "region = \"eu-west-1\"\n", "old_versions = \"shred\"\n"] {
+    for bad in [
+        "namespace = \"x\"\n",
+        "region = \"eu-west-1\"\n",
+        "old_versions = \"shred\"\n",
+    ] {
         let tv = vault(&gcp, bad);
         let out = run(&tv, &gcp, &["diff", "t"]);
         assert_eq!(code(&out), 2, "{bad}: {}", stderr(&out));
@@ -138,7 +195,11 @@ fn gcp_write_and_delete_conditions_catch_concurrent_changes() {
     assert!(p.list().unwrap().is_empty());
     gcp.create("cas-A", true);
     gcp.add_version("cas-A", "theirs");
-    assert_eq!(p.apply(&upsert(&name, "mine", None), &Progress::hidden()).unwrap()[&name], Applied::Conflict);
+    assert_eq!(
+        p.apply(&upsert(&name, "mine", None), &Progress::hidden())
+            .unwrap()[&name],
+        Applied::Conflict
+    );
     assert_eq!(gcp.access("cas-A").as_deref(), Some("theirs"));
 
     // A version added after the listing is a conflict, not a lost update.
@@ -146,7 +207,11 @@ fn gcp_write_and_delete_conditions_catch_concurrent_changes() {
     let v = p.list().unwrap()[&name].version.clone();
     assert_eq!(v.as_deref(), Some("1"));
     gcp.add_version("cas-A", "theirs-2");
-    assert_eq!(p.apply(&upsert(&name, "mine", v), &Progress::hidden()).unwrap()[&name], Applied::Conflict);
+    assert_eq!(
+        p.apply(&upsert(&name, "mine", v), &Progress::hidden())
+            .unwrap()[&name],
+        Applied::Conflict
+    );
     assert_eq!(gcp.access("cas-A").as_deref(), Some("theirs-2"));
 
     // The etag: a secret replaced after the listing is not deleted by --prune.
@@ -155,14 +220,23 @@ fn gcp_write_and_delete_conditions_catch_concurrent_changes() {
     gcp.call("DELETE", "secrets/cas-A", None);
     gcp.create("cas-A", true);
     gcp.add_version("cas-A", "recreated");
-    let prune = Changes { deletes: vec![name.clone()], ..Default::default() };
-    assert_eq!(p.apply(&prune, &Progress::hidden()).unwrap()[&name], Applied::Conflict);
+    let prune = Changes {
+        deletes: vec![name.clone()],
+        ..Default::default()
+    };
+    assert_eq!(
+        p.apply(&prune, &Progress::hidden()).unwrap()[&name],
+        Applied::Conflict
+    );
     assert_eq!(gcp.access("cas-A").as_deref(), Some("recreated"));
 
     // And with an unchanged etag it is deleted.
     let mut p = GcpProvider::new(&t, settings());
     p.list().unwrap();
-    assert_eq!(p.apply(&prune, &Progress::hidden()).unwrap()[&name], Applied::Deleted);
+    assert_eq!(
+        p.apply(&prune, &Progress::hidden()).unwrap()[&name],
+        Applied::Deleted
+    );
     assert_eq!(gcp.secret("cas-A")["error"]["code"], 404);
 }
 
@@ -191,12 +265,22 @@ fn gcp_without_credentials_is_exit_7_naming_the_fix() {
     let tv = vault(&gcp, "prefix = \"x/\"\n");
     let out = tv
         .keep(&["diff", "t"])
-        .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER", gcp.endpoint())
-        .env("GOOGLE_APPLICATION_CREDENTIALS", tv.path().join("missing.json"))
+        .env(
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
+            gcp.endpoint(),
+        )
+        .env(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            tv.path().join("missing.json"),
+        )
         .output()
         .unwrap();
     assert_eq!(code(&out), 7, "{}", stderr(&out));
-    assert!(stderr(&out).contains("GOOGLE_APPLICATION_CREDENTIALS"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("GOOGLE_APPLICATION_CREDENTIALS"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 // ---- Kubernetes ----
@@ -207,25 +291,47 @@ fn kubernetes_resource_version_turns_a_concurrent_change_into_a_conflict() {
     let kube = Kube::start();
     let t = target(&kube, "secret = \"cas\"\n");
     let connect = || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let kc = kube::config::Kubeconfig::read_from(&kube.kubeconfig).unwrap();
         let config = rt
-            .block_on(kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()))
+            .block_on(kube::Config::from_custom_kubeconfig(
+                kc,
+                &kube::config::KubeConfigOptions::default(),
+            ))
             .unwrap();
         KubernetesProvider::with_config(&t, config, Some(rt)).unwrap()
     };
     let name = keep::Name::new("A").unwrap();
     let mut p = connect();
     assert!(p.list().unwrap().is_empty());
-    let Applied::Written(Some(v1)) = p.apply(&upsert(&name, "one", None), &Progress::hidden()).unwrap()[&name].clone() else {
+    let Applied::Written(Some(v1)) = p
+        .apply(&upsert(&name, "one", None), &Progress::hidden())
+        .unwrap()[&name]
+        .clone()
+    else {
         panic!("not written")
     };
     let mut p = connect();
-    assert_eq!(p.list().unwrap()[&name].version.as_deref(), Some(v1.as_str()));
+    assert_eq!(
+        p.list().unwrap()[&name].version.as_deref(),
+        Some(v1.as_str())
+    );
     assert_eq!(kube.patch("cas", "B", "theirs"), 200);
-    let r = p.apply(&upsert(&name, "mine", Some(v1.clone())), &Progress::hidden()).unwrap();
+    let r = p
+        .apply(
+            &upsert(&name, "mine", Some(v1.clone())),
+            &Progress::hidden(),
+        )
+        .unwrap();
     assert_eq!(r[&name], Applied::Conflict);
-    assert_eq!(kube.value("cas", "A").as_deref(), Some("one"), "a stale write landed");
+    assert_eq!(
+        kube.value("cas", "A").as_deref(),
+        Some("one"),
+        "a stale write landed"
+    );
     assert_eq!(kube.value("cas", "B").as_deref(), Some("theirs"));
 }
 
@@ -234,14 +340,24 @@ fn kubernetes_create_race_is_a_conflict() {
     use keep::sync::kubernetes::KubernetesProvider;
     let kube = Kube::start();
     let t = target(&kube, "secret = \"race\"\n");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let kc = kube::config::Kubeconfig::read_from(&kube.kubeconfig).unwrap();
-    let config = rt.block_on(kube::Config::from_custom_kubeconfig(kc, &Default::default())).unwrap();
+    let config = rt
+        .block_on(kube::Config::from_custom_kubeconfig(
+            kc,
+            &Default::default(),
+        ))
+        .unwrap();
     let mut p = KubernetesProvider::with_config(&t, config, Some(rt)).unwrap();
     let name = keep::Name::new("A").unwrap();
     assert!(p.list().unwrap().is_empty());
     kube.create("race", true, &[("A", "theirs")]);
-    let r = p.apply(&upsert(&name, "mine", None), &Progress::hidden()).unwrap();
+    let r = p
+        .apply(&upsert(&name, "mine", None), &Progress::hidden())
+        .unwrap();
     assert_eq!(r[&name], Applied::Conflict);
     assert_eq!(kube.value("race", "A").as_deref(), Some("theirs"));
 }
@@ -306,9 +422,17 @@ fn kubernetes_context_namespace_and_exec_plugin_from_kubeconfig() {
     )
     .unwrap();
     set(&tv, "A", "1");
-    let out = tv.keep(&["push", "t"]).env("KUBECONFIG", &path).output().unwrap();
+    let out = tv
+        .keep(&["push", "t"])
+        .env("KUBECONFIG", &path)
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(kube.value("from-context", "A").as_deref(), Some("1"), "not in the context's namespace");
+    assert_eq!(
+        kube.value("from-context", "A").as_deref(),
+        Some("1"),
+        "not in the context's namespace"
+    );
     assert!(marker.exists(), "the exec plugin was not run");
 }
 

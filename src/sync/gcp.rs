@@ -40,7 +40,10 @@ use zeroize::Zeroizing;
 
 use super::retry::{self, Attempt};
 use super::target::{Location, OldVersions};
-use super::{parallel, Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY, MARKER_VALUE};
+use super::{
+    parallel, Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY,
+    MARKER_VALUE,
+};
 use crate::error::{Error, Result};
 use crate::scope::Name;
 use crate::value::SecretValue;
@@ -52,7 +55,15 @@ const PAGE_SIZE: u32 = 250;
 
 /// Map a prefix or bundle path onto GCP's secret id alphabet.
 pub fn sanitise(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// A connected project.
@@ -113,13 +124,19 @@ impl Reply {
 
     /// A check-and-set style failure: the resource changed under us.
     fn conflict(&self) -> bool {
-        matches!(self.code(), "ALREADY_EXISTS" | "ABORTED" | "FAILED_PRECONDITION") || self.status == 409
+        matches!(
+            self.code(),
+            "ALREADY_EXISTS" | "ABORTED" | "FAILED_PRECONDITION"
+        ) || self.status == 409
     }
 }
 
 impl Http {
     fn remote(&self, op: &str, what: &str, why: impl std::fmt::Display) -> Error {
-        Error::Remote(format!("sync target {}: {op} {what} on GCP Secret Manager failed: {why}", self.target))
+        Error::Remote(format!(
+            "sync target {}: {op} {what} on GCP Secret Manager failed: {why}",
+            self.target
+        ))
     }
 
     fn describe(&self, r: &Reply) -> String {
@@ -138,18 +155,36 @@ impl Http {
     }
 
     /// One request (path relative to the project), retried on 429/5xx and transport errors.
-    fn call(&self, op: &str, what: &str, path: &str, query: &[(&str, &str)], method: Method) -> Result<Reply> {
+    fn call(
+        &self,
+        op: &str,
+        what: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        method: Method,
+    ) -> Result<Reply> {
         let url = format!("{}{}", self.base, path);
         retry::run(|| {
             let auth = format!("Bearer {}", self.token.as_str());
             let sent = match &method {
-                Method::Get => self.agent.get(&url).header("Authorization", &auth).query_pairs(query.iter().copied()).call(),
-                Method::Delete => {
-                    self.agent.delete(&url).header("Authorization", &auth).query_pairs(query.iter().copied()).call()
-                }
-                Method::Post(body) => {
-                    self.agent.post(&url).header("Authorization", &auth).query_pairs(query.iter().copied()).send_json(body)
-                }
+                Method::Get => self
+                    .agent
+                    .get(&url)
+                    .header("Authorization", &auth)
+                    .query_pairs(query.iter().copied())
+                    .call(),
+                Method::Delete => self
+                    .agent
+                    .delete(&url)
+                    .header("Authorization", &auth)
+                    .query_pairs(query.iter().copied())
+                    .call(),
+                Method::Post(body) => self
+                    .agent
+                    .post(&url)
+                    .header("Authorization", &auth)
+                    .query_pairs(query.iter().copied())
+                    .send_json(body),
             };
             let mut resp = match sent {
                 Ok(r) => r,
@@ -173,7 +208,15 @@ impl Http {
     }
 
     /// A call where anything but 2xx (and 404 when `absent_ok`) is an error.
-    fn expect(&self, op: &str, what: &str, path: &str, query: &[(&str, &str)], method: Method, absent_ok: bool) -> Result<Option<Value>> {
+    fn expect(
+        &self,
+        op: &str,
+        what: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        method: Method,
+        absent_ok: bool,
+    ) -> Result<Option<Value>> {
         let r = self.call(op, what, path, query, method)?;
         if r.ok() {
             Ok(Some(r.body))
@@ -222,7 +265,10 @@ fn token(target: &Target) -> Result<(Zeroizing<String>, Option<String>)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Io { context: "cannot start the async runtime for GCP auth".into(), source: e })?;
+        .map_err(|e| Error::Io {
+            context: "cannot start the async runtime for GCP auth".into(),
+            source: e,
+        })?;
     let timeout = target.timeout;
     rt.block_on(async {
         let get = async {
@@ -243,7 +289,11 @@ fn token(target: &Target) -> Result<(Zeroizing<String>, Option<String>)> {
 }
 
 fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -267,7 +317,11 @@ impl Settings {
             .unwrap_or_else(|| DEFAULT_ENDPOINT.into());
         let (token, token_project) = token(target)?;
         let project = project_of(target, token_project)?;
-        Ok(Settings { endpoint, token, project })
+        Ok(Settings {
+            endpoint,
+            token,
+            project,
+        })
     }
 }
 
@@ -279,10 +333,21 @@ impl GcpProvider {
 
     /// A provider with explicit settings.
     pub fn new(target: &Target, settings: Settings) -> GcpProvider {
-        let endpoint = format!("{}/", settings.endpoint.trim().trim_end_matches('/').trim_end_matches("/v1"));
+        let endpoint = format!(
+            "{}/",
+            settings
+                .endpoint
+                .trim()
+                .trim_end_matches('/')
+                .trim_end_matches("/v1")
+        );
         let location = match &target.location {
-            Location::PerKey { prefix } => Location::PerKey { prefix: sanitise(prefix) },
-            Location::Bundle { path } => Location::Bundle { path: sanitise(path.trim_matches('/')) },
+            Location::PerKey { prefix } => Location::PerKey {
+                prefix: sanitise(prefix),
+            },
+            Location::Bundle { path } => Location::Bundle {
+                path: sanitise(path.trim_matches('/')),
+            },
         };
         GcpProvider {
             http: Http {
@@ -313,9 +378,15 @@ impl GcpProvider {
             if !token.is_empty() {
                 q.push(("pageToken", token.as_str()));
             }
-            let body = self.http.expect("list", "secrets", "secrets", &q, Method::Get, false)?.unwrap_or_default();
+            let body = self
+                .http
+                .expect("list", "secrets", "secrets", &q, Method::Get, false)?
+                .unwrap_or_default();
             for s in body["secrets"].as_array().into_iter().flatten() {
-                let id = s["name"].as_str().and_then(|n| n.rsplit('/').next()).unwrap_or("");
+                let id = s["name"]
+                    .as_str()
+                    .and_then(|n| n.rsplit('/').next())
+                    .unwrap_or("");
                 if id.starts_with(prefix) {
                     out.push(s.clone());
                 }
@@ -331,7 +402,15 @@ impl GcpProvider {
     /// latest one is disabled or destroyed (nothing readable).
     fn latest(&self, id: &str) -> Result<Option<String>> {
         let path = format!("secrets/{id}/versions/latest");
-        let Some(v) = self.http.expect("read the latest version of", id, &path, &[], Method::Get, true)? else {
+        let Some(v) = self.http.expect(
+            "read the latest version of",
+            id,
+            &path,
+            &[],
+            Method::Get,
+            true,
+        )?
+        else {
             return Ok(None);
         };
         if v["state"].as_str() != Some("ENABLED") {
@@ -350,11 +429,17 @@ impl GcpProvider {
         if !r.ok() {
             return Err(self.http.remote("read", id, self.http.describe(&r)));
         }
-        let version = r.body["name"].as_str().and_then(version_number).unwrap_or_default();
+        let version = r.body["name"]
+            .as_str()
+            .and_then(version_number)
+            .unwrap_or_default();
         let data = r.body["payload"]["data"].as_str().unwrap_or("");
-        let bytes = b64()
-            .decode(data)
-            .map_err(|_| Error::Integrity(format!("sync target {}: secret {id}: the payload is not valid base64", self.http.target)))?;
+        let bytes = b64().decode(data).map_err(|_| {
+            Error::Integrity(format!(
+                "sync target {}: secret {id}: the payload is not valid base64",
+                self.http.target
+            ))
+        })?;
         let value = SecretValue::new(bytes);
         if let Some(sum) = r.body["payload"]["dataCrc32c"].as_str().or(None) {
             let expected: u64 = sum.parse().unwrap_or(u64::MAX);
@@ -371,8 +456,15 @@ impl GcpProvider {
 
     /// Create a labelled secret; `false` if it already exists.
     fn create(&self, id: &str) -> Result<bool> {
-        let body = json!({ "replication": { "automatic": {} }, "labels": { MARKER_KEY: MARKER_VALUE } });
-        let r = self.http.call("create", id, "secrets", &[("secretId", id)], Method::Post(&body))?;
+        let body =
+            json!({ "replication": { "automatic": {} }, "labels": { MARKER_KEY: MARKER_VALUE } });
+        let r = self.http.call(
+            "create",
+            id,
+            "secrets",
+            &[("secretId", id)],
+            Method::Post(&body),
+        )?;
         if r.ok() {
             return Ok(true);
         }
@@ -389,8 +481,14 @@ impl GcpProvider {
             "dataCrc32c": crc32c::crc32c(bytes).to_string(),
         }});
         let path = format!("secrets/{id}:addVersion");
-        let v = self.http.expect("write", id, &path, &[], Method::Post(&body), false)?.unwrap_or_default();
-        let version = v["name"].as_str().and_then(version_number).unwrap_or_default();
+        let v = self
+            .http
+            .expect("write", id, &path, &[], Method::Post(&body), false)?
+            .unwrap_or_default();
+        let version = v["name"]
+            .as_str()
+            .and_then(version_number)
+            .unwrap_or_default();
         self.retire_old_versions(id, &version)?;
         Ok(version)
     }
@@ -405,10 +503,19 @@ impl GcpProvider {
         let path = format!("secrets/{id}/versions");
         let body = self
             .http
-            .expect("list versions of", id, &path, &[("filter", "state:ENABLED")], Method::Get, false)?
+            .expect(
+                "list versions of",
+                id,
+                &path,
+                &[("filter", "state:ENABLED")],
+                Method::Get,
+                false,
+            )?
             .unwrap_or_default();
         for v in body["versions"].as_array().into_iter().flatten() {
-            let Some(number) = v["name"].as_str().and_then(version_number) else { continue };
+            let Some(number) = v["name"].as_str().and_then(version_number) else {
+                continue;
+            };
             if number == keep || v["state"].as_str() != Some("ENABLED") {
                 continue;
             }
@@ -424,7 +531,13 @@ impl GcpProvider {
     }
 
     /// Write `bytes` to secret `id` if its latest version is still `expected` (`None`: absent).
-    fn write_if(&self, id: &str, expected: Option<&str>, bytes: &[u8], exists: bool) -> Result<Applied> {
+    fn write_if(
+        &self,
+        id: &str,
+        expected: Option<&str>,
+        bytes: &[u8],
+        exists: bool,
+    ) -> Result<Applied> {
         match expected {
             None if !exists => {
                 if !self.create(id)? {
@@ -449,8 +562,13 @@ impl GcpProvider {
     /// Delete secret `id` if its etag is still the listed one; `false` if it changed meanwhile.
     fn delete(&self, id: &str) -> Result<bool> {
         let etag = self.seen().get(id).and_then(|s| s.etag.clone());
-        let q: Vec<(&str, &str)> = etag.as_deref().map(|e| vec![("etag", e)]).unwrap_or_default();
-        let r = self.http.call("delete", id, &format!("secrets/{id}"), &q, Method::Delete)?;
+        let q: Vec<(&str, &str)> = etag
+            .as_deref()
+            .map(|e| vec![("etag", e)])
+            .unwrap_or_default();
+        let r = self
+            .http
+            .call("delete", id, &format!("secrets/{id}"), &q, Method::Delete)?;
         if r.ok() || r.status == 404 {
             return Ok(true);
         }
@@ -462,12 +580,22 @@ impl GcpProvider {
 
     fn load_bundle(&mut self, id: &str) -> Result<Bundle> {
         let mut b = Bundle::default();
-        if let Some(secret) = self.http.expect("read", id, &format!("secrets/{id}"), &[], Method::Get, true)? {
+        if let Some(secret) =
+            self.http
+                .expect("read", id, &format!("secrets/{id}"), &[], Method::Get, true)?
+        {
             b.exists = true;
             b.managed = labelled(&secret);
-            self.seen().insert(id.to_string(), Seen { etag: secret["etag"].as_str().map(str::to_string), managed: b.managed });
+            self.seen().insert(
+                id.to_string(),
+                Seen {
+                    etag: secret["etag"].as_str().map(str::to_string),
+                    managed: b.managed,
+                },
+            );
             if let Some((value, version)) = self.access(id)? {
-                let text = value.expose_str(&format!("secret {id} (a keep bundle is a JSON object)"))?;
+                let text =
+                    value.expose_str(&format!("secret {id} (a keep bundle is a JSON object)"))?;
                 b.fields = match serde_json::from_str::<Value>(text) {
                     Ok(Value::Object(m)) => m,
                     _ => {
@@ -491,8 +619,18 @@ impl GcpProvider {
         {
             let mut seen = self.seen();
             for s in &secrets {
-                let id = s["name"].as_str().and_then(|n| n.rsplit('/').next()).unwrap_or("").to_string();
-                seen.insert(id.clone(), Seen { etag: s["etag"].as_str().map(str::to_string), managed: labelled(s) });
+                let id = s["name"]
+                    .as_str()
+                    .and_then(|n| n.rsplit('/').next())
+                    .unwrap_or("")
+                    .to_string();
+                seen.insert(
+                    id.clone(),
+                    Seen {
+                        etag: s["etag"].as_str().map(str::to_string),
+                        managed: labelled(s),
+                    },
+                );
                 if let Ok(name) = Name::new(&id[prefix.len()..]) {
                     named.push((name, id, labelled(s)));
                 }
@@ -503,7 +641,17 @@ impl GcpProvider {
         Ok(named
             .into_iter()
             .zip(versions)
-            .filter_map(|((name, _, managed), v)| v.map(|v| (name, RemoteMeta { version: Some(v), managed })))
+            .filter_map(|((name, _, managed), v)| {
+                v.map(|v| {
+                    (
+                        name,
+                        RemoteMeta {
+                            version: Some(v),
+                            managed,
+                        },
+                    )
+                })
+            })
             .collect())
     }
 }
@@ -513,7 +661,10 @@ impl Provider for GcpProvider {
         match self.location.clone() {
             Location::Bundle { path } => {
                 let b = self.load_bundle(&path)?;
-                let meta = RemoteMeta { version: b.version.clone(), managed: b.managed };
+                let meta = RemoteMeta {
+                    version: b.version.clone(),
+                    managed: b.managed,
+                };
                 Ok(b.fields
                     .iter()
                     .filter(|(_, v)| v.is_string())
@@ -537,7 +688,13 @@ impl Provider for GcpProvider {
                     .filter_map(|n| {
                         progress.inc();
                         let v = b.fields.get(n.as_str())?.as_str()?;
-                        Some((n.clone(), RemoteValue { value: SecretValue::from(v), version: b.version.clone() }))
+                        Some((
+                            n.clone(),
+                            RemoteValue {
+                                value: SecretValue::from(v),
+                                version: b.version.clone(),
+                            },
+                        ))
                     })
                     .collect())
             }
@@ -546,9 +703,17 @@ impl Provider for GcpProvider {
                 let got = parallel::map(names, self.concurrency, |name| {
                     let r = me.access(&format!("{prefix}{name}"))?;
                     progress.inc();
-                    Ok(r.map(|(value, version)| RemoteValue { value, version: Some(version) }))
+                    Ok(r.map(|(value, version)| RemoteValue {
+                        value,
+                        version: Some(version),
+                    }))
                 })?;
-                Ok(names.iter().cloned().zip(got).filter_map(|(n, r)| r.map(|r| (n, r))).collect())
+                Ok(names
+                    .iter()
+                    .cloned()
+                    .zip(got)
+                    .filter_map(|(n, r)| r.map(|r| (n, r)))
+                    .collect())
             }
         }
     }
@@ -564,13 +729,16 @@ impl Provider for GcpProvider {
                 };
                 let mut fields = b.fields.clone();
                 for u in &changes.upserts {
-                    let text = u.value.expose_str(&format!("{} (a GCP bundle holds text values only)", u.name))?;
+                    let text = u
+                        .value
+                        .expose_str(&format!("{} (a GCP bundle holds text values only)", u.name))?;
                     fields.insert(u.name.to_string(), Value::String(text.to_string()));
                 }
                 for d in &changes.deletes {
                     fields.remove(d.as_str());
                 }
-                let payload = Zeroizing::new(serde_json::to_vec(&Value::Object(fields)).unwrap_or_default());
+                let payload =
+                    Zeroizing::new(serde_json::to_vec(&Value::Object(fields)).unwrap_or_default());
                 let result = self.write_if(&path, b.version.as_deref(), &payload, b.exists)?;
                 for u in &changes.upserts {
                     progress.inc();
@@ -578,7 +746,11 @@ impl Provider for GcpProvider {
                 }
                 for d in &changes.deletes {
                     progress.inc();
-                    let r = if result == Applied::Conflict { Applied::Conflict } else { Applied::Deleted };
+                    let r = if result == Applied::Conflict {
+                        Applied::Conflict
+                    } else {
+                        Applied::Deleted
+                    };
                     out.insert(d.clone(), r);
                 }
                 self.bundle = None;
@@ -588,7 +760,12 @@ impl Provider for GcpProvider {
                 let existing: BTreeSet<String> = me.seen().keys().cloned().collect();
                 let writes = parallel::map(&changes.upserts, self.concurrency, |u| {
                     let id = format!("{prefix}{}", u.name);
-                    let r = me.write_if(&id, u.expected.as_deref(), u.value.expose(), existing.contains(&id))?;
+                    let r = me.write_if(
+                        &id,
+                        u.expected.as_deref(),
+                        u.value.expose(),
+                        existing.contains(&id),
+                    )?;
                     progress.inc();
                     Ok(r)
                 })?;
@@ -601,7 +778,14 @@ impl Provider for GcpProvider {
                     }
                     let done = me.delete(&id)?;
                     progress.inc();
-                    Ok(Some((name.clone(), if done { Applied::Deleted } else { Applied::Conflict })))
+                    Ok(Some((
+                        name.clone(),
+                        if done {
+                            Applied::Deleted
+                        } else {
+                            Applied::Conflict
+                        },
+                    )))
                 })?;
                 out.extend(deleted.into_iter().flatten());
             }
@@ -618,7 +802,10 @@ mod tests {
     fn ids_follow_gcp_rules() {
         assert_eq!(sanitise("billing/prod/"), "billing-prod-");
         assert_eq!(sanitise("a.b c_d-e"), "a-b-c_d-e");
-        assert_eq!(version_number("projects/p/secrets/s/versions/12").as_deref(), Some("12"));
+        assert_eq!(
+            version_number("projects/p/secrets/s/versions/12").as_deref(),
+            Some("12")
+        );
         assert_eq!(version_number("projects/p/secrets/s"), None);
     }
 }

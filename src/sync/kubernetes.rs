@@ -52,11 +52,19 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Io { context: "cannot start the async runtime for Kubernetes".into(), source: e })
+        .map_err(|e| Error::Io {
+            context: "cannot start the async runtime for Kubernetes".into(),
+            source: e,
+        })
 }
 
 fn managed(s: &Secret) -> bool {
-    s.metadata.labels.as_ref().and_then(|l| l.get(MANAGED_BY)).map(String::as_str) == Some(MARKER_VALUE)
+    s.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(MANAGED_BY))
+        .map(String::as_str)
+        == Some(MARKER_VALUE)
 }
 
 impl KubernetesProvider {
@@ -73,8 +81,13 @@ impl KubernetesProvider {
         let config = rt.block_on(async {
             match &target.context {
                 Some(context) => {
-                    let opts = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
-                    Config::from_kubeconfig(&opts).await.map_err(|e| no_config(&e))
+                    let opts = KubeConfigOptions {
+                        context: Some(context.clone()),
+                        ..Default::default()
+                    };
+                    Config::from_kubeconfig(&opts)
+                        .await
+                        .map_err(|e| no_config(&e))
                 }
                 None => Config::infer().await.map_err(|e| no_config(&e)),
             }
@@ -83,11 +96,18 @@ impl KubernetesProvider {
     }
 
     /// A provider for an explicit client configuration, on runtime `rt` (or a new one).
-    pub fn with_config(target: &Target, mut config: Config, rt: Option<tokio::runtime::Runtime>) -> Result<KubernetesProvider> {
+    pub fn with_config(
+        target: &Target,
+        mut config: Config,
+        rt: Option<tokio::runtime::Runtime>,
+    ) -> Result<KubernetesProvider> {
         let secret = match &target.location {
             Location::Bundle { path } => path.clone(),
             Location::PerKey { .. } => {
-                return Err(Error::Usage(format!("sync target {}: a Kubernetes target is one Secret (`secret`)", target.name)))
+                return Err(Error::Usage(format!(
+                    "sync target {}: a Kubernetes target is one Secret (`secret`)",
+                    target.name
+                )))
             }
         };
         let rt = match rt {
@@ -95,12 +115,18 @@ impl KubernetesProvider {
             None => runtime()?,
         };
         let no_config = |e: &dyn std::fmt::Display| {
-            Error::Remote(format!("sync target {}: cannot build a Kubernetes client: {e}", target.name))
+            Error::Remote(format!(
+                "sync target {}: cannot build a Kubernetes client: {e}",
+                target.name
+            ))
         };
         config.connect_timeout = Some(target.timeout);
         config.read_timeout = Some(target.timeout);
         config.write_timeout = Some(target.timeout);
-        let namespace = target.namespace.clone().unwrap_or_else(|| config.default_namespace.clone());
+        let namespace = target
+            .namespace
+            .clone()
+            .unwrap_or_else(|| config.default_namespace.clone());
         let client = {
             let _guard = rt.enter();
             Client::try_from(config).map_err(|e| no_config(&e))?
@@ -127,7 +153,11 @@ impl KubernetesProvider {
             kube::Error::Api(s) => format!("{} (HTTP {})", s.message, s.code),
             other => format!("{other} (is the API server in the kubeconfig reachable?)"),
         };
-        Error::Remote(format!("sync target {}: {op} {} failed: {why}", self.target, self.what()))
+        Error::Remote(format!(
+            "sync target {}: {op} {} failed: {why}",
+            self.target,
+            self.what()
+        ))
     }
 
     fn load(&mut self) -> Result<Option<Secret>> {
@@ -159,7 +189,10 @@ impl KubernetesProvider {
             data: Some(data),
             ..Default::default()
         };
-        match self.rt.block_on(self.api.create(&PostParams::default(), &secret)) {
+        match self
+            .rt
+            .block_on(self.api.create(&PostParams::default(), &secret))
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(e) => Err(self.remote("create", e)),
@@ -172,7 +205,11 @@ impl KubernetesProvider {
             "metadata": { "resourceVersion": version, "labels": { MANAGED_BY: MARKER_VALUE } },
             "data": Value::Object(data),
         });
-        match self.rt.block_on(self.api.patch(&self.secret, &PatchParams::default(), &Patch::Merge(&patch))) {
+        match self.rt.block_on(self.api.patch(
+            &self.secret,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )) {
             Ok(s) => Ok(Some(s.metadata.resource_version.unwrap_or_default())),
             Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => Ok(None),
             Err(e) => Err(self.remote("write", e)),
@@ -182,8 +219,13 @@ impl KubernetesProvider {
 
 impl Provider for KubernetesProvider {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
-        let Some(secret) = self.load()? else { return Ok(BTreeMap::new()) };
-        let meta = RemoteMeta { version: secret.metadata.resource_version.clone(), managed: managed(&secret) };
+        let Some(secret) = self.load()? else {
+            return Ok(BTreeMap::new());
+        };
+        let meta = RemoteMeta {
+            version: secret.metadata.resource_version.clone(),
+            managed: managed(&secret),
+        };
         Ok(secret
             .data
             .iter()
@@ -194,7 +236,9 @@ impl Provider for KubernetesProvider {
     }
 
     fn read(&mut self, names: &[Name], progress: &Progress) -> Result<BTreeMap<Name, RemoteValue>> {
-        let Some(secret) = self.snapshot()? else { return Ok(BTreeMap::new()) };
+        let Some(secret) = self.snapshot()? else {
+            return Ok(BTreeMap::new());
+        };
         let version = secret.metadata.resource_version.clone();
         let data = secret.data.unwrap_or_default();
         Ok(names
@@ -202,7 +246,13 @@ impl Provider for KubernetesProvider {
             .filter_map(|n| {
                 progress.inc();
                 let v = data.get(n.as_str())?;
-                Some((n.clone(), RemoteValue { value: SecretValue::new(v.0.clone()), version: version.clone() }))
+                Some((
+                    n.clone(),
+                    RemoteValue {
+                        value: SecretValue::new(v.0.clone()),
+                        version: version.clone(),
+                    },
+                ))
             })
             .collect())
     }
@@ -218,7 +268,9 @@ impl Provider for KubernetesProvider {
                     .collect();
                 if changes.upserts.is_empty() || self.create(data)? {
                     // The create response's resourceVersion is the object's; read it back once.
-                    self.load()?.and_then(|s| s.metadata.resource_version).map(Some)
+                    self.load()?
+                        .and_then(|s| s.metadata.resource_version)
+                        .map(Some)
                 } else {
                     None
                 }
@@ -236,7 +288,8 @@ impl Provider for KubernetesProvider {
                 let version = secret.metadata.resource_version.clone().unwrap_or_default();
                 let mut data = Map::new();
                 for u in &changes.upserts {
-                    let b64 = serde_json::to_value(ByteString(u.value.expose().to_vec())).unwrap_or(Value::Null);
+                    let b64 = serde_json::to_value(ByteString(u.value.expose().to_vec()))
+                        .unwrap_or(Value::Null);
                     data.insert(u.name.to_string(), b64);
                 }
                 for d in &changes.deletes {
@@ -249,11 +302,21 @@ impl Provider for KubernetesProvider {
         let mut out = BTreeMap::new();
         for u in &changes.upserts {
             progress.inc();
-            out.insert(u.name.clone(), result.clone().map_or(Applied::Conflict, Applied::Written));
+            out.insert(
+                u.name.clone(),
+                result.clone().map_or(Applied::Conflict, Applied::Written),
+            );
         }
         for d in &changes.deletes {
             progress.inc();
-            out.insert(d.clone(), if result.is_some() { Applied::Deleted } else { Applied::Conflict });
+            out.insert(
+                d.clone(),
+                if result.is_some() {
+                    Applied::Deleted
+                } else {
+                    Applied::Conflict
+                },
+            );
         }
         Ok(out)
     }

@@ -21,7 +21,15 @@ pub struct Gcp {
 
 /// GCP's secret id for a prefix or path (the mapping keep documents).
 pub fn sanitise(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -32,7 +40,10 @@ impl Gcp {
     pub fn start() -> Gcp {
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("sa.json");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/gcp_secretmanager.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/peers/gcp_secretmanager.py"
+        );
         let mut child = Command::new("python3")
             .arg(script)
             .arg(&creds)
@@ -41,9 +52,18 @@ impl Gcp {
             .spawn()
             .expect("python3 with gcplocal (scripts/setup.d/45-sync2.sh installs it)");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("the GCP peer did not start: {line:?}"));
-        Gcp { server: Server { child, port }, creds, _dir: dir }
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the GCP peer did not start: {line:?}"));
+        Gcp {
+            server: Server { child, port },
+            creds,
+            _dir: dir,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -57,7 +77,10 @@ impl Gcp {
         let sent = match (method, body) {
             ("GET", _) => a.get(&url).call(),
             ("DELETE", _) => a.delete(&url).call(),
-            (_, b) => a.post(&url).header("Content-Type", "application/json").send(b.unwrap_or(json!({})).to_string()),
+            (_, b) => a
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(b.unwrap_or(json!({})).to_string()),
         };
         let mut resp = sent.unwrap();
         let status = resp.status().as_u16();
@@ -66,15 +89,22 @@ impl Gcp {
     }
 
     pub fn access(&self, id: &str) -> Option<String> {
-        let (status, body) = self.call("GET", &format!("secrets/{id}/versions/latest:access"), None);
+        let (status, body) =
+            self.call("GET", &format!("secrets/{id}/versions/latest:access"), None);
         (status == 200).then(|| {
-            let bytes = b64().decode(body["payload"]["data"].as_str().unwrap()).unwrap();
+            let bytes = b64()
+                .decode(body["payload"]["data"].as_str().unwrap())
+                .unwrap();
             String::from_utf8(bytes).unwrap()
         })
     }
 
     pub fn create(&self, id: &str, labelled: bool) {
-        let labels = if labelled { json!({ "managed-by": "keep" }) } else { json!({}) };
+        let labels = if labelled {
+            json!({ "managed-by": "keep" })
+        } else {
+            json!({})
+        };
         let (status, body) = self.call(
             "POST",
             &format!("secrets?secretId={id}"),
@@ -84,8 +114,11 @@ impl Gcp {
     }
 
     pub fn add_version(&self, id: &str, value: &str) {
-        let (status, body) =
-            self.call("POST", &format!("secrets/{id}:addVersion"), Some(json!({ "payload": { "data": b64().encode(value) } })));
+        let (status, body) = self.call(
+            "POST",
+            &format!("secrets/{id}:addVersion"),
+            Some(json!({ "payload": { "data": b64().encode(value) } })),
+        );
         assert_eq!(status, 200, "{body}");
     }
 
@@ -100,7 +133,10 @@ impl Gcp {
     }
 
     pub fn versions(&self, id: &str) -> Vec<Value> {
-        self.call("GET", &format!("secrets/{id}/versions"), None).1["versions"].as_array().cloned().unwrap_or_default()
+        self.call("GET", &format!("secrets/{id}/versions"), None).1["versions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -110,8 +146,14 @@ impl Peer for Gcp {
     }
     fn env(&self) -> Vec<(String, String)> {
         vec![
-            ("CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER".into(), self.endpoint()),
-            ("GOOGLE_APPLICATION_CREDENTIALS".into(), self.creds.display().to_string()),
+            (
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER".into(),
+                self.endpoint(),
+            ),
+            (
+                "GOOGLE_APPLICATION_CREDENTIALS".into(),
+                self.creds.display().to_string(),
+            ),
         ]
     }
     fn remote_get(&self, loc: &Loc, name: &str) -> Option<String> {

@@ -42,31 +42,58 @@ impl Kube {
             .spawn()
             .expect("python3 with kmock (scripts/setup.d/45-sync2.sh installs it)");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| panic!("the Kubernetes peer did not start: {line:?}"));
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the Kubernetes peer did not start: {line:?}"));
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("config");
         std::fs::write(&kubeconfig, kubeconfig_text(port)).unwrap();
-        Kube { server: Server { child, port }, kubeconfig, _dir: dir }
+        Kube {
+            server: Server { child, port },
+            kubeconfig,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}/api/v1/namespaces/{NAMESPACE}/secrets/{name}", self.server.port)
+        format!(
+            "http://127.0.0.1:{}/api/v1/namespaces/{NAMESPACE}/secrets/{name}",
+            self.server.port
+        )
     }
 
     pub fn get(&self, name: &str) -> Option<Value> {
         let mut resp = agent().get(&self.url(name)).call().unwrap();
-        (resp.status() == 200).then(|| serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap())
+        (resp.status() == 200)
+            .then(|| serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap())
     }
 
     /// Create a Secret, with keep's label or without.
     pub fn create(&self, name: &str, labelled: bool, data: &[(&str, &str)]) {
-        let labels = if labelled { json!({ "app.kubernetes.io/managed-by": "keep" }) } else { json!({}) };
-        let data: serde_json::Map<String, Value> = data.iter().map(|(k, v)| (k.to_string(), b64().encode(v).into())).collect();
+        let labels = if labelled {
+            json!({ "app.kubernetes.io/managed-by": "keep" })
+        } else {
+            json!({})
+        };
+        let data: serde_json::Map<String, Value> = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), b64().encode(v).into()))
+            .collect();
         let body = json!({ "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                            "metadata": { "name": name, "namespace": NAMESPACE, "labels": labels }, "data": data });
-        let url = format!("http://127.0.0.1:{}/api/v1/namespaces/{NAMESPACE}/secrets", self.server.port);
-        let resp = agent().post(&url).header("Content-Type", "application/json").send(body.to_string()).unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/api/v1/namespaces/{NAMESPACE}/secrets",
+            self.server.port
+        );
+        let resp = agent()
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .unwrap();
         assert_eq!(resp.status(), 200);
     }
 
