@@ -26,7 +26,11 @@ struct Case<'a> {
 impl<'a> Case<'a> {
     fn new(peer: &'a dyn Peer, loc: Loc) -> Case<'a> {
         let tv = TestVault::new();
-        let toml = format!("project = \"app\"\n[sync.t]\n{}{}", peer.provider_toml(), loc.toml());
+        let toml = format!(
+            "project = \"app\"\n[sync.t]\n{}{}",
+            peer.provider_toml(),
+            loc.toml()
+        );
         std::fs::write(tv.path().join("keep.toml"), toml).unwrap();
         Case { tv, peer, loc }
     }
@@ -43,13 +47,29 @@ impl<'a> Case<'a> {
 
     fn ok(&self, args: &[&str]) -> Output {
         let out = self.run(args);
-        assert_eq!(code(&out), 0, "keep {args:?}: {}{}", stdout(&out), stderr(&out));
+        assert_eq!(
+            code(&out),
+            0,
+            "keep {args:?}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
         out
     }
 
     fn set(&self, name: &str, value: &str) {
-        let mut child = self.cmd(&["set", name]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
+        let mut child = self
+            .cmd(&["set", name])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(value.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "set {name}: {}", stderr(&out));
     }
@@ -87,10 +107,24 @@ fn push_and_pull_round_trip(peer: &dyn Peer, loc: Loc) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), c["mark"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["mark"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert_eq!(marks, vec![("DB_URL".into(), "~".into()), ("NEW_ONE".into(), "-".into())]);
-    assert!(!String::from_utf8_lossy(&drift.stdout).contains("postgres://"), "diff printed a value");
+    assert_eq!(
+        marks,
+        vec![
+            ("DB_URL".into(), "~".into()),
+            ("NEW_ONE".into(), "-".into())
+        ]
+    );
+    assert!(
+        !String::from_utf8_lossy(&drift.stdout).contains("postgres://"),
+        "diff printed a value"
+    );
 
     c.ok(&["pull", "t", "--dry-run"]);
     assert_eq!(c.get("DB_URL"), "postgres://one");
@@ -114,10 +148,18 @@ fn conflicts_stop_both_directions(peer: &dyn Peer, loc: Loc) {
     let push = c.run(&["push", "t"]);
     assert_eq!(code(&push), 1, "{}", stderr(&push));
     assert!(stderr(&push).contains("TOKEN"), "{}", stderr(&push));
-    assert_eq!(c.remote("TOKEN").as_deref(), Some("theirs"), "a conflicting push changed the remote");
+    assert_eq!(
+        c.remote("TOKEN").as_deref(),
+        Some("theirs"),
+        "a conflicting push changed the remote"
+    );
     let pull = c.run(&["pull", "t"]);
     assert_eq!(code(&pull), 1);
-    assert_eq!(c.get("TOKEN"), "mine", "a conflicting pull changed the local value");
+    assert_eq!(
+        c.get("TOKEN"),
+        "mine",
+        "a conflicting pull changed the local value"
+    );
 
     c.ok(&["pull", "t", "--prefer", "remote"]);
     assert_eq!(c.get("TOKEN"), "theirs");
@@ -142,15 +184,32 @@ fn prune_deletes_only_marked(peer: &dyn Peer, prefix: &str) {
 
     let push = c.ok(&["push", "t"]);
     assert!(stdout(&push).contains("--prune"), "{}", stdout(&push));
-    assert_eq!(c.remote("DROP_ME").as_deref(), Some("2"), "deleted without --prune");
+    assert_eq!(
+        c.remote("DROP_ME").as_deref(),
+        Some("2"),
+        "deleted without --prune"
+    );
 
     c.ok(&["push", "t", "--prune"]);
     assert_eq!(c.remote("DROP_ME"), None, "--prune left a marked secret");
-    assert_eq!(c.remote("FOREIGN").as_deref(), Some("not ours"), "--prune deleted an unmarked secret");
+    assert_eq!(
+        c.remote("FOREIGN").as_deref(),
+        Some("not ours"),
+        "--prune deleted an unmarked secret"
+    );
     assert_eq!(c.remote("KEEP_ME").as_deref(), Some("1"));
+
+    // A pruned name pushed again comes back (AWS: out of its recovery window; Vault: over a soft delete).
+    c.set("DROP_ME", "3");
+    c.ok(&["push", "t"]);
+    assert_eq!(c.remote("DROP_ME").as_deref(), Some("3"));
 }
 
-fn down_server_is_exit_7_and_changes_nothing(peer: &dyn Peer, loc: Loc, down_env: Vec<(String, String)>) {
+fn down_server_is_exit_7_and_changes_nothing(
+    peer: &dyn Peer,
+    loc: Loc,
+    down_env: Vec<(String, String)>,
+) {
     let c = Case::new(peer, loc);
     c.set("A", "local");
     for args in [&["push", "t"][..], &["pull", "t"], &["diff", "t"]] {
@@ -158,10 +217,15 @@ fn down_server_is_exit_7_and_changes_nothing(peer: &dyn Peer, loc: Loc, down_env
         assert_eq!(code(&out), 7, "keep {args:?}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains("sync target t"), "{err}");
+        assert!(err.contains(&format!("{} failed", args[0])), "{err}");
         assert!(!err.contains("local"), "the value leaked: {err}");
     }
     assert_eq!(c.get("A"), "local");
-    assert_eq!(stdout(&c.ok(&["history", "A"])).lines().count(), 2, "a failed pull wrote a version");
+    assert_eq!(
+        stdout(&c.ok(&["history", "A"])).lines().count(),
+        2,
+        "a failed pull wrote a version"
+    );
 }
 
 fn closed_port() -> String {
@@ -235,7 +299,10 @@ fn gcp_down_server() {
     down_server_is_exit_7_and_changes_nothing(
         &gcp,
         Loc::PerKey("app/".into()),
-        vec![("CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER".into(), closed_port())],
+        vec![(
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER".into(),
+            closed_port(),
+        )],
     );
 }
 
@@ -244,7 +311,11 @@ fn kubernetes_down_server() {
     let kube = Kube::start();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
-    std::fs::write(&config, sync_support::kubernetes::kubeconfig(&closed_port(), "keep-test")).unwrap();
+    std::fs::write(
+        &config,
+        sync_support::kubernetes::kubeconfig(&closed_port(), "keep-test"),
+    )
+    .unwrap();
     down_server_is_exit_7_and_changes_nothing(
         &kube,
         Loc::Bundle("app-dev".into()),
@@ -261,15 +332,25 @@ fn kubernetes_prune_removes_keys_only_from_a_managed_secret() {
     c.ok(&["push", "t"]);
     let obj = kube.get("app-dev").unwrap();
     assert_eq!(obj["type"], "Opaque");
-    assert_eq!(obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "keep");
+    assert_eq!(
+        obj["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "keep"
+    );
     c.ok(&["rm", "DROP_ME"]);
     let push = c.ok(&["push", "t"]);
     assert!(stdout(&push).contains("--prune"), "{}", stdout(&push));
-    assert_eq!(c.remote("DROP_ME").as_deref(), Some("2"), "deleted without --prune");
+    assert_eq!(
+        c.remote("DROP_ME").as_deref(),
+        Some("2"),
+        "deleted without --prune"
+    );
     c.ok(&["push", "t", "--prune"]);
     assert_eq!(c.remote("DROP_ME"), None, "--prune left a key");
     assert_eq!(c.remote("KEEP_ME").as_deref(), Some("1"));
-    assert!(kube.get("app-dev").is_some(), "--prune deleted the Secret object");
+    assert!(
+        kube.get("app-dev").is_some(),
+        "--prune deleted the Secret object"
+    );
 
     // A Secret keep does not manage: pushing to it is refused, and --prune removes nothing from it.
     kube.create("foreign", false, &[("FOREIGN", "not ours"), ("OLD", "x")]);
@@ -279,16 +360,29 @@ fn kubernetes_prune_removes_keys_only_from_a_managed_secret() {
         let out = f.run(args);
         assert_eq!(code(&out), 2, "{}", stderr(&out));
         assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
-        assert!(stderr(&out).contains("not managed by keep"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not managed by keep"),
+            "{}",
+            stderr(&out)
+        );
     }
-    assert_eq!(kube.value("foreign", "FOREIGN").as_deref(), Some("not ours"));
+    assert_eq!(
+        kube.value("foreign", "FOREIGN").as_deref(),
+        Some("not ours")
+    );
     assert_eq!(kube.value("foreign", "OLD").as_deref(), Some("x"));
     assert_eq!(kube.value("foreign", "NEW"), None);
     // --force takes it over (and labels it).
     f.ok(&["push", "t", "--force"]);
     assert_eq!(kube.value("foreign", "NEW").as_deref(), Some("mine"));
-    assert_eq!(kube.value("foreign", "FOREIGN").as_deref(), Some("not ours"));
-    assert_eq!(kube.get("foreign").unwrap()["metadata"]["labels"]["app.kubernetes.io/managed-by"], "keep");
+    assert_eq!(
+        kube.value("foreign", "FOREIGN").as_deref(),
+        Some("not ours")
+    );
+    assert_eq!(
+        kube.get("foreign").unwrap()["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "keep"
+    );
 }
 
 #[test]
@@ -304,7 +398,11 @@ fn aws_down_server() {
 #[test]
 fn vault_down_server() {
     let bao = Bao::start();
-    down_server_is_exit_7_and_changes_nothing(&bao, Loc::Bundle("app/dev".into()), vec![("VAULT_ADDR".into(), closed_port())]);
+    down_server_is_exit_7_and_changes_nothing(
+        &bao,
+        Loc::Bundle("app/dev".into()),
+        vec![("VAULT_ADDR".into(), closed_port())],
+    );
 }
 
 #[test]
@@ -326,7 +424,11 @@ fn aws_pagination_past_100_secrets() {
     // Tags on what keep creates.
     c.set("NEW", "x");
     c.ok(&["push", "t"]);
-    assert!(moto.tags("many/NEW").to_string().contains("\"keep\""), "{}", moto.tags("many/NEW"));
+    assert!(
+        moto.tags("many/NEW").to_string().contains("\"keep\""),
+        "{}",
+        moto.tags("many/NEW")
+    );
 }
 
 #[test]
@@ -334,9 +436,17 @@ fn vault_wrong_token_is_permission_denied() {
     let bao = Bao::start();
     let c = Case::new(&bao, Loc::Bundle("app/dev".into()));
     c.set("A", "1");
-    let out = c.cmd(&["push", "t"]).env("VAULT_TOKEN", "not-the-token").output().unwrap();
+    let out = c
+        .cmd(&["push", "t"])
+        .env("VAULT_TOKEN", "not-the-token")
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 7, "{}", stderr(&out));
-    assert!(stderr(&out).contains("permission denied"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("permission denied"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("sync target t"), "{}", stderr(&out));
 }
 
@@ -345,8 +455,16 @@ fn vault_token_from_the_token_file() {
     let bao = Bao::start();
     let c = Case::new(&bao, Loc::Bundle("app/dev".into()));
     c.set("A", "1");
-    std::fs::write(c.tv.path().join(".vault-token"), format!("{}\n", sync_support::ROOT_TOKEN)).unwrap();
-    let out = c.tv.keep(&["push", "t"]).env("VAULT_ADDR", bao.addr()).output().unwrap();
+    std::fs::write(
+        c.tv.path().join(".vault-token"),
+        format!("{}\n", sync_support::ROOT_TOKEN),
+    )
+    .unwrap();
+    let out =
+        c.tv.keep(&["push", "t"])
+            .env("VAULT_ADDR", bao.addr())
+            .output()
+            .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(c.remote("A").as_deref(), Some("1"));
 }
@@ -356,12 +474,22 @@ fn vault_kv2_cas_turns_a_concurrent_change_into_a_conflict() {
     use keep::sync::{vault_kv, Changes, Progress, Provider, Upsert};
     let bao = Bao::start();
     let scope = keep::Scope::new("app", "dev").unwrap();
-    for loc in [Loc::Bundle("cas/bundle".into()), Loc::PerKey("cas/keys/".into())] {
-        let config = keep::config::Config::parse(&format!("[sync.t]\n{}{}", bao.provider_toml(), loc.toml())).unwrap();
+    for loc in [
+        Loc::Bundle("cas/bundle".into()),
+        Loc::PerKey("cas/keys/".into()),
+    ] {
+        let config = keep::config::Config::parse(&format!(
+            "[sync.t]\n{}{}",
+            bao.provider_toml(),
+            loc.toml()
+        ))
+        .unwrap();
         let target = keep::sync::Target::resolve(Some(&config), "t", &scope).unwrap();
         let settings = || vault_kv::Settings {
             addr: bao.addr(),
-            token: Some(zeroize::Zeroizing::new(sync_support::ROOT_TOKEN.to_string())),
+            token: Some(zeroize::Zeroizing::new(
+                sync_support::ROOT_TOKEN.to_string(),
+            )),
             namespace: None,
             cacert: None,
         };
@@ -371,13 +499,19 @@ fn vault_kv2_cas_turns_a_concurrent_change_into_a_conflict() {
         let write = |kv: &mut vault_kv::VaultKv, value: &str, expected: Option<String>| {
             kv.list().unwrap();
             let changes = Changes {
-                upserts: vec![Upsert { name: name.clone(), value: value.into(), expected }],
+                upserts: vec![Upsert {
+                    name: name.clone(),
+                    value: value.into(),
+                    expected,
+                }],
                 ..Default::default()
             };
             kv.apply(&changes, &Progress::hidden()).unwrap()[&name].clone()
         };
         let first = write(&mut kv, "one", None);
-        let keep::sync::Applied::Written(Some(v1)) = first else { panic!("{first:?}") };
+        let keep::sync::Applied::Written(Some(v1)) = first else {
+            panic!("{first:?}")
+        };
         // Someone else writes after our plan saw version v1...
         bao.remote_set(&loc, "A", "theirs");
         // ...so a write expecting v1 is refused by check-and-set.
@@ -385,7 +519,11 @@ fn vault_kv2_cas_turns_a_concurrent_change_into_a_conflict() {
         let listing = kv.list().unwrap();
         assert_ne!(listing[&name].version.as_deref(), Some(v1.as_str()));
         let stale = Changes {
-            upserts: vec![Upsert { name: name.clone(), value: "mine".into(), expected: Some(v1.clone()) }],
+            upserts: vec![Upsert {
+                name: name.clone(),
+                value: "mine".into(),
+                expected: Some(v1.clone()),
+            }],
             ..Default::default()
         };
         if let Loc::Bundle(_) = loc {
@@ -410,5 +548,9 @@ fn vault_namespaces() {
     c.ok(&["push", "t"]);
     assert_eq!(c.remote("A").as_deref(), Some("in-namespace"));
     bao.namespace = None;
-    assert_eq!(bao.remote_get(&Loc::Bundle("app/dev".into()), "A"), None, "written outside the namespace");
+    assert_eq!(
+        bao.remote_get(&Loc::Bundle("app/dev".into()), "A"),
+        None,
+        "written outside the namespace"
+    );
 }

@@ -2,8 +2,16 @@
 
 use super::args::{DiffArgs, PullArgs, PushArgs};
 use super::{output, Context};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sync::{self, Outcome, SyncOptions, Target};
+
+/// Name the command in remote failures, so the message says which operation on which target failed.
+fn op<T>(name: &str, r: Result<T>) -> Result<T> {
+    r.map_err(|e| match e {
+        Error::Remote(m) => Error::Remote(format!("{name} failed: {m}")),
+        other => other,
+    })
+}
 
 fn target(ctx: &Context, name: &str) -> Result<Target> {
     Target::resolve(ctx.config.as_ref(), name, &ctx.scope)
@@ -59,7 +67,7 @@ fn print(ctx: &Context, o: &Outcome) -> Result<i32> {
 pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
     let t = target(ctx, &a.target)?;
     let mut vault = ctx.open()?;
-    let mut provider = sync::connect(&t)?;
+    let mut provider = op("push", sync::connect(&t))?;
     let opts = SyncOptions {
         dry_run: a.dry_run,
         prune: a.prune,
@@ -68,29 +76,32 @@ pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
         prefer: a.prefer,
         progress: !ctx.json,
     };
-    let o = sync::push(&mut vault, &t, provider.as_mut(), &opts)?;
+    let o = op("push", sync::push(&mut vault, &t, provider.as_mut(), &opts))?;
     print(ctx, &o)
 }
 
 pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     let t = target(ctx, &a.target)?;
     let mut vault = ctx.open()?;
-    let mut provider = sync::connect(&t)?;
+    let mut provider = op("pull", sync::connect(&t))?;
     let opts = SyncOptions {
         dry_run: a.dry_run,
         prefer: a.prefer,
         progress: !ctx.json,
         ..Default::default()
     };
-    let o = sync::pull(&mut vault, &t, provider.as_mut(), &opts)?;
+    let o = op("pull", sync::pull(&mut vault, &t, provider.as_mut(), &opts))?;
     print(ctx, &o)
 }
 
 pub fn diff(ctx: &Context, a: DiffArgs) -> Result<i32> {
     let t = target(ctx, &a.target)?;
     let mut vault = ctx.open()?;
-    let mut provider = sync::connect(&t)?;
-    let o = sync::diff(&mut vault, &t, provider.as_mut(), !ctx.json)?;
+    let mut provider = op("diff", sync::connect(&t))?;
+    let o = op(
+        "diff",
+        sync::diff(&mut vault, &t, provider.as_mut(), !ctx.json),
+    )?;
     let drift = !o.changes.is_empty();
     print(ctx, &o)?;
     Ok(if drift { 1 } else { 0 })

@@ -29,8 +29,11 @@ use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
+use super::bundle::Bundle;
 use super::target::Location;
-use super::{Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY, MARKER_VALUE};
+use super::{
+    Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY, MARKER_VALUE,
+};
 use crate::error::{Error, Result};
 use crate::scope::Name;
 use crate::value::SecretValue;
@@ -46,14 +49,6 @@ pub struct AwsProvider {
     bundle: Option<Bundle>,
 }
 
-#[derive(Clone, Default)]
-struct Bundle {
-    fields: Map<String, Value>,
-    version: Option<String>,
-    exists: bool,
-    managed: bool,
-}
-
 fn fail(target: &str, op: &str, secret: &str, e: impl std::error::Error) -> Error {
     Error::Remote(format!(
         "sync target {target}: {op} {secret} on AWS Secrets Manager failed: {} \
@@ -63,7 +58,9 @@ fn fail(target: &str, op: &str, secret: &str, e: impl std::error::Error) -> Erro
 }
 
 fn code<E: ProvideErrorMetadata>(e: &aws_sdk_secretsmanager::error::SdkError<E>) -> Option<String> {
-    e.as_service_error().and_then(|s| s.code()).map(str::to_string)
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_string)
 }
 
 fn marker() -> Tag {
@@ -71,7 +68,8 @@ fn marker() -> Tag {
 }
 
 fn is_marked(tags: &[Tag]) -> bool {
-    tags.iter().any(|t| t.key() == Some(MARKER_KEY) && t.value() == Some(MARKER_VALUE))
+    tags.iter()
+        .any(|t| t.key() == Some(MARKER_KEY) && t.value() == Some(MARKER_VALUE))
 }
 
 fn value_of(string: Option<&str>, binary: Option<&Blob>) -> Option<SecretValue> {
@@ -89,7 +87,14 @@ enum Put {
 }
 
 /// Create (expected absent) or update (expected present) one secret; tag it if it is not marked.
-async fn put_one(client: &Client, target: &str, id: &str, value: &SecretValue, expected: Option<&str>, marked: bool) -> Result<Put> {
+async fn put_one(
+    client: &Client,
+    target: &str,
+    id: &str,
+    value: &SecretValue,
+    expected: Option<&str>,
+    marked: bool,
+) -> Result<Put> {
     let (string, binary) = match std::str::from_utf8(value.expose()) {
         Ok(s) => (Some(s.to_string()), None),
         Err(_) => (None, Some(Blob::new(value.expose().to_vec()))),
@@ -106,12 +111,35 @@ async fn put_one(client: &Client, target: &str, id: &str, value: &SecretValue, e
             .await;
         match r {
             Ok(out) => return Ok(Put::Done(out.version_id().map(str::to_string))),
-            Err(e) if code(&e).as_deref() == Some("ResourceExistsException") => return Ok(Put::Conflict),
-            Err(e) if code(&e).as_deref() == Some("InvalidRequestException")
-                && e.as_service_error().and_then(|s| s.message()).is_some_and(|m| m.contains("deletion")) =>
+            Err(e)
+                if matches!(
+                    code(&e).as_deref(),
+                    Some("ResourceExistsException" | "InvalidRequestException")
+                ) =>
             {
-                // Pruned earlier and still in its recovery window: bring it back, then update it.
-                client.restore_secret().secret_id(id).send().await.map_err(|e| fail(target, "restore", id, e))?;
+                // The name exists: either someone created it since the plan (a conflict), or it was
+                // pruned earlier and is still in its recovery window (AWS says InvalidRequest, moto
+                // ResourceExists): bring that back, then update it.
+                let pending = client
+                    .describe_secret()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| fail(target, "describe", id, e))?
+                    .deleted_date()
+                    .is_some();
+                if !pending {
+                    return match code(&e).as_deref() {
+                        Some("ResourceExistsException") => Ok(Put::Conflict),
+                        _ => Err(fail(target, "create", id, e)),
+                    };
+                }
+                client
+                    .restore_secret()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| fail(target, "restore", id, e))?;
             }
             Err(e) => return Err(fail(target, "create", id, e)),
         }
@@ -125,11 +153,19 @@ async fn put_one(client: &Client, target: &str, id: &str, value: &SecretValue, e
         .await;
     let out = match r {
         Ok(out) => out,
-        Err(e) if code(&e).as_deref() == Some("ResourceNotFoundException") => return Ok(Put::Conflict),
+        Err(e) if code(&e).as_deref() == Some("ResourceNotFoundException") => {
+            return Ok(Put::Conflict)
+        }
         Err(e) => return Err(fail(target, "update", id, e)),
     };
     if !marked {
-        client.tag_resource().secret_id(id).tags(marker()).send().await.map_err(|e| fail(target, "tag", id, e))?;
+        client
+            .tag_resource()
+            .secret_id(id)
+            .tags(marker())
+            .send()
+            .await
+            .map_err(|e| fail(target, "tag", id, e))?;
     }
     Ok(Put::Done(out.version_id().map(str::to_string)))
 }
@@ -137,13 +173,18 @@ async fn put_one(client: &Client, target: &str, id: &str, value: &SecretValue, e
 impl AwsProvider {
     /// Build a client from the standard AWS configuration sources.
     pub fn connect(target: &Target) -> Result<AwsProvider> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Io {
-            context: "cannot start the async runtime for AWS".into(),
-            source: e,
-        })?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Io {
+                context: "cannot start the async runtime for AWS".into(),
+                source: e,
+            })?;
         use aws_smithy_http_client::tls;
         let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
             .build_https();
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(target.timeout)
@@ -210,25 +251,43 @@ impl AwsProvider {
     fn list_per_key(&mut self, prefix: &str) -> Result<BTreeMap<Name, RemoteMeta>> {
         let mut req = self.client.list_secrets().max_results(100);
         if !prefix.is_empty() {
-            req = req.filters(Filter::builder().key(FilterNameStringType::Name).values(prefix).build());
+            req = req.filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(prefix)
+                    .build(),
+            );
         }
         let target = self.target.clone();
         let mut out = BTreeMap::new();
         self.rt.block_on(async {
             let mut pages = req.into_paginator().send();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| fail(&target, "list", &format!("secrets under {prefix:?}"), e))?;
+                let page = page
+                    .map_err(|e| fail(&target, "list", &format!("secrets under {prefix:?}"), e))?;
                 for s in page.secret_list() {
-                    let Some(name) = s.name().and_then(|n| n.strip_prefix(prefix)).and_then(|n| Name::new(n).ok()) else {
+                    let Some(name) = s
+                        .name()
+                        .and_then(|n| n.strip_prefix(prefix))
+                        .and_then(|n| Name::new(n).ok())
+                    else {
                         continue;
                     };
                     if s.deleted_date().is_some() {
                         continue;
                     }
                     let version = s.secret_versions_to_stages().and_then(|m| {
-                        m.iter().find(|(_, stages)| stages.iter().any(|st| st == "AWSCURRENT")).map(|(v, _)| v.clone())
+                        m.iter()
+                            .find(|(_, stages)| stages.iter().any(|st| st == "AWSCURRENT"))
+                            .map(|(v, _)| v.clone())
                     });
-                    out.insert(name, RemoteMeta { version, managed: is_marked(s.tags()) });
+                    out.insert(
+                        name,
+                        RemoteMeta {
+                            version,
+                            managed: is_marked(s.tags()),
+                        },
+                    );
                 }
             }
             Ok::<_, Error>(())
@@ -259,7 +318,8 @@ impl AwsProvider {
             let mut results: Vec<Option<R>> = Vec::new();
             let mut first_err = None;
             while let Some(joined) = set.join_next().await {
-                let (i, r) = joined.map_err(|e| Error::Remote(format!("a sync task failed: {e}")))?;
+                let (i, r) =
+                    joined.map_err(|e| Error::Remote(format!("a sync task failed: {e}")))?;
                 match r {
                     Ok(v) => {
                         if results.len() <= i {
@@ -286,16 +346,7 @@ impl AwsProvider {
 impl Provider for AwsProvider {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
         match self.location.clone() {
-            Location::Bundle { path } => {
-                let b = self.load_bundle(&path)?;
-                let meta = RemoteMeta { version: b.version.clone(), managed: b.managed };
-                Ok(b.fields
-                    .iter()
-                    .filter(|(_, v)| v.is_string())
-                    .filter_map(|(k, _)| Name::new(k).ok())
-                    .map(|n| (n, meta.clone()))
-                    .collect())
-            }
+            Location::Bundle { path } => Ok(self.load_bundle(&path)?.listing()),
             Location::PerKey { prefix } => self.list_per_key(&prefix),
         }
     }
@@ -307,35 +358,40 @@ impl Provider for AwsProvider {
                     Some(b) => b.clone(),
                     None => self.load_bundle(&path)?,
                 };
-                Ok(names
-                    .iter()
-                    .filter_map(|n| {
-                        progress.inc();
-                        let v = b.fields.get(n.as_str())?.as_str()?;
-                        Some((n.clone(), RemoteValue { value: SecretValue::from(v), version: b.version.clone() }))
-                    })
-                    .collect())
+                Ok(b.values(names, progress))
             }
             Location::PerKey { prefix } => {
                 let target = self.target.clone();
-                let items: Vec<(Name, String)> = names.iter().map(|n| (n.clone(), format!("{prefix}{n}"))).collect();
+                let items: Vec<(Name, String)> = names
+                    .iter()
+                    .map(|n| (n.clone(), format!("{prefix}{n}")))
+                    .collect();
                 let progress = progress.clone();
                 let got = self.each(items, move |client, (name, id)| {
                     let (target, progress) = (target.clone(), progress.clone());
                     async move {
                         let r = match client.get_secret_value().secret_id(&id).send().await {
-                            Ok(out) => value_of(out.secret_string(), out.secret_binary()).map(|value| RemoteValue {
-                                value,
-                                version: out.version_id().map(str::to_string),
-                            }),
-                            Err(e) if code(&e).as_deref() == Some("ResourceNotFoundException") => None,
+                            Ok(out) => {
+                                value_of(out.secret_string(), out.secret_binary()).map(|value| {
+                                    RemoteValue {
+                                        value,
+                                        version: out.version_id().map(str::to_string),
+                                    }
+                                })
+                            }
+                            Err(e) if code(&e).as_deref() == Some("ResourceNotFoundException") => {
+                                None
+                            }
                             Err(e) => return Err(fail(&target, "read", &id, e)),
                         };
                         progress.inc();
                         Ok((name, r))
                     }
                 })?;
-                Ok(got.into_iter().filter_map(|(n, r)| r.map(|r| (n, r))).collect())
+                Ok(got
+                    .into_iter()
+                    .filter_map(|(n, r)| r.map(|r| (n, r)))
+                    .collect())
             }
         }
     }
@@ -354,32 +410,22 @@ impl Provider for AwsProvider {
                 let result = if now.version != seen.version || now.exists != seen.exists {
                     Put::Conflict
                 } else {
-                    let mut fields = now.fields.clone();
-                    for u in &changes.upserts {
-                        let text = u.value.expose_str(&format!("{} (a bundle holds text values only)", u.name))?;
-                        fields.insert(u.name.to_string(), Value::String(text.to_string()));
-                    }
-                    for d in &changes.deletes {
-                        fields.remove(d.as_str());
-                    }
-                    let json = SecretValue::from(Value::Object(fields).to_string());
+                    let json = SecretValue::from(Value::Object(now.merged(changes)?).to_string());
                     let expected = now.exists.then_some("present");
-                    self.rt.block_on(put_one(&self.client, &target, &path, &json, expected, now.managed))?
+                    self.rt.block_on(put_one(
+                        &self.client,
+                        &target,
+                        &path,
+                        &json,
+                        expected,
+                        now.managed,
+                    ))?
                 };
-                for u in &changes.upserts {
-                    progress.inc();
-                    out.insert(
-                        u.name.clone(),
-                        match &result {
-                            Put::Done(v) => Applied::Written(v.clone()),
-                            Put::Conflict => Applied::Conflict,
-                        },
-                    );
-                }
-                for d in &changes.deletes {
-                    progress.inc();
-                    out.insert(d.clone(), if matches!(result, Put::Done(_)) { Applied::Deleted } else { Applied::Conflict });
-                }
+                let written = match result {
+                    Put::Done(v) => Some(v),
+                    Put::Conflict => None,
+                };
+                out.extend(Bundle::outcome(changes, written, progress));
                 self.bundle = None;
             }
             Location::PerKey { prefix } => {
@@ -388,34 +434,53 @@ impl Provider for AwsProvider {
                     .iter()
                     .map(|u| {
                         let marked = self.managed.get(&u.name).copied().unwrap_or(false);
-                        (u.name.clone(), format!("{prefix}{}", u.name), u.value.clone(), u.expected.clone(), marked)
+                        (
+                            u.name.clone(),
+                            format!("{prefix}{}", u.name),
+                            u.value.clone(),
+                            u.expected.clone(),
+                            marked,
+                        )
                     })
                     .collect();
                 let (t, p) = (target.clone(), progress.clone());
-                let written = self.each(items, move |client, (name, id, value, expected, marked)| {
-                    let (t, p) = (t.clone(), p.clone());
-                    async move {
-                        // A present name with no version id still exists: update it.
-                        let expected = expected.or_else(|| marked.then(String::new));
-                        let r = put_one(&client, &t, &id, &value, expected.as_deref(), marked).await?;
-                        p.inc();
-                        Ok((name, r))
-                    }
-                })?;
+                let written =
+                    self.each(items, move |client, (name, id, value, expected, marked)| {
+                        let (t, p) = (t.clone(), p.clone());
+                        async move {
+                            // A present name with no version id still exists: update it.
+                            let expected = expected.or_else(|| marked.then(String::new));
+                            let r = put_one(&client, &t, &id, &value, expected.as_deref(), marked)
+                                .await?;
+                            p.inc();
+                            Ok((name, r))
+                        }
+                    })?;
                 for (name, r) in written {
-                    out.insert(name, match r {
-                        Put::Done(v) => Applied::Written(v),
-                        Put::Conflict => Applied::Conflict,
-                    });
+                    out.insert(
+                        name,
+                        match r {
+                            Put::Done(v) => Applied::Written(v),
+                            Put::Conflict => Applied::Conflict,
+                        },
+                    );
                 }
                 let force = changes.force_delete;
-                let items: Vec<(Name, String)> = changes.deletes.iter().map(|n| (n.clone(), format!("{prefix}{n}"))).collect();
+                let items: Vec<(Name, String)> = changes
+                    .deletes
+                    .iter()
+                    .map(|n| (n.clone(), format!("{prefix}{n}")))
+                    .collect();
                 let (t, p) = (target.clone(), progress.clone());
                 let deleted = self.each(items, move |client, (name, id)| {
                     let (t, p) = (t.clone(), p.clone());
                     async move {
                         let mut req = client.delete_secret().secret_id(&id);
-                        req = if force { req.force_delete_without_recovery(true) } else { req.recovery_window_in_days(30) };
+                        req = if force {
+                            req.force_delete_without_recovery(true)
+                        } else {
+                            req.recovery_window_in_days(30)
+                        };
                         match req.send().await {
                             Ok(_) => {}
                             Err(e) if code(&e).as_deref() == Some("ResourceNotFoundException") => {}

@@ -74,11 +74,22 @@ struct Snapshot {
     items: Vec<Item>,
 }
 
-fn gather(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, ledger: &Ledger, opts: &SyncOptions) -> Result<Snapshot> {
-    let local: BTreeMap<Name, SecretValue> =
-        vault.values(&target.scope)?.into_iter().map(|(a, v)| (a.name, v)).collect();
-    let local_hash: BTreeMap<Name, [u8; 32]> =
-        local.iter().map(|(n, v)| (n.clone(), ledger.value_hash(n, v))).collect();
+fn gather(
+    vault: &mut Vault,
+    target: &Target,
+    provider: &mut dyn Provider,
+    ledger: &Ledger,
+    opts: &SyncOptions,
+) -> Result<Snapshot> {
+    let local: BTreeMap<Name, SecretValue> = vault
+        .values(&target.scope)?
+        .into_iter()
+        .map(|(a, v)| (a.name, v))
+        .collect();
+    let local_hash: BTreeMap<Name, [u8; 32]> = local
+        .iter()
+        .map(|(n, v)| (n.clone(), ledger.value_hash(n, v)))
+        .collect();
     let listing = provider.list()?;
     let names: BTreeSet<Name> = local.keys().chain(listing.keys()).cloned().collect();
     let base = ledger.load(vault.store().conn(), &names)?;
@@ -106,13 +117,23 @@ fn gather(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, ledge
             plan::classify(n, local_hash.get(n).copied(), r, base.get(n))
         })
         .collect();
-    Ok(Snapshot { local, local_hash, listing, remote, base, items })
+    Ok(Snapshot {
+        local,
+        local_hash,
+        listing,
+        remote,
+        base,
+        items,
+    })
 }
 
 fn report(item: &Item, action: Option<Action>, note: Option<String>) -> ChangeReport {
     ChangeReport {
         name: item.name.to_string(),
-        mark: item.mark.map(|m| m.symbol().to_string()).unwrap_or_default(),
+        mark: item
+            .mark
+            .map(|m| m.symbol().to_string())
+            .unwrap_or_default(),
         local_changed: item.local_changed,
         remote_changed: item.remote_changed,
         conflict: item.conflict,
@@ -122,17 +143,34 @@ fn report(item: &Item, action: Option<Action>, note: Option<String>) -> ChangeRe
 }
 
 /// Compare local with remote. Changes nothing, locally or remotely.
-pub fn diff(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, progress: bool) -> Result<Outcome> {
+pub fn diff(
+    vault: &mut Vault,
+    target: &Target,
+    provider: &mut dyn Provider,
+    progress: bool,
+) -> Result<Outcome> {
     let ledger = Ledger::new(vault.subkeys(), target);
-    let opts = SyncOptions { progress, ..Default::default() };
+    let opts = SyncOptions {
+        progress,
+        ..Default::default()
+    };
     let s = gather(vault, target, provider, &ledger, &opts)?;
-    let changes: Vec<ChangeReport> = s.items.iter().filter(|i| i.mark.is_some()).map(|i| report(i, None, None)).collect();
+    let changes: Vec<ChangeReport> = s
+        .items
+        .iter()
+        .filter(|i| i.mark.is_some())
+        .map(|i| report(i, None, None))
+        .collect();
     Ok(Outcome {
         target: target.name.clone(),
         operation: "diff",
         dry_run: true,
         compared: s.items.len(),
-        conflicts: changes.iter().filter(|c| c.conflict).map(|c| c.name.clone()).collect(),
+        conflicts: changes
+            .iter()
+            .filter(|c| c.conflict)
+            .map(|c| c.name.clone())
+            .collect(),
         changes,
         written: 0,
         deleted: 0,
@@ -141,17 +179,31 @@ pub fn diff(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, pro
 
 fn note_for(action: Action, direction: Direction, managed: bool) -> Option<String> {
     match (action, direction) {
-        (Action::OtherSideNewer, Direction::Push) => Some("changed remotely since the last sync; `keep pull` takes it".into()),
-        (Action::OtherSideNewer, Direction::Pull) => Some("changed locally since the last sync; `keep push` sends it".into()),
-        (Action::NeedsPrune, _) => Some("only remote has it; `keep push --prune` deletes it".into()),
-        (Action::Conflict, _) => Some("changed on both sides; rerun with --prefer local|remote".into()),
-        (Action::Delete, Direction::Push) if !managed => Some("not marked as managed by keep; never pruned".into()),
+        (Action::OtherSideNewer, Direction::Push) => {
+            Some("changed remotely since the last sync; `keep pull` takes it".into())
+        }
+        (Action::OtherSideNewer, Direction::Pull) => {
+            Some("changed locally since the last sync; `keep push` sends it".into())
+        }
+        (Action::NeedsPrune, _) => {
+            Some("only remote has it; `keep push --prune` deletes it".into())
+        }
+        (Action::Conflict, _) => {
+            Some("changed on both sides; rerun with --prefer local|remote".into())
+        }
+        (Action::Delete, Direction::Push) if !managed => {
+            Some("not marked as managed by keep; never pruned".into())
+        }
         _ => None,
     }
 }
 
 /// Plan the differing names for `direction`; returns the reports and whether there are conflicts.
-fn decide_all(s: &Snapshot, direction: Direction, opts: &SyncOptions) -> (Vec<(Item, Action)>, Vec<ChangeReport>, Vec<String>) {
+fn decide_all(
+    s: &Snapshot,
+    direction: Direction,
+    opts: &SyncOptions,
+) -> (Vec<(Item, Action)>, Vec<ChangeReport>, Vec<String>) {
     let mut acts = Vec::new();
     let mut reports = Vec::new();
     let mut conflicts = Vec::new();
@@ -174,11 +226,19 @@ fn decide_all(s: &Snapshot, direction: Direction, opts: &SyncOptions) -> (Vec<(I
 /// Names in sync whose recorded base is missing or stale: record them.
 fn refresh_base(s: &Snapshot, ledger: &Ledger, conn: &rusqlite::Connection) -> Result<()> {
     for item in s.items.iter().filter(|i| i.mark.is_none()) {
-        let (Some(hash), Some(meta)) = (s.local_hash.get(&item.name), s.listing.get(&item.name)) else {
+        let (Some(hash), Some(meta)) = (s.local_hash.get(&item.name), s.listing.get(&item.name))
+        else {
             continue;
         };
-        let version = s.remote.get(&item.name).map(|r| r.version.clone()).unwrap_or_else(|| meta.version.clone());
-        let rec = Record { version, hash: *hash };
+        let version = s
+            .remote
+            .get(&item.name)
+            .map(|r| r.version.clone())
+            .unwrap_or_else(|| meta.version.clone());
+        let rec = Record {
+            version,
+            hash: *hash,
+        };
         if s.base.get(&item.name) != Some(&rec) {
             ledger.save(conn, &item.name, &rec)?;
         }
@@ -187,7 +247,12 @@ fn refresh_base(s: &Snapshot, ledger: &Ledger, conn: &rusqlite::Connection) -> R
 }
 
 /// Make remote match local for names changed locally (see `plan::decide`).
-pub fn push(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, opts: &SyncOptions) -> Result<Outcome> {
+pub fn push(
+    vault: &mut Vault,
+    target: &Target,
+    provider: &mut dyn Provider,
+    opts: &SyncOptions,
+) -> Result<Outcome> {
     let ledger = Ledger::new(vault.subkeys(), target);
     let s = gather(vault, target, provider, &ledger, opts)?;
     let (acts, mut changes, mut conflicts) = decide_all(&s, Direction::Push, opts);
@@ -209,7 +274,11 @@ pub fn push(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, opt
         outcome.changes = changes;
         return Ok(outcome);
     }
-    let mut set = Changes { force_delete: opts.force_delete, force: opts.force, ..Default::default() };
+    let mut set = Changes {
+        force_delete: opts.force_delete,
+        force: opts.force,
+        ..Default::default()
+    };
     for (item, action) in &acts {
         let expected = s.listing.get(&item.name).and_then(|m| m.version.clone());
         match action {
@@ -225,7 +294,11 @@ pub fn push(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, opt
     let applied = if set.upserts.is_empty() && set.deletes.is_empty() {
         BTreeMap::new()
     } else {
-        let bar = Progress::new(set.upserts.len() + set.deletes.len(), "pushing", opts.progress);
+        let bar = Progress::new(
+            set.upserts.len() + set.deletes.len(),
+            "pushing",
+            opts.progress,
+        );
         let r = provider.apply(&set, &bar);
         bar.finish();
         r?
@@ -233,9 +306,14 @@ pub fn push(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, opt
     vault.store().write(|tx| {
         for (name, result) in &applied {
             match result {
-                Applied::Written(version) => {
-                    ledger.save(tx, name, &Record { version: version.clone(), hash: s.local_hash[name] })?
-                }
+                Applied::Written(version) => ledger.save(
+                    tx,
+                    name,
+                    &Record {
+                        version: version.clone(),
+                        hash: s.local_hash[name],
+                    },
+                )?,
                 Applied::Deleted => ledger.forget(tx, name)?,
                 Applied::Conflict => {}
             }
@@ -247,11 +325,16 @@ pub fn push(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, opt
             conflicts.push(name.to_string());
             if let Some(c) = changes.iter_mut().find(|c| c.name == name.as_str()) {
                 c.action = Some(Action::Conflict);
-                c.note = Some("changed remotely while pushing (check-and-set failed); nothing written".into());
+                c.note = Some(
+                    "changed remotely while pushing (check-and-set failed); nothing written".into(),
+                );
             }
         }
     }
-    outcome.written = applied.values().filter(|a| matches!(a, Applied::Written(_))).count();
+    outcome.written = applied
+        .values()
+        .filter(|a| matches!(a, Applied::Written(_)))
+        .count();
     outcome.deleted = applied.values().filter(|a| **a == Applied::Deleted).count();
     outcome.conflicts = conflicts;
     outcome.changes = changes;
@@ -261,7 +344,12 @@ pub fn push(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, opt
 
 /// Make local match remote for names changed remotely. Each changed value becomes a new local version
 /// (so `keep rollback` undoes a pull), written with the new base in one transaction.
-pub fn pull(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, opts: &SyncOptions) -> Result<Outcome> {
+pub fn pull(
+    vault: &mut Vault,
+    target: &Target,
+    provider: &mut dyn Provider,
+    opts: &SyncOptions,
+) -> Result<Outcome> {
     let ledger = Ledger::new(vault.subkeys(), target);
     let s = gather(vault, target, provider, &ledger, opts)?;
     let (acts, changes, conflicts) = decide_all(&s, Direction::Pull, opts);
@@ -291,7 +379,10 @@ pub fn pull(vault: &mut Vault, target: &Target, provider: &mut dyn Provider, opt
                 Action::Write => {
                     let r = &s.remote[&item.name];
                     w.set(&address, &r.value)?;
-                    let rec = Record { version: r.version.clone(), hash: ledger.value_hash(&item.name, &r.value) };
+                    let rec = Record {
+                        version: r.version.clone(),
+                        hash: ledger.value_hash(&item.name, &r.value),
+                    };
                     ledger.save(w.conn(), &item.name, &rec)?;
                 }
                 Action::Delete => {

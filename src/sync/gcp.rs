@@ -35,9 +35,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
+use super::bundle::Bundle;
 use super::retry::{self, Attempt};
 use super::target::{Location, OldVersions};
 use super::{
@@ -81,14 +82,6 @@ pub struct GcpProvider {
 #[derive(Clone, Debug)]
 struct Seen {
     etag: Option<String>,
-    managed: bool,
-}
-
-#[derive(Clone, Default)]
-struct Bundle {
-    fields: Map<String, Value>,
-    version: Option<String>,
-    exists: bool,
     managed: bool,
 }
 
@@ -659,19 +652,7 @@ impl GcpProvider {
 impl Provider for GcpProvider {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
         match self.location.clone() {
-            Location::Bundle { path } => {
-                let b = self.load_bundle(&path)?;
-                let meta = RemoteMeta {
-                    version: b.version.clone(),
-                    managed: b.managed,
-                };
-                Ok(b.fields
-                    .iter()
-                    .filter(|(_, v)| v.is_string())
-                    .filter_map(|(k, _)| Name::new(k).ok())
-                    .map(|n| (n, meta.clone()))
-                    .collect())
-            }
+            Location::Bundle { path } => Ok(self.load_bundle(&path)?.listing()),
             Location::PerKey { prefix } => self.list_per_key(&prefix),
         }
     }
@@ -683,20 +664,7 @@ impl Provider for GcpProvider {
                     Some(b) => b.clone(),
                     None => self.load_bundle(&path)?,
                 };
-                Ok(names
-                    .iter()
-                    .filter_map(|n| {
-                        progress.inc();
-                        let v = b.fields.get(n.as_str())?.as_str()?;
-                        Some((
-                            n.clone(),
-                            RemoteValue {
-                                value: SecretValue::from(v),
-                                version: b.version.clone(),
-                            },
-                        ))
-                    })
-                    .collect())
+                Ok(b.values(names, progress))
             }
             Location::PerKey { prefix } => {
                 let me = &*self;
@@ -727,33 +695,16 @@ impl Provider for GcpProvider {
                     Some(b) => b.clone(),
                     None => self.load_bundle(&path)?,
                 };
-                let mut fields = b.fields.clone();
-                for u in &changes.upserts {
-                    let text = u
-                        .value
-                        .expose_str(&format!("{} (a GCP bundle holds text values only)", u.name))?;
-                    fields.insert(u.name.to_string(), Value::String(text.to_string()));
-                }
-                for d in &changes.deletes {
-                    fields.remove(d.as_str());
-                }
+                let fields = b.merged(changes)?;
                 let payload =
                     Zeroizing::new(serde_json::to_vec(&Value::Object(fields)).unwrap_or_default());
-                let result = self.write_if(&path, b.version.as_deref(), &payload, b.exists)?;
-                for u in &changes.upserts {
-                    progress.inc();
-                    out.insert(u.name.clone(), result.clone());
-                }
-                for d in &changes.deletes {
-                    progress.inc();
-                    let r = if result == Applied::Conflict {
-                        Applied::Conflict
-                    } else {
-                        Applied::Deleted
+                let written =
+                    match self.write_if(&path, b.version.as_deref(), &payload, b.exists)? {
+                        Applied::Written(v) => Some(v),
+                        _ => None,
                     };
-                    out.insert(d.clone(), r);
-                }
                 self.bundle = None;
+                out = Bundle::outcome(changes, written, progress);
             }
             Location::PerKey { prefix } => {
                 let me = &*self;

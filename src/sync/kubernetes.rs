@@ -28,6 +28,7 @@ use kube::config::KubeConfigOptions;
 use kube::{Api, Client, Config};
 use serde_json::{json, Map, Value};
 
+use super::bundle::Bundle;
 use super::target::Location;
 use super::{Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_VALUE};
 use crate::error::{Error, Result};
@@ -299,25 +300,6 @@ impl Provider for KubernetesProvider {
             }
         };
         self.current = None;
-        let mut out = BTreeMap::new();
-        for u in &changes.upserts {
-            progress.inc();
-            out.insert(
-                u.name.clone(),
-                result.clone().map_or(Applied::Conflict, Applied::Written),
-            );
-        }
-        for d in &changes.deletes {
-            progress.inc();
-            out.insert(
-                d.clone(),
-                if result.is_some() {
-                    Applied::Deleted
-                } else {
-                    Applied::Conflict
-                },
-            );
-        }
-        Ok(out)
+        Ok(Bundle::outcome(changes, result, progress))
     }
 }

@@ -12,6 +12,7 @@
 //! version observed in the plan is sent back as a check-and-set condition where the provider has one.
 
 pub mod aws;
+pub mod bundle;
 pub mod engine;
 pub mod gcp;
 pub mod kubernetes;
@@ -29,8 +30,8 @@ use crate::error::Result;
 use crate::scope::Name;
 use crate::value::SecretValue;
 
-pub use progress::Progress;
 pub use engine::{diff, pull, push, Outcome, SyncOptions};
+pub use progress::Progress;
 pub use target::{Layout, ProviderKind, Target};
 
 /// The marker keep puts on everything it pushes (an AWS tag, Vault custom metadata). `--prune` only

@@ -7,10 +7,15 @@ use std::sync::Mutex;
 use crate::error::Result;
 
 /// Run `f` over `items` on up to `limit` threads.
-pub fn map<T: Sync, R: Send>(items: &[T], limit: usize, f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+pub fn map<T: Sync, R: Send>(
+    items: &[T],
+    limit: usize,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<R>>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<R>>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
     let workers = limit.clamp(1, items.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -52,8 +57,17 @@ mod tests {
     #[test]
     fn keeps_order_and_reports_errors() {
         let items: Vec<u32> = (0..50).collect();
-        assert_eq!(map(&items, 8, |x| Ok(x * 2)).unwrap(), items.iter().map(|x| x * 2).collect::<Vec<_>>());
-        let r = map(&items, 8, |x| if *x == 7 { Err(Error::Remote("boom".into())) } else { Ok(*x) });
+        assert_eq!(
+            map(&items, 8, |x| Ok(x * 2)).unwrap(),
+            items.iter().map(|x| x * 2).collect::<Vec<_>>()
+        );
+        let r = map(&items, 8, |x| {
+            if *x == 7 {
+                Err(Error::Remote("boom".into()))
+            } else {
+                Ok(*x)
+            }
+        });
         assert!(matches!(r, Err(Error::Remote(_))));
     }
 }

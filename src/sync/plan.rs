@@ -58,7 +58,12 @@ pub struct Item {
 }
 
 /// Classify one name from the local hash, the remote hash and the base.
-pub fn classify(name: &Name, local: Option<[u8; 32]>, remote: Option<[u8; 32]>, base: Option<&Record>) -> Item {
+pub fn classify(
+    name: &Name,
+    local: Option<[u8; 32]>,
+    remote: Option<[u8; 32]>,
+    base: Option<&Record>,
+) -> Item {
     let mark = match (local, remote) {
         (Some(l), Some(r)) if l != r => Some(Mark::Changed),
         (Some(_), None) => Some(Mark::Added),
@@ -149,7 +154,10 @@ mod tests {
     const Z: [u8; 32] = [3; 32];
 
     fn base(h: [u8; 32]) -> Record {
-        Record { version: Some("1".into()), hash: h }
+        Record {
+            version: Some("1".into()),
+            hash: h,
+        }
     }
 
     #[test]
@@ -157,19 +165,43 @@ mod tests {
         let local_edit = classify(&n(), Some(Y), Some(X), Some(&base(X)));
         assert_eq!(local_edit.mark, Some(Mark::Changed));
         assert!(!local_edit.conflict);
-        assert_eq!(decide(&local_edit, Direction::Push, None, false), Action::Write);
-        assert_eq!(decide(&local_edit, Direction::Pull, None, false), Action::OtherSideNewer);
+        assert_eq!(
+            decide(&local_edit, Direction::Push, None, false),
+            Action::Write
+        );
+        assert_eq!(
+            decide(&local_edit, Direction::Pull, None, false),
+            Action::OtherSideNewer
+        );
 
         let remote_edit = classify(&n(), Some(X), Some(Y), Some(&base(X)));
-        assert_eq!(decide(&remote_edit, Direction::Pull, None, false), Action::Write);
-        assert_eq!(decide(&remote_edit, Direction::Push, None, false), Action::OtherSideNewer);
+        assert_eq!(
+            decide(&remote_edit, Direction::Pull, None, false),
+            Action::Write
+        );
+        assert_eq!(
+            decide(&remote_edit, Direction::Push, None, false),
+            Action::OtherSideNewer
+        );
 
         let both = classify(&n(), Some(Y), Some(Z), Some(&base(X)));
         assert!(both.conflict);
-        assert_eq!(decide(&both, Direction::Push, None, false), Action::Conflict);
-        assert_eq!(decide(&both, Direction::Pull, Some(Prefer::Remote), false), Action::Write);
-        assert_eq!(decide(&both, Direction::Pull, Some(Prefer::Local), false), Action::OtherSideNewer);
-        assert_eq!(decide(&both, Direction::Push, Some(Prefer::Local), false), Action::Write);
+        assert_eq!(
+            decide(&both, Direction::Push, None, false),
+            Action::Conflict
+        );
+        assert_eq!(
+            decide(&both, Direction::Pull, Some(Prefer::Remote), false),
+            Action::Write
+        );
+        assert_eq!(
+            decide(&both, Direction::Pull, Some(Prefer::Local), false),
+            Action::OtherSideNewer
+        );
+        assert_eq!(
+            decide(&both, Direction::Push, Some(Prefer::Local), false),
+            Action::Write
+        );
 
         let same = classify(&n(), Some(Y), Some(Y), Some(&base(X)));
         assert_eq!(same.mark, None);
@@ -180,15 +212,36 @@ mod tests {
     fn deletions_need_prune_on_push_and_flow_on_pull() {
         let local_rm = classify(&n(), None, Some(X), Some(&base(X)));
         assert_eq!(local_rm.mark, Some(Mark::Removed));
-        assert_eq!(decide(&local_rm, Direction::Push, None, false), Action::NeedsPrune);
-        assert_eq!(decide(&local_rm, Direction::Push, None, true), Action::Delete);
+        assert_eq!(
+            decide(&local_rm, Direction::Push, None, false),
+            Action::NeedsPrune
+        );
+        assert_eq!(
+            decide(&local_rm, Direction::Push, None, true),
+            Action::Delete
+        );
         let remote_rm = classify(&n(), Some(X), None, Some(&base(X)));
-        assert_eq!(decide(&remote_rm, Direction::Pull, None, false), Action::Delete);
+        assert_eq!(
+            decide(&remote_rm, Direction::Pull, None, false),
+            Action::Delete
+        );
         let never_synced_local = classify(&n(), Some(X), None, None);
-        assert_eq!(decide(&never_synced_local, Direction::Pull, None, false), Action::OtherSideNewer);
-        assert_eq!(decide(&never_synced_local, Direction::Push, None, false), Action::Write);
+        assert_eq!(
+            decide(&never_synced_local, Direction::Pull, None, false),
+            Action::OtherSideNewer
+        );
+        assert_eq!(
+            decide(&never_synced_local, Direction::Push, None, false),
+            Action::Write
+        );
         let never_synced_remote = classify(&n(), None, Some(X), None);
-        assert_eq!(decide(&never_synced_remote, Direction::Pull, None, false), Action::Write);
-        assert_eq!(decide(&never_synced_remote, Direction::Push, None, true), Action::Delete);
+        assert_eq!(
+            decide(&never_synced_remote, Direction::Pull, None, false),
+            Action::Write
+        );
+        assert_eq!(
+            decide(&never_synced_remote, Direction::Push, None, true),
+            Action::Delete
+        );
     }
 }

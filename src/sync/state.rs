@@ -40,36 +40,75 @@ impl Ledger {
     pub fn new(keys: &Subkeys, t: &Target) -> Ledger {
         let key = Zeroizing::new(*keys.sync.expose_secret());
         let (project, env) = (t.scope.project().to_string(), t.scope.env().to_string());
-        let target_key = hmac_parts(&key, &[b"target", t.name.as_bytes(), project.as_bytes(), env.as_bytes()]);
-        Ledger { key, target: t.name.clone(), project, env, target_key }
+        let target_key = hmac_parts(
+            &key,
+            &[
+                b"target",
+                t.name.as_bytes(),
+                project.as_bytes(),
+                env.as_bytes(),
+            ],
+        );
+        Ledger {
+            key,
+            target: t.name.clone(),
+            project,
+            env,
+            target_key,
+        }
     }
 
     fn name_key(&self, name: &Name) -> [u8; 32] {
         hmac_parts(
             &self.key,
-            &[b"name", self.target.as_bytes(), self.project.as_bytes(), self.env.as_bytes(), name.as_str().as_bytes()],
+            &[
+                b"name",
+                self.target.as_bytes(),
+                self.project.as_bytes(),
+                self.env.as_bytes(),
+                name.as_str().as_bytes(),
+            ],
         )
     }
 
     /// The keyed hash of a value as synced under `name`.
     pub fn value_hash(&self, name: &Name, value: &SecretValue) -> [u8; 32] {
-        hmac_parts(&self.key, &[b"value", self.target.as_bytes(), name.as_str().as_bytes(), value.expose()])
+        hmac_parts(
+            &self.key,
+            &[
+                b"value",
+                self.target.as_bytes(),
+                name.as_str().as_bytes(),
+                value.expose(),
+            ],
+        )
     }
 
     /// The records of `names` (names never synced are left out).
-    pub fn load<'a>(&self, conn: &Connection, names: impl IntoIterator<Item = &'a Name>) -> Result<BTreeMap<Name, Record>> {
+    pub fn load<'a>(
+        &self,
+        conn: &Connection,
+        names: impl IntoIterator<Item = &'a Name>,
+    ) -> Result<BTreeMap<Name, Record>> {
         let mut stmt = conn
-            .prepare_cached("SELECT version, hash FROM sync_state WHERE target_key = ?1 AND name_key = ?2")
+            .prepare_cached(
+                "SELECT version, hash FROM sync_state WHERE target_key = ?1 AND name_key = ?2",
+            )
             .map_err(|e| Error::db("read the sync state", e))?;
         let mut out = BTreeMap::new();
         for name in names {
             let row: Option<(Option<String>, Vec<u8>)> = stmt
-                .query_row(params![&self.target_key[..], &self.name_key(name)[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(
+                    params![&self.target_key[..], &self.name_key(name)[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()
                 .map_err(|e| Error::db("read the sync state", e))?;
             if let Some((version, hash)) = row {
                 let hash: [u8; 32] = hash.try_into().map_err(|_| {
-                    Error::Integrity(format!("the sync state of {name} is damaged; sync it with --prefer local|remote"))
+                    Error::Integrity(format!(
+                        "the sync state of {name} is damaged; sync it with --prefer local|remote"
+                    ))
                 })?;
                 out.insert(name.clone(), Record { version, hash });
             }
@@ -94,5 +133,54 @@ impl Ledger {
             .and_then(|mut s| s.execute(params![&self.target_key[..], &self.name_key(name)[..]]))
             .map(|_| ())
             .map_err(|e| Error::db("record the sync state", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::crypto::MasterKey;
+    use crate::scope::Scope;
+    use crate::store::Store;
+
+    fn target(name: &str) -> Target {
+        let c = Config::parse(&format!("[sync.{name}]\nprovider = \"aws\"\n")).unwrap();
+        Target::resolve(Some(&c), name, &Scope::new("p", "dev").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn records_round_trip_per_target_and_hashes_are_keyed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::create(&dir.path().join("v.db")).unwrap();
+        let keys = MasterKey::generate().subkeys(b"vault-id");
+        let (a, b) = (
+            Ledger::new(&keys, &target("a")),
+            Ledger::new(&keys, &target("b")),
+        );
+        let n = Name::new("X").unwrap();
+        let v = SecretValue::from("hunter2");
+        assert_ne!(
+            a.value_hash(&n, &v),
+            b.value_hash(&n, &v),
+            "hashes are per target"
+        );
+        let other_key = MasterKey::generate().subkeys(b"vault-id");
+        assert_ne!(
+            a.value_hash(&n, &v),
+            Ledger::new(&other_key, &target("a")).value_hash(&n, &v)
+        );
+        let rec = Record {
+            version: Some("v1".into()),
+            hash: a.value_hash(&n, &v),
+        };
+        store.write(|tx| a.save(tx, &n, &rec)).unwrap();
+        assert_eq!(a.load(store.conn(), [&n]).unwrap().get(&n), Some(&rec));
+        assert!(
+            b.load(store.conn(), [&n]).unwrap().is_empty(),
+            "state leaked across targets"
+        );
+        store.write(|tx| a.forget(tx, &n)).unwrap();
+        assert!(a.load(store.conn(), [&n]).unwrap().is_empty());
     }
 }

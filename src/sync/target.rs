@@ -31,7 +31,11 @@ use crate::scope::Scope;
 fn is_dns_subdomain(s: &str) -> bool {
     let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
     let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    !s.is_empty() && s.len() <= 253 && s.chars().all(ok) && edge(s.chars().next()) && edge(s.chars().last())
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().all(ok)
+        && edge(s.chars().next())
+        && edge(s.chars().last())
 }
 
 /// The `[sync.NAME]` table as written.
@@ -142,7 +146,11 @@ impl Target {
                 .unwrap_or_default();
             Error::NotFound(format!(
                 "no sync target {name:?} in keep.toml (known: {}); add a [sync.{name}] table",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ))
         })?;
         Target::from_config(name, table, default_scope)
@@ -168,14 +176,37 @@ impl Target {
             }
         };
         only(t.project.is_some(), "project", ProviderKind::Gcp, "GCP")?;
-        only(t.old_versions.is_some(), "old_versions", ProviderKind::Gcp, "GCP")?;
-        only(t.namespace.is_some(), "namespace", ProviderKind::Kubernetes, "Kubernetes")?;
-        only(t.secret.is_some(), "secret", ProviderKind::Kubernetes, "Kubernetes")?;
-        only(t.context.is_some(), "context", ProviderKind::Kubernetes, "Kubernetes")?;
+        only(
+            t.old_versions.is_some(),
+            "old_versions",
+            ProviderKind::Gcp,
+            "GCP",
+        )?;
+        only(
+            t.namespace.is_some(),
+            "namespace",
+            ProviderKind::Kubernetes,
+            "Kubernetes",
+        )?;
+        only(
+            t.secret.is_some(),
+            "secret",
+            ProviderKind::Kubernetes,
+            "Kubernetes",
+        )?;
+        only(
+            t.context.is_some(),
+            "context",
+            ProviderKind::Kubernetes,
+            "Kubernetes",
+        )?;
         if is(ProviderKind::Kubernetes) {
             // One Secret object per target: the bundle layout, named by `secret` (or `path`, as the
             // bundle entry of the other providers is).
-            if layout != Layout::Bundle || t.prefix.is_some() || (t.path.is_some() && t.secret.is_some()) {
+            if layout != Layout::Bundle
+                || t.prefix.is_some()
+                || (t.path.is_some() && t.secret.is_some())
+            {
                 return Err(bad(
                     "a Kubernetes target is one Secret: set `secret` (and `namespace`), not `prefix` or per-key".into(),
                 ));
@@ -193,7 +224,9 @@ impl Target {
             }
             Layout::PerKey => {
                 if t.path.is_some() {
-                    return Err(bad("`path` is for layout = \"bundle\"; per-key uses `prefix`".into()));
+                    return Err(bad(
+                        "`path` is for layout = \"bundle\"; per-key uses `prefix`".into(),
+                    ));
                 }
                 Location::PerKey {
                     prefix: t.prefix.clone().unwrap_or_default(),
@@ -201,13 +234,20 @@ impl Target {
             }
             Layout::Bundle => {
                 if t.prefix.is_some() {
-                    return Err(bad("`prefix` is for layout = \"per-key\"; bundle uses `path`".into()));
+                    return Err(bad(
+                        "`prefix` is for layout = \"per-key\"; bundle uses `path`".into(),
+                    ));
                 }
                 let path = t
                     .path
                     .clone()
                     .filter(|p| !p.trim_matches('/').is_empty())
-                    .ok_or_else(|| bad("layout = \"bundle\" needs `path` (the entry holding every name)".into()))?;
+                    .ok_or_else(|| {
+                        bad(
+                            "layout = \"bundle\" needs `path` (the entry holding every name)"
+                                .into(),
+                        )
+                    })?;
                 Location::Bundle { path }
             }
         };
@@ -219,7 +259,9 @@ impl Target {
         }
         let concurrency = t.concurrency.unwrap_or(super::DEFAULT_CONCURRENCY);
         if !(1..=64).contains(&concurrency) {
-            return Err(bad(format!("concurrency must be 1..=64, not {concurrency}")));
+            return Err(bad(format!(
+                "concurrency must be 1..=64, not {concurrency}"
+            )));
         }
         let timeout = match &t.timeout {
             Some(s) => humantime::parse_duration(s)
@@ -266,9 +308,19 @@ mod tests {
         .unwrap();
         let aws = Target::resolve(Some(&c), "prod-aws", &scope()).unwrap();
         assert_eq!(aws.scope.env(), "prod");
-        assert_eq!(aws.location, Location::PerKey { prefix: "billing/prod/".into() });
+        assert_eq!(
+            aws.location,
+            Location::PerKey {
+                prefix: "billing/prod/".into()
+            }
+        );
         let v = Target::resolve(Some(&c), "team-vault", &scope()).unwrap();
-        assert_eq!(v.location, Location::Bundle { path: "billing/dev".into() });
+        assert_eq!(
+            v.location,
+            Location::Bundle {
+                path: "billing/dev".into()
+            }
+        );
         assert_eq!(v.concurrency, 8);
     }
 
@@ -282,6 +334,9 @@ mod tests {
             Err(Error::NotFound(_))
         ));
         let c = Config::parse("[sync.x]\nprovider = \"aws\"\nlayout = \"bundle\"\n").unwrap();
-        assert!(matches!(Target::resolve(Some(&c), "x", &scope()), Err(Error::Usage(_))));
+        assert!(matches!(
+            Target::resolve(Some(&c), "x", &scope()),
+            Err(Error::Usage(_))
+        ));
     }
 }

@@ -21,9 +21,13 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
+use super::bundle::Bundle;
 use super::retry::{self, Attempt};
 use super::target::Location;
-use super::{parallel, Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY, MARKER_VALUE};
+use super::{
+    parallel, Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY,
+    MARKER_VALUE,
+};
 use crate::error::{Error, Result};
 use crate::scope::Name;
 use crate::value::SecretValue;
@@ -45,11 +49,14 @@ pub struct VaultKv {
     managed: BTreeMap<Name, bool>,
 }
 
-#[derive(Clone, Default)]
-struct Bundle {
-    fields: Map<String, Value>,
-    version: Option<u64>,
-    exists: bool,
+/// One KV entry as read: its fields and (v2) version.
+type Entry = (Map<String, Value>, Option<u64>);
+
+/// What KV v2 metadata says about a path.
+struct Meta {
+    current: u64,
+    /// The current version exists and is neither deleted nor destroyed.
+    live: bool,
     managed: bool,
 }
 
@@ -71,7 +78,10 @@ enum Method {
 
 impl Http {
     fn remote(&self, op: &str, path: &str, why: impl std::fmt::Display) -> Error {
-        Error::Remote(format!("sync target {}: {op} {path} on Vault at {} failed: {why}", self.target, self.addr))
+        Error::Remote(format!(
+            "sync target {}: {op} {path} on Vault at {} failed: {why}",
+            self.target, self.addr
+        ))
     }
 
     /// One request with retries on 429/5xx and transport errors. Returns (status, JSON body or Null).
@@ -79,7 +89,9 @@ impl Http {
         let url = format!("{}/v1/{}", self.addr, path.trim_start_matches('/'));
         retry::run(|| {
             let with = |mut r: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
-                r = r.header("X-Vault-Token", self.token.as_str()).header("X-Vault-Request", "true");
+                r = r
+                    .header("X-Vault-Token", self.token.as_str())
+                    .header("X-Vault-Request", "true");
                 if let Some(ns) = &self.namespace {
                     r = r.header("X-Vault-Namespace", ns);
                 }
@@ -90,7 +102,11 @@ impl Http {
                 Method::List => with(self.agent.get(&url)).query("list", "true").call(),
                 Method::Delete => with(self.agent.delete(&url)).call(),
                 Method::Post(body) => {
-                    let mut r = self.agent.post(&url).header("X-Vault-Token", self.token.as_str()).header("X-Vault-Request", "true");
+                    let mut r = self
+                        .agent
+                        .post(&url)
+                        .header("X-Vault-Token", self.token.as_str())
+                        .header("X-Vault-Request", "true");
                     if let Some(ns) = &self.namespace {
                         r = r.header("X-Vault-Namespace", ns);
                     }
@@ -99,20 +115,36 @@ impl Http {
             };
             let mut resp = match sent {
                 Ok(r) => r,
-                Err(e) => return Err(Attempt::Retry(self.remote(op, path, format!("{e} (is VAULT_ADDR right and the server up?)")))),
+                Err(e) => {
+                    return Err(Attempt::Retry(self.remote(
+                        op,
+                        path,
+                        format!("{e} (is VAULT_ADDR right and the server up?)"),
+                    )))
+                }
             };
             let status = resp.status().as_u16();
             let text = resp.body_mut().read_to_string().unwrap_or_default();
             let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             if retry::retryable_status(status) {
-                return Err(Attempt::Retry(self.remote(op, path, describe(status, &body))));
+                return Err(Attempt::Retry(self.remote(
+                    op,
+                    path,
+                    describe(status, &body),
+                )));
             }
             Ok((status, body))
         })
     }
 
     /// A call where anything but 2xx (and 404 when `absent_ok`) is an error.
-    fn expect(&self, op: &str, path: &str, method: Method, absent_ok: bool) -> Result<Option<Value>> {
+    fn expect(
+        &self,
+        op: &str,
+        path: &str,
+        method: Method,
+        absent_ok: bool,
+    ) -> Result<Option<Value>> {
         let (status, body) = self.call(op, path, &method)?;
         match status {
             200..=299 => Ok(Some(body)),
@@ -124,7 +156,10 @@ impl Http {
 
 /// Vault's error text (`errors` array) with the status, plus a hint for denials.
 fn describe(status: u16, body: &Value) -> String {
-    let errors: Vec<&str> = body["errors"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let errors: Vec<&str> = body["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     let mut msg = format!("HTTP {status}");
     if !errors.is_empty() {
         msg.push_str(": ");
@@ -134,7 +169,9 @@ fn describe(status: u16, body: &Value) -> String {
         if !msg.contains("permission denied") {
             msg.push_str(": permission denied");
         }
-        msg.push_str(" (check VAULT_TOKEN or ~/.vault-token, VAULT_NAMESPACE and the token's policy)");
+        msg.push_str(
+            " (check VAULT_TOKEN or ~/.vault-token, VAULT_NAMESPACE and the token's policy)",
+        );
     }
     msg
 }
@@ -154,7 +191,7 @@ pub struct Settings {
 fn agent(timeout: Duration, cacert: Option<&std::path::Path>) -> Result<ureq::Agent> {
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(path) = cacert {
-        let pem = std::fs::read(&path).map_err(|e| Error::io("read VAULT_CACERT", path, e))?;
+        let pem = std::fs::read(path).map_err(|e| Error::io("read VAULT_CACERT", path, e))?;
         let certs: Vec<_> = ureq::tls::parse_pem(&pem)
             .filter_map(|item| match item {
                 Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
@@ -162,7 +199,10 @@ fn agent(timeout: Duration, cacert: Option<&std::path::Path>) -> Result<ureq::Ag
             })
             .collect();
         if certs.is_empty() {
-            return Err(Error::Usage(format!("VAULT_CACERT {} holds no PEM certificate", path.display())));
+            return Err(Error::Usage(format!(
+                "VAULT_CACERT {} holds no PEM certificate",
+                path.display()
+            )));
         }
         tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
     }
@@ -175,7 +215,10 @@ fn agent(timeout: Duration, cacert: Option<&std::path::Path>) -> Result<ureq::Ag
 }
 
 fn token() -> Option<Zeroizing<String>> {
-    if let Some(t) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+    if let Some(t) = std::env::var("VAULT_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
         return Some(Zeroizing::new(t.trim().to_string()));
     }
     let file = dirs::home_dir()?.join(".vault-token");
@@ -185,7 +228,8 @@ fn token() -> Option<Zeroizing<String>> {
 }
 
 fn text(name: &Name, v: &SecretValue) -> Result<String> {
-    v.expose_str(&format!("{name} (Vault KV holds text values only)")).map(str::to_string)
+    v.expose_str(&format!("{name} (Vault KV holds text values only)"))
+        .map(str::to_string)
 }
 
 impl VaultKv {
@@ -219,9 +263,17 @@ impl VaultKv {
         let path = format!("sys/internal/ui/mounts/{}", target.mount);
         let mount = http
             .expect("detect the KV version of", &path, Method::Get, true)?
-            .ok_or_else(|| Error::NotFound(format!("sync target {}: Vault has no mount {:?}", target.name, target.mount)))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "sync target {}: Vault has no mount {:?}",
+                    target.name, target.mount
+                ))
+            })?;
         let data = &mount["data"];
-        if data["type"].as_str().is_some_and(|t| t != "kv" && t != "generic") {
+        if data["type"]
+            .as_str()
+            .is_some_and(|t| t != "kv" && t != "generic")
+        {
             return Err(Error::Usage(format!(
                 "sync target {}: mount {:?} is a {} engine, not KV",
                 target.name, target.mount, data["type"]
@@ -229,14 +281,21 @@ impl VaultKv {
         }
         let v2 = data["options"]["version"].as_str() == Some("2");
         // The mount may be given with a sub-path (`secret/team`); its real path comes back here.
-        let mount_path = data["path"].as_str().map(|p| p.trim_matches('/').to_string()).filter(|p| !p.is_empty());
+        let mount_path = data["path"]
+            .as_str()
+            .map(|p| p.trim_matches('/').to_string())
+            .filter(|p| !p.is_empty());
         let mut location = target.location.clone();
         let mount = match mount_path {
             Some(real) if target.mount.starts_with(&real) && target.mount.len() > real.len() => {
                 let rest = target.mount[real.len()..].trim_matches('/').to_string();
                 location = match location {
-                    Location::PerKey { prefix } => Location::PerKey { prefix: format!("{rest}/{prefix}") },
-                    Location::Bundle { path } => Location::Bundle { path: format!("{rest}/{path}") },
+                    Location::PerKey { prefix } => Location::PerKey {
+                        prefix: format!("{rest}/{prefix}"),
+                    },
+                    Location::Bundle { path } => Location::Bundle {
+                        path: format!("{rest}/{path}"),
+                    },
                 };
                 real
             }
@@ -272,7 +331,7 @@ impl VaultKv {
     }
 
     /// Read one path: its fields and (v2) version; `None` when absent or soft-deleted.
-    fn read_path(&self, rel: &str) -> Result<Option<(Map<String, Value>, Option<u64>)>> {
+    fn read_path(&self, rel: &str) -> Result<Option<Entry>> {
         let path = self.data_path(rel);
         let (status, body) = self.http.call("read", &path, &Method::Get)?;
         match status {
@@ -284,33 +343,58 @@ impl VaultKv {
             if body["data"]["data"].is_null() {
                 return Ok(None);
             }
-            let fields = body["data"]["data"].as_object().cloned().unwrap_or_default();
+            let fields = body["data"]["data"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
             Ok(Some((fields, body["data"]["metadata"]["version"].as_u64())))
         } else {
-            Ok(Some((body["data"].as_object().cloned().unwrap_or_default(), None)))
+            Ok(Some((
+                body["data"].as_object().cloned().unwrap_or_default(),
+                None,
+            )))
         }
     }
 
-    /// v2 metadata of one path: current version (None if absent or its current version is deleted)
-    /// and the marker.
-    fn read_meta(&self, rel: &str) -> Result<Option<(u64, bool)>> {
+    /// v2 metadata of one path, `None` when the path has none.
+    fn read_meta(&self, rel: &str) -> Result<Option<Meta>> {
         let path = self.meta_path(rel);
-        let Some(body) = self.http.expect("read metadata of", &path, Method::Get, true)? else {
+        let Some(body) = self
+            .http
+            .expect("read metadata of", &path, Method::Get, true)?
+        else {
             return Ok(None);
         };
         let d = &body["data"];
         let current = d["current_version"].as_u64().unwrap_or(0);
         let v = &d["versions"][current.to_string()];
-        let deleted = v["deletion_time"].as_str().is_some_and(|t| !t.is_empty()) || v["destroyed"].as_bool() == Some(true);
-        if current == 0 || deleted {
-            return Ok(None);
+        let deleted = v["deletion_time"].as_str().is_some_and(|t| !t.is_empty())
+            || v["destroyed"].as_bool() == Some(true);
+        Ok(Some(Meta {
+            current,
+            live: current > 0 && !deleted,
+            managed: d["custom_metadata"][MARKER_KEY].as_str() == Some(MARKER_VALUE),
+        }))
+    }
+
+    /// The `cas` for writing a path the plan saw as absent: 0, or the current version when the path
+    /// exists with its current version deleted (a soft delete, e.g. an earlier prune).
+    fn cas_for_absent(&self, rel: &str) -> Result<u64> {
+        if !self.v2 {
+            return Ok(0);
         }
-        Ok(Some((current, d["custom_metadata"][MARKER_KEY].as_str() == Some(MARKER_VALUE))))
+        Ok(self.read_meta(rel)?.map_or(0, |m| m.current))
     }
 
     /// Write one path; `cas` is the expected version on v2 (0 = must not exist). Returns the new version,
     /// or `None` on a check-and-set conflict.
-    fn write_path(&self, rel: &str, mut fields: Map<String, Value>, cas: u64, mark: bool) -> Result<Option<Option<u64>>> {
+    fn write_path(
+        &self,
+        rel: &str,
+        mut fields: Map<String, Value>,
+        cas: u64,
+        mark: bool,
+    ) -> Result<Option<Option<u64>>> {
         let path = self.data_path(rel);
         let body = if self.v2 {
             json!({ "options": { "cas": cas }, "data": fields })
@@ -336,16 +420,23 @@ impl VaultKv {
     fn delete_path(&self, rel: &str, force: bool) -> Result<()> {
         // v2: a soft delete of the current version (recoverable with `undelete`) unless forced;
         // forced removes every version and the metadata.
-        let path = if self.v2 && force { self.meta_path(rel) } else { self.data_path(rel) };
-        self.http.expect("delete", &path, Method::Delete, true).map(|_| ())
+        let path = if self.v2 && force {
+            self.meta_path(rel)
+        } else {
+            self.data_path(rel)
+        };
+        self.http
+            .expect("delete", &path, Method::Delete, true)
+            .map(|_| ())
     }
 
     fn load_bundle(&mut self, path: &str) -> Result<Bundle> {
         let mut b = Bundle::default();
         if self.v2 {
-            if let Some((version, managed)) = self.read_meta(path)? {
-                b.managed = managed;
-                b.version = Some(version);
+            // Even a soft-deleted entry has a version, which the next write's `cas` must name.
+            if let Some(m) = self.read_meta(path)? {
+                b.managed = m.managed;
+                b.version = Some(m.current.to_string());
             }
         }
         if let Some((fields, version)) = self.read_path(path)? {
@@ -353,7 +444,7 @@ impl VaultKv {
             if !self.v2 {
                 b.managed = fields.get(MARKER_KEY).and_then(Value::as_str) == Some(MARKER_VALUE);
             }
-            b.version = version.or(b.version);
+            b.version = version.map(|v| v.to_string()).or(b.version);
             b.fields = fields;
         }
         self.bundle = Some(b.clone());
@@ -365,11 +456,20 @@ impl VaultKv {
             Some(i) => (&prefix[..=i], &prefix[i + 1..]),
             None => ("", prefix),
         };
-        let list_path = if self.v2 { self.meta_path(dir) } else { self.data_path(dir) };
+        let list_path = if self.v2 {
+            self.meta_path(dir)
+        } else {
+            self.data_path(dir)
+        };
         let keys: Vec<String> = match self.http.expect("list", &list_path, Method::List, true)? {
             Some(body) => body["data"]["keys"]
                 .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default(),
             None => Vec::new(),
         };
@@ -382,12 +482,29 @@ impl VaultKv {
         let metas = parallel::map(&names, self.concurrency, |name| {
             let rel = format!("{prefix}{name}");
             if me.v2 {
-                Ok(me.read_meta(&rel)?.map(|(v, m)| (RemoteMeta { version: Some(v.to_string()), managed: m }, None)))
+                Ok(me.read_meta(&rel)?.filter(|m| m.live).map(|m| {
+                    (
+                        RemoteMeta {
+                            version: Some(m.current.to_string()),
+                            managed: m.managed,
+                        },
+                        None,
+                    )
+                }))
             } else {
                 Ok(me.read_path(&rel)?.map(|(f, _)| {
                     let managed = f.get(MARKER_KEY).and_then(Value::as_str) == Some(MARKER_VALUE);
-                    let value = f.get(VALUE_FIELD).and_then(Value::as_str).map(SecretValue::from);
-                    (RemoteMeta { version: None, managed }, value)
+                    let value = f
+                        .get(VALUE_FIELD)
+                        .and_then(Value::as_str)
+                        .map(SecretValue::from);
+                    (
+                        RemoteMeta {
+                            version: None,
+                            managed,
+                        },
+                        value,
+                    )
                 }))
             }
         })?;
@@ -408,16 +525,7 @@ impl VaultKv {
 impl Provider for VaultKv {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
         match self.location.clone() {
-            Location::Bundle { path } => {
-                let b = self.load_bundle(&path)?;
-                let meta = RemoteMeta { version: b.version.map(|v| v.to_string()), managed: b.managed };
-                Ok(b.fields
-                    .iter()
-                    .filter(|(_, v)| v.is_string())
-                    .filter_map(|(k, _)| Name::new(k).ok())
-                    .map(|n| (n, meta.clone()))
-                    .collect())
-            }
+            Location::Bundle { path } => Ok(self.load_bundle(&path)?.listing()),
             Location::PerKey { prefix } => self.list_per_key(&prefix),
         }
     }
@@ -429,31 +537,35 @@ impl Provider for VaultKv {
                     Some(b) => b.clone(),
                     None => self.load_bundle(&path)?,
                 };
-                let version = b.version.map(|v| v.to_string());
-                Ok(names
-                    .iter()
-                    .filter_map(|n| {
-                        progress.inc();
-                        let v = b.fields.get(n.as_str())?.as_str()?;
-                        Some((n.clone(), RemoteValue { value: SecretValue::from(v), version: version.clone() }))
-                    })
-                    .collect())
+                Ok(b.values(names, progress))
             }
             Location::PerKey { prefix } => {
                 let me = &*self;
                 let got = parallel::map(names, self.concurrency, |name| {
                     let r = if let Some(v) = me.v1_values.get(name).filter(|_| !me.v2) {
-                        Some(RemoteValue { value: v.clone(), version: None })
-                    } else {
-                        me.read_path(&format!("{prefix}{name}"))?.and_then(|(f, version)| {
-                            let v = f.get(VALUE_FIELD)?.as_str()?;
-                            Some(RemoteValue { value: SecretValue::from(v), version: version.map(|v| v.to_string()) })
+                        Some(RemoteValue {
+                            value: v.clone(),
+                            version: None,
                         })
+                    } else {
+                        me.read_path(&format!("{prefix}{name}"))?
+                            .and_then(|(f, version)| {
+                                let v = f.get(VALUE_FIELD)?.as_str()?;
+                                Some(RemoteValue {
+                                    value: SecretValue::from(v),
+                                    version: version.map(|v| v.to_string()),
+                                })
+                            })
                     };
                     progress.inc();
                     Ok(r)
                 })?;
-                Ok(names.iter().cloned().zip(got).filter_map(|(n, r)| r.map(|r| (n, r))).collect())
+                Ok(names
+                    .iter()
+                    .cloned()
+                    .zip(got)
+                    .filter_map(|(n, r)| r.map(|r| (n, r)))
+                    .collect())
             }
         }
     }
@@ -467,30 +579,17 @@ impl Provider for VaultKv {
                     Some(b) => b.clone(),
                     None => self.load_bundle(&path)?,
                 };
-                let mut fields = b.fields.clone();
-                for u in &changes.upserts {
-                    fields.insert(u.name.to_string(), Value::String(text(&u.name, &u.value)?));
-                }
-                for d in &changes.deletes {
-                    fields.remove(d.as_str());
-                }
-                fields.remove(MARKER_KEY);
-                let cas = b.version.unwrap_or(0);
-                let written = self.write_path(&path, fields, cas, !b.managed)?;
-                for u in &changes.upserts {
-                    progress.inc();
-                    out.insert(
-                        u.name.clone(),
-                        match written {
-                            Some(v) => Applied::Written(v.map(|v| v.to_string())),
-                            None => Applied::Conflict,
-                        },
-                    );
-                }
-                for d in &changes.deletes {
-                    progress.inc();
-                    out.insert(d.clone(), if written.is_some() { Applied::Deleted } else { Applied::Conflict });
-                }
+                let cas = b
+                    .version
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let written = self.write_path(&path, b.merged(changes)?, cas, !b.managed)?;
+                out.extend(Bundle::outcome(
+                    changes,
+                    written.map(|v| v.map(|v| v.to_string())),
+                    progress,
+                ));
                 self.bundle = None;
             }
             Location::PerKey { prefix } => {
@@ -498,9 +597,13 @@ impl Provider for VaultKv {
                 let writes = parallel::map(&changes.upserts, self.concurrency, |u| {
                     let mut fields = Map::new();
                     fields.insert(VALUE_FIELD.into(), Value::String(text(&u.name, &u.value)?));
-                    let cas = u.expected.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let rel = format!("{prefix}{}", u.name);
+                    let cas = match u.expected.as_deref().and_then(|v| v.parse().ok()) {
+                        Some(v) => v,
+                        None => me.cas_for_absent(&rel)?,
+                    };
                     let mark = !me.managed.get(&u.name).copied().unwrap_or(false);
-                    let r = me.write_path(&format!("{prefix}{}", u.name), fields, cas, mark)?;
+                    let r = me.write_path(&rel, fields, cas, mark)?;
                     progress.inc();
                     Ok(match r {
                         Some(v) => Applied::Written(v.map(|v| v.to_string())),
@@ -513,7 +616,12 @@ impl Provider for VaultKv {
                     progress.inc();
                     Ok(())
                 })?;
-                out.extend(changes.deletes.iter().map(|n| (n.clone(), Applied::Deleted)));
+                out.extend(
+                    changes
+                        .deletes
+                        .iter()
+                        .map(|n| (n.clone(), Applied::Deleted)),
+                );
             }
         }
         Ok(out)

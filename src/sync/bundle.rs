@@ -1,0 +1,101 @@
+//! The bundle layout shared by providers: one remote entry holding every name as a text field (a JSON
+//! object in AWS, the fields of one KV path in Vault). Providers only fetch and store the entry; how it
+//! maps to names, versions and per-name outcomes is the same everywhere and lives here.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::{Applied, Changes, Progress, RemoteMeta, RemoteValue, MARKER_KEY};
+use crate::error::Result;
+use crate::scope::Name;
+use crate::value::SecretValue;
+
+/// One bundle entry as last read.
+#[derive(Clone, Debug, Default)]
+pub struct Bundle {
+    pub fields: Map<String, Value>,
+    /// The entry's version; every name in it shares it.
+    pub version: Option<String>,
+    pub exists: bool,
+    /// Whether the entry carries keep's marker.
+    pub managed: bool,
+}
+
+impl Bundle {
+    /// The names held (text fields that are valid names), all at the entry's version.
+    pub fn listing(&self) -> BTreeMap<Name, RemoteMeta> {
+        let meta = RemoteMeta {
+            version: self.version.clone(),
+            managed: self.managed,
+        };
+        self.fields
+            .iter()
+            .filter(|(_, v)| v.is_string())
+            .filter_map(|(k, _)| Name::new(k).ok())
+            .map(|n| (n, meta.clone()))
+            .collect()
+    }
+
+    /// The values of `names` that the entry holds.
+    pub fn values(&self, names: &[Name], progress: &Progress) -> BTreeMap<Name, RemoteValue> {
+        names
+            .iter()
+            .filter_map(|n| {
+                progress.inc();
+                let v = self.fields.get(n.as_str())?.as_str()?;
+                Some((
+                    n.clone(),
+                    RemoteValue {
+                        value: SecretValue::from(v),
+                        version: self.version.clone(),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// The fields after applying `changes` (the marker field, if any, is left to the provider).
+    pub fn merged(&self, changes: &Changes) -> Result<Map<String, Value>> {
+        let mut fields = self.fields.clone();
+        for u in &changes.upserts {
+            let text = u
+                .value
+                .expose_str(&format!("{} (a bundle holds text values only)", u.name))?;
+            fields.insert(u.name.to_string(), Value::String(text.to_string()));
+        }
+        for d in &changes.deletes {
+            fields.remove(d.as_str());
+        }
+        fields.remove(MARKER_KEY);
+        Ok(fields)
+    }
+
+    /// Per-name outcomes of one write of the whole entry: `Some(version)` when it landed, `None` when
+    /// the remote changed first (every name is then a conflict).
+    pub fn outcome(
+        changes: &Changes,
+        written: Option<Option<String>>,
+        progress: &Progress,
+    ) -> BTreeMap<Name, Applied> {
+        let mut out = BTreeMap::new();
+        for u in &changes.upserts {
+            progress.inc();
+            let a = match &written {
+                Some(v) => Applied::Written(v.clone()),
+                None => Applied::Conflict,
+            };
+            out.insert(u.name.clone(), a);
+        }
+        for d in &changes.deletes {
+            progress.inc();
+            let a = if written.is_some() {
+                Applied::Deleted
+            } else {
+                Applied::Conflict
+            };
+            out.insert(d.clone(), a);
+        }
+        out
+    }
+}
