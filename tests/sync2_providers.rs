@@ -285,25 +285,30 @@ fn gcp_without_credentials_is_exit_7_naming_the_fix() {
 
 // ---- Kubernetes ----
 
+/// The provider for target `t`, configured from the peer's kubeconfig file (not the environment).
+fn kube_provider(
+    kube: &Kube,
+    t: &keep::sync::Target,
+) -> keep::sync::kubernetes::KubernetesProvider {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let kc = kube::config::Kubeconfig::read_from(&kube.kubeconfig).unwrap();
+    let config = rt
+        .block_on(kube::Config::from_custom_kubeconfig(
+            kc,
+            &Default::default(),
+        ))
+        .unwrap();
+    keep::sync::kubernetes::KubernetesProvider::with_config(t, config, Some(rt)).unwrap()
+}
+
 #[test]
 fn kubernetes_resource_version_turns_a_concurrent_change_into_a_conflict() {
-    use keep::sync::kubernetes::KubernetesProvider;
     let kube = Kube::start();
     let t = target(&kube, "secret = \"cas\"\n");
-    let connect = || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let kc = kube::config::Kubeconfig::read_from(&kube.kubeconfig).unwrap();
-        let config = rt
-            .block_on(kube::Config::from_custom_kubeconfig(
-                kc,
-                &kube::config::KubeConfigOptions::default(),
-            ))
-            .unwrap();
-        KubernetesProvider::with_config(&t, config, Some(rt)).unwrap()
-    };
+    let connect = || kube_provider(&kube, &t);
     let name = keep::Name::new("A").unwrap();
     let mut p = connect();
     assert!(p.list().unwrap().is_empty());
@@ -337,21 +342,9 @@ fn kubernetes_resource_version_turns_a_concurrent_change_into_a_conflict() {
 
 #[test]
 fn kubernetes_create_race_is_a_conflict() {
-    use keep::sync::kubernetes::KubernetesProvider;
     let kube = Kube::start();
     let t = target(&kube, "secret = \"race\"\n");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let kc = kube::config::Kubeconfig::read_from(&kube.kubeconfig).unwrap();
-    let config = rt
-        .block_on(kube::Config::from_custom_kubeconfig(
-            kc,
-            &Default::default(),
-        ))
-        .unwrap();
-    let mut p = KubernetesProvider::with_config(&t, config, Some(rt)).unwrap();
+    let mut p = kube_provider(&kube, &t);
     let name = keep::Name::new("A").unwrap();
     assert!(p.list().unwrap().is_empty());
     kube.create("race", true, &[("A", "theirs")]);

@@ -2,9 +2,7 @@
 //! for which calls come from where), with a service-account key whose token endpoint is the peer, so
 //! keep's real gcp_auth flow runs.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -40,27 +38,13 @@ impl Gcp {
     pub fn start() -> Gcp {
         let dir = tempfile::tempdir().unwrap();
         let creds = dir.path().join("sa.json");
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/peers/gcp_secretmanager.py"
+        let server = super::python_peer::start(
+            "gcp_secretmanager.py",
+            &[creds.as_os_str()],
+            "scripts/setup.d/45-sync2.sh installs its packages",
         );
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(&creds)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 with gcplocal (scripts/setup.d/45-sync2.sh installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the GCP peer did not start: {line:?}"));
         Gcp {
-            server: Server { child, port },
+            server,
             creds,
             _dir: dir,
         }

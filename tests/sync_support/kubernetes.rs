@@ -1,9 +1,7 @@
 //! The Kubernetes peer: kmock's emulator serving `v1/secrets` (`tests/peers/k8s_secrets.py` adds
 //! resourceVersion conflicts), reached through a kubeconfig with a bearer token, as kubectl would.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -34,26 +32,16 @@ pub fn kubeconfig(server: &str, namespace: &str) -> String {
 
 impl Kube {
     pub fn start() -> Kube {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/k8s_secrets.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 with kmock (scripts/setup.d/45-sync2.sh installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the Kubernetes peer did not start: {line:?}"));
+        let server = super::python_peer::start(
+            "k8s_secrets.py",
+            &[],
+            "scripts/setup.d/45-sync2.sh installs its packages",
+        );
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("config");
-        std::fs::write(&kubeconfig, kubeconfig_text(port)).unwrap();
+        std::fs::write(&kubeconfig, kubeconfig_text(server.port)).unwrap();
         Kube {
-            server: Server { child, port },
+            server,
             kubeconfig,
             _dir: dir,
         }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 pub mod gcp;
 pub mod kubernetes;
+pub mod python_peer;
 
 /// Where a target's names live.
 #[derive(Clone, Debug)]
