@@ -8,6 +8,9 @@ One run, same machine, same server, same data (N secrets, default 1,000):
   update  keep push (PutSecretValue x N)      vs boto3 put_secret_value loop
   pull    keep pull into a fresh vault        vs boto3 get_secret_value loop
   diff    keep diff over N in-sync names      (goal: <= 2 s)
+  awscli  a serial loop of `aws secretsmanager put-secret-value` (PyPI awscli) over the first
+          AWSCLI_N names (default 100; one process per call takes ~1 s, so all N would take many
+          minutes), reported per secret next to keep's per-secret update time.
 Prints seconds and ratios. Values are random; nothing leaves 127.0.0.1.
 """
 import os
@@ -68,6 +71,12 @@ def run(endpoint):
     b_create = timed(lambda: [sm.create_secret(Name=f"boto/{n}", SecretString=values[n]) for n in names])
     b_put = timed(lambda: [sm.put_secret_value(SecretId=f"boto/{n}", SecretString=values[n] + "x") for n in names])
     b_get = timed(lambda: [sm.get_secret_value(SecretId=f"boto/{n}")["SecretString"] for n in names])
+    cli_n = min(N, int(os.environ.get("AWSCLI_N", "100")))
+    cli_env = dict(env, AWS_DEFAULT_REGION="us-east-1")
+    a_put = timed(lambda: [subprocess.run(
+        ["aws", "secretsmanager", "put-secret-value", "--secret-id", f"boto/{n}",
+         "--secret-string", values[n] + "z"], env=cli_env, check=True, stdout=subprocess.DEVNULL)
+        for n in names[:cli_n]])
 
     with tempfile.TemporaryDirectory(prefix="keep-bench-") as d:
         with open(os.path.join(d, "pass"), "w") as f:
@@ -95,6 +104,9 @@ def run(endpoint):
     for label, k, b in [("create", k_create, b_create), ("update", k_put, b_put), ("pull", k_pull, b_get)]:
         print(f"{label:<10}{k:>10.2f}{b:>11.2f}{b / k:>8.1f}x")
     print(f"{'diff':<10}{k_diff:>10.2f}{'-':>11}{'goal <= 2 s':>14}")
+    per_keep, per_cli = k_put / N, a_put / cli_n
+    print(f"aws CLI put-secret-value loop: {per_cli * 1000:.0f} ms/secret over {cli_n} secrets; "
+          f"keep push update: {per_keep * 1000:.1f} ms/secret; ratio {per_cli / per_keep:.0f}x")
 
 
 if __name__ == "__main__":

@@ -296,6 +296,110 @@ impl AwsProvider {
         Ok(out)
     }
 
+    /// Read values 20 at a time. A denial of the batch call itself comes back as `Error::Usage` so
+    /// the caller can fall back to single reads.
+    fn read_batched(
+        &self,
+        prefix: &str,
+        names: &[Name],
+        progress: &Progress,
+    ) -> Result<BTreeMap<Name, RemoteValue>> {
+        let chunks: Vec<Vec<Name>> = names.chunks(20).map(<[Name]>::to_vec).collect();
+        let (target, prefix, progress) =
+            (self.target.clone(), prefix.to_string(), progress.clone());
+        let got = self.each(chunks, move |client, chunk| {
+            let (target, prefix, progress) = (target.clone(), prefix.clone(), progress.clone());
+            async move {
+                let ids: Vec<String> = chunk.iter().map(|n| format!("{prefix}{n}")).collect();
+                let what = format!("{} secrets under {prefix:?}", ids.len());
+                let out = match client
+                    .batch_get_secret_value()
+                    .set_secret_id_list(Some(ids))
+                    .send()
+                    .await
+                {
+                    Ok(out) => out,
+                    Err(e) if e.as_service_error().is_some() => {
+                        return Err(Error::Usage(format!(
+                            "batch read refused: {}",
+                            DisplayErrorContext(e)
+                        )))
+                    }
+                    Err(e) => return Err(fail(&target, "read", &what, e)),
+                };
+                if let Some(err) = out
+                    .errors()
+                    .iter()
+                    .find(|e| e.error_code() != Some("ResourceNotFoundException"))
+                {
+                    return Err(Error::Remote(format!(
+                        "sync target {target}: read {} on AWS Secrets Manager failed: {}",
+                        err.secret_id().unwrap_or("?"),
+                        err.error_code().unwrap_or("unknown error")
+                    )));
+                }
+                let mut found = Vec::new();
+                for v in out.secret_values() {
+                    let name = v
+                        .name()
+                        .and_then(|n| n.strip_prefix(prefix.as_str()))
+                        .and_then(|n| Name::new(n).ok());
+                    if let (Some(name), Some(value)) =
+                        (name, value_of(v.secret_string(), v.secret_binary()))
+                    {
+                        found.push((
+                            name,
+                            RemoteValue {
+                                value,
+                                version: v.version_id().map(str::to_string),
+                            },
+                        ));
+                    }
+                }
+                for _ in &chunk {
+                    progress.inc();
+                }
+                Ok(found)
+            }
+        })?;
+        Ok(got.into_iter().flatten().collect())
+    }
+
+    fn read_one_by_one(
+        &self,
+        prefix: &str,
+        names: &[Name],
+        progress: &Progress,
+    ) -> Result<BTreeMap<Name, RemoteValue>> {
+        let target = self.target.clone();
+        let items: Vec<(Name, String)> = names
+            .iter()
+            .map(|n| (n.clone(), format!("{prefix}{n}")))
+            .collect();
+        let progress = progress.clone();
+        let got = self.each(items, move |client, (name, id)| {
+            let (target, progress) = (target.clone(), progress.clone());
+            async move {
+                let r = match client.get_secret_value().secret_id(&id).send().await {
+                    Ok(out) => value_of(out.secret_string(), out.secret_binary()).map(|value| {
+                        RemoteValue {
+                            value,
+                            version: out.version_id().map(str::to_string),
+                        }
+                    }),
+                    Err(e) if code(&e).as_deref() == Some("ResourceNotFoundException") => None,
+                    Err(e) => return Err(fail(&target, "read", &id, e)),
+                };
+                progress.inc();
+                Ok((name, r))
+            }
+        })?;
+        Ok(got
+            .into_iter()
+            .filter_map(|(n, r)| r.map(|r| (n, r)))
+            .collect())
+    }
+
     /// Run one async job per item, at most `concurrency` at a time, results in input order.
     fn each<T, R, F, Fut>(&self, items: Vec<T>, job: F) -> Result<Vec<R>>
     where
@@ -361,37 +465,13 @@ impl Provider for AwsProvider {
                 Ok(b.values(names, progress))
             }
             Location::PerKey { prefix } => {
-                let target = self.target.clone();
-                let items: Vec<(Name, String)> = names
-                    .iter()
-                    .map(|n| (n.clone(), format!("{prefix}{n}")))
-                    .collect();
-                let progress = progress.clone();
-                let got = self.each(items, move |client, (name, id)| {
-                    let (target, progress) = (target.clone(), progress.clone());
-                    async move {
-                        let r = match client.get_secret_value().secret_id(&id).send().await {
-                            Ok(out) => {
-                                value_of(out.secret_string(), out.secret_binary()).map(|value| {
-                                    RemoteValue {
-                                        value,
-                                        version: out.version_id().map(str::to_string),
-                                    }
-                                })
-                            }
-                            Err(e) if code(&e).as_deref() == Some("ResourceNotFoundException") => {
-                                None
-                            }
-                            Err(e) => return Err(fail(&target, "read", &id, e)),
-                        };
-                        progress.inc();
-                        Ok((name, r))
-                    }
-                })?;
-                Ok(got
-                    .into_iter()
-                    .filter_map(|(n, r)| r.map(|r| (n, r)))
-                    .collect())
+                // BatchGetSecretValue (20 per call) first; principals allowed only GetSecretValue get
+                // a denial there, and then the names are read one by one.
+                match self.read_batched(&prefix, names, progress) {
+                    Ok(got) => Ok(got),
+                    Err(Error::Usage(_)) => self.read_one_by_one(&prefix, names, progress),
+                    Err(e) => Err(e),
+                }
             }
         }
     }

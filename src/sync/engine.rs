@@ -102,6 +102,7 @@ fn gather(
     let bar = Progress::new(need.len(), "reading", opts.progress);
     let remote = provider.read(&need, &bar)?;
     bar.finish();
+    let need: BTreeSet<Name> = need.into_iter().collect();
     let items = names
         .iter()
         .map(|n| {
