@@ -434,8 +434,13 @@ impl GcpProvider {
             ))
         })?;
         let value = SecretValue::new(bytes);
-        if let Some(sum) = r.body["payload"]["dataCrc32c"].as_str().or(None) {
-            let expected: u64 = sum.parse().unwrap_or(u64::MAX);
+        // int64 travels as a JSON string in Google's REST mapping; accept a number too.
+        let sum = &r.body["payload"]["dataCrc32c"];
+        let expected = sum
+            .as_str()
+            .map(|s| s.parse().unwrap_or(u64::MAX))
+            .or(sum.as_u64());
+        if let Some(expected) = expected {
             if u64::from(crc32c::crc32c(value.expose())) != expected {
                 return Err(Error::Integrity(format!(
                     "sync target {}: secret {id} version {version}: the payload does not match its CRC32C \
