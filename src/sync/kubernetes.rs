@@ -178,7 +178,8 @@ impl KubernetesProvider {
         }
     }
 
-    fn create(&self, data: BTreeMap<String, ByteString>) -> Result<bool> {
+    /// Create the Secret; its resourceVersion, or `None` if someone created it first.
+    fn create(&self, data: BTreeMap<String, ByteString>) -> Result<Option<String>> {
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(self.secret.clone()),
@@ -194,8 +195,8 @@ impl KubernetesProvider {
             .rt
             .block_on(self.api.create(&PostParams::default(), &secret))
         {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Ok(s) => Ok(Some(s.metadata.resource_version.unwrap_or_default())),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
             Err(e) => Err(self.remote("create", e)),
         }
     }
@@ -261,20 +262,17 @@ impl Provider for KubernetesProvider {
     fn apply(&mut self, changes: &Changes, progress: &Progress) -> Result<BTreeMap<Name, Applied>> {
         let current = self.snapshot()?;
         let result = match &current {
+            // Nothing to write and no object: nothing to create either (and the names are gone).
+            None if changes.upserts.is_empty() => Some(None),
             None => {
                 let data = changes
                     .upserts
                     .iter()
                     .map(|u| (u.name.to_string(), ByteString(u.value.expose().to_vec())))
                     .collect();
-                if changes.upserts.is_empty() || self.create(data)? {
-                    // The create response's resourceVersion is the object's; read it back once.
-                    self.load()?
-                        .and_then(|s| s.metadata.resource_version)
-                        .map(Some)
-                } else {
-                    None
-                }
+                // The create response's resourceVersion is the one keep wrote (a read-back could
+                // already see someone else's change).
+                self.create(data)?.map(Some)
             }
             Some(secret) => {
                 if !managed(secret) && !changes.force {
