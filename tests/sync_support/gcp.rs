@@ -17,18 +17,9 @@ pub struct Gcp {
     _dir: tempfile::TempDir,
 }
 
-/// GCP's secret id for a prefix or path (the mapping keep documents).
-pub fn sanitise(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
+/// GCP's secret id for a prefix or path (the mapping keep documents; asserted literally in
+/// `sync2_providers.rs`).
+pub use keep::sync::gcp::sanitise;
 
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
