@@ -75,7 +75,7 @@ def run(endpoint):
     cli_env = dict(env, AWS_DEFAULT_REGION="us-east-1")
     a_put = timed(lambda: [subprocess.run(
         ["aws", "secretsmanager", "put-secret-value", "--secret-id", f"boto/{n}",
-         "--secret-string", values[n] + "z"], env=cli_env, check=True, stdout=subprocess.DEVNULL)
+         f"--secret-string={values[n]}z"], env=cli_env, check=True, stdout=subprocess.DEVNULL)
         for n in names[:cli_n]])
 
     with tempfile.TemporaryDirectory(prefix="keep-bench-") as d:

@@ -205,6 +205,30 @@ fn prune_deletes_only_marked(peer: &dyn Peer, prefix: &str) {
     assert_eq!(c.remote("DROP_ME").as_deref(), Some("3"));
 }
 
+fn prune_removes_fields_from_a_bundle(peer: &dyn Peer) {
+    let c = Case::new(peer, Loc::Bundle("app/bundle".into()));
+    c.set("STAY", "1");
+    c.set("GO", "2");
+    c.ok(&["push", "t"]);
+    c.ok(&["rm", "GO"]);
+    c.ok(&["push", "t"]);
+    assert_eq!(
+        c.remote("GO").as_deref(),
+        Some("2"),
+        "removed without --prune"
+    );
+    c.ok(&["push", "t", "--prune", "--dry-run"]);
+    assert_eq!(
+        c.remote("GO").as_deref(),
+        Some("2"),
+        "--dry-run removed a field"
+    );
+    c.ok(&["push", "t", "--prune"]);
+    assert_eq!(c.remote("GO"), None);
+    assert_eq!(c.remote("STAY").as_deref(), Some("1"));
+    assert_eq!(code(&c.run(&["diff", "t"])), 0);
+}
+
 fn down_server_is_exit_7_and_changes_nothing(
     peer: &dyn Peer,
     loc: Loc,
@@ -252,6 +276,10 @@ macro_rules! conformance {
             #[test]
             fn conflicts_bundle() {
                 conflicts_stop_both_directions(&$start, Loc::Bundle("app/dev".into()));
+            }
+            #[test]
+            fn prune_bundle() {
+                prune_removes_fields_from_a_bundle(&$start);
             }
             #[test]
             fn prune_marked_only() {

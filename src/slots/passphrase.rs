@@ -41,8 +41,30 @@ impl Default for KdfParams {
 }
 
 impl KdfParams {
-    /// Check the parameters against Argon2's limits.
+    /// The most memory a slot may ask for: 4 GiB.
+    pub const MAX_M_KIB: u32 = 4 * 1024 * 1024;
+    /// The most iterations a slot may ask for.
+    pub const MAX_T: u32 = 64;
+    /// The most lanes a slot may ask for.
+    pub const MAX_P: u32 = 16;
+
+    /// Check the parameters against Argon2's limits and keep's own ceilings.
+    ///
+    /// The ceilings matter on the unwrap side: slot parameters are stored in the clear, and although
+    /// editing them makes the unwrap fail (they are bound as AAD), the KDF runs *before* that check. An
+    /// edited slot asking for a terabyte of memory must be refused, not allocated.
     pub fn validate(&self) -> Result<()> {
+        if self.m_kib > Self::MAX_M_KIB || self.t > Self::MAX_T || self.p > Self::MAX_P {
+            return Err(Error::Usage(format!(
+                "Argon2id parameters out of range (memory {} KiB, iterations {}, parallelism {}; \
+                 at most 4 GiB, {} iterations, {} lanes)",
+                self.m_kib,
+                self.t,
+                self.p,
+                Self::MAX_T,
+                Self::MAX_P
+            )));
+        }
         Params::new(self.m_kib, self.t, self.p, Some(KEY_LEN))
             .map(|_| ())
             .map_err(|e| {
@@ -140,6 +162,13 @@ impl SlotUnwrapper for Passphrase {
             t: params.t,
             p: params.p,
         };
+        kdf.validate().map_err(|_| {
+            Error::Integrity(format!(
+                "key slot {} asks for out-of-range Argon2id parameters (memory {} KiB, {} iterations, \
+                 {} lanes); it was edited or is damaged. Unlock with another slot",
+                slot.id, kdf.m_kib, kdf.t, kdf.p
+            ))
+        })?;
         let kek = kdf.derive(&self.passphrase, &salt)?;
         // A failed open means another passphrase (or a tampered slot); another slot may still open.
         Ok(
@@ -231,6 +260,24 @@ mod tests {
             open_any(&[weakened], &u, b"vault-a").is_err(),
             "edited parameters"
         );
+    }
+
+    #[test]
+    fn an_edited_slot_cannot_demand_absurd_kdf_cost() {
+        let mk = MasterKey::generate();
+        let mut slot = make_slot(&pass("pw"), &mk, b"vault", 1).unwrap();
+        slot.params = slot.params.replace("\"m_kib\":64", "\"m_kib\":4294967295");
+        let u: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(pass("pw"))];
+        let err = open_any(&[slot], &u, b"vault").expect_err("refused");
+        assert!(matches!(err, Error::Integrity(_)), "{err}");
+        assert!(KdfParams {
+            m_kib: 8 * 1024 * 1024,
+            t: 1,
+            p: 1
+        }
+        .validate()
+        .is_err());
+        assert!(KdfParams::default().validate().is_ok());
     }
 
     #[test]
