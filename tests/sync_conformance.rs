@@ -12,6 +12,8 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use common::{code, stderr, stdout, TestVault};
+use sync_support::gcp::Gcp;
+use sync_support::kubernetes::Kube;
 use sync_support::{Bao, Loc, Moto, Peer};
 
 /// A test vault with one target `t` pointing at `peer`.
@@ -295,6 +297,121 @@ conformance!(vault_kv1, {
     bao.mount = "kv1".into();
     bao
 });
+
+conformance!(gcp, Gcp::start());
+
+/// Providers with one object per target (Kubernetes: one Secret) run the bundle scenarios; their
+/// prune case is provider-specific below.
+macro_rules! conformance_bundle_only {
+    ($modname:ident, $start:expr, $bundle:expr) => {
+        mod $modname {
+            use super::*;
+
+            #[test]
+            fn round_trip_bundle() {
+                push_and_pull_round_trip(&$start, Loc::Bundle($bundle.into()));
+            }
+            #[test]
+            fn conflicts_bundle() {
+                conflicts_stop_both_directions(&$start, Loc::Bundle($bundle.into()));
+            }
+        }
+    };
+}
+
+conformance_bundle_only!(kubernetes, Kube::start(), "app-dev");
+
+#[test]
+fn gcp_down_server() {
+    let gcp = Gcp::start();
+    down_server_is_exit_7_and_changes_nothing(
+        &gcp,
+        Loc::PerKey("app/".into()),
+        vec![(
+            "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER".into(),
+            closed_port(),
+        )],
+    );
+}
+
+#[test]
+fn kubernetes_down_server() {
+    let kube = Kube::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        sync_support::kubernetes::kubeconfig(&closed_port(), "keep-test"),
+    )
+    .unwrap();
+    down_server_is_exit_7_and_changes_nothing(
+        &kube,
+        Loc::Bundle("app-dev".into()),
+        vec![("KUBECONFIG".into(), config.display().to_string())],
+    );
+}
+
+#[test]
+fn kubernetes_prune_removes_keys_only_from_a_managed_secret() {
+    let kube = Kube::start();
+    let c = Case::new(&kube, Loc::Bundle("app-dev".into()));
+    c.set("KEEP_ME", "1");
+    c.set("DROP_ME", "2");
+    c.ok(&["push", "t"]);
+    let obj = kube.get("app-dev").unwrap();
+    assert_eq!(obj["type"], "Opaque");
+    assert_eq!(
+        obj["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "keep"
+    );
+    c.ok(&["rm", "DROP_ME"]);
+    let push = c.ok(&["push", "t"]);
+    assert!(stdout(&push).contains("--prune"), "{}", stdout(&push));
+    assert_eq!(
+        c.remote("DROP_ME").as_deref(),
+        Some("2"),
+        "deleted without --prune"
+    );
+    c.ok(&["push", "t", "--prune"]);
+    assert_eq!(c.remote("DROP_ME"), None, "--prune left a key");
+    assert_eq!(c.remote("KEEP_ME").as_deref(), Some("1"));
+    assert!(
+        kube.get("app-dev").is_some(),
+        "--prune deleted the Secret object"
+    );
+
+    // A Secret keep does not manage: pushing to it is refused, and --prune removes nothing from it.
+    kube.create("foreign", false, &[("FOREIGN", "not ours"), ("OLD", "x")]);
+    let f = Case::new(&kube, Loc::Bundle("foreign".into()));
+    f.set("NEW", "mine");
+    for args in [&["push", "t"][..], &["push", "t", "--prune"]] {
+        let out = f.run(args);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not managed by keep"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        kube.value("foreign", "FOREIGN").as_deref(),
+        Some("not ours")
+    );
+    assert_eq!(kube.value("foreign", "OLD").as_deref(), Some("x"));
+    assert_eq!(kube.value("foreign", "NEW"), None);
+    // --force takes it over (and labels it).
+    f.ok(&["push", "t", "--force"]);
+    assert_eq!(kube.value("foreign", "NEW").as_deref(), Some("mine"));
+    assert_eq!(
+        kube.value("foreign", "FOREIGN").as_deref(),
+        Some("not ours")
+    );
+    assert_eq!(
+        kube.get("foreign").unwrap()["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "keep"
+    );
+}
 
 #[test]
 fn aws_down_server() {

@@ -376,6 +376,10 @@ pub struct PushArgs {
     /// With --prune: delete at once instead of keeping the provider's recovery window
     #[arg(long, requires = "prune")]
     pub force_delete_without_recovery: bool,
+    /// Write even to a remote object keep does not manage (a Kubernetes Secret without the
+    /// app.kubernetes.io/managed-by=keep label), taking it over
+    #[arg(long)]
+    pub force: bool,
     /// Resolve names changed on both sides in favour of this side
     #[arg(long, value_enum, value_name = "SIDE")]
     pub prefer: Option<crate::sync::plan::Prefer>,

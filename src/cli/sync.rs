@@ -72,6 +72,7 @@ pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
         dry_run: a.dry_run,
         prune: a.prune,
         force_delete: a.force_delete_without_recovery,
+        force: a.force,
         prefer: a.prefer,
         progress: !ctx.json,
     };

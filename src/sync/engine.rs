@@ -24,6 +24,8 @@ pub struct SyncOptions {
     pub dry_run: bool,
     pub prune: bool,
     pub force_delete: bool,
+    /// Overwrite remote entries that lack keep's marker (`push --force`).
+    pub force: bool,
     pub prefer: Option<Prefer>,
     /// Allow a progress bar (off for --json).
     pub progress: bool,
@@ -275,6 +277,7 @@ pub fn push(
     }
     let mut set = Changes {
         force_delete: opts.force_delete,
+        force: opts.force,
         ..Default::default()
     };
     for (item, action) in &acts {

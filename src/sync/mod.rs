@@ -14,6 +14,8 @@
 pub mod aws;
 pub mod bundle;
 pub mod engine;
+pub mod gcp;
+pub mod kubernetes;
 pub mod parallel;
 pub mod plan;
 pub mod progress;
@@ -74,6 +76,9 @@ pub struct Changes {
     pub deletes: Vec<Name>,
     /// Delete at once instead of using the provider's recovery window or soft delete.
     pub force_delete: bool,
+    /// Write even to an entry that lacks keep's marker (`--force`; the Kubernetes provider refuses
+    /// otherwise, because such an object belongs to another tool).
+    pub force: bool,
 }
 
 /// The outcome of one name in [`Provider::apply`].
@@ -104,5 +109,7 @@ pub fn connect(target: &Target) -> Result<Box<dyn Provider>> {
     match target.provider {
         ProviderKind::Aws => Ok(Box::new(aws::AwsProvider::connect(target)?)),
         ProviderKind::Vault => Ok(Box::new(vault_kv::VaultKv::connect(target)?)),
+        ProviderKind::Gcp => Ok(Box::new(gcp::GcpProvider::connect(target)?)),
+        ProviderKind::Kubernetes => Ok(Box::new(kubernetes::KubernetesProvider::connect(target)?)),
     }
 }

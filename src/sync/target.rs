@@ -27,6 +27,17 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::Scope;
 
+/// Kubernetes object names: lowercase RFC 1123 subdomains.
+fn is_dns_subdomain(s: &str) -> bool {
+    let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars().all(ok)
+        && edge(s.chars().next())
+        && edge(s.chars().last())
+}
+
 /// The `[sync.NAME]` table as written.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +58,30 @@ pub struct TargetConfig {
     pub concurrency: Option<usize>,
     /// Per-request timeout, e.g. "10s" [default: 30s].
     pub timeout: Option<String>,
+    /// GCP project id [default: CLOUDSDK_CORE_PROJECT, GOOGLE_CLOUD_PROJECT, the service account's].
+    pub project: Option<String>,
+    /// GCP: what a push does to the versions it supersedes [default: "keep"].
+    pub old_versions: Option<OldVersions>,
+    /// Kubernetes: the namespace of the Secret [default: the kubeconfig context's, else "default"].
+    pub namespace: Option<String>,
+    /// Kubernetes: the name of the Secret object holding every name.
+    pub secret: Option<String>,
+    /// Kubernetes: the kubeconfig context [default: the current context].
+    pub context: Option<String>,
+}
+
+/// GCP Secret Manager keeps every version of a secret; a push adds one. Older versions are left alone
+/// unless the target asks otherwise.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OldVersions {
+    /// Leave superseded versions enabled (Google's default).
+    #[default]
+    Keep,
+    /// Disable them (recoverable with `gcloud secrets versions enable`).
+    Disable,
+    /// Destroy them (irreversible).
+    Destroy,
 }
 
 /// Which secrets manager.
@@ -55,6 +90,10 @@ pub struct TargetConfig {
 pub enum ProviderKind {
     Aws,
     Vault,
+    /// GCP Secret Manager (`provider = "gcp"`).
+    Gcp,
+    /// Kubernetes Secrets (`provider = "kubernetes"`).
+    Kubernetes,
 }
 
 /// How names map onto remote entries.
@@ -87,6 +126,14 @@ pub struct Target {
     pub mount: String,
     pub concurrency: usize,
     pub timeout: Duration,
+    /// GCP project id, when set in the table.
+    pub project: Option<String>,
+    /// GCP: what happens to superseded versions.
+    pub old_versions: OldVersions,
+    /// Kubernetes namespace, when set in the table.
+    pub namespace: Option<String>,
+    /// Kubernetes kubeconfig context, when set in the table.
+    pub context: Option<String>,
 }
 
 impl Target {
@@ -117,10 +164,64 @@ impl Target {
             None => default_scope.clone(),
         };
         let layout = t.layout.unwrap_or(match t.provider {
-            ProviderKind::Aws => Layout::PerKey,
-            ProviderKind::Vault => Layout::Bundle,
+            ProviderKind::Aws | ProviderKind::Gcp => Layout::PerKey,
+            ProviderKind::Vault | ProviderKind::Kubernetes => Layout::Bundle,
         });
+        let is = |k: ProviderKind| t.provider == k;
+        let only = |set: bool, key: &str, kind: ProviderKind, what: &str| {
+            if set && !is(kind) {
+                Err(bad(format!("`{key}` is a {what} setting")))
+            } else {
+                Ok(())
+            }
+        };
+        only(t.project.is_some(), "project", ProviderKind::Gcp, "GCP")?;
+        only(
+            t.old_versions.is_some(),
+            "old_versions",
+            ProviderKind::Gcp,
+            "GCP",
+        )?;
+        only(
+            t.namespace.is_some(),
+            "namespace",
+            ProviderKind::Kubernetes,
+            "Kubernetes",
+        )?;
+        only(
+            t.secret.is_some(),
+            "secret",
+            ProviderKind::Kubernetes,
+            "Kubernetes",
+        )?;
+        only(
+            t.context.is_some(),
+            "context",
+            ProviderKind::Kubernetes,
+            "Kubernetes",
+        )?;
+        if is(ProviderKind::Kubernetes) {
+            // One Secret object per target: the bundle layout, named by `secret` (or `path`, as the
+            // bundle entry of the other providers is).
+            if layout != Layout::Bundle
+                || t.prefix.is_some()
+                || (t.path.is_some() && t.secret.is_some())
+            {
+                return Err(bad(
+                    "a Kubernetes target is one Secret: set `secret` (and `namespace`), not `prefix` or per-key".into(),
+                ));
+            }
+        }
         let location = match layout {
+            Layout::Bundle if is(ProviderKind::Kubernetes) => {
+                let secret = t
+                    .secret
+                    .clone()
+                    .or_else(|| t.path.clone())
+                    .filter(|s| is_dns_subdomain(s))
+                    .ok_or_else(|| bad("a Kubernetes target needs `secret`, the Secret object's name (lowercase letters, digits, '-' and '.', at most 253)".into()))?;
+                Location::Bundle { path: secret }
+            }
             Layout::PerKey => {
                 if t.path.is_some() {
                     return Err(bad(
@@ -150,10 +251,10 @@ impl Target {
                 Location::Bundle { path }
             }
         };
-        if t.provider == ProviderKind::Aws && t.mount.is_some() {
+        if t.provider != ProviderKind::Vault && t.mount.is_some() {
             return Err(bad("`mount` is a Vault setting".into()));
         }
-        if t.provider == ProviderKind::Vault && t.region.is_some() {
+        if t.provider != ProviderKind::Aws && t.region.is_some() {
             return Err(bad("`region` is an AWS setting".into()));
         }
         let concurrency = t.concurrency.unwrap_or(super::DEFAULT_CONCURRENCY);
@@ -181,6 +282,10 @@ impl Target {
                 .to_string(),
             concurrency,
             timeout,
+            project: t.project.clone(),
+            old_versions: t.old_versions.unwrap_or_default(),
+            namespace: t.namespace.clone(),
+            context: t.context.clone(),
         })
     }
 }

@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod gcp;
+pub mod kubernetes;
+pub mod python_peer;
+
 /// Where a target's names live.
 #[derive(Clone, Debug)]
 pub enum Loc {
@@ -58,7 +62,7 @@ fn wait_for(port: u16, what: &str) {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
