@@ -261,6 +261,11 @@ fn k8s_manifest_reads_back_through_kubectl_and_yaml() {
     let doc: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
     assert_eq!(doc["kind"], "Secret");
     assert_eq!(doc["metadata"]["name"], "default-dev");
+    // The same ownership label `keep push` sets on the Kubernetes provider's Secrets.
+    assert_eq!(
+        doc["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "keep"
+    );
     assert_eq!(decode(doc["data"].as_object().unwrap()), expected);
 
     // kubectl parses the manifest with its own decoder. `create --dry-run=client` needs an API server
@@ -284,6 +289,10 @@ fn k8s_manifest_reads_back_through_kubectl_and_yaml() {
     assert!(out.status.success(), "kubectl: {}", stderr(&out));
     let obj: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(obj["kind"], "Secret");
+    assert_eq!(
+        obj["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "keep"
+    );
     assert_eq!(decode(obj["data"].as_object().unwrap()), expected);
 }
 

@@ -253,7 +253,9 @@ pub fn k8s(pairs: &[Pair], name: &str) -> Result<Zeroizing<String>> {
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ",
     ));
     yaml_quote(name, &mut out);
-    out.push_str("\ntype: Opaque\ndata:");
+    // The same label `keep push` puts on the Secrets it manages, so an applied manifest and a pushed
+    // object are one and the same to the Kubernetes provider (and to `--prune`).
+    out.push_str("\n  labels:\n    app.kubernetes.io/managed-by: keep\ntype: Opaque\ndata:");
     if pairs.is_empty() {
         out.push_str(" {}");
     }
