@@ -7,8 +7,7 @@ use super::{output, Context};
 use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::rotate::{
-    self, engine, meta, AfterPromotion, Generator, NoLinkedTargets, Outcome, PlanItem, Policy,
-    Rotation, Selection,
+    self, engine, meta, AfterPromotion, Generator, Outcome, PlanItem, Policy, Rotation, Selection,
 };
 use crate::scope::Address;
 use crate::vault::Vault;
@@ -61,7 +60,8 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
             "--dry-run plans --due or --all; to preview one secret, use `keep status`".into(),
         ));
     }
-    let mut after = NoLinkedTargets;
+    let mut after =
+        crate::sync::linked::PushLinkedTargets::from_config(ctx.config.as_ref(), &ctx.scope)?;
     let mut vault = ctx.open()?;
     let config = ctx.config.as_ref();
     let Some(name) = &a.name else {

@@ -16,6 +16,7 @@ pub mod bundle;
 pub mod engine;
 pub mod gcp;
 pub mod kubernetes;
+pub mod linked;
 pub mod parallel;
 pub mod plan;
 pub mod progress;

@@ -1,0 +1,76 @@
+//! The rotation seam, filled: once a rotated value is promoted, every sync target of the same scope is
+//! pushed, so the remote managers carry the new value as soon as keep does.
+//!
+//! A push here is a plain `keep push` (no prune, no `--prefer`): if a teammate changed the remote since
+//! the last sync, the push stops on the conflict and the rotation reports it instead of overwriting
+//! their change. The new value stays current locally either way; `keep push TARGET` finishes the job.
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::rotate::AfterPromotion;
+use crate::scope::{Address, Scope};
+use crate::vault::Vault;
+
+use super::{connect, push, SyncOptions, Target};
+
+/// Pushes the scope's sync targets after each promotion.
+pub struct PushLinkedTargets {
+    targets: Vec<Target>,
+}
+
+impl PushLinkedTargets {
+    /// Every `[sync.NAME]` target of `keep.toml`, resolved against the current scope's project.
+    pub fn from_config(config: Option<&Config>, scope: &Scope) -> Result<PushLinkedTargets> {
+        let names: Vec<String> = config
+            .map(|c| c.sync.keys().cloned().collect())
+            .unwrap_or_default();
+        let targets = names
+            .iter()
+            .map(|name| Target::resolve(config, name, scope))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PushLinkedTargets { targets })
+    }
+
+    fn linked<'a>(&'a self, address: &'a Address) -> impl Iterator<Item = &'a Target> + 'a {
+        self.targets
+            .iter()
+            .filter(move |t| t.scope == address.scope)
+    }
+}
+
+impl AfterPromotion for PushLinkedTargets {
+    fn linked_targets(&self, address: &Address) -> Vec<String> {
+        self.linked(address).map(|t| t.name.clone()).collect()
+    }
+
+    fn promoted(&mut self, vault: &mut Vault, address: &Address, _version: u32) -> Result<()> {
+        let opts = SyncOptions {
+            dry_run: false,
+            prune: false,
+            force_delete: false,
+            force: false,
+            prefer: None,
+            progress: false,
+        };
+        for target in self.linked(address) {
+            let mut provider = connect(target)?;
+            let outcome = push(vault, target, provider.as_mut(), &opts).map_err(|e| match e {
+                Error::Remote(m) => Error::Remote(format!(
+                    "{address} was rotated, but pushing it to {} failed: {m}; run `keep push {}` to retry",
+                    target.name, target.name
+                )),
+                other => other,
+            })?;
+            if !outcome.conflicts.is_empty() {
+                return Err(Error::Findings(format!(
+                    "{address} was rotated, but sync target {} changed remotely since the last sync ({}); \
+                     nothing was pushed. Resolve with `keep push {} --prefer local|remote`",
+                    target.name,
+                    outcome.conflicts.join(", "),
+                    target.name
+                )));
+            }
+        }
+        Ok(())
+    }
+}
