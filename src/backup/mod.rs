@@ -64,51 +64,44 @@ pub enum Selection {
     All,
 }
 
-/// Export current values as an age file for `recipients`. Returns the file bytes and the count.
+/// Export current values as an age file for `recipients`. Returns the file bytes and the addresses
+/// exported (for the audit log).
 pub fn export_age(
     vault: &Vault,
     selection: &Selection,
     recipients: &[age::x25519::Recipient],
     armor: bool,
-) -> Result<(Vec<u8>, usize)> {
-    let scopes: Vec<Scope> = match selection {
-        Selection::Scope(s) => vec![s.clone()],
-        Selection::All => {
-            let mut s: Vec<Scope> = vault
-                .list(None, false)?
-                .into_iter()
-                .map(|e| e.address.scope)
-                .collect();
-            s.dedup();
-            s
-        }
+) -> Result<(Vec<u8>, Vec<Address>)> {
+    // One pass over the vault either way: `all_values` opens every record once.
+    let pairs = match selection {
+        Selection::Scope(s) => vault.values(s)?,
+        Selection::All => vault.all_values()?,
     };
     let mut secrets = Vec::new();
-    for scope in &scopes {
-        for (address, value) in vault.values(scope)? {
-            let bytes = value.expose();
-            secrets.push(match std::str::from_utf8(bytes) {
-                Ok(s) => Item {
-                    address: address.to_string(),
-                    value: Some(s.to_string()),
-                    value_base64: None,
-                },
-                Err(_) => Item {
-                    address: address.to_string(),
-                    value: None,
-                    value_base64: Some(B64.encode(bytes)),
-                },
-            });
-        }
+    let mut exported = Vec::with_capacity(pairs.len());
+    for (address, value) in pairs {
+        let bytes = value.expose();
+        secrets.push(match std::str::from_utf8(bytes) {
+            Ok(s) => Item {
+                address: address.to_string(),
+                value: Some(s.to_string()),
+                value_base64: None,
+            },
+            Err(_) => Item {
+                address: address.to_string(),
+                value: None,
+                value_base64: Some(B64.encode(bytes)),
+            },
+        });
+        exported.push(address);
     }
-    let count = secrets.len();
     let doc = Document {
         format: FORMAT.into(),
         version: VERSION,
         secrets,
     };
     let plain = Zeroizing::new(serde_json::to_vec(&doc).expect("export document serialises"));
-    Ok((agefile::encrypt(&plain, recipients, armor)?, count))
+    Ok((agefile::encrypt(&plain, recipients, armor)?, exported))
 }
 
 /// What an import did.

@@ -99,17 +99,9 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     } else {
         Selection::Scope(ctx.scope.clone())
     };
-    let (bytes, count) = backup::export_age(&vault, &selection, &recipients, a.armor)?;
-    let scope = match &selection {
-        Selection::All => None,
-        Selection::Scope(s) => Some(s),
-    };
-    let read: Vec<_> = vault
-        .list(scope, false)?
-        .into_iter()
-        .map(|e| e.address)
-        .collect();
-    audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    let (bytes, exported) = backup::export_age(&vault, &selection, &recipients, a.armor)?;
+    let count = exported.len();
+    audit::record(&mut vault, Action::Read, &exported, audit::OK)?;
     match &a.output {
         Some(path) => backup::write_atomic(path, &bytes)?,
         None => {

@@ -211,8 +211,17 @@ impl Vault {
 
     /// Every current value in a scope, sorted by name, for `exec`, `env` and friends.
     pub fn values(&self, scope: &Scope) -> Result<Vec<(Address, SecretValue)>> {
+        self.current_values(Some(scope))
+    }
+
+    /// Every current value in every scope, sorted by address (`export --all`).
+    pub fn all_values(&self) -> Result<Vec<(Address, SecretValue)>> {
+        self.current_values(None)
+    }
+
+    fn current_values(&self, scope: Option<&Scope>) -> Result<Vec<(Address, SecretValue)>> {
         Ok(self
-            .latest_all(Some(scope))?
+            .latest_all(scope)?
             .into_iter()
             .filter(|(_, v)| v.kind == Kind::Value)
             .map(|(address, v)| (address, v.value))
