@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
-use super::bundle::Bundle;
+use super::bundle::{Bundle, BundleBacked};
 use super::target::Location;
 use super::{
     Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY, MARKER_VALUE,
@@ -447,6 +447,16 @@ impl AwsProvider {
     }
 }
 
+impl BundleBacked for AwsProvider {
+    fn cached_bundle(&self) -> Option<&Bundle> {
+        self.bundle.as_ref()
+    }
+
+    fn fetch_bundle(&mut self, path: &str) -> Result<Bundle> {
+        self.load_bundle(path)
+    }
+}
+
 impl Provider for AwsProvider {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
         match self.location.clone() {
@@ -458,10 +468,7 @@ impl Provider for AwsProvider {
     fn read(&mut self, names: &[Name], progress: &Progress) -> Result<BTreeMap<Name, RemoteValue>> {
         match self.location.clone() {
             Location::Bundle { path } => {
-                let b = match &self.bundle {
-                    Some(b) => b.clone(),
-                    None => self.load_bundle(&path)?,
-                };
+                let b = self.bundle_at(&path)?;
                 Ok(b.values(names, progress))
             }
             Location::PerKey { prefix } => {
@@ -481,10 +488,7 @@ impl Provider for AwsProvider {
         let target = self.target.clone();
         match self.location.clone() {
             Location::Bundle { path } => {
-                let seen = match &self.bundle {
-                    Some(b) => b.clone(),
-                    None => self.load_bundle(&path)?,
-                };
+                let seen = self.bundle_at(&path)?;
                 // Secrets Manager has no check-and-set: re-read and compare versions just before writing.
                 let now = self.load_bundle(&path)?;
                 let result = if now.version != seen.version || now.exists != seen.exists {

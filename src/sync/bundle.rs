@@ -11,6 +11,22 @@ use crate::error::Result;
 use crate::scope::Name;
 use crate::value::SecretValue;
 
+/// A provider that keeps a target in one bundle entry, read by `list` and reused by `read` and `apply`
+/// within the same command, so a command sees one consistent entry and does not fetch it again.
+pub trait BundleBacked {
+    /// The entry `list` read earlier in this command, if it did.
+    fn cached_bundle(&self) -> Option<&Bundle>;
+    /// Read the entry at `path` from the server and remember it.
+    fn fetch_bundle(&mut self, path: &str) -> Result<Bundle>;
+    /// The entry read earlier in this command, or a fresh read.
+    fn bundle_at(&mut self, path: &str) -> Result<Bundle> {
+        match self.cached_bundle() {
+            Some(b) => Ok(b.clone()),
+            None => self.fetch_bundle(path),
+        }
+    }
+}
+
 /// One bundle entry as last read.
 #[derive(Clone, Debug, Default)]
 pub struct Bundle {

@@ -38,7 +38,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use super::bundle::Bundle;
+use super::bundle::{Bundle, BundleBacked};
 use super::retry::{self, Attempt};
 use super::target::{Location, OldVersions};
 use super::{
@@ -654,6 +654,16 @@ impl GcpProvider {
     }
 }
 
+impl BundleBacked for GcpProvider {
+    fn cached_bundle(&self) -> Option<&Bundle> {
+        self.bundle.as_ref()
+    }
+
+    fn fetch_bundle(&mut self, path: &str) -> Result<Bundle> {
+        self.load_bundle(path)
+    }
+}
+
 impl Provider for GcpProvider {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
         match self.location.clone() {
@@ -665,10 +675,7 @@ impl Provider for GcpProvider {
     fn read(&mut self, names: &[Name], progress: &Progress) -> Result<BTreeMap<Name, RemoteValue>> {
         match self.location.clone() {
             Location::Bundle { path } => {
-                let b = match &self.bundle {
-                    Some(b) => b.clone(),
-                    None => self.load_bundle(&path)?,
-                };
+                let b = self.bundle_at(&path)?;
                 Ok(b.values(names, progress))
             }
             Location::PerKey { prefix } => {
@@ -696,10 +703,7 @@ impl Provider for GcpProvider {
         match self.location.clone() {
             Location::Bundle { path } => {
                 // One new version of the whole object: every name lands, or (conflict) none does.
-                let b = match &self.bundle {
-                    Some(b) => b.clone(),
-                    None => self.load_bundle(&path)?,
-                };
+                let b = self.bundle_at(&path)?;
                 let fields = b.merged(changes)?;
                 let payload =
                     Zeroizing::new(serde_json::to_vec(&Value::Object(fields)).unwrap_or_default());

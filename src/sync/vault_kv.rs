@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use super::bundle::Bundle;
+use super::bundle::{Bundle, BundleBacked};
 use super::retry::{self, Attempt};
 use super::target::Location;
 use super::{
@@ -522,6 +522,16 @@ impl VaultKv {
     }
 }
 
+impl BundleBacked for VaultKv {
+    fn cached_bundle(&self) -> Option<&Bundle> {
+        self.bundle.as_ref()
+    }
+
+    fn fetch_bundle(&mut self, path: &str) -> Result<Bundle> {
+        self.load_bundle(path)
+    }
+}
+
 impl Provider for VaultKv {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
         match self.location.clone() {
@@ -533,10 +543,7 @@ impl Provider for VaultKv {
     fn read(&mut self, names: &[Name], progress: &Progress) -> Result<BTreeMap<Name, RemoteValue>> {
         match self.location.clone() {
             Location::Bundle { path } => {
-                let b = match &self.bundle {
-                    Some(b) => b.clone(),
-                    None => self.load_bundle(&path)?,
-                };
+                let b = self.bundle_at(&path)?;
                 Ok(b.values(names, progress))
             }
             Location::PerKey { prefix } => {
@@ -575,10 +582,7 @@ impl Provider for VaultKv {
         match self.location.clone() {
             Location::Bundle { path } => {
                 // One conditional write of the whole entry: every name lands, or (CAS) none does.
-                let b = match &self.bundle {
-                    Some(b) => b.clone(),
-                    None => self.load_bundle(&path)?,
-                };
+                let b = self.bundle_at(&path)?;
                 let cas = b
                     .version
                     .as_deref()
