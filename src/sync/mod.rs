@@ -11,10 +11,13 @@
 //! one recorded at the last sync, the value is known unchanged without reading it; on a write, the
 //! version observed in the plan is sent back as a check-and-set condition where the provider has one.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod bundle;
 pub mod engine;
+#[cfg(feature = "gcp")]
 pub mod gcp;
+#[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod linked;
 pub mod parallel;
@@ -108,9 +111,17 @@ pub trait Provider {
 /// Open the provider of a target.
 pub fn connect(target: &Target) -> Result<Box<dyn Provider>> {
     match target.provider {
+        #[cfg(feature = "aws")]
         ProviderKind::Aws => Ok(Box::new(aws::AwsProvider::connect(target)?)),
         ProviderKind::Vault => Ok(Box::new(vault_kv::VaultKv::connect(target)?)),
+        #[cfg(feature = "gcp")]
         ProviderKind::Gcp => Ok(Box::new(gcp::GcpProvider::connect(target)?)),
+        #[cfg(feature = "kubernetes")]
         ProviderKind::Kubernetes => Ok(Box::new(kubernetes::KubernetesProvider::connect(target)?)),
+        #[allow(unreachable_patterns)]
+        other => Err(crate::error::Error::Usage(format!(
+            "this keep was built without the {other:?} provider; rebuild it with default \
+             features to sync with this target"
+        ))),
     }
 }
