@@ -122,8 +122,21 @@ impl Error {
                     source.to_string(),
                 ),
             },
+            // What SQLite reports when write(2) fails with anything but ENOSPC: EFBIG past the
+            // file-size limit (`ulimit -f`), EIO from a failing device, EDQUOT... SQLite has rolled
+            // the transaction back, so nothing was written.
+            Some(SystemIoFailure) => Error::Io {
+                context: format!(
+                    "{context}: the vault file could not be written or read (a full disk, the \
+                     file-size limit `ulimit -f`, a quota or a failing device); nothing was \
+                     changed. Free space or raise the limit, then retry"
+                ),
+                source: std::io::Error::other(source.to_string()),
+            },
             Some(DiskFull) => Error::Io {
-                context: format!("{context}: the disk is full; nothing was written"),
+                context: format!(
+                    "{context}: the disk is full; nothing was written. Free some space, then retry"
+                ),
                 source: std::io::Error::new(std::io::ErrorKind::StorageFull, source.to_string()),
             },
             _ => Error::Database { context, source },

@@ -27,3 +27,16 @@ pub fn default_sigpipe() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
+
+/// Ignore SIGXFSZ, whose default action kills the process when a write crosses the file-size limit
+/// (`ulimit -f`).
+///
+/// Killed there, keep would leave no message and exit 153 mid-transaction; ignored, the write fails
+/// with EFBIG, SQLite rolls the transaction back, and keep says the vault could not be written and
+/// exits 8 (tests/faults_disk_full.rs).
+pub fn ignore_sigxfsz() {
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}

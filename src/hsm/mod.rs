@@ -32,7 +32,9 @@ pub(crate) fn p11_error(action: &str, e: P11Error) -> Error {
                  KEEP_PKCS11_PIN_FILE / KEEP_PKCS11_PIN (nothing was changed)"
             )),
             RvError::PinLocked => Error::Auth(format!(
-                "the token's user PIN is locked ({action}); the security officer must unlock it"
+                "the token has locked the user PIN (CKR_PIN_LOCKED while trying to {action}): too \
+                 many wrong PINs. Ask the security officer to reset it (e.g. `pkcs11-tool \
+                 --login-type so --init-pin`), or open the vault with another slot"
             )),
             RvError::TokenNotPresent | RvError::DeviceRemoved | RvError::SlotIdInvalid => {
                 Error::NotFound(format!(

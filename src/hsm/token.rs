@@ -111,7 +111,25 @@ impl Token {
             let auth = AuthPin::new(pin.expose_secret().to_string());
             match session.login(UserType::User, Some(&auth)) {
                 Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-                Err(e) => return Err(p11_error("log in to the token", e)),
+                Err(e) => {
+                    let mut err = p11_error("log in to the token", e);
+                    // Tokens that count wrong PINs say so in the token flags: pass the warning on
+                    // before the user burns the last try.
+                    if let (Error::Auth(msg), Ok(info)) = (&mut err, ctx.get_token_info(slot)) {
+                        if info.user_pin_final_try() {
+                            msg.push_str(
+                                ". The token says the next wrong PIN locks it \
+                                 (CKF_USER_PIN_FINAL_TRY)",
+                            );
+                        } else if info.user_pin_count_low() {
+                            msg.push_str(
+                                ". The token has counted wrong PINs (CKF_USER_PIN_COUNT_LOW); \
+                                 many tokens lock the PIN after a few more",
+                            );
+                        }
+                    }
+                    return Err(err);
+                }
             }
         }
         Ok(Token {

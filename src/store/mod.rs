@@ -4,6 +4,7 @@
 //! This layer stores and returns opaque bytes. It knows nothing of keys; `vault` seals and opens what
 //! passes through here.
 
+mod access;
 mod rows;
 mod schema;
 
@@ -75,6 +76,7 @@ impl Store {
                 path.display()
             )));
         }
+        access::check_writable(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
