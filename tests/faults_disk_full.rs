@@ -127,7 +127,13 @@ impl Tmpfs {
             .tempdir()
             .unwrap();
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir.path())
             .output()
             .expect("run mount");
@@ -186,7 +192,10 @@ fn on_a_full_tmpfs_set_and_import_fail_cleanly_and_change_nothing() {
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
         out
     };
-    ok(&["init", "--kdf-memory", "1MiB", "--kdf-iterations", "1"], b"");
+    ok(
+        &["init", "--kdf-memory", "1MiB", "--kdf-iterations", "1"],
+        b"",
+    );
     ok(&["set", "A"], b"first");
     ok(&["set", "A"], b"second");
     ok(&["set", "B"], b"other");
