@@ -27,6 +27,11 @@ impl Rng {
         Rng(seed | 1)
     }
 
+    /// A generator from a seed drawn elsewhere (one per worker thread).
+    pub fn from_seed(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
