@@ -79,6 +79,10 @@ pub fn load(explicit: Option<&Path>, hint: Option<&Path>) -> Result<Module> {
             failures.push(format!("{} (no such file)", path.display()));
             continue;
         }
+        if let Err(why) = exports_pkcs11(path) {
+            failures.push(format!("{} ({why})", path.display()));
+            continue;
+        }
         let ctx = match Pkcs11::new(path) {
             Ok(ctx) => ctx,
             Err(e) => {
@@ -105,6 +109,39 @@ pub fn load(explicit: Option<&Path>, hint: Option<&Path>) -> Result<Module> {
         return Ok(module);
     }
     Err(not_loaded(&tried, &failures))
+}
+
+/// Whether `path` loads and exports `C_GetFunctionList`, checked before cryptoki loads it: for a
+/// shared object that loads but is not a PKCS#11 module (a wrong `--module`, a library replaced by
+/// an upgrade), cryptoki-sys panics instead of returning an error.
+fn exports_pkcs11(path: &Path) -> std::result::Result<(), String> {
+    use std::ffi::{CStr, CString};
+    use std::os::unix::ffi::OsStrExt;
+    let c =
+        CString::new(path.as_os_str().as_bytes()).map_err(|_| "a NUL in the path".to_string())?;
+    let dl_error = || {
+        // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl* call.
+        let e = unsafe { libc::dlerror() };
+        if e.is_null() {
+            "cannot be loaded".to_string()
+        } else {
+            // SAFETY: as above, non-NULL.
+            unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
+        }
+    };
+    // SAFETY: `c` is a valid C string; the handle is closed below and never used after.
+    let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    if handle.is_null() {
+        return Err(dl_error());
+    }
+    // SAFETY: valid handle and symbol name.
+    let sym = unsafe { libc::dlsym(handle, c"C_GetFunctionList".as_ptr()) };
+    // SAFETY: the handle came from dlopen above; cryptoki opens the library again itself.
+    unsafe { libc::dlclose(handle) };
+    if sym.is_null() {
+        return Err("not a PKCS#11 module: it exports no C_GetFunctionList".into());
+    }
+    Ok(())
 }
 
 fn not_loaded(tried: &[PathBuf], failures: &[String]) -> Error {
