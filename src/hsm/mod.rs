@@ -65,3 +65,77 @@ pub(crate) fn p11_error(action: &str, e: P11Error) -> Error {
 pub fn is_session_lost(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::ConnectionReset)
 }
+
+/// Run `f`, and run it once more if the token dropped the session under it (CKR_SESSION_HANDLE_INVALID
+/// or CKR_SESSION_CLOSED: a token reset, another application calling C_CloseAllSessions, a USB
+/// hiccup). `f` must open its own session, so the retry starts from a fresh login. One retry only:
+/// a token that keeps losing sessions is reported, not hammered with PINs.
+pub fn retry_if_session_lost<T>(
+    mut f: impl FnMut() -> crate::error::Result<T>,
+) -> crate::error::Result<T> {
+    match f() {
+        Err(e) if is_session_lost(&e) => f(),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cryptoki::context::Function;
+
+    fn rv(rv: RvError) -> Error {
+        p11_error(
+            "unwrap the master key",
+            P11Error::Pkcs11(rv, Function::Decrypt),
+        )
+    }
+
+    #[test]
+    fn a_lost_session_is_retried_once_with_a_fresh_call() {
+        let mut calls = 0;
+        let out = retry_if_session_lost(|| {
+            calls += 1;
+            if calls == 1 {
+                Err(rv(RvError::SessionHandleInvalid))
+            } else {
+                Ok(42)
+            }
+        });
+        assert_eq!(out.unwrap(), 42);
+        assert_eq!(calls, 2);
+    }
+
+    #[test]
+    fn a_session_lost_twice_is_reported_and_other_errors_are_not_retried() {
+        let mut calls = 0;
+        let out: crate::error::Result<()> = retry_if_session_lost(|| {
+            calls += 1;
+            Err(rv(RvError::SessionClosed))
+        });
+        let e = out.unwrap_err();
+        assert_eq!((calls, e.exit_code()), (2, crate::error::exit::SYSTEM));
+        assert!(e.to_string().contains("session was lost"), "{e}");
+        let mut calls = 0;
+        let out: crate::error::Result<()> = retry_if_session_lost(|| {
+            calls += 1;
+            Err(rv(RvError::PinIncorrect))
+        });
+        assert_eq!(
+            (calls, out.unwrap_err().exit_code()),
+            (1, crate::error::exit::AUTH)
+        );
+    }
+
+    #[test]
+    fn a_locked_pin_says_so_and_what_to_do() {
+        let e = rv(RvError::PinLocked);
+        assert_eq!(e.exit_code(), crate::error::exit::AUTH);
+        let m = e.to_string();
+        assert!(m.contains("the token has locked the user PIN"), "{m}");
+        assert!(m.contains("security officer"), "{m}");
+        assert!(m.contains("another slot"), "{m}");
+        // A wrong PIN is a different message: the user should not be told to call the SO.
+        assert!(!rv(RvError::PinIncorrect).to_string().contains("locked"));
+    }
+}

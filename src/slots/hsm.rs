@@ -134,6 +134,18 @@ impl SlotUnwrapper for HsmPin {
                 slot.id
             ))
         })?;
+        crate::hsm::retry_if_session_lost(|| self.unwrap_with(&p, slot, ctx))
+    }
+}
+
+impl HsmPin {
+    /// One attempt: open a session, find the key, unwrap.
+    fn unwrap_with(
+        &self,
+        p: &SlotParams,
+        slot: &SlotRow,
+        ctx: &SlotContext<'_>,
+    ) -> Result<Option<MasterKey>> {
         let token = Token::open(None, Some(&p.module), &p.token, Some(&self.pin), false)?;
         // By label only: a key replaced under the same label must fail on the GCM tag (exit 5),
         // not pass as "not found".
