@@ -37,6 +37,20 @@ struct Tally {
 }
 
 impl Tally {
+    /// Count one round: `running` when the kill arrived, `ok` its exit, `wrote` whether its write
+    /// is in the vault. A run that finished before the kill must have written.
+    fn record(&mut self, round: usize, running: bool, ok: bool, wrote: bool) {
+        match (running, wrote) {
+            (false, _) => {
+                assert!(ok && wrote, "round {round}: finished without writing");
+                self.finished += 1
+            }
+            (true, true) => self.killed_after_commit += 1,
+            (true, false) => self.killed_before_commit += 1,
+        }
+        self.killed_running += running as usize;
+    }
+
     fn report(&self, family: &str) {
         eprintln!(
             "{family}: {ROUNDS} rounds: {} killed while running ({} before the commit, {} after it), \
@@ -148,15 +162,7 @@ fn killed_sets_leave_every_committed_value() {
         if wrote {
             assert_eq!(tv.get("CRASHY"), value(round));
         }
-        match (running, wrote) {
-            (false, _) => {
-                assert!(ok && wrote, "round {round}: finished without writing");
-                t.finished += 1
-            }
-            (true, true) => t.killed_after_commit += 1,
-            (true, false) => t.killed_before_commit += 1,
-        }
-        t.killed_running += running as usize;
+        t.record(round, running, ok, wrote);
         committed = now.len();
     }
     all_versions_decrypt(&tv, "CRASHY");
@@ -218,15 +224,7 @@ fn killed_rotations_are_old_plus_pending_or_new_never_half() {
                 left_pending += 1;
             }
         }
-        match (running, now == before + 1) {
-            (false, w) => {
-                assert!(ok && w, "round {round}: finished without promoting");
-                t.finished += 1
-            }
-            (true, true) => t.killed_after_commit += 1,
-            (true, false) => t.killed_before_commit += 1,
-        }
-        t.killed_running += running as usize;
+        t.record(round, running, ok, now == before + 1);
     }
     all_versions_decrypt(&tv, "TOKEN");
     eprintln!("rotate: {left_pending} kills left the old value current with a pending one");
@@ -260,6 +258,35 @@ fn agreed_tag(tv: &TestVault, prefix: &str, n: usize) -> Option<String> {
     Some(tags[0].clone())
 }
 
+/// ROUNDS rounds of: `prepare(tag)` (new values tagged `tag` for the `n` names `PREFIXk`), run
+/// `cmd()` and kill it; then every name must carry this round's tag or all the previous one.
+fn all_or_nothing_rounds(
+    tv: &TestVault,
+    rng: &mut Rng,
+    typical: Duration,
+    (prefix, n): (&str, usize),
+    prepare: impl Fn(&str),
+    cmd: impl Fn() -> Command,
+) -> Tally {
+    let mut t = Tally::default();
+    let mut last = agreed_tag(tv, prefix, n);
+    for round in 0..ROUNDS {
+        let tag = format!("r{round:03}");
+        prepare(&tag);
+        let (running, ok) = run_and_kill(cmd(), None, delay(rng, typical));
+        after_kill(tv, round);
+        let now = agreed_tag(tv, prefix, n);
+        let wrote = now.as_deref() == Some(tag.as_str());
+        assert!(
+            wrote || now == last,
+            "round {round}: {now:?} after {last:?}"
+        );
+        t.record(round, running, ok, wrote);
+        last = now;
+    }
+    t
+}
+
 #[test]
 fn killed_imports_are_all_or_nothing() {
     const N: usize = 40;
@@ -275,34 +302,9 @@ fn killed_imports_are_all_or_nothing() {
     };
     write_file("r999");
     let typical = measure(|| (tv.keep(&["import", "in.env"]), None));
-    let mut t = Tally::default();
-    let mut last = agreed_tag(&tv, "IMP_", N);
-    for round in 0..ROUNDS {
-        let tag = format!("r{round:03}");
-        write_file(&tag);
-        let (running, ok) = run_and_kill(
-            tv.keep(&["import", "in.env"]),
-            None,
-            delay(&mut rng, typical),
-        );
-        after_kill(&tv, round);
-        let now = agreed_tag(&tv, "IMP_", N);
-        let wrote = now.as_deref() == Some(tag.as_str());
-        assert!(
-            wrote || now == last,
-            "round {round}: {now:?} after {last:?}"
-        );
-        match (running, wrote) {
-            (false, _) => {
-                assert!(ok && wrote, "round {round}: finished without writing");
-                t.finished += 1
-            }
-            (true, true) => t.killed_after_commit += 1,
-            (true, false) => t.killed_before_commit += 1,
-        }
-        t.killed_running += running as usize;
-        last = now;
-    }
+    let t = all_or_nothing_rounds(&tv, &mut rng, typical, ("IMP_", N), write_file, || {
+        tv.keep(&["import", "in.env"])
+    });
     for k in 0..N {
         all_versions_decrypt(&tv, &format!("IMP_{k}"));
     }
@@ -338,37 +340,13 @@ fn killed_pulls_from_openbao_are_all_or_nothing() {
         );
         assert!((200..300).contains(&status), "{body}");
     };
-    let in_app = |tv: &TestVault| agreed_tag(tv, "PULLED_", N);
     let mut n = 0;
     let typical = measure(|| {
         n += 1;
         remote(&format!("m{n}"));
         (pull(), None)
     });
-    let mut t = Tally::default();
-    let mut last = in_app(&tv);
-    for round in 0..ROUNDS {
-        let tag = format!("r{round:03}");
-        remote(&tag);
-        let (running, ok) = run_and_kill(pull(), None, delay(&mut rng, typical));
-        after_kill(&tv, round);
-        let now = in_app(&tv);
-        let wrote = now.as_deref() == Some(tag.as_str());
-        assert!(
-            wrote || now == last,
-            "round {round}: {now:?} after {last:?}"
-        );
-        match (running, wrote) {
-            (false, _) => {
-                assert!(ok && wrote, "round {round}: finished without writing");
-                t.finished += 1
-            }
-            (true, true) => t.killed_after_commit += 1,
-            (true, false) => t.killed_before_commit += 1,
-        }
-        t.killed_running += running as usize;
-        last = now;
-    }
+    let t = all_or_nothing_rounds(&tv, &mut rng, typical, ("PULLED_", N), remote, pull);
     for k in 0..N {
         all_versions_decrypt(&tv, &format!("PULLED_{k}"));
     }

@@ -13,10 +13,10 @@ mod faults_support;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::{code, stderr, TestVault};
-use faults_support::{audit_ok, integrity_ok, versions};
+use faults_support::{audit_ok, feed, integrity_ok, versions};
 
 /// Run `cmd` with `stdin` as input and the file-size limit at `limit` bytes.
 fn run_limited(mut cmd: Command, stdin: &[u8], limit: u64) -> Output {
@@ -33,18 +33,7 @@ fn run_limited(mut cmd: Command, stdin: &[u8], limit: u64) -> Output {
             Ok(())
         });
     }
-    feed(cmd, stdin)
-}
-
-fn feed(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    feed(&mut cmd, stdin)
 }
 
 /// What the vault holds: every name's versions and current value.
@@ -188,7 +177,7 @@ fn on_a_full_tmpfs_set_and_import_fail_cleanly_and_change_nothing() {
         c
     };
     let ok = |args: &[&str], stdin: &[u8]| {
-        let out = feed(keep(args), stdin);
+        let out = feed(&mut keep(args), stdin);
         assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
         out
     };
@@ -204,19 +193,19 @@ fn on_a_full_tmpfs_set_and_import_fail_cleanly_and_change_nothing() {
     let filler = fill(fs.path(), 128 * 1024);
 
     let big = "x".repeat(512 * 1024);
-    let out = feed(keep(&["set", "BIG"]), big.as_bytes());
+    let out = feed(&mut keep(&["set", "BIG"]), big.as_bytes());
     assert_failed_cleanly(&out, "set on a full disk", "disk is full");
     let env: String = (0..32)
         .map(|k| format!("IMP_{k}={}\n", "x".repeat(16 * 1024)))
         .collect();
     std::fs::write(tv.path().join("big.env"), env).unwrap();
-    let out = feed(keep(&["import", "big.env"]), b"");
+    let out = feed(&mut keep(&["import", "big.env"]), b"");
     assert_failed_cleanly(&out, "import on a full disk", "disk is full");
 
     // Nothing changed, and the vault still opens, reads and verifies on the full disk.
     assert_eq!((get("A"), get("B")), before);
-    assert_eq!(code(&feed(keep(&["get", "BIG"]), b"")), 3);
-    assert_eq!(code(&feed(keep(&["get", "IMP_0"]), b"")), 3);
+    assert_eq!(code(&feed(&mut keep(&["get", "BIG"]), b"")), 3);
+    assert_eq!(code(&feed(&mut keep(&["get", "IMP_0"]), b"")), 3);
     let v = String::from_utf8(ok(&["get", "A", "--version", "1"], b"").stdout).unwrap();
     assert_eq!(v, "first");
     ok(&["audit", "verify"], b"");

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{code, stderr, TestVault};
-use faults_support::{audit_ok, integrity_ok, versions};
+use faults_support::{audit_ok, feed, integrity_ok, versions};
 
 const NOBODY: u32 = 65534;
 
@@ -65,7 +65,6 @@ fn chmod(p: &Path, mode: u32) {
 
 /// `keep ARGS` as nobody with `stdin`.
 fn run(bin: &Path, tv: &TestVault, args: &[&str], stdin: &[u8]) -> Output {
-    use std::io::Write;
     // tv.keep's environment, with the binary nobody can run.
     let cmd = tv.keep(args);
     let mut cmd2 = Command::new(bin);
@@ -75,14 +74,7 @@ fn run(bin: &Path, tv: &TestVault, args: &[&str], stdin: &[u8]) -> Output {
             cmd2.env(k, v);
         }
     }
-    let mut child = as_nobody(&mut cmd2)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    feed(as_nobody(&mut cmd2), stdin)
 }
 
 fn refused(out: &Output, what: &str, path: &Path) {

@@ -4,7 +4,9 @@
 //! `keep audit verify`.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 use crate::common::{code, stderr, stdout, TestVault};
 
@@ -102,4 +104,16 @@ pub fn names(tv: &TestVault) -> Vec<String> {
                 .unwrap_or_else(|| e["name"].as_str().unwrap().to_string())
         })
         .collect()
+}
+
+/// Run `cmd` with `stdin` as its input; stdout and stderr captured. (keep may stop reading early.)
+pub fn feed(cmd: &mut Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
 }
