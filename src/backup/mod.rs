@@ -173,19 +173,8 @@ pub fn import_age(
     })
 }
 
-/// Write `bytes` to `path` atomically: a 0600 temp file in the same folder, fsync, rename.
+/// Write an export to `path` atomically and owner-only (it is encrypted, but who may read even the
+/// ciphertext is the owner's choice to widen, not keep's).
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io("write", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("replace", path, e.error))?;
-    Ok(())
+    crate::env::atomic::write(path, bytes, 0o600)
 }
