@@ -461,6 +461,7 @@ impl TwoLayouts for AwsProvider {
         self.managed = out.iter().map(|(n, m)| (n.clone(), m.managed)).collect();
         Ok(out)
     }
+
     fn read_per_key(
         &mut self,
         prefix: &str,

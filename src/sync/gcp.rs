@@ -672,6 +672,7 @@ impl TwoLayouts for GcpProvider {
             })
             .collect())
     }
+
     fn read_per_key(
         &mut self,
         prefix: &str,

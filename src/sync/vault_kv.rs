@@ -536,6 +536,7 @@ impl TwoLayouts for VaultKv {
         }
         Ok(out)
     }
+
     fn read_per_key(
         &mut self,
         prefix: &str,
