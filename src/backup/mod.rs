@@ -113,7 +113,8 @@ pub struct ImportReport {
     pub unchanged: usize,
 }
 
-/// Import an age file made by [`export_age`] (or by the `age` CLI from such a document).
+/// Import an age file made by [`export_age`] (or by the `age` CLI from such a document), with one
+/// audit write entry per secret in the same transaction.
 pub fn import_age(
     vault: &mut Vault,
     file: &[u8],
@@ -158,7 +159,9 @@ pub fn import_age(
         };
         items.push((address, value));
     }
-    vault.write(|w| {
+    let addresses: Vec<Address> = items.iter().map(|(a, _)| a.clone()).collect();
+    // The secrets and the audit entries naming them commit together, or not at all.
+    crate::audit::write(vault, crate::audit::Action::Write, &addresses, |w| {
         let mut report = ImportReport::default();
         for (address, value) in &items {
             match w.get(address) {
