@@ -35,6 +35,13 @@ pub trait AfterPromotion {
     }
     /// Called once `address` has its new value as `version`.
     fn promoted(&mut self, vault: &mut Vault, address: &Address, version: u32) -> Result<()>;
+    /// Many rotations follow (`rotate --all`/`--due`): promotions may be collected and acted on once,
+    /// at [`AfterPromotion::end_batch`].
+    fn begin_batch(&mut self) {}
+    /// The batch is over: act on what was collected.
+    fn end_batch(&mut self, _vault: &mut Vault) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The seam's default: no sync targets.
