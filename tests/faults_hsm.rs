@@ -10,6 +10,10 @@
 //! counter, so it never locks. keep passes COUNT_LOW / FINAL_TRY on in its message, and maps
 //! CKR_PIN_LOCKED (from tokens that do lock) to exit 4 with "ask the security officer"
 //! (unit tests in src/hsm/mod.rs).
+//!
+//! A session the token drops mid-command is forced with a small shim module
+//! (`tests/data/p11_lose_session.c`, built with `cc` here: the C compiler the bundled SQLite needs)
+//! that forwards to SoftHSM2 but fails C_DecryptInit with CKR_SESSION_HANDLE_INVALID.
 
 mod common;
 mod custody_support;
@@ -218,4 +222,62 @@ fn ten_wrong_pins_in_a_row_are_exit_4_each_and_softhsm_never_locks() {
     let out = token.run(&tv, &["audit", "--unusual"]);
     assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("failed-unlocks"), "{}", stdout(&out));
+}
+
+/// The session-losing shim, compiled into `dir`.
+fn lose_session_shim(dir: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/p11_lose_session.c");
+    let out = dir.join("p11_lose_session.so");
+    let cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .arg("-ldl")
+        .output()
+        .expect("run cc (a C compiler is needed to build the bundled SQLite too)");
+    assert!(cc.status.success(), "cc: {}", stderr(&cc));
+    out
+}
+
+#[test]
+fn a_session_lost_mid_unwrap_is_retried_once_then_reported() {
+    let token = SoftToken::new("lost");
+    let tv = hsm_vault(&token);
+    let shim = lose_session_shim(token.dir.path());
+    let get = |lose: &str| {
+        token
+            .keep(&tv, &["get", "KEPT"])
+            .env("KEEP_PKCS11_MODULE", &shim)
+            .env("SHIM_REAL_MODULE", &token.module)
+            .env("SHIM_LOSE_SESSIONS", lose)
+            .output()
+            .unwrap()
+    };
+    // Through the shim with no fault, it opens (the shim itself works).
+    let out = get("0");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "safe-value");
+    // The session is lost once: keep opens a fresh session, logs in again and succeeds.
+    let out = get("1");
+    assert_eq!(
+        code(&out),
+        0,
+        "one lost session is retried: {}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "safe-value");
+    // Lost again on the retry: reported, exit 8, says to retry; no second retry, no PIN.
+    for lose in ["2", "-1"] {
+        let out = get(lose);
+        assert_eq!(code(&out), 8, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("session was lost"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("retry"), "{}", stderr(&out));
+        assert!(!stdout(&out).contains("safe-value"));
+        no_pin(&out, "session lost");
+    }
+    opens(&token, &tv, None, "after the lost sessions");
 }
