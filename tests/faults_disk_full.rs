@@ -15,7 +15,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{code, stderr, TestVault};
+use common::{code, stderr, stdout, TestVault};
 use faults_support::{audit_ok, feed, integrity_ok, versions};
 
 /// Run `cmd` with `stdin` as input and the file-size limit at `limit` bytes.
@@ -210,6 +210,17 @@ fn on_a_full_tmpfs_set_and_import_fail_cleanly_and_change_nothing() {
     assert_eq!(v, "first");
     ok(&["audit", "verify"], b"");
     integrity_ok(&vault);
+
+    // Not one byte left: even a read fails (it cannot append its audit entry, nor SQLite make its
+    // -shm file), with exit 8 and the disk named, not "not a keep vault" (exit 5, before the fix).
+    std::fs::remove_file(&filler).unwrap();
+    let _ = std::fs::remove_file(vault.with_file_name("vault.db-shm"));
+    let filler = fill(fs.path(), 0);
+    for args in [&["get", "A"][..], &["ls"], &["audit", "verify"]] {
+        let out = feed(&mut keep(args), b"");
+        assert_failed_cleanly(&out, &format!("{args:?} on a 100% full disk"), "full disk");
+        assert!(!stdout(&out).contains("second"), "{args:?} printed the value");
+    }
 
     // Room again: the same commands succeed.
     std::fs::remove_file(filler).unwrap();

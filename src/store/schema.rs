@@ -95,11 +95,16 @@ pub fn create(conn: &mut Connection) -> Result<()> {
 pub fn identify(conn: &Connection, path: &Path) -> Result<()> {
     let read = |pragma: &str| -> Result<i32> {
         conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))
-            .map_err(|e| {
-                Error::Integrity(format!(
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase)
+                | Some(rusqlite::ErrorCode::DatabaseCorrupt)
+                | None => Error::Integrity(format!(
                     "{} is not a keep vault (SQLite says: {e}); it was left untouched",
                     path.display()
-                ))
+                )),
+                // The file may be fine and the system failing (a full disk: no room for the
+                // -shm file): say that, not "not a keep vault".
+                _ => Error::db(format!("read {}", path.display()), e),
             })
     };
     let app = read("application_id")?;
