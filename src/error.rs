@@ -116,7 +116,10 @@ impl Error {
                  restore it from a backup"
             )),
             Some(ReadOnly) => Error::Io {
-                context: format!("{context}: the vault is read-only"),
+                context: format!(
+                    "{context}: the vault became read-only (its file, folder or file system); \
+                     nothing was written. Restore write access, then retry"
+                ),
                 source: std::io::Error::new(
                     std::io::ErrorKind::PermissionDenied,
                     source.to_string(),

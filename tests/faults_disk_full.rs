@@ -219,7 +219,10 @@ fn on_a_full_tmpfs_set_and_import_fail_cleanly_and_change_nothing() {
     for args in [&["get", "A"][..], &["ls"], &["audit", "verify"]] {
         let out = feed(&mut keep(args), b"");
         assert_failed_cleanly(&out, &format!("{args:?} on a 100% full disk"), "full disk");
-        assert!(!stdout(&out).contains("second"), "{args:?} printed the value");
+        assert!(
+            !stdout(&out).contains("second"),
+            "{args:?} printed the value"
+        );
     }
 
     // Room again: the same commands succeed.
