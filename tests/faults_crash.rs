@@ -144,7 +144,7 @@ fn killed_sets_leave_every_committed_value() {
     let mut rng = Rng::new("set");
     let tv = TestVault::new();
     tv.set("STABLE", "committed-before-the-storm");
-    let value = |i: usize| format!("round-{i:03}-{}", "v".repeat(64 * 1024));
+    let value = |i: usize| format!("round-{i:03}-{}", "v".repeat(256 * 1024));
     let typical = measure(|| (tv.keep(&["set", "CRASHY"]), Some(value(999).into_bytes())));
     let mut t = Tally::default();
     let mut committed = versions(&tv, "CRASHY").len();
