@@ -129,18 +129,20 @@ fn exports_pkcs11(path: &Path) -> std::result::Result<(), String> {
             unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
         }
     };
-    // SAFETY: `c` is a valid C string; the handle is closed below and never used after.
+    // SAFETY: `c` is a valid C string; the handle is closed below on failure, else kept.
     let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
     if handle.is_null() {
         return Err(dl_error());
     }
     // SAFETY: valid handle and symbol name.
     let sym = unsafe { libc::dlsym(handle, c"C_GetFunctionList".as_ptr()) };
-    // SAFETY: the handle came from dlopen above; cryptoki opens the library again itself.
-    unsafe { libc::dlclose(handle) };
     if sym.is_null() {
+        // SAFETY: the handle came from dlopen above and is not used again.
+        unsafe { libc::dlclose(handle) };
         return Err("not a PKCS#11 module: it exports no C_GetFunctionList".into());
     }
+    // A module is kept loaded: cryptoki's own dlopen gets this instance instead of a second
+    // load after an unload (some modules do not survive running their destructors mid-process).
     Ok(())
 }
 
