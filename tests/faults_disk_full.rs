@@ -218,7 +218,12 @@ fn on_a_full_tmpfs_set_and_import_fail_cleanly_and_change_nothing() {
     let filler = fill(fs.path(), 0);
     for args in [&["get", "A"][..], &["ls"], &["audit", "verify"]] {
         let out = feed(&mut keep(args), b"");
-        assert_failed_cleanly(&out, &format!("{args:?} on a 100% full disk"), "full disk");
+        assert_failed_cleanly(&out, &format!("{args:?} on a 100% full disk"), "full");
+        assert!(
+            !stderr(&out).contains("not a keep vault"),
+            "{}",
+            stderr(&out)
+        );
         assert!(
             !stdout(&out).contains("second"),
             "{args:?} printed the value"
