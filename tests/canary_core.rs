@@ -2,33 +2,15 @@
 //! not: stderr, `--json` error output, the process's argv, its core-dump setting, or any file on disk
 //! (the vault holds it only encrypted).
 
+mod canary_support;
 mod common;
 
 use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use canary_support::{assert_absent, files_under, CANARY};
 use common::{code, TestVault};
-
-const CANARY: &str = "CANARY-7f3a9c-do-not-leak-5be1";
-
-fn assert_absent(what: &str, haystack: &[u8]) {
-    let found = haystack
-        .windows(CANARY.len())
-        .any(|w| w == CANARY.as_bytes());
-    assert!(!found, "the canary leaked into {what}");
-}
-
-fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
 
 #[test]
 fn the_canary_never_leaks() {
@@ -107,8 +89,7 @@ fn the_canary_never_leaks() {
     assert_absent("a failed get", &[out.stdout, out.stderr].concat());
 
     // No file anywhere holds the plaintext: not the vault, its WAL, or anything else.
-    let mut files = Vec::new();
-    files_under(tv.path(), &mut files);
+    let files = files_under(tv.path());
     assert!(files.iter().any(|f| f.ends_with("vault.db")));
     for f in files {
         assert_absent(&f.display().to_string(), &std::fs::read(&f).unwrap());
