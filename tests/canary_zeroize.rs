@@ -170,9 +170,16 @@ fn phase(name: &str, f: impl FnOnce()) -> Vec<String> {
                 .map(str::trim)
                 .filter(|l| l.contains(": ") && !l.starts_with("at "))
                 .filter(|l| {
-                    !["canary_zeroize::", "__rust", "core::", "std::", "alloc::alloc", "<canary"]
-                        .iter()
-                        .any(|skip| l.contains(skip))
+                    ![
+                        "canary_zeroize::",
+                        "__rust",
+                        "core::",
+                        "std::",
+                        "alloc::alloc",
+                        "<canary",
+                    ]
+                    .iter()
+                    .any(|skip| l.contains(skip))
                 })
                 .take(6)
                 .collect();
@@ -216,7 +223,11 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         let copy = String::from(VALUE);
         drop(std::hint::black_box(copy));
     }));
-    assert_eq!(hits.len(), 1, "the scanner catches an unwiped String: {hits:?}");
+    assert_eq!(
+        hits.len(),
+        1,
+        "the scanner catches an unwiped String: {hits:?}"
+    );
     hits.clear();
     let grow = phase("control-realloc", || {
         watch("the control value", VALUE.as_bytes());
@@ -303,7 +314,12 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         let patterns = keep::env::redact::Patterns::new([("API_KEY", value.expose())]);
         let mut out = Vec::new();
         let mut stream = patterns.stream();
-        for chunk in [&b"before "[..], &VALUE.as_bytes()[..10], &VALUE.as_bytes()[10..], b" after"] {
+        for chunk in [
+            &b"before "[..],
+            &VALUE.as_bytes()[..10],
+            &VALUE.as_bytes()[10..],
+            b" after",
+        ] {
             stream.push(chunk, &mut out);
         }
         stream.finish(&mut out);
@@ -313,6 +329,63 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
             "before [REDACTED:API_KEY] after"
         );
     }));
+
+    hits.extend(phase("reading a value from stdin (keep set)", || {
+        watch("the value", VALUE.as_bytes());
+        // A reader that hands the value over in small pieces, as a pipe does, many times over so the
+        // buffer has to grow.
+        struct Trickle(usize);
+        impl std::io::Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 == 0 {
+                    return Ok(0);
+                }
+                self.0 -= 1;
+                let n = VALUE.len().min(buf.len());
+                buf[..n].copy_from_slice(&VALUE.as_bytes()[..n]);
+                Ok(n)
+            }
+        }
+        let v = SecretValue::read_from(Trickle(40), true).unwrap();
+        assert_eq!(v.len(), VALUE.len() * 40);
+        // A Vec with spare capacity handed to SecretValue::new.
+        let mut spare = Vec::with_capacity(VALUE.len() * 2);
+        spare.extend_from_slice(VALUE.as_bytes());
+        let v = SecretValue::new(spare);
+        assert_eq!(v.expose(), VALUE.as_bytes());
+    }));
+
+    hits.extend(phase(
+        "rendering: keep env formats and inject templates",
+        || {
+            use keep::env::formats::{render, Format, Options};
+            watch("the value", VALUE.as_bytes());
+            let pairs = vec![
+                (Name::new("API_KEY").unwrap(), SecretValue::from(VALUE)),
+                (Name::new("OTHER").unwrap(), SecretValue::from(VALUE)),
+            ];
+            let options = Options {
+                k8s_name: "app".into(),
+            };
+            for format in [
+                Format::Dotenv,
+                Format::Shell,
+                Format::Json,
+                Format::Yaml,
+                Format::Docker,
+                Format::Github,
+            ] {
+                let text = render(format, &pairs, &options).unwrap();
+                assert!(text.contains(VALUE), "{format:?}");
+            }
+            let manifest = render(Format::K8s, &pairs, &options).unwrap();
+            assert!(manifest.contains("kind: Secret"));
+            let template = "a={{ keep://app/dev/API_KEY }} b={{ keep://app/dev/API_KEY }}\n";
+            let text =
+                keep::env::template::render(template, |_| Ok(SecretValue::from(VALUE))).unwrap();
+            assert_eq!(text.matches(VALUE).count(), 2);
+        },
+    ));
 
     eprintln!(
         "canary_zeroize: {} blocks scanned while phases ran, {} hits",

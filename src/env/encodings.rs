@@ -163,8 +163,10 @@ mod tests {
         let header = STANDARD.encode(b"alice:s3cr3t-passw0rd");
         let f = forms(value);
         assert!(
-            f.iter()
-                .any(|form| header.as_bytes().windows(form.len()).any(|w| w == &form[..])),
+            f.iter().any(|form| header
+                .as_bytes()
+                .windows(form.len())
+                .any(|w| w == &form[..])),
             "{header}"
         );
     }
