@@ -387,6 +387,42 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         },
     ));
 
+    hits.extend(phase("exec: the child's environment", || {
+        watch("the value", VALUE.as_bytes());
+        let pairs = vec![(Name::new("API_KEY").unwrap(), SecretValue::from(VALUE))];
+        let mut env = keep::env::exec::Environment::new(true);
+        env.inject(&pairs).unwrap();
+        assert_eq!(env.get("API_KEY").map(|v| v.len()), Some(VALUE.len()));
+    }));
+
+    hits.extend(phase("scan: vault values as needles", || {
+        use keep::scan::detect::{Detector, Origin};
+        watch("the value", VALUE.as_bytes());
+        let unwrappers: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(passphrase())];
+        let vault = Vault::open_with(&path, &unwrappers).unwrap();
+        let needles = keep::scan::vault_needles(&vault).unwrap();
+        assert_eq!(needles.len(), 1);
+        let detector =
+            Detector::new(keep::scan::rules::RuleSet::builtin().unwrap(), needles).unwrap();
+        let mut line = zeroize::Zeroizing::new(Vec::with_capacity(64));
+        line.extend_from_slice(b"token = ");
+        line.extend_from_slice(VALUE.as_bytes());
+        line.push(b'\n');
+        let mut scratch = detector.scratch();
+        let mut found = Vec::new();
+        let origin = Origin {
+            path: "config.yml",
+            commit: None,
+            author: None,
+            line_map: None,
+        };
+        detector.scan(&line, &origin, &mut scratch, &mut found);
+        assert!(
+            found.iter().any(|f| f.secret_name.is_some()),
+            "the vault value was found"
+        );
+    }));
+
     eprintln!(
         "canary_zeroize: {} blocks scanned while phases ran, {} hits",
         SCANNED.load(Ordering::Relaxed),
