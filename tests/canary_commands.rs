@@ -462,15 +462,7 @@ fn every_command_has_a_canary_run() {
     write(&r.tv, "pass3", "a third passphrase for the canary\n");
     let pass3 = t.join("pass3").to_str().unwrap().to_string();
     r.check(
-        &[
-            "slot",
-            "add",
-            "passphrase",
-            "--kdf-memory",
-            "1MiB",
-            "--kdf-iterations",
-            "1",
-        ],
+        custody_support::ADD_CHEAP_PASSPHRASE,
         Opts {
             env: vec![("KEEP_NEW_PASSPHRASE_FILE".into(), pass3)],
             json: false,

@@ -66,6 +66,34 @@ fn keep_blocked_on_stdin_in_set_holds_no_canary_in_argv_or_environ() {
     drop(reap);
 }
 
+/// Run `keep ARGS` until it has started a child holding the value, then check keep itself is clean
+/// and that the child's environment has `var` (the control), and stop the child.
+fn parent_clean_child_holds(tv: &TestVault, args: &[&str], what: &str, var: &[u8]) {
+    let child = tv
+        .keep(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let _reap = Reap(child);
+    let mut holder = None;
+    wait_until(&format!("the child of {what}"), || {
+        holder = child_with_canary(pid);
+        holder.is_some()
+    });
+    wait_blocked(pid);
+    assert_proc_clean(what, pid);
+    let holder = holder.unwrap();
+    assert!(
+        contains(&proc_file(holder, "environ"), var),
+        "the child is the process with the value"
+    );
+    for p in children(holder).into_iter().chain([holder]) {
+        let _ = Command::new("kill").arg(p.to_string()).status();
+    }
+}
+
 #[test]
 fn keep_waiting_for_a_rotation_hook_holds_no_canary_but_the_hook_does() {
     let tv = vault_with_canary();
@@ -74,53 +102,24 @@ fn keep_waiting_for_a_rotation_hook_holds_no_canary_but_the_hook_does() {
         "[secrets.API_KEY]\ngenerator = \"token:24\"\nmax_age = \"90d\"\non_rotate = [\"sleep 30\"]\n",
     )
     .unwrap();
-    let child = tv
-        .keep(&["rotate", "API_KEY"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let _reap = Reap(child);
-    // The hook (sh -c 'sleep 30') gets the old value as KEEP_OLD: wait for it to exist.
-    let mut hook = None;
-    wait_until("the rotation hook", || {
-        hook = child_with_canary(pid);
-        hook.is_some()
-    });
-    wait_blocked(pid);
-    assert_proc_clean("keep rotate, waiting for its hook", pid);
-    let hook = hook.unwrap();
-    assert!(
-        contains(&proc_file(hook, "environ"), b"KEEP_OLD="),
-        "the hook is the process with the value"
+    // The hook (sh -c 'sleep 30') gets the old value as KEEP_OLD.
+    parent_clean_child_holds(
+        &tv,
+        &["rotate", "API_KEY"],
+        "keep rotate, waiting for its hook",
+        b"KEEP_OLD=",
     );
-    for p in children(hook).into_iter().chain([hook]) {
-        let _ = Command::new("kill").arg(p.to_string()).status();
-    }
 }
 
 #[test]
 fn exec_redact_keeps_the_value_in_the_child_only() {
     let tv = vault_with_canary();
-    let child = tv
-        .keep(&["exec", "--redact", "--", "sleep", "30"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let _reap = Reap(child);
-    let mut sleeper = None;
-    wait_until("the exec'd child", || {
-        sleeper = child_with_canary(pid);
-        sleeper.is_some()
-    });
-    wait_blocked(pid);
-    assert_proc_clean("keep exec --redact, parent of its command", pid);
-    let sleeper = sleeper.unwrap();
-    assert!(contains(&proc_file(sleeper, "environ"), b"API_KEY="));
-    let _ = Command::new("kill").arg(sleeper.to_string()).status();
+    parent_clean_child_holds(
+        &tv,
+        &["exec", "--redact", "--", "sleep", "30"],
+        "keep exec --redact, parent of its command",
+        b"API_KEY=",
+    );
 }
 
 #[test]
