@@ -271,6 +271,26 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         assert_eq!(vault.get(&address).unwrap().expose(), VALUE.as_bytes());
     }));
 
+    hits.extend(phase("session cache: store, then open from it", || {
+        watch("the value", VALUE.as_bytes());
+        let unwrappers: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(passphrase())];
+        let vault = Vault::open_with(&path, &unwrappers).unwrap();
+        watch("the values subkey", vault.subkeys().values.expose_secret());
+        vault
+            .cache_in_session(std::time::Duration::from_secs(60))
+            .unwrap();
+        drop(vault);
+        let cached = Vault::open_cached(&path)
+            .unwrap()
+            .expect("the key is in the session keyring");
+        assert_eq!(cached.get(&address).unwrap().expose(), VALUE.as_bytes());
+        drop(cached);
+        assert!(
+            keep::vault::lock(&path).unwrap(),
+            "the cached key was removed"
+        );
+    }));
+
     hits.extend(phase("master key and subkeys", || {
         let mut raw = zeroize::Zeroizing::new(vec![0u8; 32]);
         getrandom::fill(&mut raw).unwrap();
