@@ -30,29 +30,12 @@ impl SecretValue {
     }
 
     /// Read all of `reader` (stdin for `keep set`). With `trim_newline`, one trailing `\n` or `\r\n`
-    /// is dropped. The buffer grows by copying into a larger one and wiping the old, never by
-    /// reallocation.
+    /// is dropped.
     pub fn read_from(
-        mut reader: impl std::io::Read,
+        reader: impl std::io::Read,
         trim_newline: bool,
     ) -> std::io::Result<SecretValue> {
-        let mut buf = Zeroizing::new(Vec::with_capacity(256));
-        let mut chunk = Zeroizing::new([0u8; 8192]);
-        loop {
-            let n = match reader.read(&mut chunk[..]) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if buf.len() + n > buf.capacity() {
-                let mut bigger =
-                    Zeroizing::new(Vec::with_capacity((buf.len() + n).max(buf.capacity() * 2)));
-                bigger.extend_from_slice(&buf);
-                buf = bigger;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
+        let buf = read_wiping(reader)?;
         let mut len = buf.len();
         if trim_newline && buf.last() == Some(&b'\n') {
             len -= 1;
@@ -104,6 +87,28 @@ impl From<String> for SecretValue {
 impl std::fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SecretValue([REDACTED; {} bytes])", self.len())
+    }
+}
+
+/// Read all of `reader` into a wiped buffer that grows by copying into a larger one and wiping the
+/// old, never by reallocation (`read_to_end` would leave a partial copy behind at each growth).
+pub fn read_wiping(mut reader: impl std::io::Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(256));
+    let mut chunk = Zeroizing::new([0u8; 8192]);
+    loop {
+        let n = match reader.read(&mut chunk[..]) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.len() + n > buf.capacity() {
+            let mut bigger =
+                Zeroizing::new(Vec::with_capacity((buf.len() + n).max(buf.capacity() * 2)));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -152,7 +152,14 @@ unsafe impl GlobalAlloc for ScanOnFree {
 #[global_allocator]
 static ALLOCATOR: ScanOnFree = ScanOnFree;
 
-/// Run `f` with the scanner on; return the hits it caused.
+/// Code keep cannot change that frees a secret unwiped, each with where SECURITY.md says so: the
+/// `age` crate's STREAM keeps each 64 KiB plaintext chunk in a plain `Vec` (export and import).
+/// A hit with one of these frames is counted and reported, not failed; every other hit fails.
+const OUT_OF_REACH: &[&str] = &["age::primitives::stream::"];
+
+static OUT_OF_REACH_HITS: AtomicUsize = AtomicUsize::new(0);
+
+/// Run `f` with the scanner on; return the hits it caused (minus the out-of-reach ones).
 fn phase(name: &str, f: impl FnOnce()) -> Vec<String> {
     HITS.store(0, Ordering::SeqCst);
     HIT_LOG.lock().unwrap().clear();
@@ -162,6 +169,18 @@ fn phase(name: &str, f: impl FnOnce()) -> Vec<String> {
     clear_watch();
     let log = std::mem::take(&mut *HIT_LOG.lock().unwrap());
     log.into_iter()
+        .filter(|h| {
+            let trace = h.trace.to_string();
+            let known = OUT_OF_REACH.iter().any(|f| trace.contains(f));
+            if known {
+                OUT_OF_REACH_HITS.fetch_add(1, Ordering::Relaxed);
+                eprintln!(
+                    "[{name}] out of reach: a {}-byte block held {}",
+                    h.size, h.label
+                );
+            }
+            !known
+        })
         .map(|h| {
             // The frames in keep (and the libraries it calls) say who owned the block.
             let trace = h.trace.to_string();
@@ -181,7 +200,7 @@ fn phase(name: &str, f: impl FnOnce()) -> Vec<String> {
                     .iter()
                     .any(|skip| l.contains(skip))
                 })
-                .take(6)
+                .take(12)
                 .collect();
             format!(
                 "[{name}] a {}-byte block freed by {} still held {}, from:\n    {}",
@@ -289,6 +308,20 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
             keep::vault::lock(&path).unwrap(),
             "the cached key was removed"
         );
+    }));
+
+    hits.extend(phase("age export and import", || {
+        use keep::backup::{export_age, import_age, Selection};
+        watch("the value", VALUE.as_bytes());
+        let me = age::x25519::Identity::generate();
+        let unwrappers: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(passphrase())];
+        let mut vault = Vault::open_with(&path, &unwrappers).unwrap();
+        let (file, exported) =
+            export_age(&vault, &Selection::Scope(scope()), &[me.to_public()], true).unwrap();
+        assert_eq!(exported.len(), 1);
+        let ids: Vec<Box<dyn age::Identity>> = vec![Box::new(me)];
+        let report = import_age(&mut vault, &file, &ids).unwrap();
+        assert_eq!(report.unchanged, 1);
     }));
 
     hits.extend(phase("master key and subkeys", || {
@@ -444,9 +477,10 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
     }));
 
     eprintln!(
-        "canary_zeroize: {} blocks scanned while phases ran, {} hits",
+        "canary_zeroize: {} blocks scanned while phases ran, {} hits, {} out of reach (age STREAM)",
         SCANNED.load(Ordering::Relaxed),
-        hits.len()
+        hits.len(),
+        OUT_OF_REACH_HITS.load(Ordering::Relaxed)
     );
     assert!(
         hits.is_empty(),
