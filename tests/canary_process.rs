@@ -185,7 +185,20 @@ fn abort_with_cores_on(
                 rlim_cur: libc::RLIM_INFINITY,
                 rlim_max: libc::RLIM_INFINITY,
             };
-            if libc::setrlimit(libc::RLIMIT_CORE, &unlimited) != 0 {
+            if libc::setrlimit(libc::RLIMIT_CORE, &unlimited) == 0 {
+                return Ok(());
+            }
+            // Without CAP_SYS_RESOURCE (a container) the hard limit cannot rise: take the soft limit
+            // up to it. If that is 0 the control below fails and says so.
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_CORE, &mut lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_CORE, &lim) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -226,10 +239,17 @@ fn sigabrt_with_unlimited_core_size_leaves_no_core_of_keep() {
     let cores = abort_with_cores_on(sleep, control.path(), |_| {});
     assert!(
         !cores.is_empty(),
-        "control: `sleep` killed by SIGABRT with RLIMIT_CORE unlimited left no core in {} \
-         (core_pattern {:?}); the keep half of this test would pass vacuously",
+        "control: `sleep` killed by SIGABRT with RLIMIT_CORE raised left no core in {} \
+         (core_pattern {:?}, this process's core limits: {:?}); the keep half of this test would \
+         pass vacuously. Allow core dumps for the test run (`ulimit -c unlimited` before \
+         scripts/test.sh, or a container with a nonzero hard core limit)",
         control.path().display(),
-        pattern.trim()
+        pattern.trim(),
+        std::fs::read_to_string("/proc/self/limits")
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .unwrap_or("?")
     );
 
     // keep, blocked in `set` with the value half read: no core.
