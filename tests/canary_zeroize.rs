@@ -324,8 +324,8 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         assert_eq!(report.unchanged, 1);
     }));
 
-    // Measured, not enforced: the parsers (dotenvy, serde_json::Value, serde_yaml_ng) keep values in
-    // their own unwiped buffers, and the input is a plaintext file the user already holds. The count
+    // Measured, not enforced: the dotenv and YAML parsers (dotenvy, unsafe-libyaml under
+    // serde_yaml_ng) keep values in their own unwiped buffers, and the input is a plaintext file the user already holds. The count
     // is printed for SECURITY.md; fixing it means parsers of keep's own.
     let import_hits = phase("import: dotenv, JSON and YAML files", || {
         watch("the value", VALUE.as_bytes());
