@@ -31,6 +31,17 @@ impl Drop for Reap {
     }
 }
 
+/// Start `cmd` with stdin piped and its output discarded; killed and reaped when the guard drops.
+fn spawn_quiet(cmd: &mut Command) -> (u32, Reap) {
+    let child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child.id(), Reap(child))
+}
+
 fn vault_with_canary() -> TestVault {
     let tv = TestVault::new();
     tv.set("API_KEY", CANARY);
@@ -47,16 +58,8 @@ fn child_with_canary(pid: u32) -> Option<u32> {
 #[test]
 fn keep_blocked_on_stdin_in_set_holds_no_canary_in_argv_or_environ() {
     let tv = vault_with_canary();
-    let mut child = tv
-        .keep(&["set", "SECOND"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let pid = child.id();
-    let reap = Reap(child);
+    let (pid, mut reap) = spawn_quiet(&mut tv.keep(&["set", "SECOND"]));
+    let mut stdin = reap.0.stdin.take().unwrap();
     // Half a value: keep has read it and waits for the rest.
     stdin.write_all(CANARY.as_bytes()).unwrap();
     stdin.flush().unwrap();
@@ -69,14 +72,7 @@ fn keep_blocked_on_stdin_in_set_holds_no_canary_in_argv_or_environ() {
 /// Run `keep ARGS` until it has started a child holding the value, then check keep itself is clean
 /// and that the child's environment has `var` (the control), and stop the child.
 fn parent_clean_child_holds(tv: &TestVault, args: &[&str], what: &str, var: &[u8]) {
-    let child = tv
-        .keep(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let _reap = Reap(child);
+    let (pid, _reap) = spawn_quiet(&mut tv.keep(args));
     let mut holder = None;
     wait_until(&format!("the child of {what}"), || {
         holder = child_with_canary(pid);
@@ -141,16 +137,11 @@ fn keep_pushing_to_a_server_that_never_answers_holds_no_canary() {
         "[sync.slow]\nprovider = \"vault\"\nmount = \"secret\"\npath = \"app/dev\"\n",
     )
     .unwrap();
-    let child = tv
-        .keep(&["push", "slow"])
-        .env("VAULT_ADDR", format!("http://127.0.0.1:{port}"))
-        .env("VAULT_TOKEN", "not-a-real-token")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let _reap = Reap(child);
+    let (pid, _reap) = spawn_quiet(
+        tv.keep(&["push", "slow"])
+            .env("VAULT_ADDR", format!("http://127.0.0.1:{port}"))
+            .env("VAULT_TOKEN", "not-a-real-token"),
+    );
     rx.recv_timeout(std::time::Duration::from_secs(20))
         .expect("keep push connected to the listener");
     wait_blocked(pid);
