@@ -40,3 +40,30 @@ pub fn ignore_sigxfsz() {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
+
+/// Replace the default panic message with one that carries no runtime data.
+///
+/// The default hook prints the panic payload, and a payload built with `format!` (an `expect` on a
+/// formatted message, `unwrap` on an error whose `Debug` shows its input, `print!` failing) can hold
+/// whatever the format was given, including a secret. This hook prints where keep panicked and the
+/// payload only when it is a string literal (a `&'static str` is fixed at compile time, so it holds
+/// no secret); any other payload is withheld. `RUST_BACKTRACE=1` still adds a backtrace, which names
+/// functions, never data.
+pub fn redacting_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = match info.payload().downcast_ref::<&'static str>() {
+            Some(s) => format!(": {s}"),
+            None => " (message withheld: it may hold secret data)".to_string(),
+        };
+        let trace = std::backtrace::Backtrace::capture();
+        let trace = match trace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("\n{trace}"),
+            _ => "\nnote: run with `RUST_BACKTRACE=1` to display a backtrace".to_string(),
+        };
+        eprintln!("keep panicked{place}{what}; this is a bug in keep, please report it{trace}");
+    }));
+}

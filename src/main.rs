@@ -4,5 +4,6 @@ fn main() {
     keep::hardening::disable_core_dumps();
     keep::hardening::default_sigpipe();
     keep::hardening::ignore_sigxfsz();
+    keep::hardening::redacting_panic_hook();
     std::process::exit(keep::cli::run());
 }

@@ -3,7 +3,7 @@
 //! Everything goes through the `age` crate with X25519 recipients, so what keep writes is exactly what
 //! the `age` CLI reads and the other way round. The plaintext is held in zeroizing buffers.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -104,8 +104,7 @@ pub fn decrypt(
             )))
         }
     };
-    let mut out = Zeroizing::new(Vec::new());
-    stream.read_to_end(&mut out).map_err(|e| {
+    let out = crate::value::read_wiping(&mut stream).map_err(|e| {
         Error::Integrity(format!(
             "the age file failed authentication while decrypting ({e}); it is damaged or truncated"
         ))

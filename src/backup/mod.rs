@@ -17,7 +17,6 @@
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
 
 use crate::agefile;
 use crate::error::{Error, Result};
@@ -100,8 +99,14 @@ pub fn export_age(
         version: VERSION,
         secrets,
     };
-    let plain = Zeroizing::new(serde_json::to_vec(&doc).expect("export document serialises"));
-    Ok((agefile::encrypt(&plain, recipients, armor)?, exported))
+    // Serialised into a buffer that grows by copy-and-wipe: every value passes through it.
+    let mut plain = crate::value::WipingString::default();
+    serde_json::to_writer(&mut plain, &doc).expect("export document serialises");
+    let plain = plain.into_string();
+    Ok((
+        agefile::encrypt(plain.as_bytes(), recipients, armor)?,
+        exported,
+    ))
 }
 
 /// What an import did.

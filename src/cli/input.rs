@@ -1,10 +1,8 @@
 //! Reading a secret value: a hidden prompt on a terminal, otherwise all of stdin, or a file. Values are
 //! never accepted in argv, where every process on the machine could read them.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::Path;
-
-use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::scope::Name;
@@ -31,18 +29,8 @@ pub fn read_value(name: &Name, from_file: Option<&Path>, raw: bool) -> Result<Se
             })?;
         return Ok(SecretValue::from(v));
     }
-    let mut buf = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::Io {
-            context: "cannot read the value from stdin".into(),
-            source: e,
-        })?;
-    if !raw && buf.last() == Some(&b'\n') {
-        buf.pop();
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-    }
-    Ok(SecretValue::new(std::mem::take(&mut *buf)))
+    SecretValue::read_from(std::io::stdin().lock(), !raw).map_err(|e| Error::Io {
+        context: "cannot read the value from stdin".into(),
+        source: e,
+    })
 }

@@ -7,6 +7,7 @@
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use zeroize::Zeroizing;
 
 /// Shortest encoded form worth searching for; shorter ones would mask ordinary text.
 const MIN_FORM_LEN: usize = 4;
@@ -23,24 +24,31 @@ const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'(')
     .remove(b')');
 
+/// One encoded form of a secret: wiped when dropped.
+pub type Form = Zeroizing<Vec<u8>>;
+
 /// Every distinct form of `value` to redact, the raw bytes first.
-pub fn forms(value: &[u8]) -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = vec![value.to_vec()];
-    let mut add = |form: Vec<u8>| {
+///
+/// Every buffer that holds a form, final or intermediate, is sized before it is filled and wiped when
+/// dropped: a buffer that grows leaves its earlier copy in freed memory (tests/canary_zeroize.rs).
+pub fn forms(value: &[u8]) -> Vec<Form> {
+    let mut out: Vec<Form> = vec![Zeroizing::new(value.to_vec())];
+    let mut add = |form: Form| {
         if form.len() >= MIN_FORM_LEN && !out.contains(&form) {
             out.push(form);
         }
     };
     for engine in [&STANDARD, &URL_SAFE] {
-        add(engine.encode(value).into_bytes());
+        add(Zeroizing::new(engine.encode(value).into_bytes()));
     }
     for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
         // The value at each of the three byte offsets inside a longer base64 string: keep only the
         // characters that depend on the value's bytes alone.
         for offset in 0..3usize {
-            let mut shifted = vec![0u8; offset];
+            let mut shifted = Zeroizing::new(Vec::with_capacity(offset + value.len()));
+            shifted.resize(offset, 0);
             shifted.extend_from_slice(value);
-            let encoded = engine.encode(&shifted).into_bytes();
+            let encoded = Zeroizing::new(engine.encode(&*shifted).into_bytes());
             let skip = match offset {
                 0 => 0,
                 1 => 2,
@@ -49,7 +57,7 @@ pub fn forms(value: &[u8]) -> Vec<Vec<u8>> {
             let total_bits = shifted.len() * 8;
             let stable_end = total_bits / 6; // characters made only of bits before the end
             if stable_end > skip {
-                add(encoded[skip..stable_end].to_vec());
+                add(Zeroizing::new(encoded[skip..stable_end].to_vec()));
             }
             if offset == 0 {
                 add(encoded);
@@ -57,30 +65,51 @@ pub fn forms(value: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     if let Ok(text) = std::str::from_utf8(value) {
-        let component = utf8_percent_encode(text, URI_COMPONENT).to_string();
+        // Percent-encoding at most triples the length; JSON escaping at most sextuples it (\u00XX).
+        let mut component = Zeroizing::new(String::with_capacity(text.len() * 3));
+        for part in utf8_percent_encode(text, URI_COMPONENT) {
+            component.push_str(part);
+        }
         add(lowercase_hex(&component));
-        let form = component.replace("%20", "+");
-        add(lowercase_hex(&form));
-        add(form.into_bytes());
-        add(component.into_bytes());
-        let json = serde_json::to_string(text).expect("a string serialises");
-        add(json.as_bytes()[1..json.len() - 1].to_vec());
-        add(json_ascii(text).into_bytes());
+        let mut form = Zeroizing::new(Vec::with_capacity(component.len()));
+        let mut rest = component.as_bytes();
+        while !rest.is_empty() {
+            if rest.starts_with(b"%20") {
+                form.push(b'+');
+                rest = &rest[3..];
+            } else {
+                form.push(rest[0]);
+                rest = &rest[1..];
+            }
+        }
+        add(lowercase_hex(std::str::from_utf8(&form).expect("ASCII")));
+        add(form);
+        add(Zeroizing::new(component.as_bytes().to_vec()));
+        let mut json = Zeroizing::new(Vec::with_capacity(2 + text.len() * 6));
+        serde_json::to_writer(&mut *json, text).expect("a string serialises");
+        add(Zeroizing::new(json[1..json.len() - 1].to_vec()));
+        add(json_ascii(&json[1..json.len() - 1]));
     }
     out
 }
 
-/// JSON escaping with every non-ASCII character as `\uXXXX` (Python's `json.dumps` default).
-fn json_ascii(text: &str) -> String {
-    let json = serde_json::to_string(text).expect("a string serialises");
-    let mut out = String::new();
-    for c in json[1..json.len() - 1].chars() {
+/// JSON escaping with every non-ASCII character as `\uXXXX` (Python's `json.dumps` default), from
+/// the escaped body of a JSON string.
+fn json_ascii(escaped: &[u8]) -> Form {
+    let text = std::str::from_utf8(escaped).expect("serde_json writes UTF-8");
+    // A non-ASCII char is at most two UTF-16 units of 6 bytes each, from at least 2 bytes of UTF-8.
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len() * 6));
+    for c in text.chars() {
         if c.is_ascii() {
-            out.push(c);
+            out.push(c as u8);
         } else {
             let mut units = [0u16; 2];
             for u in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{u:04x}"));
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u");
+                for shift in [12, 8, 4, 0] {
+                    out.push(HEX[usize::from((*u >> shift) & 0xf)]);
+                }
             }
         }
     }
@@ -88,9 +117,9 @@ fn json_ascii(text: &str) -> String {
 }
 
 /// The same percent-encoding with lowercase hex digits (`%2f`), which some encoders emit.
-fn lowercase_hex(encoded: &str) -> Vec<u8> {
+fn lowercase_hex(encoded: &str) -> Form {
     let bytes = encoded.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
@@ -112,8 +141,8 @@ fn lowercase_hex(encoded: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn has(forms: &[Vec<u8>], s: &str) -> bool {
-        forms.iter().any(|f| f == s.as_bytes())
+    fn has(forms: &[Form], s: &str) -> bool {
+        forms.iter().any(|f| f.as_slice() == s.as_bytes())
     }
 
     #[test]
@@ -134,8 +163,10 @@ mod tests {
         let header = STANDARD.encode(b"alice:s3cr3t-passw0rd");
         let f = forms(value);
         assert!(
-            f.iter()
-                .any(|form| header.as_bytes().windows(form.len()).any(|w| w == form)),
+            f.iter().any(|form| header
+                .as_bytes()
+                .windows(form.len())
+                .any(|w| w == &form[..])),
             "{header}"
         );
     }

@@ -67,6 +67,18 @@ pub struct Environment {
     pub replaced: Vec<String>,
 }
 
+/// The values are wiped when the environment is dropped (under `--redact` keep outlives the child and
+/// would otherwise free them unwiped). The copies `std::process::Command` makes for `execve` are out
+/// of reach; SECURITY.md lists them.
+impl Drop for Environment {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for (_, value) in self.vars.drain(..) {
+            value.into_vec().zeroize();
+        }
+    }
+}
+
 impl std::fmt::Debug for Environment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Environment({} variables)", self.vars.len())

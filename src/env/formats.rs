@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use super::Pair;
 use crate::error::{Error, Result};
+use crate::value::WipingString;
 
 /// An output format of `keep env`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -49,9 +50,10 @@ pub fn render(format: Format, pairs: &[Pair], options: &Options) -> Result<Zeroi
         Format::Yaml => yaml(pairs),
         Format::Docker => docker(pairs),
         Format::Github => github(pairs).map(|g| {
-            let mut s = g.masks;
+            let mut s = WipingString::with_capacity(g.masks.len() + g.env_file.len());
+            s.push_str(&g.masks);
             s.push_str(&g.env_file);
-            s
+            s.into_string()
         }),
         Format::K8s => k8s(pairs, &options.k8s_name),
     }
@@ -75,7 +77,7 @@ fn refuse(pair: &Pair, format: &str, what: &str) -> Error {
 /// `NAME="value"`: inside double quotes dotenv readers take `\\`, `\"`, `\$` and `\n` as escapes and
 /// everything else literally; `$` must be escaped or it would be expanded as a variable.
 pub fn dotenv(pairs: &[Pair]) -> Result<Zeroizing<String>> {
-    let mut out = Zeroizing::new(String::new());
+    let mut out = WipingString::default();
     for pair in pairs {
         let value = text(pair, "dotenv")?;
         if value.contains('\0') {
@@ -94,12 +96,12 @@ pub fn dotenv(pairs: &[Pair]) -> Result<Zeroizing<String>> {
         }
         out.push_str("\"\n");
     }
-    Ok(out)
+    Ok(out.into_string())
 }
 
 /// `export NAME='value'`: single quotes keep everything literal; a `'` becomes `'\''`.
 pub fn shell(pairs: &[Pair]) -> Result<Zeroizing<String>> {
-    let mut out = Zeroizing::new(String::new());
+    let mut out = WipingString::default();
     for pair in pairs {
         let value = text(pair, "shell")?;
         if value.contains('\0') {
@@ -108,28 +110,33 @@ pub fn shell(pairs: &[Pair]) -> Result<Zeroizing<String>> {
         out.push_str("export ");
         out.push_str(pair.0.as_str());
         out.push_str("='");
-        out.push_str(&value.replace('\'', "'\\''"));
+        for c in value.chars() {
+            match c {
+                '\'' => out.push_str("'\\''"),
+                c => out.push(c),
+            }
+        }
         out.push_str("'\n");
     }
-    Ok(out)
+    Ok(out.into_string())
 }
 
 /// One flat JSON object.
 pub fn json(pairs: &[Pair]) -> Result<Zeroizing<String>> {
-    let mut map = serde_json::Map::new();
+    // Borrowed values, sorted by name as a serde_json::Map would be: no String copies of the values.
+    let mut map = std::collections::BTreeMap::new();
     for pair in pairs {
-        map.insert(pair.0.to_string(), text(pair, "json")?.into());
+        map.insert(pair.0.as_str(), text(pair, "json")?);
     }
-    let mut out = Zeroizing::new(
-        serde_json::to_string_pretty(&serde_json::Value::Object(map)).expect("JSON serialises"),
-    );
+    let mut out = WipingString::default();
+    serde_json::to_writer_pretty(&mut out, &map).expect("JSON serialises");
     out.push('\n');
-    Ok(out)
+    Ok(out.into_string())
 }
 
 /// A YAML double-quoted scalar. Everything outside YAML's printable set, and the characters YAML 1.1
 /// readers take as line breaks (NEL, LS, PS), is escaped, so libyaml-based and YAML 1.2 readers agree.
-pub fn yaml_quote(value: &str, out: &mut String) {
+pub fn yaml_quote(value: &str, out: &mut WipingString) {
     out.push('"');
     for c in value.chars() {
         match c {
@@ -140,10 +147,10 @@ pub fn yaml_quote(value: &str, out: &mut String) {
             '\r' => out.push_str("\\r"),
             ' '..='~' => out.push(c),
             c if (c as u32) < 0x100 && !('\u{a0}'..='\u{ff}').contains(&c) => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
+                let _ = std::fmt::Write::write_fmt(out, format_args!("\\x{:02x}", c as u32));
             }
             '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
+                let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
         }
@@ -153,7 +160,7 @@ pub fn yaml_quote(value: &str, out: &mut String) {
 
 /// A flat YAML mapping; keys are quoted too, so a secret named `true` or `null` stays a string.
 pub fn yaml(pairs: &[Pair]) -> Result<Zeroizing<String>> {
-    let mut out = Zeroizing::new(String::new());
+    let mut out = WipingString::default();
     if pairs.is_empty() {
         out.push_str("{}\n");
     }
@@ -164,13 +171,13 @@ pub fn yaml(pairs: &[Pair]) -> Result<Zeroizing<String>> {
         yaml_quote(value, &mut out);
         out.push('\n');
     }
-    Ok(out)
+    Ok(out.into_string())
 }
 
 /// `NAME=value` lines as `docker run --env-file` reads them: the value is taken literally up to the end
 /// of the line, so values with line breaks cannot be carried.
 pub fn docker(pairs: &[Pair]) -> Result<Zeroizing<String>> {
-    let mut out = Zeroizing::new(String::new());
+    let mut out = WipingString::default();
     for pair in pairs {
         let value = text(pair, "docker")?;
         if value.contains(['\n', '\r']) {
@@ -184,7 +191,7 @@ pub fn docker(pairs: &[Pair]) -> Result<Zeroizing<String>> {
         out.push_str(value);
         out.push('\n');
     }
-    Ok(out)
+    Ok(out.into_string())
 }
 
 /// The two halves of the GitHub Actions format.
@@ -196,17 +203,22 @@ pub struct Github {
     pub env_file: Zeroizing<String>,
 }
 
-/// Escape workflow command data as the runner expects (`%`, CR, LF).
-fn command_escape(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+/// Escape workflow command data as the runner expects (`%`, CR, LF), appending to `out`.
+fn command_escape(s: &str, out: &mut WipingString) {
+    for c in s.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\r' => out.push_str("%0D"),
+            '\n' => out.push_str("%0A"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Masks and `$GITHUB_ENV` blocks. Each block uses a random delimiter that does not occur in its value.
 pub fn github(pairs: &[Pair]) -> Result<Github> {
-    let mut masks = Zeroizing::new(String::new());
-    let mut env_file = Zeroizing::new(String::new());
+    let mut masks = WipingString::default();
+    let mut env_file = WipingString::default();
     for pair in pairs {
         let value = text(pair, "github")?;
         if value.contains('\r') {
@@ -214,7 +226,7 @@ pub fn github(pairs: &[Pair]) -> Result<Github> {
         }
         for line in value.split('\n').filter(|l| !l.trim().is_empty()) {
             masks.push_str("::add-mask::");
-            masks.push_str(&command_escape(line));
+            command_escape(line, &mut masks);
             masks.push('\n');
         }
         let delimiter = loop {
@@ -230,7 +242,10 @@ pub fn github(pairs: &[Pair]) -> Result<Github> {
         env_file.push_str(value);
         env_file.push_str(&format!("\n{delimiter}\n"));
     }
-    Ok(Github { masks, env_file })
+    Ok(Github {
+        masks: masks.into_string(),
+        env_file: env_file.into_string(),
+    })
 }
 
 /// A Kubernetes object name from a scope: lowercase, `_` as `-`, trimmed to start and end with a letter
@@ -249,9 +264,8 @@ pub fn k8s_name(project: &str, env: &str) -> String {
 
 /// A `kind: Secret` manifest; values are base64 in `data`, so binary values are carried too.
 pub fn k8s(pairs: &[Pair], name: &str) -> Result<Zeroizing<String>> {
-    let mut out = Zeroizing::new(String::from(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ",
-    ));
+    let mut out = WipingString::default();
+    out.push_str("apiVersion: v1\nkind: Secret\nmetadata:\n  name: ");
     yaml_quote(name, &mut out);
     // The same label `keep push` puts on the Secrets it manages, so an applied manifest and a pushed
     // object are one and the same to the Kubernetes provider (and to `--prune`).
@@ -264,10 +278,10 @@ pub fn k8s(pairs: &[Pair], name: &str) -> Result<Zeroizing<String>> {
         out.push_str("  ");
         yaml_quote(pair.0.as_str(), &mut out);
         out.push_str(": \"");
-        out.push_str(&STANDARD.encode(pair.1.expose()));
+        out.push_str(&Zeroizing::new(STANDARD.encode(pair.1.expose())));
         out.push_str("\"\n");
     }
-    Ok(out)
+    Ok(out.into_string())
 }
 
 #[cfg(test)]
@@ -295,9 +309,9 @@ mod tests {
 
     #[test]
     fn yaml_escapes_non_printables() {
-        let mut s = String::new();
+        let mut s = WipingString::default();
         yaml_quote("a\u{7f}\u{85}\u{2028}é", &mut s);
-        assert_eq!(s, "\"a\\x7f\\x85\\u2028é\"");
+        assert_eq!(s.as_str(), "\"a\\x7f\\x85\\u2028é\"");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::reference::{dotenv_error, line_of_key};
 use super::Pair;
@@ -153,11 +153,16 @@ fn dollar_lines(text: &str) -> Vec<usize> {
     out
 }
 
-fn scalar(value: &serde_json::Value) -> Option<String> {
+/// A JSON scalar as a value; the parsed string is wiped once copied.
+fn scalar(value: &mut serde_json::Value) -> Option<SecretValue> {
     match value {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::String(s) => {
+            let v = SecretValue::from(s.as_str());
+            s.zeroize();
+            Some(v)
+        }
+        serde_json::Value::Number(n) => Some(SecretValue::from(n.to_string())),
+        serde_json::Value::Bool(b) => Some(SecretValue::from(b.to_string())),
         _ => None,
     }
 }
@@ -172,21 +177,23 @@ fn parse_json(text: &str, origin: &str) -> Result<Parsed> {
             e.classify()
         ))
     })?;
-    let serde_json::Value::Object(map) = doc else {
+    let serde_json::Value::Object(mut map) = doc else {
         return Err(Error::Usage(format!(
             "{origin}: expected one JSON object of NAME -> value; nothing was imported"
         )));
     };
     let mut entries = Vec::new();
-    for (key, value) in &map {
+    // Each parsed string is wiped as it is copied into a SecretValue (also on the error paths:
+    // Drop of `map` comes after the loop has visited what it could).
+    for (key, value) in map.iter_mut() {
         let name = name_at(key, origin, None)?;
-        let text = scalar(value).ok_or_else(|| {
+        let value = scalar(value).ok_or_else(|| {
             Error::Usage(format!(
                 "{origin}: {key} is not a string, number or boolean; nested values and null cannot \
                  be imported; nothing was imported"
             ))
         })?;
-        entries.push((name, SecretValue::from(text)));
+        entries.push((name, value));
     }
     Ok(Parsed {
         entries,
@@ -205,7 +212,7 @@ fn parse_yaml(text: &str, origin: &str) -> Result<Parsed> {
             "{origin}: {at}not valid YAML; nothing was imported"
         ))
     })?;
-    let map = match doc {
+    let mut map = match doc {
         Value::Mapping(m) => m,
         Value::Null => Default::default(),
         _ => {
@@ -215,7 +222,7 @@ fn parse_yaml(text: &str, origin: &str) -> Result<Parsed> {
         }
     };
     let mut entries = Vec::new();
-    for (key, value) in &map {
+    for (key, value) in map.iter_mut() {
         let Value::String(key) = key else {
             return Err(Error::Usage(format!(
                 "{origin}: every key must be a name; nothing was imported"
@@ -229,10 +236,15 @@ fn parse_yaml(text: &str, origin: &str) -> Result<Parsed> {
             })
             .map(|i| i + 1);
         let name = name_at(key, origin, line)?;
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
+        // The parsed string is wiped once copied.
+        let value = match value {
+            Value::String(s) => {
+                let v = SecretValue::from(s.as_str());
+                s.zeroize();
+                v
+            }
+            Value::Number(n) => SecretValue::from(n.to_string()),
+            Value::Bool(b) => SecretValue::from(b.to_string()),
             _ => {
                 return Err(Error::Usage(format!(
                     "{origin}: {key} is not a string, number or boolean; nested values and null \
@@ -240,7 +252,7 @@ fn parse_yaml(text: &str, origin: &str) -> Result<Parsed> {
                 )))
             }
         };
-        entries.push((name, SecretValue::from(text)));
+        entries.push((name, value));
     }
     Ok(Parsed {
         entries,

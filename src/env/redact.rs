@@ -56,7 +56,7 @@ impl Patterns {
             }
             let marker: Arc<[u8]> = format!("[REDACTED:{name}]").into_bytes().into();
             for form in encodings::forms(value) {
-                pats.push(Zeroizing::new(form));
+                pats.push(form);
                 replacement.push(marker.clone());
             }
         }
@@ -68,8 +68,11 @@ impl Patterns {
             }
         }
         let ac = (!pats.is_empty()).then(|| {
+            // No prefilter: it keeps its own copies of pattern bytes (memmem finders, rare-byte
+            // tables) that are freed unwiped; the automaton alone spreads them over its states.
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
+                .prefilter(false)
                 .build(pats.iter().map(|p| p.as_slice()))
                 .expect("patterns within the automaton's limits")
         });

@@ -54,7 +54,8 @@ pub fn render(
     template: &str,
     mut resolve: impl FnMut(&Address) -> Result<SecretValue>,
 ) -> Result<Zeroizing<String>> {
-    let mut out = Zeroizing::new(String::with_capacity(template.len()));
+    // Grows by copy-and-wipe when values are longer than their references.
+    let mut out = crate::value::WipingString::with_capacity(template.len());
     let mut pos = 0;
     for p in placeholders(template)? {
         let value = resolve(&p.address).map_err(|e| match e {
@@ -69,7 +70,7 @@ pub fn render(
         pos = p.end;
     }
     out.push_str(&template[pos..]);
-    Ok(out)
+    Ok(out.into_string())
 }
 
 #[cfg(test)]

@@ -114,8 +114,11 @@ impl Detector {
         let vault = if needles.is_empty() {
             None
         } else {
+            // No prefilter: it keeps unwiped copies of the needles (the vault's values) and frees them
+            // so; the automaton alone spreads them over its states (tests/canary_zeroize.rs).
             let ac = AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
+                .prefilter(false)
                 .build(needles.iter().map(|n| n.value.as_slice()))
                 .map_err(|e| Error::Usage(format!("cannot build the vault automaton: {e}")))?;
             Some((ac, needles))

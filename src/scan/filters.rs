@@ -102,8 +102,8 @@ pub fn validate(v: Validator, secret: &[u8]) -> bool {
 
 /// Whether `secret` is a placeholder or otherwise allowlisted, for any rule.
 pub fn allowlisted(allow: &Allowlist, rule: &Rule, secret: &[u8]) -> bool {
-    // Stopwords are short; lowercase into a stack buffer only as much as needed.
-    let lower: Vec<u8> = secret.to_ascii_lowercase();
+    // The candidate may be a vault value (or any secret): its lowercase copy is wiped when dropped.
+    let lower = zeroize::Zeroizing::new(secret.to_ascii_lowercase());
     if allow
         .stopwords
         .iter()

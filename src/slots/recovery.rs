@@ -86,7 +86,10 @@ impl RecoveryCode {
 
     /// `ABCD-EFGH-...`, 8 groups of 4.
     pub fn display(&self) -> Zeroizing<String> {
-        let mut chars = Zeroizing::new(String::new());
+        // Both strings get their final size up front: a growing String would leave its earlier,
+        // unwiped buffers (prefixes of the code) in freed memory.
+        const CHARS: usize = CODE_BYTES * 8 / 5;
+        let mut chars = Zeroizing::new(String::with_capacity(CHARS));
         let mut bits: u64 = 0;
         let mut nbits = 0;
         for &b in self.0.iter() {
@@ -97,7 +100,7 @@ impl RecoveryCode {
                 chars.push(ALPHABET[((bits >> nbits) & 31) as usize] as char);
             }
         }
-        let mut out = Zeroizing::new(String::new());
+        let mut out = Zeroizing::new(String::with_capacity(CHARS + CHARS / 4));
         for (i, c) in chars.chars().enumerate() {
             if i > 0 && i % 4 == 0 {
                 out.push('-');

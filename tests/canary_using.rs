@@ -2,33 +2,17 @@
 //! them): a known value must never appear in stderr, in `--json` error output, in any process's
 //! command line, or in any file other than the vault (and the outputs the user asked for).
 
+mod canary_support;
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::Stdio;
 
+use canary_support::{children, files_under, CANARY};
 use common::{stderr, stdout, TestVault};
 
-const CANARY: &str = "CANARY-7f3a9c-do-not-leak";
-
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-/// Every file under `dir` except the vault's own, recursively.
-fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        let ft = e.file_type().unwrap();
-        if ft.is_dir() {
-            files(&p, out);
-        } else if ft.is_file() {
-            out.push(p);
-        }
-    }
+    canary_support::find_form(haystack, needle).is_some()
 }
 
 #[test]
@@ -140,15 +124,7 @@ fn the_canary_never_leaks() {
             .unwrap();
         assert_eq!(line, "ready\n");
         let mut pids = vec![child.id()];
-        if let Ok(children) =
-            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
-        {
-            pids.extend(
-                children
-                    .split_whitespace()
-                    .map(|p| p.parse::<u32>().unwrap()),
-            );
-        }
+        pids.extend(children(child.id()));
         for pid in &pids {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             assert!(
@@ -165,9 +141,7 @@ fn the_canary_never_leaks() {
     }
 
     // Files: only the vault (and the output the user asked inject for) may hold the value.
-    let mut all = Vec::new();
-    files(tv.path(), &mut all);
-    for f in all {
+    for f in files_under(tv.path()) {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         // The vault, the output inject was asked for, and this test's own import inputs.
         if name.starts_with("vault.db")
