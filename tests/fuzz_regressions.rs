@@ -13,7 +13,8 @@ use keep::config::Config;
 /// "invalid type: string \"...\""), though errors promise to quote line numbers, never the file's text.
 #[test]
 fn config_errors_do_not_quote_the_rejected_value() {
-    let input = include_str!("../fuzz/corpus/config/crash-27dca7d49d1c8c307d5e81f28048b462145d7729");
+    let input =
+        include_str!("../fuzz/corpus/config/crash-27dca7d49d1c8c307d5e81f28048b462145d7729");
     let err = Config::parse(input).unwrap_err();
     let message = err.to_string();
     assert_eq!(err.exit_code(), 2, "{message}");
@@ -57,7 +58,12 @@ fn a_slot_asking_for_more_memory_than_the_machine_has_is_a_clear_error() {
     }
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "status {:?}: {stderr}", out.status);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "status {:?}: {stderr}",
+        out.status
+    );
     assert!(stderr.contains("4096 MiB"), "{stderr}");
     assert!(stderr.contains("another slot"), "{stderr}");
 }

@@ -14,8 +14,8 @@
 use std::sync::OnceLock;
 
 use keep::audit::{chain, Action};
-use keep::{Address, SecretValue, Vault};
 use keep::slots::passphrase::{KdfParams, Passphrase};
+use keep::{Address, SecretValue, Vault};
 use libfuzzer_sys::fuzz_target;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection};
@@ -41,7 +41,11 @@ fn fixture() -> &'static Fixture {
             })
             .unwrap();
         let path = dir.path().join("vault.db");
-        let kdf = KdfParams { m_kib: 8, t: 1, p: 1 };
+        let kdf = KdfParams {
+            m_kib: 8,
+            t: 1,
+            p: 1,
+        };
         let pass = Passphrase::new(SecretString::from("fuzz"), kdf);
         let mut vault = Vault::create(&path, &pass, kdf).unwrap();
         let a = Address::parse_uri("keep://app/prod/API_TOKEN").unwrap();
@@ -56,7 +60,9 @@ fn fixture() -> &'static Fixture {
         let vault_id = vault.id().to_vec();
         let conn = vault.store().conn();
         let ddl = conn
-            .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('audit', 'meta')")
+            .prepare(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('audit', 'meta')",
+            )
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
@@ -72,7 +78,9 @@ fn fixture() -> &'static Fixture {
             .unwrap();
         assert!(rows.len() >= 5);
         let head = conn
-            .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         Fixture {
             ddl,
@@ -157,9 +165,11 @@ fn edit(conn: &Connection, op: u8, target: u8, arg: &[u8]) {
         ),
         (2, Some(seq)) => {
             let current: Vec<u8> = conn
-                .query_row(&format!("SELECT {column} FROM audit WHERE seq = ?1"), [seq], |r| {
-                    Ok(bytes_of(r.get_ref(0)?))
-                })
+                .query_row(
+                    &format!("SELECT {column} FROM audit WHERE seq = ?1"),
+                    [seq],
+                    |r| Ok(bytes_of(r.get_ref(0)?)),
+                )
                 .unwrap();
             conn.execute(
                 &format!("UPDATE audit SET {column} = ?1 WHERE seq = ?2"),
@@ -171,7 +181,9 @@ fn edit(conn: &Connection, op: u8, target: u8, arg: &[u8]) {
             params![num(arg), seq],
         ),
         (4, _) => {
-            let (seq, rest) = arg.split_first().map_or((0, &[][..]), |(s, r)| (i64::from(*s) % 16, r));
+            let (seq, rest) = arg
+                .split_first()
+                .map_or((0, &[][..]), |(s, r)| (i64::from(*s) % 16, r));
             let (body, mac) = rest.split_at(rest.len() / 2);
             conn.execute(
                 "INSERT INTO audit (seq, body, mac) VALUES (?1, ?2, ?3)",
@@ -190,8 +202,14 @@ fn edit(conn: &Connection, op: u8, target: u8, arg: &[u8]) {
         }
         // Retype a column: text, or an integer when the bytes spell one.
         (6, Some(seq)) => conn.execute(
-            &format!("UPDATE audit SET {column} = CAST({column} AS {}) WHERE seq = ?1",
-                if arg.first().is_some_and(|b| b & 1 == 1) { "INTEGER" } else { "TEXT" }),
+            &format!(
+                "UPDATE audit SET {column} = CAST({column} AS {}) WHERE seq = ?1",
+                if arg.first().is_some_and(|b| b & 1 == 1) {
+                    "INTEGER"
+                } else {
+                    "TEXT"
+                }
+            ),
             [seq],
         ),
         (7, _) => conn.execute(
@@ -245,7 +263,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(rows.len(), edited.0.len());
     let wiped = edited.0.is_empty() && edited.1.is_none();
     if edited == original {
-        assert!(verdict.problem.is_none(), "an intact chain was flagged: {verdict:?}");
+        assert!(
+            verdict.problem.is_none(),
+            "an intact chain was flagged: {verdict:?}"
+        );
     } else if !wiped {
         assert!(
             verdict.problem.is_some(),

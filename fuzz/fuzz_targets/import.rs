@@ -51,14 +51,20 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(before, names.len(), "a repeated name survived the parse");
             let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
             assert!(parsed.expanded_lines.windows(2).all(|w| w[0] < w[1]));
-            assert!(parsed.expanded_lines.iter().all(|&l| (1..=lines).contains(&l)));
+            assert!(parsed
+                .expanded_lines
+                .iter()
+                .all(|&l| (1..=lines).contains(&l)));
             // Round trip through the JSON importer (values that are not UTF-8 cannot be JSON).
             let mut map = serde_json::Map::new();
             for (name, value) in &parsed.entries {
                 let Ok(v) = std::str::from_utf8(value.expose()) else {
                     return;
                 };
-                map.insert(name.as_str().to_string(), serde_json::Value::String(v.into()));
+                map.insert(
+                    name.as_str().to_string(),
+                    serde_json::Value::String(v.into()),
+                );
             }
             let json = serde_json::to_vec(&serde_json::Value::Object(map)).unwrap();
             let again = parse(&json, "roundtrip.json").expect("keep's own JSON must import");
@@ -71,7 +77,11 @@ fuzz_target!(|data: &[u8]| {
                 v.sort();
                 v
             };
-            assert_eq!(norm(&parsed), norm(&again), "JSON round trip changed the entries");
+            assert_eq!(
+                norm(&parsed),
+                norm(&again),
+                "JSON round trip changed the entries"
+            );
         }
         Err(e) => {
             assert!(

@@ -73,18 +73,31 @@ fuzz_target!(|data: &[u8]| {
 
     let lines: Vec<&[u8]> = buf.split(|&b| b == b'\n').collect();
     for f in &out {
-        assert!(f.line >= 1 && (f.line as usize) <= lines.len(), "line {}", f.line);
+        assert!(
+            f.line >= 1 && (f.line as usize) <= lines.len(),
+            "line {}",
+            f.line
+        );
         let line = lines[f.line as usize - 1];
-        assert!(f.column >= 1 && (f.column as usize) <= line.len(), "column {}", f.column);
+        assert!(
+            f.column >= 1 && (f.column as usize) <= line.len(),
+            "column {}",
+            f.column
+        );
         for secret in [PLANTED, OTHER] {
-            assert!(!contains(f.excerpt.as_bytes(), secret), "excerpt leaks a vault value");
+            assert!(
+                !contains(f.excerpt.as_bytes(), secret),
+                "excerpt leaks a vault value"
+            );
         }
         assert_eq!(f.fingerprint.len(), 32);
     }
     assert!(
-        out.iter().any(|f| f.secret_name.as_deref() == Some("keep://app/prod/PLANTED")
-            && f.line == planted_line
-            && f.column == 1),
+        out.iter().any(
+            |f| f.secret_name.as_deref() == Some("keep://app/prod/PLANTED")
+                && f.line == planted_line
+                && f.column == 1
+        ),
         "the planted vault value was not reported at line {planted_line}"
     );
 

@@ -77,7 +77,11 @@ fn fixture() -> &'static Fixture {
             .tempdir_in(base)
             .unwrap();
         let path = dir.path().join("template.db");
-        let kdf = KdfParams { m_kib: 8, t: 1, p: 1 };
+        let kdf = KdfParams {
+            m_kib: 8,
+            t: 1,
+            p: 1,
+        };
         let code = RecoveryCode::generate();
         let recovery = code.display().to_string();
         {
@@ -115,7 +119,10 @@ fn as_bytes(v: &Value) -> Vec<u8> {
 /// A value of the column's natural type when the bytes allow it, else a blob (as an editor might).
 fn typed(column: &str, bytes: &[u8]) -> Value {
     match (column, std::str::from_utf8(bytes)) {
-        ("id", Ok(t)) => t.trim().parse::<i64>().map_or(Value::Text(t.into()), Value::Integer),
+        ("id", Ok(t)) => t
+            .trim()
+            .parse::<i64>()
+            .map_or(Value::Text(t.into()), Value::Integer),
         ("wrapped", _) | (_, Err(_)) => Value::Blob(bytes.to_vec()),
         (_, Ok(t)) => Value::Text(t.into()),
     }
