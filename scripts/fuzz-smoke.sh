@@ -5,14 +5,14 @@
 # The long runs (10 minutes and more per target) are in fuzz/README.md; this only proves that every
 # target builds and that the seeds and their first mutations still pass.
 #
-# KEEP_FUZZ_RUNS (default 4000) sets the inputs per target. New units go to a scratch corpus, never
+# KEEP_FUZZ_RUNS (default 10000) sets the inputs per target. New units go to a scratch corpus, never
 # into the committed one; a crashing input is written to fuzz/artifacts/TARGET/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 # cargo-fuzz passes nightly-only flags (-Zsanitizer, -Cpasses=sancov-module); the stable toolchain
 # accepts them with RUSTC_BOOTSTRAP=1.
 export RUSTC_BOOTSTRAP=1
-runs="${KEEP_FUZZ_RUNS:-4000}"
+runs="${KEEP_FUZZ_RUNS:-10000}"
 
 t0=$(date +%s)
 cargo fuzz build
