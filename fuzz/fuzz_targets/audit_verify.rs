@@ -51,9 +51,9 @@ fn fixture() -> &'static Fixture {
         let a = Address::parse_uri("keep://app/prod/API_TOKEN").unwrap();
         let b = Address::parse_uri("keep://app/dev/DATABASE_URL").unwrap();
         vault.set(&a, &SecretValue::from("tok_123")).unwrap();
-        keep::audit::record(&mut vault, Action::Write, &[a.clone()], "ok").unwrap();
+        keep::audit::record(&mut vault, Action::Write, std::slice::from_ref(&a), "ok").unwrap();
         keep::audit::record(&mut vault, Action::Read, &[a.clone(), b.clone()], "ok").unwrap();
-        keep::audit::record(&mut vault, Action::Rotate, &[a.clone()], "ok").unwrap();
+        keep::audit::record(&mut vault, Action::Rotate, std::slice::from_ref(&a), "ok").unwrap();
         keep::audit::record(&mut vault, Action::Delete, &[b], "not-found").unwrap();
         keep::audit::record(&mut vault, Action::Read, &[], "auth").unwrap();
         let key = *vault.subkeys().audit.expose_secret();
