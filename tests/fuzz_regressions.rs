@@ -22,7 +22,8 @@ fn config_errors_do_not_quote_the_rejected_value() {
     assert!(message.starts_with("line 2: "), "{message}");
 }
 
-/// `vault_header` target: a passphrase slot whose (unauthenticated until after the KDF) parameters
+/// Found while writing the `vault_header` target (which must skip costly KDF parameters; see
+/// fuzz/README.md), not by a fuzzer crash: a passphrase slot whose (unauthenticated until after the KDF) parameters
 /// were edited to the largest cost keep accepts, 4 GiB, on a machine that cannot provide it. The
 /// KDF's memory used to be allocated infallibly, so keep aborted (SIGABRT) instead of answering;
 /// now the unlock fails with an integrity error (exit 5) that says what to do.
