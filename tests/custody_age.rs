@@ -252,4 +252,19 @@ fn export_then_import_round_trips_between_vaults() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(b.get("X"), "1");
     assert_eq!(b.get("keep://default/prod/Y"), "2");
+    // The export file is owner-only, and the import left one audit write entry per secret it named.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "export mode {mode:o}");
+    let out = b.run(&["audit", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut written: Vec<_> = entries
+        .iter()
+        .filter(|e| e["command"] == "import" && e["action"] == "write")
+        .map(|e| e["secret"].as_str().unwrap_or_default().to_string())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["keep://default/dev/X", "keep://default/prod/Y"]);
+    assert_eq!(code(&b.run(&["audit", "verify"])), 0);
 }

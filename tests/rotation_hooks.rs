@@ -160,3 +160,53 @@ fn rotate_all_goes_on_past_a_failing_hook_and_exits_9() {
     assert_eq!(tv.get("BAD"), "bad-old-value-1234");
     assert_eq!(tv.get("GOOD").len(), 32);
 }
+
+#[test]
+fn a_hook_that_hangs_is_stopped_at_the_timeout_with_its_children() {
+    let tv = TestVault::new();
+    tv.set("API_TOKEN", "the-old-token-value");
+    // The hook leaves a child of its own behind (`sleep` in the background) and then hangs: both must
+    // be stopped, or the background sleep would keep writing its pid file's marker.
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[rotate]\nhook_timeout = \"1s\"\n\n[secrets.API_TOKEN]\ngenerator = \"token:24\"\n\
+         on_rotate = [\"(sleep 3; touch survived) & echo $! > child.pid; sleep 60\"]\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = tv.run(&["rotate", "API_TOKEN"]);
+    let took = started.elapsed();
+    assert_eq!(code(&out), 9, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did not finish within 1s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    // The old value stays current and the new one pending, as for any failed hook.
+    assert_eq!(tv.get("API_TOKEN"), "the-old-token-value");
+    assert_eq!(code(&tv.run(&["rotate", "API_TOKEN", "--show-pending"])), 0);
+    // The hook's own child was in its process group and was stopped with it.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(
+        !tv.path().join("survived").exists(),
+        "the hook's background child outlived the timeout"
+    );
+}
+
+#[test]
+fn an_invalid_hook_timeout_is_a_usage_error() {
+    let tv = TestVault::new();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[rotate]\nhook_timeout = \"soon\"\n",
+    )
+    .unwrap();
+    let out = tv.run(&["status"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[rotate] hook_timeout"),
+        "{}",
+        stderr(&out)
+    );
+}

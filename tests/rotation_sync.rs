@@ -87,3 +87,40 @@ fn a_remote_change_stops_the_push_but_not_the_rotation() {
         "the teammate's change is not overwritten"
     );
 }
+
+#[test]
+fn rotate_all_pushes_each_linked_target_once() {
+    let moto = Moto::start();
+    let tv = TestVault::new();
+    let toml = format!(
+        "project = \"app\"\n[sync.cloud]\n{}layout = \"bundle\"\npath = \"app/bundle\"\n",
+        moto.provider_toml()
+    );
+    std::fs::write(tv.path().join("keep.toml"), toml).unwrap();
+    for name in ["A_TOKEN", "B_TOKEN", "C_TOKEN"] {
+        tv.set(&format!("keep://app/dev/{name}"), "before-rotation");
+    }
+    assert_eq!(code(&keep(&tv, &moto, &["push", "cloud"])), 0);
+    let versions = |moto: &Moto| {
+        let (status, body) = moto.call(
+            "ListSecretVersionIds",
+            json!({ "SecretId": "app/bundle", "IncludeDeprecated": true }),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["Versions"].as_array().unwrap().len()
+    };
+    let before = versions(&moto);
+    let out = keep(&tv, &moto, &["rotate", "--all", "--generator", "hex:16"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Three promotions, one push: the bundle got exactly one new version holding all three values.
+    assert_eq!(versions(&moto), before + 1);
+    let (status, body) = moto.call("GetSecretValue", json!({ "SecretId": "app/bundle" }));
+    assert_eq!(status, 200, "{body}");
+    let doc: serde_json::Value =
+        serde_json::from_str(body["SecretString"].as_str().unwrap()).unwrap();
+    for name in ["A_TOKEN", "B_TOKEN", "C_TOKEN"] {
+        let local = tv.get(&format!("keep://app/dev/{name}"));
+        assert_eq!(local.len(), 32);
+        assert_eq!(doc[name], local.as_str(), "{name} reached the target");
+    }
+}

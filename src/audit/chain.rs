@@ -76,13 +76,14 @@ pub fn read_head(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Res
     if raw.len() != 8 + MAC_LEN + MAC_LEN {
         return Ok(HeadState::Invalid);
     }
-    let count: [u8; 8] = raw[..8].try_into().expect("8 bytes");
-    let last: [u8; MAC_LEN] = raw[8..8 + MAC_LEN].try_into().expect("32 bytes");
-    if !hmac_parts_verify(
-        key,
-        &head_parts(vault_id, &count, &last),
-        &raw[8 + MAC_LEN..],
-    ) {
+    let Some((count, rest)) = raw.split_first_chunk::<8>() else {
+        return Ok(HeadState::Invalid);
+    };
+    let Some((last, mac)) = rest.split_first_chunk::<MAC_LEN>() else {
+        return Ok(HeadState::Invalid);
+    };
+    let (count, last) = (*count, *last);
+    if !hmac_parts_verify(key, &head_parts(vault_id, &count, &last), mac) {
         return Ok(HeadState::Invalid);
     }
     Ok(HeadState::Valid(Head {

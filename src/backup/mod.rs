@@ -113,7 +113,8 @@ pub struct ImportReport {
     pub unchanged: usize,
 }
 
-/// Import an age file made by [`export_age`] (or by the `age` CLI from such a document).
+/// Import an age file made by [`export_age`] (or by the `age` CLI from such a document), with one
+/// audit write entry per secret in the same transaction.
 pub fn import_age(
     vault: &mut Vault,
     file: &[u8],
@@ -158,7 +159,9 @@ pub fn import_age(
         };
         items.push((address, value));
     }
-    vault.write(|w| {
+    let addresses: Vec<Address> = items.iter().map(|(a, _)| a.clone()).collect();
+    // The secrets and the audit entries naming them commit together, or not at all.
+    crate::audit::write(vault, crate::audit::Action::Write, &addresses, |w| {
         let mut report = ImportReport::default();
         for (address, value) in &items {
             match w.get(address) {
@@ -173,19 +176,8 @@ pub fn import_age(
     })
 }
 
-/// Write `bytes` to `path` atomically: a 0600 temp file in the same folder, fsync, rename.
+/// Write an export to `path` atomically and owner-only (it is encrypted, but who may read even the
+/// ciphertext is the owner's choice to widen, not keep's).
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io("write", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("replace", path, e.error))?;
-    Ok(())
+    crate::env::atomic::write(path, bytes, 0o600)
 }

@@ -3,7 +3,7 @@
 use super::{output, Context};
 use crate::audit::{self, Action};
 use crate::error::{Error, Result};
-use crate::lint::{self, files::ExactMatch, Level};
+use crate::lint::{self, files::VaultMatch, Level};
 
 pub fn run(ctx: &Context) -> Result<i32> {
     let root = match ctx
@@ -23,7 +23,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
         project: ctx.scope.project(),
         config: ctx.config.as_ref(),
         root,
-        scanner: &ExactMatch,
+        scanner: &VaultMatch,
     };
     let findings = lint::run(&mut vault, &input)?;
     // Lint read every value of the project: that is an access like any other.

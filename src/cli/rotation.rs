@@ -196,6 +196,7 @@ fn rotate_many(
     let mut results = Vec::new();
     let mut code = 0;
     let mut first_error: Option<Error> = None;
+    after.begin_batch();
     let mut rotation = Rotation { config, after };
     for item in &items {
         if item.manual() {
@@ -231,6 +232,11 @@ fn rotate_many(
                 first_error.get_or_insert(e);
             }
         }
+    }
+    // Linked sync targets are pushed once for the whole batch.
+    if let Err(e) = rotation.after.end_batch(vault) {
+        output::warn(&e.to_string());
+        first_error.get_or_insert(e);
     }
     if ctx.json {
         output::json(&serde_json::json!({ "dry_run": false, "results": results }))?;

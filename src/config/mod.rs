@@ -26,6 +26,9 @@
 //! failed_unlocks = 3                   # this many failed unlocks within failed_unlock_window
 //! failed_unlock_window = "10m"
 //! new_user_host = true
+//!
+//! [rotate]
+//! hook_timeout = "5m"                  # an on_rotate hook running longer is stopped; rotation stays pending
 //! ```
 //!
 //! Unknown keys are rejected, so a typo never silently does nothing. Errors quote the file's line
@@ -59,6 +62,9 @@ pub struct Config {
     /// Thresholds of `keep audit --unusual`.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Rotation settings shared by every secret.
+    #[serde(default)]
+    pub rotate: RotateConfig,
     /// Sync targets (`[sync.NAME]`, see `crate::sync::target`).
     #[serde(default)]
     pub sync: BTreeMap<String, crate::sync::target::TargetConfig>,
@@ -109,6 +115,26 @@ pub struct AuditConfig {
     pub failed_unlock_window: Option<String>,
     /// Flag the first entry of a user or host not seen before.
     pub new_user_host: Option<bool>,
+}
+
+/// `[rotate]`: settings of `keep rotate` that apply to every secret.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateConfig {
+    /// How long one `on_rotate` hook may run before keep stops it and leaves the rotation pending
+    /// (default `crate::rotate::hooks::DEFAULT_TIMEOUT`).
+    pub hook_timeout: Option<String>,
+}
+
+impl Config {
+    /// The `on_rotate` hook time limit: `[rotate] hook_timeout`, else the default.
+    pub fn hook_timeout(&self) -> std::time::Duration {
+        self.rotate
+            .hook_timeout
+            .as_deref()
+            .and_then(|t| parse_duration("[rotate] hook_timeout", t).ok())
+            .unwrap_or(crate::rotate::hooks::DEFAULT_TIMEOUT)
+    }
 }
 
 /// A hook list may be written as one string or a list of strings.
@@ -179,9 +205,9 @@ impl Config {
 
     fn parse_unmasked(text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map(|s| {
+                memchr::memchr_iter(b'\n', &text.as_bytes()[..s.start.min(text.len())]).count() + 1
+            });
             let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
             Error::Usage(format!(
                 "{at}{} (see README.md, \"keep.toml\")",
@@ -214,11 +240,15 @@ impl Config {
             }
         }
         for (key, value) in [
-            ("burst_window", &self.audit.burst_window),
-            ("failed_unlock_window", &self.audit.failed_unlock_window),
+            ("[audit] burst_window", &self.audit.burst_window),
+            (
+                "[audit] failed_unlock_window",
+                &self.audit.failed_unlock_window,
+            ),
+            ("[rotate] hook_timeout", &self.rotate.hook_timeout),
         ] {
             if let Some(v) = value {
-                parse_duration(&format!("[audit] {key}"), v)?;
+                parse_duration(key, v)?;
             }
         }
         Ok(())

@@ -5,13 +5,19 @@
 //! expected to hold values and is not reported. Outside git, every file under the project root is
 //! read (skipping `.git`, `target`, `node_modules`, files over 1 MiB and binary files).
 //!
-//! Finding values is behind [`PlaintextScanner`]: [`ExactMatch`] is the pass used until the leak
-//! scanner (`keep scan`) exists, which can then implement the same trait.
+//! Finding values is behind [`PlaintextScanner`]; [`VaultMatch`] implements it with the leak
+//! scanner's vault automaton, so `keep lint` and `keep scan` agree on what counts as a value in the
+//! clear (same minimum length, same `keep:allow` comments).
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use zeroize::Zeroizing;
+
 use crate::error::{Error, Result};
+use crate::scan::detect::{Detector, Needle, Origin};
+use crate::scan::rules::RuleSet;
 use crate::scope::Address;
 use crate::value::SecretValue;
 
@@ -28,25 +34,37 @@ pub struct Hit {
     pub address: Address,
 }
 
-/// Finds vault values in files. The leak scanner can replace [`ExactMatch`] here.
+/// Finds vault values in files.
 pub trait PlaintextScanner {
     fn scan(&self, files: &[PathBuf], needles: &[(Address, SecretValue)]) -> Result<Vec<Hit>>;
 }
 
-/// Byte-exact search for each value in each file.
-pub struct ExactMatch;
+/// One Aho-Corasick pass per file over every value (`crate::scan::detect`, with no rules); the
+/// first place each value appears in each file is reported.
+pub struct VaultMatch;
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || needle.len() > haystack.len() {
-        return None;
-    }
-    let first = needle[0];
-    (0..=haystack.len() - needle.len())
-        .find(|&i| haystack[i] == first && &haystack[i..i + needle.len()] == needle)
-}
-
-impl PlaintextScanner for ExactMatch {
+impl PlaintextScanner for VaultMatch {
     fn scan(&self, files: &[PathBuf], needles: &[(Address, SecretValue)]) -> Result<Vec<Hit>> {
+        let wanted: Vec<&(Address, SecretValue)> = needles
+            .iter()
+            .filter(|(_, v)| v.len() >= MIN_NEEDLE)
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let by_name: HashMap<String, &Address> =
+            wanted.iter().map(|(a, _)| (a.to_string(), a)).collect();
+        let detector = Detector::new(
+            RuleSet::empty(),
+            wanted
+                .iter()
+                .map(|(a, v)| Needle {
+                    name: a.to_string(),
+                    value: Zeroizing::new(v.expose().to_vec()),
+                })
+                .collect(),
+        )?;
+        let mut scratch = detector.scratch();
         let mut hits = Vec::new();
         for path in files {
             let Ok(meta) = std::fs::metadata(path) else {
@@ -55,21 +73,28 @@ impl PlaintextScanner for ExactMatch {
             if !meta.is_file() || meta.len() > MAX_FILE {
                 continue;
             }
-            let content = zeroize::Zeroizing::new(
-                std::fs::read(path).map_err(|e| Error::io("read", path, e))?,
-            );
+            let content =
+                Zeroizing::new(std::fs::read(path).map_err(|e| Error::io("read", path, e))?);
             if content.contains(&0) {
                 continue;
             }
-            for (address, value) in needles {
-                if value.len() < MIN_NEEDLE {
+            let shown = path.display().to_string();
+            let origin = Origin {
+                path: &shown,
+                ..Origin::default()
+            };
+            let mut found = Vec::new();
+            detector.scan(&content, &origin, &mut scratch, &mut found);
+            let mut seen = HashSet::new();
+            for f in found {
+                let Some(address) = f.secret_name.as_deref().and_then(|n| by_name.get(n)) else {
                     continue;
-                }
-                if let Some(at) = find(&content, value.expose()) {
+                };
+                if seen.insert(address.to_string()) {
                     hits.push(Hit {
                         path: path.clone(),
-                        line: content[..at].iter().filter(|b| **b == b'\n').count() + 1,
-                        address: address.clone(),
+                        line: f.line as usize,
+                        address: (*address).clone(),
                     });
                 }
             }
@@ -206,18 +231,29 @@ mod tests {
     }
 
     #[test]
-    fn exact_search_finds_the_line() {
+    fn vault_match_finds_the_line_once_per_file_and_value() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("config.yml");
-        std::fs::write(&f, "a: 1\nb: s3cr3t-v4lue-xyz\n").unwrap();
+        std::fs::write(
+            &f,
+            "a: 1\nb: s3cr3t-v4lue-xyz\nc: s3cr3t-v4lue-xyz\nd: short\n",
+        )
+        .unwrap();
         let addr =
             Address::parse("keep://p/dev/B", &crate::Scope::new("p", "dev").unwrap()).unwrap();
-        let hits = ExactMatch
-            .scan(&[f], &[(addr, SecretValue::from("s3cr3t-v4lue-xyz"))])
+        let short =
+            Address::parse("keep://p/dev/S", &crate::Scope::new("p", "dev").unwrap()).unwrap();
+        let hits = VaultMatch
+            .scan(
+                &[f],
+                &[
+                    (addr.clone(), SecretValue::from("s3cr3t-v4lue-xyz")),
+                    (short, SecretValue::from("short")),
+                ],
+            )
             .unwrap();
-        assert_eq!(hits.len(), 1);
+        assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0].line, 2);
-        assert_eq!(find(b"abc", b"abcd"), None);
-        assert_eq!(find(b"xxabc", b"abc"), Some(2));
+        assert_eq!(hits[0].address, addr);
     }
 }

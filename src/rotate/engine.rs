@@ -35,6 +35,13 @@ pub trait AfterPromotion {
     }
     /// Called once `address` has its new value as `version`.
     fn promoted(&mut self, vault: &mut Vault, address: &Address, version: u32) -> Result<()>;
+    /// Many rotations follow (`rotate --all`/`--due`): promotions may be collected and acted on once,
+    /// at [`AfterPromotion::end_batch`].
+    fn begin_batch(&mut self) {}
+    /// The batch is over: act on what was collected.
+    fn end_batch(&mut self, _vault: &mut Vault) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The seam's default: no sync targets.
@@ -75,13 +82,19 @@ impl Outcome {
 }
 
 impl Rotation<'_> {
+    fn hook_timeout(&self) -> std::time::Duration {
+        self.config
+            .map_or(hooks::DEFAULT_TIMEOUT, crate::config::Config::hook_timeout)
+    }
+
     fn dir(&self) -> Option<&Path> {
         self.config
             .and_then(|c| c.path.as_deref())
             .and_then(Path::parent)
     }
 
-    /// The generator of a secret: the flag, else the vault policy, else `keep.toml`.
+    /// The generator of a secret: the flag, else the vault policy's, else `keep.toml`'s (which
+    /// applies with or without a `max_age` beside it).
     pub fn generator_for(
         &self,
         vault: &mut Vault,
@@ -91,8 +104,12 @@ impl Rotation<'_> {
         if let Some(g) = flag {
             return Ok(Some(g.clone()));
         }
-        super::status::effective_policy(vault, self.config, address)?
-            .and_then(|p| p.generator)
+        let from_policy =
+            super::status::effective_policy(vault, self.config, address)?.and_then(|p| p.generator);
+        from_policy
+            .or_else(|| {
+                super::status::secret_config(self.config, address).and_then(|s| s.generator.clone())
+            })
             .map(|g| Generator::parse(&g))
             .transpose()
     }
@@ -147,9 +164,13 @@ impl Rotation<'_> {
             reason: None,
             public: pending.public.clone(),
         };
-        if let Err(HookFailure { hook, reason }) =
-            hooks::run(&hooks, self.dir(), address, old, &pending.value)?
-        {
+        if let Err(HookFailure { hook, reason }) = hooks::run(
+            &hooks,
+            self.dir(),
+            address,
+            (old, &pending.value),
+            self.hook_timeout(),
+        )? {
             pending.failed_hook = Some(hook.clone());
             let row = meta::seal_pending(vault, address, &pending);
             vault.store().write(|tx| meta::put_pending(tx, &row))?;

@@ -239,14 +239,10 @@ pub fn pending(vault: &mut Vault, address: &Address) -> Result<Option<Pending>> 
         &raw,
     )
     .ok_or_else(bad)?;
-    if plain.len() < 4 {
-        return Err(bad());
-    }
-    let n = u32::from_be_bytes(plain[..4].try_into().expect("4 bytes")) as usize;
-    if plain.len() < 4 + n {
-        return Err(bad());
-    }
-    let header: PendingHeader = serde_json::from_slice(&plain[4..4 + n]).map_err(|_| bad())?;
+    let (n, rest) = plain.split_first_chunk::<4>().ok_or_else(bad)?;
+    let n = u32::from_be_bytes(*n) as usize;
+    let header_bytes = rest.get(..n).ok_or_else(bad)?;
+    let header: PendingHeader = serde_json::from_slice(header_bytes).map_err(|_| bad())?;
     Ok(Some(Pending {
         created_ms: header.created_ms,
         generator: header.generator,

@@ -32,14 +32,20 @@ impl EffectivePolicy {
     }
 }
 
-fn from_config(config: Option<&Config>, address: &Address) -> Result<Option<EffectivePolicy>> {
-    let Some(c) = config else {
-        return Ok(None);
-    };
+/// `[secrets.NAME]` of `keep.toml`, when the file belongs to the secret's project.
+pub fn secret_config<'c>(
+    config: Option<&'c Config>,
+    address: &Address,
+) -> Option<&'c crate::config::SecretConfig> {
+    let c = config?;
     if c.project.as_deref().unwrap_or(Scope::DEFAULT_PROJECT) != address.scope.project() {
-        return Ok(None);
+        return None;
     }
-    let Some(s) = c.secrets.get(address.name.as_str()) else {
+    c.secrets.get(address.name.as_str())
+}
+
+fn from_config(config: Option<&Config>, address: &Address) -> Result<Option<EffectivePolicy>> {
+    let Some(s) = secret_config(config, address) else {
         return Ok(None);
     };
     let Some(age) = &s.max_age else {

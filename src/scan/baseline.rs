@@ -6,7 +6,6 @@
 //! guessed back from its fingerprint by brute force; baselines are for accepted findings, not a vault.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -60,22 +59,14 @@ impl Baseline {
         (before - findings.len()) as u64
     }
 
-    /// Write atomically (temp file in the same folder, fsync, rename).
+    /// Write atomically (temp file in the same folder, fsync, rename). A baseline holds only
+    /// fingerprints and is meant to be committed, so it gets an ordinary 0644 mode.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let io = |e: std::io::Error| Error::Io {
+        let mut text = serde_json::to_vec_pretty(self).map_err(|e| Error::Io {
             context: format!("cannot write the baseline {}", path.display()),
-            source: e,
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        let mut text = serde_json::to_vec_pretty(self).expect("baseline serialises");
+            source: e.into(),
+        })?;
         text.push(b'\n');
-        tmp.write_all(&text).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(path).map_err(|e| io(e.error))?;
-        Ok(())
+        crate::env::atomic::write(path, &text, 0o644)
     }
 }

@@ -120,7 +120,9 @@ pub fn allowlisted(allow: &Allowlist, rule: &Rule, secret: &[u8]) -> bool {
 pub fn generic_rejects(secret: &[u8], before: Option<u8>, rest: &[u8], line: &[u8]) -> bool {
     // A call or an index: `token = get_token(...)`, `key = cfg["x"]`; a reference: `&self.key`.
     let after = rest.first().copied();
-    if matches!(after, Some(b'(' | b'[' | b'{' | b'<')) || matches!(secret[0], b'&' | b'$') {
+    if matches!(after, Some(b'(' | b'[' | b'{' | b'<'))
+        || matches!(secret.first(), Some(b'&' | b'$'))
+    {
         return true;
     }
     // Unquoted and followed by code punctuation: a type or a name, as in `key: Ed25519PublicKey,`,

@@ -77,8 +77,8 @@ impl SlotUnwrapper for AgeIdentity {
         let damaged = || Error::Integrity(format!("age key slot {} is damaged", slot.id));
         let blob = &slot.wrapped;
         let len = blob
-            .get(..4)
-            .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize)
+            .first_chunk::<4>()
+            .map(|b| u32::from_be_bytes(*b) as usize)
             .ok_or_else(damaged)?;
         let file = blob.get(4..4 + len).ok_or_else(damaged)?;
         let sealed = &blob[4 + len..];

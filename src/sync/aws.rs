@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 
-use super::bundle::{Bundle, BundleBacked};
+use super::bundle::{Bundle, BundleBacked, TwoLayouts};
 use super::target::Location;
 use super::{
     Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY, MARKER_VALUE,
@@ -248,54 +248,6 @@ impl AwsProvider {
         Ok(b)
     }
 
-    fn list_per_key(&mut self, prefix: &str) -> Result<BTreeMap<Name, RemoteMeta>> {
-        let mut req = self.client.list_secrets().max_results(100);
-        if !prefix.is_empty() {
-            req = req.filters(
-                Filter::builder()
-                    .key(FilterNameStringType::Name)
-                    .values(prefix)
-                    .build(),
-            );
-        }
-        let target = self.target.clone();
-        let mut out = BTreeMap::new();
-        self.rt.block_on(async {
-            let mut pages = req.into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page
-                    .map_err(|e| fail(&target, "list", &format!("secrets under {prefix:?}"), e))?;
-                for s in page.secret_list() {
-                    let Some(name) = s
-                        .name()
-                        .and_then(|n| n.strip_prefix(prefix))
-                        .and_then(|n| Name::new(n).ok())
-                    else {
-                        continue;
-                    };
-                    if s.deleted_date().is_some() {
-                        continue;
-                    }
-                    let version = s.secret_versions_to_stages().and_then(|m| {
-                        m.iter()
-                            .find(|(_, stages)| stages.iter().any(|st| st == "AWSCURRENT"))
-                            .map(|(v, _)| v.clone())
-                    });
-                    out.insert(
-                        name,
-                        RemoteMeta {
-                            version,
-                            managed: is_marked(s.tags()),
-                        },
-                    );
-                }
-            }
-            Ok::<_, Error>(())
-        })?;
-        self.managed = out.iter().map(|(n, m)| (n.clone(), m.managed)).collect();
-        Ok(out)
-    }
-
     /// Read values 20 at a time. A denial of the batch call itself comes back as `Error::Usage` so
     /// the caller can fall back to single reads.
     fn read_batched(
@@ -457,30 +409,82 @@ impl BundleBacked for AwsProvider {
     }
 }
 
+impl TwoLayouts for AwsProvider {
+    fn location(&self) -> &Location {
+        &self.location
+    }
+
+    fn list_per_key(&mut self, prefix: &str) -> Result<BTreeMap<Name, RemoteMeta>> {
+        let mut req = self.client.list_secrets().max_results(100);
+        if !prefix.is_empty() {
+            req = req.filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(prefix)
+                    .build(),
+            );
+        }
+        let target = self.target.clone();
+        let mut out = BTreeMap::new();
+        self.rt.block_on(async {
+            let mut pages = req.into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page
+                    .map_err(|e| fail(&target, "list", &format!("secrets under {prefix:?}"), e))?;
+                for s in page.secret_list() {
+                    let Some(name) = s
+                        .name()
+                        .and_then(|n| n.strip_prefix(prefix))
+                        .and_then(|n| Name::new(n).ok())
+                    else {
+                        continue;
+                    };
+                    if s.deleted_date().is_some() {
+                        continue;
+                    }
+                    let version = s.secret_versions_to_stages().and_then(|m| {
+                        m.iter()
+                            .find(|(_, stages)| stages.iter().any(|st| st == "AWSCURRENT"))
+                            .map(|(v, _)| v.clone())
+                    });
+                    out.insert(
+                        name,
+                        RemoteMeta {
+                            version,
+                            managed: is_marked(s.tags()),
+                        },
+                    );
+                }
+            }
+            Ok::<_, Error>(())
+        })?;
+        self.managed = out.iter().map(|(n, m)| (n.clone(), m.managed)).collect();
+        Ok(out)
+    }
+
+    fn read_per_key(
+        &mut self,
+        prefix: &str,
+        names: &[Name],
+        progress: &Progress,
+    ) -> Result<BTreeMap<Name, RemoteValue>> {
+        // BatchGetSecretValue (20 per call) first; principals allowed only GetSecretValue get a
+        // denial there, and then the names are read one by one.
+        match self.read_batched(prefix, names, progress) {
+            Ok(got) => Ok(got),
+            Err(Error::Usage(_)) => self.read_one_by_one(prefix, names, progress),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl Provider for AwsProvider {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
-        match self.location.clone() {
-            Location::Bundle { path } => Ok(self.load_bundle(&path)?.listing()),
-            Location::PerKey { prefix } => self.list_per_key(&prefix),
-        }
+        self.list_either()
     }
 
     fn read(&mut self, names: &[Name], progress: &Progress) -> Result<BTreeMap<Name, RemoteValue>> {
-        match self.location.clone() {
-            Location::Bundle { path } => {
-                let b = self.bundle_at(&path)?;
-                Ok(b.values(names, progress))
-            }
-            Location::PerKey { prefix } => {
-                // BatchGetSecretValue (20 per call) first; principals allowed only GetSecretValue get
-                // a denial there, and then the names are read one by one.
-                match self.read_batched(&prefix, names, progress) {
-                    Ok(got) => Ok(got),
-                    Err(Error::Usage(_)) => self.read_one_by_one(&prefix, names, progress),
-                    Err(e) => Err(e),
-                }
-            }
-        }
+        self.read_either(names, progress)
     }
 
     fn apply(&mut self, changes: &Changes, progress: &Progress) -> Result<BTreeMap<Name, Applied>> {

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::{Applied, Changes, Progress, RemoteMeta, RemoteValue, MARKER_KEY};
+use super::target::Location;
+use super::{parallel, Applied, Changes, Progress, RemoteMeta, RemoteValue, MARKER_KEY};
 use crate::error::Result;
 use crate::scope::Name;
 use crate::value::SecretValue;
@@ -25,6 +26,62 @@ pub trait BundleBacked {
             None => self.fetch_bundle(path),
         }
     }
+}
+
+/// A provider that offers both layouts. `list` and `read` dispatch on the target's layout the same way
+/// for every such provider, so only the per-key half is written per provider.
+pub trait TwoLayouts: BundleBacked {
+    /// Where the target points.
+    fn location(&self) -> &Location;
+    /// Every name under `prefix`, one remote entry per name.
+    fn list_per_key(&mut self, prefix: &str) -> Result<BTreeMap<Name, RemoteMeta>>;
+    /// The values of those of `names` that exist under `prefix`.
+    fn read_per_key(
+        &mut self,
+        prefix: &str,
+        names: &[Name],
+        progress: &Progress,
+    ) -> Result<BTreeMap<Name, RemoteValue>>;
+
+    /// `Provider::list` for either layout (a bundle is read afresh and remembered for the command).
+    fn list_either(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
+        match self.location().clone() {
+            Location::Bundle { path } => Ok(self.fetch_bundle(&path)?.listing()),
+            Location::PerKey { prefix } => self.list_per_key(&prefix),
+        }
+    }
+
+    /// `Provider::read` for either layout.
+    fn read_either(
+        &mut self,
+        names: &[Name],
+        progress: &Progress,
+    ) -> Result<BTreeMap<Name, RemoteValue>> {
+        match self.location().clone() {
+            Location::Bundle { path } => Ok(self.bundle_at(&path)?.values(names, progress)),
+            Location::PerKey { prefix } => self.read_per_key(&prefix, names, progress),
+        }
+    }
+}
+
+/// Read `names` one request each, at most `concurrency` at a time, keeping those that exist.
+pub fn read_each(
+    names: &[Name],
+    concurrency: usize,
+    progress: &Progress,
+    one: impl Fn(&Name) -> Result<Option<RemoteValue>> + Sync,
+) -> Result<BTreeMap<Name, RemoteValue>> {
+    let got = parallel::map(names, concurrency, |name| {
+        let r = one(name)?;
+        progress.inc();
+        Ok(r)
+    })?;
+    Ok(names
+        .iter()
+        .cloned()
+        .zip(got)
+        .filter_map(|(n, r)| r.map(|r| (n, r)))
+        .collect())
 }
 
 /// One bundle entry as last read.

@@ -38,7 +38,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use super::bundle::{Bundle, BundleBacked};
+use super::bundle::{self, Bundle, BundleBacked, TwoLayouts};
 use super::retry::{self, Attempt};
 use super::target::{Location, OldVersions};
 use super::{
@@ -610,6 +610,22 @@ impl GcpProvider {
         self.bundle = Some(b.clone());
         Ok(b)
     }
+}
+
+impl BundleBacked for GcpProvider {
+    fn cached_bundle(&self) -> Option<&Bundle> {
+        self.bundle.as_ref()
+    }
+
+    fn fetch_bundle(&mut self, path: &str) -> Result<Bundle> {
+        self.load_bundle(path)
+    }
+}
+
+impl TwoLayouts for GcpProvider {
+    fn location(&self) -> &Location {
+        &self.location
+    }
 
     fn list_per_key(&mut self, prefix: &str) -> Result<BTreeMap<Name, RemoteMeta>> {
         let secrets = self.list_secrets(prefix)?;
@@ -629,7 +645,11 @@ impl GcpProvider {
                         managed: labelled(s),
                     },
                 );
-                if let Ok(name) = Name::new(&id[prefix.len()..]) {
+                // The server filters by prefix, but what it returns is not trusted to honour it.
+                let Some(rest) = id.strip_prefix(prefix) else {
+                    continue;
+                };
+                if let Ok(name) = Name::new(rest) {
                     named.push((name, id, labelled(s)));
                 }
             }
@@ -652,50 +672,31 @@ impl GcpProvider {
             })
             .collect())
     }
-}
 
-impl BundleBacked for GcpProvider {
-    fn cached_bundle(&self) -> Option<&Bundle> {
-        self.bundle.as_ref()
-    }
-
-    fn fetch_bundle(&mut self, path: &str) -> Result<Bundle> {
-        self.load_bundle(path)
+    fn read_per_key(
+        &mut self,
+        prefix: &str,
+        names: &[Name],
+        progress: &Progress,
+    ) -> Result<BTreeMap<Name, RemoteValue>> {
+        let me = &*self;
+        bundle::read_each(names, self.concurrency, progress, |name| {
+            let r = me.access(&format!("{prefix}{name}"))?;
+            Ok(r.map(|(value, version)| RemoteValue {
+                value,
+                version: Some(version),
+            }))
+        })
     }
 }
 
 impl Provider for GcpProvider {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
-        match self.location.clone() {
-            Location::Bundle { path } => Ok(self.load_bundle(&path)?.listing()),
-            Location::PerKey { prefix } => self.list_per_key(&prefix),
-        }
+        self.list_either()
     }
 
     fn read(&mut self, names: &[Name], progress: &Progress) -> Result<BTreeMap<Name, RemoteValue>> {
-        match self.location.clone() {
-            Location::Bundle { path } => {
-                let b = self.bundle_at(&path)?;
-                Ok(b.values(names, progress))
-            }
-            Location::PerKey { prefix } => {
-                let me = &*self;
-                let got = parallel::map(names, self.concurrency, |name| {
-                    let r = me.access(&format!("{prefix}{name}"))?;
-                    progress.inc();
-                    Ok(r.map(|(value, version)| RemoteValue {
-                        value,
-                        version: Some(version),
-                    }))
-                })?;
-                Ok(names
-                    .iter()
-                    .cloned()
-                    .zip(got)
-                    .filter_map(|(n, r)| r.map(|r| (n, r)))
-                    .collect())
-            }
-        }
+        self.read_either(names, progress)
     }
 
     fn apply(&mut self, changes: &Changes, progress: &Progress) -> Result<BTreeMap<Name, Applied>> {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use super::bundle::{Bundle, BundleBacked};
+use super::bundle::{self, Bundle, BundleBacked, TwoLayouts};
 use super::retry::{self, Attempt};
 use super::target::Location;
 use super::{
@@ -450,6 +450,22 @@ impl VaultKv {
         self.bundle = Some(b.clone());
         Ok(b)
     }
+}
+
+impl BundleBacked for VaultKv {
+    fn cached_bundle(&self) -> Option<&Bundle> {
+        self.bundle.as_ref()
+    }
+
+    fn fetch_bundle(&mut self, path: &str) -> Result<Bundle> {
+        self.load_bundle(path)
+    }
+}
+
+impl TwoLayouts for VaultKv {
+    fn location(&self) -> &Location {
+        &self.location
+    }
 
     fn list_per_key(&mut self, prefix: &str) -> Result<BTreeMap<Name, RemoteMeta>> {
         let (dir, stem) = match prefix.rfind('/') {
@@ -520,61 +536,42 @@ impl VaultKv {
         }
         Ok(out)
     }
-}
 
-impl BundleBacked for VaultKv {
-    fn cached_bundle(&self) -> Option<&Bundle> {
-        self.bundle.as_ref()
-    }
-
-    fn fetch_bundle(&mut self, path: &str) -> Result<Bundle> {
-        self.load_bundle(path)
+    fn read_per_key(
+        &mut self,
+        prefix: &str,
+        names: &[Name],
+        progress: &Progress,
+    ) -> Result<BTreeMap<Name, RemoteValue>> {
+        let me = &*self;
+        bundle::read_each(names, self.concurrency, progress, |name| {
+            // KV v1 has no metadata endpoint: `list` already read every value, so reuse it.
+            if let Some(v) = me.v1_values.get(name).filter(|_| !me.v2) {
+                return Ok(Some(RemoteValue {
+                    value: v.clone(),
+                    version: None,
+                }));
+            }
+            Ok(me
+                .read_path(&format!("{prefix}{name}"))?
+                .and_then(|(f, version)| {
+                    let v = f.get(VALUE_FIELD)?.as_str()?;
+                    Some(RemoteValue {
+                        value: SecretValue::from(v),
+                        version: version.map(|v| v.to_string()),
+                    })
+                }))
+        })
     }
 }
 
 impl Provider for VaultKv {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
-        match self.location.clone() {
-            Location::Bundle { path } => Ok(self.load_bundle(&path)?.listing()),
-            Location::PerKey { prefix } => self.list_per_key(&prefix),
-        }
+        self.list_either()
     }
 
     fn read(&mut self, names: &[Name], progress: &Progress) -> Result<BTreeMap<Name, RemoteValue>> {
-        match self.location.clone() {
-            Location::Bundle { path } => {
-                let b = self.bundle_at(&path)?;
-                Ok(b.values(names, progress))
-            }
-            Location::PerKey { prefix } => {
-                let me = &*self;
-                let got = parallel::map(names, self.concurrency, |name| {
-                    let r = if let Some(v) = me.v1_values.get(name).filter(|_| !me.v2) {
-                        Some(RemoteValue {
-                            value: v.clone(),
-                            version: None,
-                        })
-                    } else {
-                        me.read_path(&format!("{prefix}{name}"))?
-                            .and_then(|(f, version)| {
-                                let v = f.get(VALUE_FIELD)?.as_str()?;
-                                Some(RemoteValue {
-                                    value: SecretValue::from(v),
-                                    version: version.map(|v| v.to_string()),
-                                })
-                            })
-                    };
-                    progress.inc();
-                    Ok(r)
-                })?;
-                Ok(names
-                    .iter()
-                    .cloned()
-                    .zip(got)
-                    .filter_map(|(n, r)| r.map(|r| (n, r)))
-                    .collect())
-            }
-        }
+        self.read_either(names, progress)
     }
 
     fn apply(&mut self, changes: &Changes, progress: &Progress) -> Result<BTreeMap<Name, Applied>> {

@@ -141,19 +141,17 @@ pub fn open_version(
         sealed,
     )
     .ok_or_else(bad)?;
-    if plain.len() < 9 {
-        return Err(bad());
-    }
-    let kind = match plain[0] {
+    let (&kind, rest) = plain.split_first().ok_or_else(bad)?;
+    let (ms, value) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
+    let kind = match kind {
         0 => Kind::Value,
         1 => Kind::Tombstone,
         _ => return Err(bad()),
     };
-    let ms = u64::from_be_bytes(plain[1..9].try_into().expect("8 bytes"));
     Ok(Version {
         version,
         kind,
-        created: UNIX_EPOCH + Duration::from_millis(ms),
-        value: SecretValue::new(plain[9..].to_vec()),
+        created: UNIX_EPOCH + Duration::from_millis(u64::from_be_bytes(*ms)),
+        value: SecretValue::new(value.to_vec()),
     })
 }
