@@ -12,6 +12,9 @@ cd "$(dirname "$0")/../fuzz"
 # cargo-fuzz passes nightly-only flags (-Zsanitizer, -Cpasses=sancov-module); the stable toolchain
 # accepts them with RUSTC_BOOTSTRAP=1.
 export RUSTC_BOOTSTRAP=1
+# Instrumented builds live in fuzz/target, apart from the main build (other flags, so sharing a target
+# dir would only make the two rebuild each other).
+unset CARGO_TARGET_DIR
 runs="${KEEP_FUZZ_RUNS:-10000}"
 
 t0=$(date +%s)
