@@ -197,6 +197,13 @@ impl Config {
 
     /// Parse and validate file content.
     pub fn parse(text: &str) -> Result<Config> {
+        Config::parse_unmasked(text).map_err(|e| match e {
+            Error::Usage(message) => Error::Usage(hide_values(&message, text)),
+            other => other,
+        })
+    }
+
+    fn parse_unmasked(text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| {
                 memchr::memchr_iter(b'\n', &text.as_bytes()[..s.start.min(text.len())]).count() + 1
@@ -261,9 +268,57 @@ impl Config {
     }
 }
 
+/// Mask every string value of the file quoted in `message`. serde and the validators quote the value
+/// they reject (`invalid type: string "..."`, `unknown variant `...``, `invalid max_age "..."`); the
+/// line number says where it is, and the value may be a secret pasted into the wrong key (found by
+/// the `config` fuzz target).
+fn hide_values(message: &str, text: &str) -> String {
+    fn strings(v: &toml::Value, out: &mut Vec<String>) {
+        match v {
+            toml::Value::String(s) if !s.is_empty() => out.push(s.clone()),
+            toml::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            toml::Value::Table(t) => t.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut values = Vec::new();
+    if let Ok(table) = text.parse::<toml::Table>() {
+        table.values().for_each(|v| strings(v, &mut values));
+    }
+    // Longest first, so a value containing another is masked whole.
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut message = message.to_string();
+    for v in &values {
+        for quoted in [format!("{v:?}"), format!("`{v}`"), format!("\"{v}\"")] {
+            message = message.replace(&quoted, "(value hidden)");
+        }
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_never_quote_a_value_of_the_file() {
+        // Found by the `config` fuzz target: serde's "invalid type: string \"...\"" quoted it.
+        let token = "AKIAIOSFODNN7EXAMPLE1234";
+        for text in [
+            format!("[env.prod]\nsensitive = \"{token}\"\n"),
+            format!("[secrets.API_TOKEN]\nmax_age = \"{token}\"\n"),
+            format!("[secrets.API_TOKEN]\ngenerator = \"{token}\"\n"),
+            format!("[env.dev]\nrequired = [\"{token}-x\"]\n"),
+            format!("project = \"{token}/x\"\n"),
+            format!("[sync.s]\nprovider = \"{token}\"\n"),
+        ] {
+            let err = Config::parse(&text).unwrap_err();
+            let message = err.to_string();
+            assert!(matches!(err, Error::Usage(_)), "{message}");
+            assert!(!message.contains(token), "{message}");
+            assert!(message.contains("(value hidden)"), "{message}");
+        }
+    }
 
     #[test]
     fn parses_the_documented_example() {

@@ -5,7 +5,7 @@
 //! fresh 16-byte salt are stored per slot, in the clear and bound as associated data, so each slot can
 //! have its own cost and raising the default later does not touch existing slots.
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -87,9 +87,28 @@ impl KdfParams {
                 "passphrase slot has invalid Argon2id parameters: {e}"
             ))
         })?;
+        // The working memory is allocated here, fallibly: a slot may ask for up to MAX_M_KIB, and on
+        // a machine that cannot provide it an infallible allocation aborts the process instead of
+        // saying so. The blocks are wiped afterwards (they are derived from the passphrase).
+        let mut memory: Zeroizing<Vec<Block>> = Zeroizing::new(Vec::new());
+        memory
+            .try_reserve_exact(params.block_count())
+            .map_err(|_| {
+                Error::Integrity(format!(
+                    "this passphrase slot asks Argon2id for {} MiB of memory, which this machine \
+                     cannot allocate; unlock with another slot, or on a machine with more memory",
+                    self.m_kib / 1024
+                ))
+            })?;
+        memory.resize(params.block_count(), Block::default());
         let mut kek = Zeroizing::new([0u8; KEY_LEN]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password_into(passphrase.expose_secret().as_bytes(), salt, &mut kek[..])
+            .hash_password_into_with_memory(
+                passphrase.expose_secret().as_bytes(),
+                salt,
+                &mut kek[..],
+                &mut memory[..],
+            )
             .map_err(|e| Error::Integrity(format!("Argon2id failed: {e}")))?;
         Ok(kek)
     }
