@@ -42,22 +42,24 @@ impl PushLinkedTargets {
         })
     }
 
-    fn linked<'a>(&'a self, address: &'a Address) -> impl Iterator<Item = &'a Target> + 'a {
-        self.targets
-            .iter()
-            .filter(move |t| t.scope == address.scope)
+    /// The indices of the targets of `address`'s scope.
+    fn linked(&self, address: &Address) -> Vec<usize> {
+        (0..self.targets.len())
+            .filter(|&i| self.targets[i].scope == address.scope)
+            .collect()
     }
 }
 
 impl AfterPromotion for PushLinkedTargets {
     fn linked_targets(&self, address: &Address) -> Vec<String> {
-        self.linked(address).map(|t| t.name.clone()).collect()
+        self.linked(address)
+            .into_iter()
+            .map(|i| self.targets[i].name.clone())
+            .collect()
     }
 
     fn promoted(&mut self, vault: &mut Vault, address: &Address, _version: u32) -> Result<()> {
-        let linked: Vec<usize> = (0..self.targets.len())
-            .filter(|&i| self.targets[i].scope == address.scope)
-            .collect();
+        let linked = self.linked(address);
         if let Some(batch) = &mut self.batch {
             batch.extend(linked);
             return Ok(());
@@ -91,14 +93,8 @@ impl AfterPromotion for PushLinkedTargets {
 
 /// Push one linked target; `what` says what already happened locally, for the error messages.
 fn push_target(vault: &mut Vault, target: &Target, what: &str) -> Result<()> {
-    let opts = SyncOptions {
-        dry_run: false,
-        prune: false,
-        force_delete: false,
-        force: false,
-        prefer: None,
-        progress: false,
-    };
+    // A plain push: no prune, no --prefer, no progress bar.
+    let opts = SyncOptions::default();
     let mut provider = connect(target)?;
     let outcome = push(vault, target, provider.as_mut(), &opts).map_err(|e| match e {
         Error::Remote(m) => Error::Remote(format!(
