@@ -57,15 +57,9 @@ pub fn offer_recovery(vault: &mut Vault, a: &InitCustodyArgs) -> Result<Option<u
         }
         false
     } else {
-        eprint!("Create a recovery key (a code to write on paper that opens the vault)? [y/N] ");
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| Error::Io {
-                context: "cannot read from the terminal".into(),
-                source: e,
-            })?;
-        matches!(line.trim(), "y" | "Y" | "yes")
+        session::credentials::confirm(
+            "Create a recovery key (a code to write on paper that opens the vault)?",
+        )?
     };
     if !want {
         return Ok(None);

@@ -59,6 +59,12 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<i32> {
         vault.path().display()
     ));
     let recovery = super::custody::offer_recovery(&mut vault, &a.custody)?;
+    if !ctx.json {
+        output::note(
+            "Next: `printf %s \"$VALUE\" | keep set NAME` stores a secret (`keep import .env` moves a \
+             whole .env file in), and `keep exec -- CMD` runs a program with them.",
+        );
+    }
     if ctx.json {
         output::json(&serde_json::json!({
             "vault": vault.path(),

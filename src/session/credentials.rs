@@ -1,8 +1,17 @@
-//! Where passphrases come from: `KEEP_PASSPHRASE_FILE`, `KEEP_PASSPHRASE`, or a hidden prompt.
+//! Where passphrases come from: `KEEP_PASSPHRASE_FILE`, `KEEP_PASSPHRASE`, or a hidden prompt on the
+//! controlling terminal.
 //!
 //! The file form is preferred: an environment variable is visible to every process that can read
 //! `/proc/<pid>/environ` of this user, so the contract documents it as the weaker choice for CI.
+//!
+//! A variable that is set but empty counts as unset: that is what CI gives for a secret it does not
+//! have, and an empty passphrase tried against the vault would only end in a misleading "wrong
+//! passphrase". Such variables are named in the "locked" message instead.
+//!
+//! Prompts go to `/dev/tty`, not stdin (as ssh, sudo and gpg do), so `printf ... | keep set NAME`
+//! still asks for the passphrase. Without a controlling terminal keep fails at once with exit 6.
 
+use std::io::{BufRead, Write};
 use std::path::Path;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -28,12 +37,13 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<SecretString> {
     Ok(SecretString::from(text.to_string()))
 }
 
-/// A credential from `<VAR>_FILE` (preferred) or `<VAR>`, if either is set.
+/// A credential from `<VAR>_FILE` (preferred) or `<VAR>`, if either is set and not empty.
 pub fn from_env(var: &str, what: &str) -> Result<Option<SecretString>> {
     if let Some(path) = std::env::var_os(format!("{var}_FILE")).filter(|p| !p.is_empty()) {
         return read_secret_file(Path::new(&path), what).map(Some);
     }
     match std::env::var(var) {
+        Ok(v) if v.is_empty() => Ok(None),
         Ok(v) => Ok(Some(SecretString::from(v))),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => {
@@ -42,20 +52,59 @@ pub fn from_env(var: &str, what: &str) -> Result<Option<SecretString>> {
     }
 }
 
+/// Every credential variable keep reads, for naming the empty ones.
+const CREDENTIAL_VARS: &[&str] = &[
+    "KEEP_PASSPHRASE_FILE",
+    "KEEP_PASSPHRASE",
+    "KEEP_NEW_PASSPHRASE_FILE",
+    "KEEP_NEW_PASSPHRASE",
+    "KEEP_PKCS11_PIN_FILE",
+    "KEEP_PKCS11_PIN",
+    "KEEP_RECOVERY_KEY_FILE",
+    "KEEP_RECOVERY_KEY",
+    "KEEP_AGE_IDENTITY",
+];
+
+/// `"; KEEP_PASSPHRASE is set but empty (an empty variable counts as unset)"` for each credential
+/// variable that is set to the empty string, or nothing. Appended to "locked" messages, because an
+/// empty variable is usually a CI secret that was never configured.
+pub fn empty_vars_note() -> String {
+    let empty: Vec<&str> = CREDENTIAL_VARS
+        .iter()
+        .copied()
+        .filter(|v| std::env::var_os(v).is_some_and(|x| x.is_empty()))
+        .collect();
+    match empty.as_slice() {
+        [] => String::new(),
+        [one] => format!("; {one} is set but empty (an empty variable counts as unset)"),
+        many => format!(
+            "; {} are set but empty (an empty variable counts as unset)",
+            many.join(", ")
+        ),
+    }
+}
+
 /// The unlock passphrase from `KEEP_PASSPHRASE_FILE` or `KEEP_PASSPHRASE`.
 pub fn passphrase_from_env() -> Result<Option<SecretString>> {
     from_env("KEEP_PASSPHRASE", "passphrase")
 }
 
-/// Ask on the terminal with echo off. Fails with exit 6 when there is no terminal.
+/// The error for a prompt that cannot be shown: exit 6, naming what was wanted.
+fn no_terminal(message: &str) -> Error {
+    Error::Locked(format!(
+        "there is no terminal to ask on for input ({}); see `keep help unlock` for \
+         non-interactive options{}",
+        message.trim_end_matches([':', ' ', '?']),
+        empty_vars_note()
+    ))
+}
+
+/// Ask on the controlling terminal with echo off. Fails with exit 6 when there is none.
 pub fn prompt(message: &str) -> Result<SecretString> {
     if !super::interactive() {
-        return Err(Error::Locked(format!(
-            "keep needs input ({}) but stdin is not a terminal; see `keep help unlock` for \
-             non-interactive options",
-            message.trim_end_matches([':', ' '])
-        )));
+        return Err(no_terminal(message));
     }
+    // rpassword reads from and writes to /dev/tty, whatever stdin and stderr are.
     rpassword::prompt_password(message)
         .map(SecretString::from)
         .map_err(|e| Error::Io {
@@ -64,7 +113,25 @@ pub fn prompt(message: &str) -> Result<SecretString> {
         })
 }
 
-/// A new passphrase: from `new_var` (and its `_FILE` form), else `fallback_var`, else asked twice.
+/// Ask a yes/no question on the controlling terminal (echo on); anything but `y`/`yes` is no.
+/// Fails with exit 6 when there is no terminal.
+pub fn confirm(question: &str) -> Result<bool> {
+    let io = |e| Error::Io {
+        context: "cannot read from the terminal".into(),
+        source: e,
+    };
+    let mut tty = super::open_tty().ok_or_else(|| no_terminal(question))?;
+    write!(tty, "{question} [y/N] ").and_then(|_| tty.flush()).map_err(io)?;
+    let mut line = String::new();
+    std::io::BufReader::new(tty).read_line(&mut line).map_err(io)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+/// How often a new passphrase is asked for when the two entries differ.
+const NEW_PASSPHRASE_TRIES: usize = 3;
+
+/// A new passphrase: from `new_var` (and its `_FILE` form), else `fallback_var`, else asked twice on
+/// the terminal (again when the two differ). A typed passphrase that looks weak gets a warning.
 pub fn new_passphrase(new_var: &str, fallback_var: Option<&str>) -> Result<SecretString> {
     if let Some(p) = from_env(new_var, "new passphrase")? {
         return Ok(p);
@@ -74,12 +141,40 @@ pub fn new_passphrase(new_var: &str, fallback_var: Option<&str>) -> Result<Secre
             return Ok(p);
         }
     }
-    let first = prompt("New passphrase: ")?;
-    let second = prompt("Repeat the new passphrase: ")?;
-    if first.expose_secret() != second.expose_secret() {
-        return Err(Error::Usage(
-            "the two passphrases differ; nothing was changed".into(),
-        ));
+    for attempt in 1..=NEW_PASSPHRASE_TRIES {
+        let first = prompt("New passphrase: ")?;
+        if let Some(why) = weak_passphrase(first.expose_secret()) {
+            crate::cli::output::warn(&format!(
+                "this passphrase is weak ({why}); anyone who copies the vault file can try \
+                 passphrases offline. Four or more random words are strong and easy to type"
+            ));
+        }
+        let second = prompt("Repeat the new passphrase: ")?;
+        if first.expose_secret() == second.expose_secret() {
+            return Ok(first);
+        }
+        if attempt < NEW_PASSPHRASE_TRIES {
+            eprintln!("The two passphrases differ; try again.");
+        }
     }
-    Ok(first)
+    Err(Error::Usage(format!(
+        "the two passphrases differed {NEW_PASSPHRASE_TRIES} times; nothing was changed"
+    )))
+}
+
+/// Why a typed passphrase is weak, if it is: shorter than 12 characters, a well-known default, or
+/// a low estimated entropy (the same estimate `keep lint` uses for values). A heuristic, and said to
+/// be one: it warns, it never refuses.
+fn weak_passphrase(p: &str) -> Option<String> {
+    use crate::lint::weak::{self, Weakness};
+    const MIN_CHARS: usize = 12;
+    match weak::check(p.as_bytes()) {
+        Some(Weakness::Default) => return Some("a well-known default".into()),
+        Some(Weakness::LowEntropy(bits)) => {
+            return Some(format!("an estimated {bits:.0} bits of entropy"))
+        }
+        Some(Weakness::TooShort(_)) | None => {}
+    }
+    let n = p.chars().count();
+    (n < MIN_CHARS).then(|| format!("{n} characters; use at least {MIN_CHARS}"))
 }

@@ -7,7 +7,6 @@
 pub mod cache;
 pub mod credentials;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -19,9 +18,19 @@ use crate::slots::{
 };
 use crate::store::SlotRow;
 
-/// Whether keep may prompt: only when stdin is a terminal, as the contract says.
+/// The controlling terminal, opened for reading and writing, if the process has one.
+pub fn open_tty() -> Option<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()
+}
+
+/// Whether keep may prompt: when the process has a controlling terminal, whatever stdin is (a piped
+/// value still gets its passphrase prompt), as the contract says.
 pub fn interactive() -> bool {
-    std::io::stdin().is_terminal()
+    open_tty().is_some()
 }
 
 /// An age identity file given on the command line (`--identity FILE`) for this process; it takes
@@ -104,7 +113,8 @@ fn locked_error(slots: &[SlotRow]) -> Error {
     Error::Locked(format!(
         "the vault is locked and there is no terminal to ask on; run `keep unlock` first, or set \
          KEEP_PASSPHRASE_FILE, KEEP_PKCS11_PIN_FILE, KEEP_AGE_IDENTITY or KEEP_RECOVERY_KEY_FILE \
-         (slots in this vault: {})",
-        kinds.join(", ")
+         (slots in this vault: {}){}",
+        kinds.join(", "),
+        credentials::empty_vars_note()
     ))
 }

@@ -67,6 +67,16 @@ impl TestVault {
             .env("KEEP_VAULT", self.vault_path())
             .env("KEEP_PASSPHRASE_FILE", self.pass_file())
             .stdin(Stdio::null());
+        // A session of its own, so keep has no controlling terminal even when the tests are run
+        // from one: it must never prompt on the developer's terminal and wait.
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid is async-signal-safe and touches nothing of the parent's.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
         cmd
     }
 

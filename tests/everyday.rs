@@ -1,0 +1,353 @@
+//! Everyday use through the real binary, as a new user meets it: prompts on the controlling terminal
+//! (under a pseudo-terminal made by util-linux `script`), empty inputs and variables, mistyped
+//! environments and names, hints that act on the right scope, and the README's quickstart run verbatim.
+
+mod common;
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{code, stderr, TestVault, PASSPHRASE};
+
+/// How long a prompt may take to appear: generous, because a debug build runs the default Argon2id
+/// cost on a machine shared with other builds. Only a hang reaches it.
+const PROMPT_WAIT: Duration = Duration::from_secs(120);
+
+/// `sh -c LINE` under a pseudo-terminal: `script -qec LINE /dev/null`. The shell, keep and
+/// everything they start have the pty as their controlling terminal (`/dev/tty`); what they print on
+/// it is collected, and what the test "types" is written to it.
+struct Pty {
+    child: Child,
+    output: Arc<Mutex<Vec<u8>>>,
+    /// How much of `output` earlier `expect`s consumed.
+    seen: usize,
+    line: String,
+}
+
+impl Pty {
+    /// Start `line` in `dir` with exactly the environment `env` (plus PATH with keep's folder first,
+    /// HOME = `dir` and TERM=dumb): no credential variable unless the test gives one.
+    fn start(dir: &Path, line: &str, env: &[(&str, OsString)]) -> Pty {
+        let bin = Path::new(env!("CARGO_BIN_EXE_keep")).parent().unwrap();
+        let path = std::env::join_paths(
+            std::iter::once(bin.to_path_buf())
+                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+        )
+        .unwrap();
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", line, "/dev/null"])
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", dir)
+            .env("TERM", "dumb")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("util-linux `script` is installed");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut out = child.stdout.take().unwrap();
+        let sink = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Pty {
+            child,
+            output,
+            seen: 0,
+            line: line.to_string(),
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Wait until `text` appears in the terminal output after what earlier calls consumed.
+    fn expect(&mut self, text: &str) {
+        let start = Instant::now();
+        loop {
+            let all = self.text();
+            if let Some(i) = all.get(self.seen..).and_then(|rest| rest.find(text)) {
+                self.seen += i + text.len();
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // The process ended: one last look, then fail with everything it printed.
+                std::thread::sleep(Duration::from_millis(100));
+                let all = self.text();
+                if let Some(i) = all.get(self.seen..).and_then(|rest| rest.find(text)) {
+                    self.seen += i + text.len();
+                    return;
+                }
+                panic!(
+                    "`{}` ended ({status}) without printing {text:?}; the terminal showed:\n{all}",
+                    self.line
+                );
+            }
+            assert!(
+                start.elapsed() < PROMPT_WAIT,
+                "`{}`: no {text:?} after {PROMPT_WAIT:?}; the terminal showed:\n{all}",
+                self.line
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Type `text` and Enter.
+    fn type_line(&mut self, text: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{text}\r").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Wait for the command to end: its exit code and the whole terminal output.
+    fn finish(mut self) -> (i32, String) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > PROMPT_WAIT {
+                let _ = self.child.kill();
+                panic!(
+                    "`{}` did not end; the terminal showed:\n{}",
+                    self.line,
+                    self.text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        drop(self.child.stdin.take());
+        std::thread::sleep(Duration::from_millis(100));
+        (status.code().expect("not killed"), self.text())
+    }
+}
+
+/// The environment of a pty test on `tv`'s vault, without any credential variable.
+fn vault_env(tv: &TestVault) -> Vec<(&'static str, OsString)> {
+    vec![
+        ("KEEP_VAULT", tv.vault_path().into_os_string()),
+        ("XDG_DATA_HOME", tv.path().join("xdg").into_os_string()),
+    ]
+}
+
+/// `keep ARGS` in a session of its own (no controlling terminal), with `env` on top of `tv`'s
+/// environment and without its passphrase file; the exit code must come without waiting.
+fn without_terminal(tv: &TestVault, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = tv.keep(args);
+    cmd.env_remove("KEEP_PASSPHRASE_FILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > PROMPT_WAIT {
+            let _ = child.kill();
+            panic!("keep {args:?} waited for input without a terminal");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+// ---- 1. Prompts on the controlling terminal ----
+
+#[test]
+fn a_piped_value_still_gets_its_passphrase_prompt_on_the_terminal() {
+    let tv = TestVault::new();
+    let env = vault_env(&tv);
+    let mut pty = Pty::start(
+        tv.path(),
+        "printf 'postgres://db/app' | keep set DATABASE_URL",
+        &env,
+    );
+    pty.expect("Vault passphrase:");
+    pty.type_line(PASSPHRASE);
+    let (status, screen) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert!(screen.contains("Set keep://default/dev/DATABASE_URL"), "{screen}");
+    assert!(
+        !screen.contains(PASSPHRASE),
+        "the passphrase was echoed: {screen}"
+    );
+    assert_eq!(tv.get("DATABASE_URL"), "postgres://db/app");
+}
+
+#[test]
+fn import_from_stdin_and_exec_prompt_on_the_terminal_too() {
+    let tv = TestVault::new();
+    let env = vault_env(&tv);
+    let mut pty = Pty::start(
+        tv.path(),
+        "printf 'A_KEY=from-import\\n' | keep import -",
+        &env,
+    );
+    pty.expect("Vault passphrase:");
+    pty.type_line(PASSPHRASE);
+    let (status, screen) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert_eq!(tv.get("A_KEY"), "from-import");
+
+    // exec with stdin from /dev/null: the prompt still reaches the terminal, and the child gets the value.
+    let mut pty = Pty::start(
+        tv.path(),
+        "keep exec -- sh -c 'echo \"child saw [$A_KEY]\"' </dev/null",
+        &env,
+    );
+    pty.expect("Vault passphrase:");
+    pty.type_line(PASSPHRASE);
+    let (status, screen) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert!(screen.contains("child saw [from-import]"), "{screen}");
+}
+
+#[test]
+fn a_wrong_passphrase_typed_at_the_prompt_is_exit_4_and_changes_nothing() {
+    let tv = TestVault::new();
+    tv.set("TOKEN", "old");
+    let env = vault_env(&tv);
+    let mut pty = Pty::start(tv.path(), "printf new | keep set TOKEN", &env);
+    pty.expect("Vault passphrase:");
+    pty.type_line("not the passphrase");
+    let (status, screen) = pty.finish();
+    assert_eq!(status, 4, "{screen}");
+    assert_eq!(tv.get("TOKEN"), "old");
+}
+
+#[test]
+fn without_a_controlling_terminal_keep_exits_6_at_once() {
+    let tv = TestVault::new();
+    tv.set("TOKEN", "v");
+    for args in [
+        &["get", "TOKEN"][..],
+        &["set", "OTHER"],
+        &["exec", "--", "true"],
+        &["import", "-"],
+    ] {
+        let out = without_terminal(&tv, args, &[]);
+        assert_eq!(code(&out), 6, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no terminal to ask on"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(tv.get("TOKEN"), "v");
+}
+
+// ---- 2. An empty credential variable is unset ----
+
+#[test]
+fn an_empty_credential_variable_counts_as_unset_and_is_named() {
+    let tv = TestVault::new();
+    tv.set("TOKEN", "v");
+    for (vars, named) in [
+        (&[("KEEP_PASSPHRASE", "")][..], "KEEP_PASSPHRASE is set but empty"),
+        (
+            &[("KEEP_PASSPHRASE_FILE", ""), ("KEEP_PASSPHRASE", "")],
+            "KEEP_PASSPHRASE_FILE, KEEP_PASSPHRASE are set but empty",
+        ),
+        (&[("KEEP_PKCS11_PIN", "")], "KEEP_PKCS11_PIN is set but empty"),
+        (&[("KEEP_RECOVERY_KEY", "")], "KEEP_RECOVERY_KEY is set but empty"),
+        (
+            &[("KEEP_AGE_IDENTITY", "")],
+            "KEEP_AGE_IDENTITY is set but empty",
+        ),
+    ] {
+        let out = without_terminal(&tv, &["get", "TOKEN"], vars);
+        assert_eq!(code(&out), 6, "{vars:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(named), "{vars:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+    // An empty variable does not hide a credential that is there.
+    let out = tv.keep(&["get", "TOKEN"]).env("KEEP_PASSPHRASE", "").output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(out.stdout, b"v");
+}
+
+#[test]
+fn init_with_empty_passphrase_variables_creates_no_vault() {
+    let tv = TestVault::empty();
+    let out = without_terminal(
+        &tv,
+        &["init", "--kdf-memory", "1MiB", "--kdf-iterations", "1"],
+        &[("KEEP_NEW_PASSPHRASE", ""), ("KEEP_PASSPHRASE", "")],
+    );
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("no terminal to ask on"), "{err}");
+    assert!(
+        err.contains("KEEP_PASSPHRASE, KEEP_NEW_PASSPHRASE are set but empty"),
+        "{err}"
+    );
+    assert!(!tv.vault_path().exists(), "a vault with an empty passphrase was created");
+}
+
+#[test]
+fn an_empty_variable_on_a_terminal_means_the_prompt() {
+    let tv = TestVault::new();
+    tv.set("TOKEN", "on-the-terminal");
+    let mut env = vault_env(&tv);
+    env.push(("KEEP_PASSPHRASE", OsString::new()));
+    let mut pty = Pty::start(tv.path(), "keep get TOKEN", &env);
+    pty.expect("Vault passphrase:");
+    pty.type_line(PASSPHRASE);
+    let (status, screen) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert!(screen.contains("on-the-terminal"), "{screen}");
+}
+
+// ---- init on a terminal ----
+
+#[test]
+fn init_on_a_terminal_asks_again_when_the_passphrases_differ_and_warns_on_a_weak_one() {
+    let tv = TestVault::empty();
+    let env = vault_env(&tv);
+    let mut pty = Pty::start(
+        tv.path(),
+        "keep init --kdf-memory 1MiB --kdf-iterations 1",
+        &env,
+    );
+    pty.expect("New passphrase:");
+    pty.type_line("short");
+    pty.expect("this passphrase is weak (5 characters");
+    pty.expect("Repeat the new passphrase:");
+    pty.type_line("shorter");
+    pty.expect("The two passphrases differ; try again.");
+    pty.expect("New passphrase:");
+    pty.type_line(PASSPHRASE);
+    pty.expect("Repeat the new passphrase:");
+    pty.type_line(PASSPHRASE);
+    pty.expect("Create a recovery key");
+    pty.type_line("n");
+    let (status, screen) = pty.finish();
+    assert_eq!(status, 0, "{screen}");
+    assert_eq!(
+        screen.matches("this passphrase is weak").count(),
+        1,
+        "only the short one is weak: {screen}"
+    );
+    assert!(screen.contains("Next: `printf"), "{screen}");
+    assert!(!screen.contains("recovery key for"), "{screen}");
+    // The vault opens with the passphrase typed the second time.
+    let ls = tv.run(&["ls"]);
+    assert_eq!(code(&ls), 0, "{}", stderr(&ls));
+}
+
