@@ -12,11 +12,14 @@ fn set_get_round_trips_text_multiline_and_unicode() {
         ("PLAIN", "s3cr3t"),
         ("MULTI", "line one\nline two\n\"quoted\" $dollar #hash =eq"),
         ("UNICODE", "pässwörd-🔑"),
-        ("EMPTY", ""),
     ] {
         tv.set(name, value);
         assert_eq!(tv.get(name), value, "{name}");
     }
+    // An empty value only on purpose.
+    let out = tv.run_with_stdin(&["set", "EMPTY", "--allow-empty"], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("EMPTY"), "");
 }
 
 #[test]

@@ -351,3 +351,31 @@ fn init_on_a_terminal_asks_again_when_the_passphrases_differ_and_warns_on_a_weak
     assert_eq!(code(&ls), 0, "{}", stderr(&ls));
 }
 
+
+// ---- 3. Empty input never replaces a value ----
+
+#[test]
+fn empty_input_never_replaces_a_value_unless_allowed() {
+    let tv = TestVault::new();
+    tv.set("TOKEN", "keep-me");
+    // `failing_cmd | keep set TOKEN`: nothing, or only the newline `echo "$UNSET"` gives.
+    for input in [&b""[..], b"\n"] {
+        let out = tv.run_with_stdin(&["set", "TOKEN"], input);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains("is empty"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("--allow-empty"), "{}", stderr(&out));
+    }
+    let empty = tv.path().join("empty.txt");
+    std::fs::write(&empty, b"").unwrap();
+    let out = tv.run(&["set", "TOKEN", "--from-file", empty.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("empty.txt is empty"), "{}", stderr(&out));
+    assert_eq!(tv.get("TOKEN"), "keep-me");
+    let history: serde_json::Value =
+        serde_json::from_slice(&tv.run(&["history", "TOKEN", "--json"]).stdout).unwrap();
+    assert_eq!(history["versions"].as_array().unwrap().len(), 1, "{history}");
+
+    let out = tv.run_with_stdin(&["set", "TOKEN", "--allow-empty"], b"");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("TOKEN"), "");
+}

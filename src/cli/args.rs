@@ -151,8 +151,11 @@ pub struct SetArgs {
     /// Keep a trailing newline read from stdin
     #[arg(long)]
     pub raw: bool,
+    /// Accept an empty value (refused otherwise: an empty pipe is usually a command that failed)
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Generate the value: token:N, hex:N, password:LEN[:luds], uuid, age, ed25519
-    #[arg(long, value_name = "SPEC", conflicts_with_all = ["from_file", "raw"])]
+    #[arg(long, value_name = "SPEC", conflicts_with_all = ["from_file", "raw", "allow_empty"])]
     pub generate: Option<String>,
 }
 

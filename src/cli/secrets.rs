@@ -17,6 +17,16 @@ pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
     // Unlock before reading the value, so a wrong passphrase does not waste a typed value.
     let mut vault = ctx.open()?;
     let value = input::read_value(&address.name, a.from_file.as_deref(), a.raw)?;
+    if value.expose().is_empty() && !a.allow_empty {
+        return Err(Error::Usage(format!(
+            "the value for {address} is empty ({}); nothing was changed. An empty pipe is usually a \
+             command that failed; `--allow-empty` stores an empty value on purpose",
+            match &a.from_file {
+                Some(p) => format!("{} is empty", p.display()),
+                None => "nothing came in on stdin".into(),
+            }
+        )));
+    }
     let version = audit::write(
         &mut vault,
         Action::Write,
