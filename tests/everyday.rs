@@ -107,8 +107,10 @@ impl Pty {
         }
     }
 
-    /// Type `text` and Enter.
+    /// Type `text` and Enter, after a human's pause: keep prints a prompt a moment before it turns
+    /// the terminal's echo off, and a line typed in between would be echoed.
     fn type_line(&mut self, text: &str) {
+        std::thread::sleep(Duration::from_millis(300));
         let stdin = self.child.stdin.as_mut().unwrap();
         stdin.write_all(format!("{text}\r").as_bytes()).unwrap();
         stdin.flush().unwrap();
@@ -378,4 +380,104 @@ fn empty_input_never_replaces_a_value_unless_allowed() {
     let out = tv.run_with_stdin(&["set", "TOKEN", "--allow-empty"], b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(tv.get("TOKEN"), "");
+}
+
+// ---- 4. A mistyped environment or name is an error that says what exists ----
+
+/// A project folder: keep.toml (project billing, default dev, [env.prod] and an empty [env.staging]),
+/// DATABASE_URL in dev and prod, ONLY_DEV in dev.
+fn billing() -> TestVault {
+    let tv = TestVault::new();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "project = \"billing\"\ndefault_env = \"dev\"\n\n[env.prod]\nrequired = [\"DATABASE_URL\"]\n\n[env.staging]\n",
+    )
+    .unwrap();
+    tv.set("DATABASE_URL", "postgres://dev");
+    tv.set("ONLY_DEV", "dev-only-value");
+    let out = tv.run_with_stdin(&["--env", "prod", "set", "DATABASE_URL"], b"postgres://prod");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    tv
+}
+
+#[test]
+fn a_mistyped_environment_is_exit_3_naming_the_ones_that_exist() {
+    let tv = billing();
+    let marker = tv.path().join("child-ran");
+    let run_child = format!("touch {}", marker.display());
+    for args in [
+        &["--env", "prdo", "exec", "--", "sh", "-c", &run_child][..],
+        &["--env", "prdo", "env"],
+        &["--env", "prdo", "ls"],
+        &["--env", "prdo", "get", "DATABASE_URL"],
+        &["--env", "prdo", "status"],
+        &["--env", "prdo", "rotate", "--all", "--dry-run"],
+        &["--env", "prdo", "materialize", "out.env"],
+    ] {
+        let out = tv.run(args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 3, "{args:?}: {err}");
+        assert!(
+            err.contains("environment \"prdo\" of project \"billing\" has no secrets"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("keep.toml does not declare it"), "{args:?}: {err}");
+        assert!(err.contains("environments with secrets: dev, prod"), "{args:?}: {err}");
+        assert!(err.contains("did you mean prod?"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    assert!(!marker.exists(), "the child ran with no secrets");
+    assert!(!tv.path().join("out.env").exists());
+
+    // A declared environment may be empty; a new one is started by `set`.
+    let out = tv.run(&["--env", "staging", "ls"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = tv.run_with_stdin(&["--env", "qa", "set", "X"], b"value-in-qa");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&tv.run(&["--env", "qa", "ls"])), 0);
+
+    // A mistyped project too.
+    let out = tv.run(&["--project", "biling", "ls"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("did you mean billing?"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_empty_default_scope_is_not_an_error() {
+    let tv = TestVault::new();
+    let out = tv.run(&["ls"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let out = tv.run(&["exec", "--", "true"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_name_suggests_the_close_one_or_where_it_exists() {
+    let tv = billing();
+    for args in [
+        &["get", "DATABSE_URL"][..],
+        &["history", "DATABSE_URL"],
+        &["rm", "DATABSE_URL"],
+        &["rollback", "DATABSE_URL", "--to", "1"],
+    ] {
+        let out = tv.run(args);
+        assert_eq!(code(&out), 3, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("(did you mean DATABASE_URL?)"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = tv.run(&["--env", "prod", "get", "ONLY_DEV"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(it exists as keep://billing/dev/ONLY_DEV)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = tv.run(&["get", "SOMETHING_ELSE"]);
+    assert_eq!(code(&out), 3);
+    assert!(!stderr(&out).contains("did you mean"), "{}", stderr(&out));
+    assert_eq!(tv.get("DATABASE_URL"), "postgres://dev");
 }

@@ -1,9 +1,11 @@
 //! What every command needs to know before it starts: where the vault is, which `keep.toml` applies,
 //! and which scope names refer to.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::args::GlobalArgs;
+use super::suggest;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Scope};
@@ -66,4 +68,127 @@ impl Context {
     pub fn open(&self) -> Result<Vault> {
         Vault::open(&self.vault_path)
     }
+
+    /// For a command that read the current scope and found nothing in it: fine when the scope is
+    /// one the user can expect to be empty (the default, or declared in keep.toml), else a mistyped
+    /// `--env`/`--project`: exit 3, naming the ones that hold secrets. Cheap when it matters: only
+    /// called once a command has found nothing.
+    pub fn check_empty_scope(&self, vault: &Vault) -> Result<()> {
+        self.check_scope(vault, &self.scope)
+    }
+
+    /// [`Context::check_empty_scope`] for a command that has not listed the scope itself.
+    pub fn require_scope(&self, vault: &Vault) -> Result<()> {
+        if vault.list(Some(&self.scope), true)?.is_empty() {
+            self.check_empty_scope(vault)?;
+        }
+        Ok(())
+    }
+
+    fn check_scope(&self, vault: &Vault, scope: &Scope) -> Result<()> {
+        let (project, env) = (scope.project(), scope.env());
+        let all = vault.list(None, true)?;
+        let config_project = self.config.as_ref().and_then(|c| c.project.as_deref());
+        let project_declared = project == config_project.unwrap_or(Scope::DEFAULT_PROJECT);
+        let in_project: Vec<_> = all
+            .iter()
+            .filter(|e| e.address.scope.project() == project)
+            .collect();
+        if in_project.is_empty() && !project_declared {
+            let projects: BTreeSet<&str> = all.iter().map(|e| e.address.scope.project()).collect();
+            return Err(Error::NotFound(format!(
+                "project {project:?} has no secrets{}; projects with secrets: {}{}",
+                self.undeclared(),
+                list_or_none(&projects),
+                did_you_mean(project, &projects)
+            )));
+        }
+        if in_project.iter().any(|e| e.address.scope.env() == env) || self.env_declared(env) {
+            return Ok(());
+        }
+        let envs: BTreeSet<&str> = in_project.iter().map(|e| e.address.scope.env()).collect();
+        Err(Error::NotFound(format!(
+            "environment {env:?} of project {project:?} has no secrets{}; environments with \
+             secrets: {}{}. (`keep --env {env} set NAME` starts it.)",
+            self.undeclared(),
+            list_or_none(&envs),
+            did_you_mean(env, &envs)
+        )))
+    }
+
+    /// Whether `env` is the default environment or one keep.toml names (`[env.E]`, a sync target's
+    /// `env`).
+    fn env_declared(&self, env: &str) -> bool {
+        let Some(c) = &self.config else {
+            return env == Scope::DEFAULT_ENV;
+        };
+        env == c.default_env.as_deref().unwrap_or(Scope::DEFAULT_ENV)
+            || c.env.contains_key(env)
+            || c.sync.values().any(|t| t.env.as_deref() == Some(env))
+    }
+
+    fn undeclared(&self) -> String {
+        match self.config.as_ref().and_then(|c| c.path.as_deref()) {
+            Some(path) => format!(" and {} does not declare it", path.display()),
+            None => " and there is no keep.toml declaring it".into(),
+        }
+    }
+
+    /// `result`, with a hint added to a "not found" for `address`: the closest name in the scope
+    /// ("did you mean DATABASE_URL"), else the other environments that have the name.
+    pub fn hint_missing<T>(&self, vault: &Vault, address: &Address, result: Result<T>) -> Result<T> {
+        match result {
+            Err(Error::NotFound(message)) => {
+                self.check_scope(vault, &address.scope)?;
+                Err(Error::NotFound(message + &self.name_hint(vault, address)))
+            }
+            other => other,
+        }
+    }
+
+    fn name_hint(&self, vault: &Vault, address: &Address) -> String {
+        let Ok(all) = vault.list(None, true) else {
+            return String::new();
+        };
+        let name = address.name.as_str();
+        let here: Vec<&str> = all
+            .iter()
+            .filter(|e| e.address.scope == address.scope)
+            .map(|e| e.address.name.as_str())
+            .collect();
+        if here.contains(&name) {
+            // It exists (perhaps deleted, or that version does not): the message already says so.
+            return String::new();
+        }
+        if let Some(near) = suggest::closest(name, here.iter().copied()) {
+            return format!(" (did you mean {near}?)");
+        }
+        let elsewhere: Vec<String> = all
+            .iter()
+            .filter(|e| {
+                !e.deleted
+                    && e.address.name.as_str() == name
+                    && e.address.scope.project() == address.scope.project()
+            })
+            .map(|e| e.address.to_string())
+            .collect();
+        match elsewhere.as_slice() {
+            [] => String::new(),
+            some => format!(" (it exists as {})", some.join(", ")),
+        }
+    }
+}
+
+fn list_or_none(words: &BTreeSet<&str>) -> String {
+    if words.is_empty() {
+        "none yet".into()
+    } else {
+        words.iter().copied().collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn did_you_mean(word: &str, candidates: &BTreeSet<&str>) -> String {
+    suggest::closest(word, candidates.iter().copied())
+        .map(|c| format!(" (did you mean {c}?)"))
+        .unwrap_or_default()
 }

@@ -30,6 +30,9 @@ pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     let mut vault = ctx.open()?;
     let pairs = using::resolve(&vault, &ctx.scope, &only)?;
+    if pairs.is_empty() {
+        ctx.check_empty_scope(&vault)?;
+    }
     let read = super::using::scope_addresses(ctx, &pairs);
     audit::record(&mut vault, Action::Read, &read, audit::OK)?;
     drop(vault);
@@ -213,6 +216,7 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
 pub fn check(ctx: &Context) -> Result<i32> {
     let required = check::required(ctx.config.as_ref(), ctx.scope.env(), &cwd()?)?;
     let vault = ctx.open()?;
+    ctx.require_scope(&vault)?;
     let missing = check::missing(&vault, &ctx.scope, &required.names)?;
     let code = if missing.is_empty() {
         exit::OK

@@ -18,6 +18,7 @@ mod rotation;
 mod scan;
 mod secrets;
 mod slot;
+mod suggest;
 mod sync;
 mod using;
 mod using_args;

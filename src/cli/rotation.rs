@@ -81,19 +81,22 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
         return Ok(0);
     }
     let outcome = if a.retry {
-        rotation.retry(&mut vault, &address)?
+        rotation.retry(&mut vault, &address)
     } else {
-        let generator = rotation
-            .generator_for(&mut vault, &address, flag.as_ref())?
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "{address} has no generator: give --generator SPEC, or set one with `keep policy \
-                     set {} --max-age D --generator SPEC`",
-                    address.name
-                ))
-            })?;
-        rotation.rotate(&mut vault, &address, &generator)?
+        rotation
+            .generator_for(&mut vault, &address, flag.as_ref())
+            .and_then(|g| {
+                g.ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{address} has no generator: give --generator SPEC, or set one with `keep \
+                         policy set {} --max-age D --generator SPEC`",
+                        address.name
+                    ))
+                })
+            })
+            .and_then(|generator| rotation.rotate(&mut vault, &address, &generator))
     };
+    let outcome = ctx.hint_missing(&vault, &address, outcome)?;
     if ctx.json {
         output::json(&outcome)?;
     } else {
@@ -183,6 +186,9 @@ fn rotate_many(
         Selection::Scope(&ctx.scope)
     };
     let statuses = rotate::status(vault, config, &selection)?;
+    if statuses.is_empty() && !a.all_envs {
+        ctx.check_empty_scope(vault)?;
+    }
     let mut items = rotate::plan(&statuses, config, after, a.due);
     if let Some(g) = flag {
         for item in &mut items {
@@ -360,6 +366,9 @@ pub fn status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         Selection::Scope(&ctx.scope)
     };
     let statuses = rotate::status(&mut vault, ctx.config.as_ref(), &selection)?;
+    if statuses.is_empty() && !a.all_envs {
+        ctx.check_empty_scope(&vault)?;
+    }
     if ctx.json {
         return output::json(&statuses).map(|_| 0);
     }

@@ -48,12 +48,13 @@ pub fn get(ctx: &Context, a: GetArgs) -> Result<i32> {
         Some(v) => vault.get_version(&address, v).map(|value| (v, value)),
         None => vault.current(&address),
     };
-    let (version, value) = audit::recorded(
+    let result = audit::recorded(
         &mut vault,
         Action::Read,
         std::slice::from_ref(&address),
         result,
-    )?;
+    );
+    let (version, value) = ctx.hint_missing(&vault, &address, result)?;
     if ctx.json {
         let mut doc = serde_json::json!({
             "address": address.to_string(),
@@ -109,7 +110,11 @@ pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
             .filter(|e| e.address.scope.project() == project)
             .collect()
     } else {
-        vault.list(Some(&ctx.scope), a.deleted)?
+        let entries = vault.list(Some(&ctx.scope), a.deleted)?;
+        if entries.is_empty() {
+            ctx.check_empty_scope(&vault)?;
+        }
+        entries
     };
     if ctx.json {
         let items: Vec<LsItem> = entries
@@ -146,12 +151,13 @@ pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
 pub fn rm(ctx: &Context, a: NameArg) -> Result<i32> {
     let address = ctx.address(&a.name)?;
     let mut vault = ctx.open()?;
-    let version = audit::write(
+    let result = audit::write(
         &mut vault,
         Action::Delete,
         std::slice::from_ref(&address),
         |w| w.remove(&address),
-    )?;
+    );
+    let version = ctx.hint_missing(&vault, &address, result)?;
     if ctx.json {
         output::json(
             &serde_json::json!({ "address": address.to_string(), "version": version, "deleted": true }),
@@ -169,7 +175,7 @@ pub fn rm(ctx: &Context, a: NameArg) -> Result<i32> {
 pub fn history(ctx: &Context, a: NameArg) -> Result<i32> {
     let address = ctx.address(&a.name)?;
     let vault = ctx.open()?;
-    let versions = vault.history(&address)?;
+    let versions = ctx.hint_missing(&vault, &address, vault.history(&address))?;
     if ctx.json {
         let items: Vec<_> = versions
             .iter()
@@ -201,12 +207,13 @@ pub fn history(ctx: &Context, a: NameArg) -> Result<i32> {
 pub fn rollback(ctx: &Context, a: RollbackArgs) -> Result<i32> {
     let address = ctx.address(&a.name)?;
     let mut vault = ctx.open()?;
-    let version = audit::write(
+    let result = audit::write(
         &mut vault,
         Action::Rollback,
         std::slice::from_ref(&address),
         |w| w.rollback(&address, a.to),
-    )?;
+    );
+    let version = ctx.hint_missing(&vault, &address, result)?;
     if ctx.json {
         output::json(
             &serde_json::json!({ "address": address.to_string(), "version": version, "from": a.to }),

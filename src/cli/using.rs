@@ -22,6 +22,9 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let mut vault = ctx.open()?;
     let mut pairs = using::resolve(&vault, &ctx.scope, &only)?;
+    if pairs.is_empty() && files.is_empty() {
+        ctx.check_empty_scope(&vault)?;
+    }
     let mut read = scope_addresses(ctx, &pairs);
     for entries in files {
         read.extend(entries.iter().filter_map(|e| match e {
@@ -102,6 +105,9 @@ pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
     let format = if ctx.json { Format::Json } else { a.format };
     let mut vault = ctx.open()?;
     let pairs = using::resolve(&vault, &ctx.scope, &only)?;
+    if pairs.is_empty() {
+        ctx.check_empty_scope(&vault)?;
+    }
     audit::record(
         &mut vault,
         Action::Read,
