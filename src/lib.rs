@@ -16,6 +16,7 @@
 //! - [`lint`]: secret hygiene checks.
 //! - [`scan`]: `keep scan`, the vault-aware secret scanner, and its git hook.
 //! - [`sync`]: push, pull and diff against cloud secrets managers (AWS, Vault KV).
+//! - [`duration`]: the one formatter for durations shown to the user.
 //! - [`cli`]: the command-line interface.
 
 pub mod agefile;
@@ -24,6 +25,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod duration;
 pub mod env;
 pub mod error;
 pub mod hardening;

@@ -481,3 +481,111 @@ fn a_missing_name_suggests_the_close_one_or_where_it_exists() {
     assert!(!stderr(&out).contains("did you mean"), "{}", stderr(&out));
     assert_eq!(tv.get("DATABASE_URL"), "postgres://dev");
 }
+
+// ---- 6. Hints act on the scope the command acted on ----
+
+#[test]
+fn rm_and_rotate_hints_name_the_scope_they_acted_on() {
+    let tv = billing();
+    let out = tv.run_with_stdin(&["--env", "prod", "set", "API_KEY"], b"prod-key-1");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = tv.run(&["--env", "prod", "rm", "API_KEY"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let hint = "`keep --env prod rollback API_KEY --to 1`";
+    assert!(stderr(&out).contains(hint), "{}", stderr(&out));
+    // The hint, typed as printed, restores the prod secret.
+    let out = tv.run(&["--env", "prod", "rollback", "API_KEY", "--to", "1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = tv.run(&["--env", "prod", "get", "API_KEY"]);
+    assert_eq!(got.stdout, b"prod-key-1");
+
+    // In the default scope the hint needs no flags.
+    tv.set("LOCAL", "dev-value-1");
+    let out = tv.run(&["rm", "LOCAL"]);
+    assert!(
+        stderr(&out).contains("`keep rollback LOCAL --to 1`"),
+        "{}",
+        stderr(&out)
+    );
+
+    // KEEP_ENV=prod is the default the next command gets too: no flag needed.
+    let out = tv
+        .keep(&["rm", "API_KEY"])
+        .env("KEEP_ENV", "prod")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`keep rollback API_KEY --to 3`"),
+        "{}",
+        stderr(&out)
+    );
+
+    // rotate --all in prod: manual secrets are set in prod.
+    let out = tv.run(&["--env", "prod", "rotate", "--all"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("rotate it by hand (`keep --env prod set DATABASE_URL`)"),
+        "{err}"
+    );
+    assert!(!err.contains("(`keep set DATABASE_URL`)"), "{err}");
+    // rotate one name without a generator: the policy hint is for prod.
+    let out = tv.run(&["--env", "prod", "rotate", "DATABASE_URL"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`keep --env prod policy set DATABASE_URL --max-age D --generator SPEC`"),
+        "{}",
+        stderr(&out)
+    );
+    // No pending rotation: `keep status` for prod.
+    let out = tv.run(&["--env", "prod", "rotate", "DATABASE_URL", "--discard"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`keep --env prod status` lists pending ones"),
+        "{}",
+        stderr(&out)
+    );
+    // A deleted secret's hints use its full address.
+    let out = tv.run(&["--env", "prod", "rm", "DATABASE_URL"]);
+    assert_eq!(code(&out), 0);
+    let out = tv.run(&["--env", "prod", "get", "DATABASE_URL"]);
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).contains("`keep history keep://billing/prod/DATABASE_URL`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(tv.get("DATABASE_URL"), "postgres://dev");
+}
+
+#[test]
+fn check_hints_set_in_the_checked_environment() {
+    let tv = billing();
+    let out = tv.run(&["--env", "prod", "rm", "DATABASE_URL"]);
+    assert_eq!(code(&out), 0);
+    let out = tv.run(&["--env", "prod", "check"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("set them with `keep --env prod set NAME`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+// ---- 8. Durations read back as written ----
+
+#[test]
+fn durations_read_back_as_written() {
+    let tv = TestVault::new();
+    tv.set("API_TOKEN", "a-strong-Value-8d7f6e5c");
+    for (typed, shown) in [("90d", "every 90d"), ("36h", "every 1d12h"), ("90m", "every 1h30m")] {
+        let out = tv.run(&["policy", "set", "API_TOKEN", "--max-age", typed]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(stderr(&out).contains(shown), "{typed}: {}", stderr(&out));
+    }
+    tv.run(&["policy", "set", "API_TOKEN", "--max-age", "90d"]);
+    let out = tv.run(&["status"]);
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(table.contains("90d manual"), "{table}");
+    assert!(!table.contains("month"), "{table}");
+}

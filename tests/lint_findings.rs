@@ -137,10 +137,29 @@ fn each_rule_fires_on_its_fixture_without_showing_values() {
     for (_, value) in VALUES.iter().filter(|(_, v)| v.len() > 4) {
         assert!(!raw.contains(value), "lint output shows a value: {raw}");
     }
-    // Human output, same verdict.
+    // Human output, same verdict, and every line names what it found.
     let out = tv.keep(&["lint"]).current_dir(&dir).output().unwrap();
     assert_eq!(code(&out), 1);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("error[weak-default]"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("error[weak-default]"), "{text}");
+    let reused = text
+        .lines()
+        .find(|l| l.starts_with("error[reused-across-envs]"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        reused.contains("keep://default/dev/SHARED") && reused.contains("keep://default/prod/SHARED"),
+        "{reused}"
+    );
+    // The overdue hint acts on the secret it names, whatever the current scope.
+    let overdue = text
+        .lines()
+        .find(|l| l.starts_with("error[overdue]"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(overdue.contains("policy of 1s"), "{overdue}");
+    assert!(overdue.contains("`keep rotate keep://default/dev/OLD`"), "{overdue}");
+    for (_, value) in VALUES.iter().filter(|(_, v)| v.len() > 4) {
+        assert!(!text.contains(value), "lint output shows a value: {text}");
+    }
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub struct Context {
     pub vault_path: PathBuf,
     pub config: Option<Config>,
     pub scope: Scope,
+    /// The scope a command typed without `--project`/`--env` gets: what hints must not assume.
+    pub default_scope: Scope,
     pub json: bool,
     pub verbose: bool,
 }
@@ -43,6 +45,16 @@ impl Context {
             .or_else(|| from_config(|c| c.default_env.as_ref()))
             .unwrap_or_else(|| Scope::DEFAULT_ENV.to_string());
         let scope = Scope::new(&project, &env)?;
+        let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+        let default_scope = Scope::new(
+            &from_env("KEEP_PROJECT")
+                .or_else(|| from_config(|c| c.project.as_ref()))
+                .unwrap_or_else(|| Scope::DEFAULT_PROJECT.to_string()),
+            &from_env("KEEP_ENV")
+                .or_else(|| from_config(|c| c.default_env.as_ref()))
+                .unwrap_or_else(|| Scope::DEFAULT_ENV.to_string()),
+        )
+        .unwrap_or_else(|_| scope.clone());
         if let Some(identity) = &g.identity {
             crate::session::set_age_identity(identity);
         }
@@ -54,9 +66,24 @@ impl Context {
             vault_path,
             config,
             scope,
+            default_scope,
             json: g.json,
             verbose: g.verbose,
         })
+    }
+
+    /// A command to suggest, acting on `scope`: `keep --env prod rollback X --to 1` when `scope` is not
+    /// the one the same command typed without flags would get, else `keep rollback X --to 1`. Every
+    /// hint that names a command is built here, so a hint never acts on another scope's secret.
+    pub fn command(&self, scope: &Scope, rest: &str) -> String {
+        let mut flags = String::new();
+        if scope.project() != self.default_scope.project() {
+            flags.push_str(&format!(" --project {}", scope.project()));
+        }
+        if scope.env() != self.default_scope.env() {
+            flags.push_str(&format!(" --env {}", scope.env()));
+        }
+        format!("`keep{flags} {rest}`")
     }
 
     /// Parse a `NAME` or `keep://` address in the current scope.

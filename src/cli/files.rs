@@ -248,11 +248,12 @@ pub fn check(ctx: &Context) -> Result<i32> {
         }
         print!("{out}");
         output::note(&format!(
-            "{} of {} names required by {} are missing in {}; set them with `keep set NAME`.",
+            "{} of {} names required by {} are missing in {}; set them with {}.",
             missing.len(),
             required.names.len(),
             required.source.display(),
-            ctx.scope
+            ctx.scope,
+            ctx.command(&ctx.scope, "set NAME")
         ));
     }
     Ok(code)

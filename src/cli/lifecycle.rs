@@ -109,7 +109,7 @@ pub fn unlock(ctx: &Context, a: UnlockArgs) -> Result<i32> {
     output::note(&format!(
         "Unlocked {} for {} in this login session; `keep lock` forgets the key.",
         vault.path().display(),
-        humantime::format_duration(ttl)
+        crate::duration::exact(ttl)
     ));
     Ok(0)
 }

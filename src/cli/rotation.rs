@@ -12,16 +12,6 @@ use crate::rotate::{
 use crate::scope::Address;
 use crate::vault::Vault;
 
-/// `3d`, `5h`, `12m`, `40s`: the largest whole unit.
-fn short_age(secs: u64) -> String {
-    match secs {
-        s if s >= 86_400 => format!("{}d", s / 86_400),
-        s if s >= 3_600 => format!("{}h", s / 3_600),
-        s if s >= 60 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
-
 fn parse_generator(spec: Option<&str>) -> Result<Option<Generator>> {
     spec.map(Generator::parse).transpose()
 }
@@ -76,21 +66,25 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
         return show_pending(ctx, &mut vault, &address);
     }
     if a.discard {
-        engine::discard(&mut vault, &address)?;
+        engine::discard(&mut vault, &address).map_err(|e| no_pending(ctx, &address, e))?;
         output::note(&format!("Discarded the pending rotation of {address}."));
         return Ok(0);
     }
     let outcome = if a.retry {
-        rotation.retry(&mut vault, &address)
+        rotation
+            .retry(&mut vault, &address)
+            .map_err(|e| no_pending(ctx, &address, e))
     } else {
         rotation
             .generator_for(&mut vault, &address, flag.as_ref())
             .and_then(|g| {
                 g.ok_or_else(|| {
                     Error::Usage(format!(
-                        "{address} has no generator: give --generator SPEC, or set one with `keep \
-                         policy set {} --max-age D --generator SPEC`",
-                        address.name
+                        "{address} has no generator: give --generator SPEC, or set one with {}",
+                        ctx.command(
+                            &address.scope,
+                            &format!("policy set {} --max-age D --generator SPEC", address.name)
+                        )
                     ))
                 })
             })
@@ -100,7 +94,7 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
     if ctx.json {
         output::json(&outcome)?;
     } else {
-        report(&outcome);
+        report(ctx, &address, &outcome);
     }
     Ok(if outcome.ok() {
         0
@@ -109,7 +103,18 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
     })
 }
 
-fn report(o: &Outcome) {
+/// A "no pending rotation" from the engine, with the hint for the right scope.
+fn no_pending(ctx: &Context, address: &Address, e: Error) -> Error {
+    match e {
+        Error::NotFound(m) if m.contains("no pending rotation") => Error::NotFound(format!(
+            "{address} has no pending rotation; {} lists pending ones",
+            ctx.command(&address.scope, "status")
+        )),
+        other => other,
+    }
+}
+
+fn report(ctx: &Context, address: &Address, o: &Outcome) {
     match o.status {
         "rotated" => {
             output::note(&format!(
@@ -129,11 +134,14 @@ fn report(o: &Outcome) {
         }
         _ => output::warn(&format!(
             "{}: hook `{}` {}; the old value stays current and the new one is pending \
-             (`keep rotate {} --show-pending`, `--retry` once fixed, or `--discard`)",
+             ({}, `--retry` once fixed, or `--discard`)",
             o.address,
             o.failed_hook.as_deref().unwrap_or("?"),
             o.reason.as_deref().unwrap_or("failed"),
-            o.address.rsplit('/').next().unwrap_or_default(),
+            ctx.command(
+                &address.scope,
+                &format!("rotate {} --show-pending", address.name)
+            ),
         )),
     }
 }
@@ -142,7 +150,8 @@ fn show_pending(ctx: &Context, vault: &mut Vault, address: &Address) -> Result<i
     let result = meta::pending(vault, address).and_then(|p| {
         p.ok_or_else(|| {
             Error::NotFound(format!(
-                "{address} has no pending rotation; `keep status` lists pending ones"
+                "{address} has no pending rotation; {} lists pending ones",
+                ctx.command(&address.scope, "status")
             ))
         })
     });
@@ -207,9 +216,9 @@ fn rotate_many(
     for item in &items {
         if item.manual() {
             output::warn(&format!(
-                "{}: no generator; rotate it by hand (`keep set {}`) and update: {}",
+                "{}: no generator; rotate it by hand ({}) and update: {}",
                 item.address,
-                item.address.name,
+                ctx.command(&item.address.scope, &format!("set {}", item.address.name)),
                 consumers(item)
             ));
             results.push(serde_json::json!({
@@ -225,7 +234,7 @@ fn rotate_many(
                     code = engine::EXIT_HOOK_FAILED;
                 }
                 if !ctx.json {
-                    report(&o);
+                    report(ctx, &item.address, &o);
                 }
                 results.push(serde_json::to_value(&o).expect("outcome serialises"));
             }
@@ -329,7 +338,7 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
             } else {
                 output::note(&format!(
                     "Policy for {address}: rotate every {}{}.",
-                    humantime::format_duration(max_age),
+                    crate::duration::exact(max_age),
                     policy
                         .generator
                         .map(|g| format!(" with {g}"))
@@ -392,7 +401,7 @@ pub fn status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         let policy = match &s.policy {
             Some(p) => format!(
                 "{} {}",
-                short_age(p.max_age_secs),
+                crate::duration::exact_secs(p.max_age_secs),
                 p.generator.as_deref().unwrap_or("manual")
             ),
             None => "-".into(),
@@ -413,7 +422,7 @@ pub fn status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         }
         out.push_str(&format!(
             "{name:<width$}  {:>5}  {policy:<24}  {}\n",
-            short_age(s.age_secs),
+            crate::duration::approx_secs(s.age_secs),
             marks.join(", ")
         ));
     }

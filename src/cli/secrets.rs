@@ -164,9 +164,11 @@ pub fn rm(ctx: &Context, a: NameArg) -> Result<i32> {
         )?;
     } else {
         output::note(&format!(
-            "Deleted {address} (version {version}); `keep rollback {} --to {}` restores it.",
-            address.name,
-            version - 1
+            "Deleted {address} (version {version}); {} restores it.",
+            ctx.command(
+                &address.scope,
+                &format!("rollback {} --to {}", address.name, version - 1)
+            )
         ));
     }
     Ok(0)

@@ -92,17 +92,19 @@ pub fn run(vault: &mut Vault, input: &Input<'_>) -> Result<Vec<Finding>> {
     for group in by_value.values() {
         let envs: BTreeSet<&str> = group.iter().map(|a| a.scope.env()).collect();
         if envs.len() > 1 {
+            let secrets: Vec<String> = group.iter().map(|a| a.to_string()).collect();
             out.push(Finding {
                 level: Level::Error,
                 rule: "reused-across-envs",
-                secrets: group.iter().map(|a| a.to_string()).collect(),
-                path: None,
-                line: None,
                 message: format!(
-                    "the same value is used in {} environments ({}); give each environment its own",
+                    "{} hold the same value in {} environments ({}); give each environment its own",
+                    secrets.join(", "),
                     envs.len(),
                     envs.into_iter().collect::<Vec<_>>().join(", ")
                 ),
+                secrets,
+                path: None,
+                line: None,
             });
         }
     }
@@ -154,11 +156,9 @@ pub fn run(vault: &mut Vault, input: &Input<'_>) -> Result<Vec<Finding>> {
                 message: format!(
                     "{} is {} old, past its rotation policy of {}; `keep rotate {}`",
                     s.address,
-                    humantime::format_duration(std::time::Duration::from_secs(
-                        s.age_secs / 60 * 60
-                    )),
-                    humantime::format_duration(std::time::Duration::from_secs(max)),
-                    s.address.name
+                    crate::duration::approx_secs(s.age_secs),
+                    crate::duration::exact_secs(max),
+                    s.address
                 ),
             });
         }

@@ -118,7 +118,7 @@ pub fn run(
                 reason: format!(
                     "did not finish within {} and was stopped; raise `[rotate] hook_timeout` in \
                      keep.toml if it needs longer",
-                    humantime::format_duration(timeout)
+                    crate::duration::exact(timeout)
                 ),
             }));
         };

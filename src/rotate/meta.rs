@@ -228,9 +228,8 @@ pub fn pending(vault: &mut Vault, address: &Address) -> Result<Option<Pending>> 
     };
     let bad = || {
         Error::Integrity(format!(
-            "the pending rotation of {address} failed authentication; `keep rotate {} --discard` \
-             removes it",
-            address.name
+            "the pending rotation of {address} failed authentication; `keep rotate {address} \
+             --discard` removes it"
         ))
     };
     let plain = crypto::open(

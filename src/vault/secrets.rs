@@ -106,9 +106,9 @@ impl Ctx<'_> {
         match self.latest(&row, address)? {
             Some(v) if v.kind == Kind::Value => Ok((v.version, v.value)),
             Some(v) => Err(Error::NotFound(format!(
-                "{address} was deleted (version {}); `keep history {}` shows earlier versions and \
-                 `keep rollback {} --to N` restores one",
-                v.version, address.name, address.name
+                "{address} was deleted (version {}); `keep history {address}` shows earlier \
+                 versions and `keep rollback {address} --to N` restores one",
+                v.version
             ))),
             None => Err(not_found(address)),
         }
@@ -117,7 +117,7 @@ impl Ctx<'_> {
 
 fn not_found(address: &Address) -> Error {
     Error::NotFound(format!(
-        "no secret {address}; `keep ls` lists the names in this scope (--all-envs for every environment)"
+        "no secret {address}; `keep ls --all-envs` lists the names of every environment"
     ))
 }
 
@@ -146,8 +146,7 @@ impl Vault {
         let row = ctx.require(address)?;
         let v = store::version(ctx.conn, row.id, version)?.ok_or_else(|| {
             Error::NotFound(format!(
-                "{address} has no version {version}; `keep history {}` lists them",
-                address.name
+                "{address} has no version {version}; `keep history {address}` lists them"
             ))
         })?;
         let opened = ctx.open(&row, v.version, &v.sealed, address)?;
@@ -339,8 +338,7 @@ impl Writer<'_> {
         let row = self.ctx.require(address)?;
         let v = store::version(self.ctx.conn, row.id, to)?.ok_or_else(|| {
             Error::NotFound(format!(
-                "{address} has no version {to}; `keep history {}` lists them",
-                address.name
+                "{address} has no version {to}; `keep history {address}` lists them"
             ))
         })?;
         let old = self.ctx.open(&row, v.version, &v.sealed, address)?;
