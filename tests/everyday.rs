@@ -107,6 +107,38 @@ impl Pty {
         }
     }
 
+    /// Wait for the next of `prompts` to appear (the earliest, if several did), or for the command
+    /// to end without another one: `None`.
+    fn next_prompt<'a>(&mut self, prompts: &[&'a str]) -> Option<&'a str> {
+        let start = Instant::now();
+        loop {
+            let ended = self.child.try_wait().unwrap().is_some();
+            if ended {
+                // Let the reader thread drain what was printed last.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let all = self.text();
+            let rest = all.get(self.seen..).unwrap_or_default();
+            if let Some((i, p)) = prompts
+                .iter()
+                .filter_map(|p| rest.find(p).map(|i| (i, *p)))
+                .min()
+            {
+                self.seen += i + p.len();
+                return Some(p);
+            }
+            if ended {
+                return None;
+            }
+            assert!(
+                start.elapsed() < PROMPT_WAIT,
+                "`{}` neither prompted nor ended after {PROMPT_WAIT:?}:\n{all}",
+                self.line
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Type `text` and Enter, after a human's pause: keep prints a prompt a moment before it turns
     /// the terminal's echo off, and a line typed in between would be echoed.
     fn type_line(&mut self, text: &str) {
@@ -588,4 +620,95 @@ fn durations_read_back_as_written() {
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(table.contains("90d manual"), "{table}");
     assert!(!table.contains("month"), "{table}");
+}
+
+// ---- The README, verbatim ----
+
+/// The lines of the first `sh` code block after `heading` in README.md.
+fn readme_block(heading: &str, lang: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after = readme
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no {heading:?} section"))
+        .1;
+    let block = after
+        .split_once(&format!("```{lang}\n"))
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .unwrap_or_else(|| panic!("no ```{lang} block under {heading:?}"))
+        .0;
+    block
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn the_readme_quickstart_works_verbatim_on_a_terminal() {
+    let lines = readme_block("## Quickstart", "sh");
+    assert!(lines.len() >= 4, "{lines:?}");
+    let home = tempfile::tempdir().unwrap();
+    // The default vault path, the default (full) Argon2id cost: exactly what a new user gets.
+    let env = vec![("XDG_DATA_HOME", home.path().join("data").into_os_string())];
+    let answers = [
+        ("New passphrase:", PASSPHRASE),
+        ("Repeat the new passphrase:", PASSPHRASE),
+        ("Vault passphrase:", PASSPHRASE),
+        ("[y/N]", "n"),
+    ];
+    let mut unlocked = false;
+    let mut screens = String::new();
+    for line in &lines {
+        let mut pty = Pty::start(home.path(), line, &env);
+        let mut prompts = Vec::new();
+        while let Some(prompt) = pty.next_prompt(&answers.map(|(p, _)| p)) {
+            let (_, reply) = answers.iter().find(|(p, _)| *p == prompt).unwrap();
+            prompts.push(prompt);
+            pty.type_line(reply);
+        }
+        let (status, screen) = pty.finish();
+        screens.push_str(&format!("$ {line}\n{screen}\n"));
+        assert_eq!(status, 0, "README quickstart line `{line}` failed:\n{screens}");
+        if unlocked {
+            assert!(
+                prompts.is_empty(),
+                "`{line}` asked {prompts:?} after `keep unlock`:\n{screens}"
+            );
+        }
+        unlocked |= line.starts_with("keep unlock");
+        unlocked &= !line.starts_with("keep lock");
+    }
+    // What the block promises, seen on the terminal.
+    for line in &lines {
+        if let Some(value) = line
+            .strip_prefix("printf '")
+            .and_then(|rest| rest.split_once('\'').map(|(v, _)| v))
+        {
+            assert!(
+                screens.matches(value).count() >= 2,
+                "the value set is not shown by get and exec:\n{screens}"
+            );
+        }
+    }
+    assert!(!screens.contains(PASSPHRASE), "a passphrase was echoed:\n{screens}");
+}
+
+#[test]
+fn the_readme_keep_toml_reference_is_what_keep_parses() {
+    let tv = TestVault::new();
+    let toml = readme_block("## keep.toml reference", "toml").join("\n");
+    std::fs::write(tv.path().join("keep.toml"), toml).unwrap();
+    let out = tv.run(&["status"]);
+    assert_eq!(code(&out), 0, "README's keep.toml: {}", stderr(&out));
+    // And a typo is an error that points to that section.
+    std::fs::write(tv.path().join("keep.toml"), "project = \"billing\"\ndefault_evn = \"dev\"\n")
+        .unwrap();
+    let out = tv.run(&["status"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(see README.md, \"keep.toml reference\")"),
+        "{}",
+        stderr(&out)
+    );
 }

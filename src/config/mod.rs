@@ -210,7 +210,7 @@ impl Config {
             });
             let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
             Error::Usage(format!(
-                "{at}{} (see README.md, \"keep.toml\")",
+                "{at}{} (see README.md, \"keep.toml reference\")",
                 e.message()
             ))
         })?;
