@@ -712,3 +712,92 @@ fn the_readme_keep_toml_reference_is_what_keep_parses() {
         stderr(&out)
     );
 }
+
+// ---- Should-fix: first steps, status, slot ls, help ----
+
+#[test]
+fn a_bare_keep_without_a_vault_says_how_to_start() {
+    let tv = TestVault::empty();
+    let out = tv.run(&[]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("no vault yet at"), "{err}");
+    assert!(err.contains("keep init"), "{err}");
+    // With a vault, a bare keep prints the usual help.
+    let tv = TestVault::new();
+    let out = tv.run(&[]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("Usage: keep"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_value_in_argv_is_refused_without_repeating_it() {
+    let tv = TestVault::new();
+    let value = "hunter2-in-argv-Q9z";
+    let out = tv.run(&["set", "FOO", value]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(!err.contains(value), "the value was repeated: {err}");
+    assert!(err.contains("printf %s \"$VALUE\" | keep set FOO"), "{err}");
+    assert!(err.contains("nothing was stored"), "{err}");
+    assert_eq!(code(&tv.run(&["get", "FOO"])), 3);
+    // A value that looks like a flag too.
+    let out = tv.run(&["set", "FOO", "-x7Secret"]);
+    assert_eq!(code(&out), 2);
+    assert!(!stderr(&out).contains("x7Secret"), "{}", stderr(&out));
+}
+
+#[test]
+fn slot_ls_needs_no_key() {
+    let tv = TestVault::new();
+    let out = without_terminal(&tv, &["slot", "ls"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("passphrase"), "{text}");
+    assert!(stderr(&out).contains("without unlocking"), "{}", stderr(&out));
+    let out = without_terminal(&tv, &["slot", "ls", "--json"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc[0]["kind"], "passphrase", "{doc}");
+}
+
+#[test]
+fn unlock_status_says_whether_and_for_how_long() {
+    let tv = TestVault::new();
+    let out = without_terminal(&tv, &["unlock", "--status"], &[]);
+    assert_eq!(code(&out), 6, "{}", stderr(&out));
+    assert!(stderr(&out).contains("Locked"), "{}", stderr(&out));
+    let out = tv.run(&["unlock", "--ttl", "10m"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("for 10m"), "{}", stderr(&out));
+    let out = without_terminal(&tv, &["unlock", "--status"], &[]);
+    let locked_again = tv.run(&["lock"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Unlocked"), "{err}");
+    assert!(
+        err.contains("for about 10m more") || err.contains("for about 9m more"),
+        "{err}"
+    );
+    assert_eq!(code(&locked_again), 0);
+    let out = tv.run(&["unlock", "--status", "--json"]);
+    assert_eq!(code(&out), 6);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["unlocked"], false, "{doc}");
+    // No vault: said as such, not "locked".
+    let empty = TestVault::empty();
+    let out = empty.run(&["unlock", "--status"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+}
+
+#[test]
+fn a_command_help_lists_its_own_options_before_the_global_ones() {
+    let tv = TestVault::empty();
+    let out = tv.run(&["set", "--help"]);
+    assert_eq!(code(&out), 0);
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let own = help.find("--from-file").unwrap_or_else(|| panic!("{help}"));
+    let heading = help.find("Global options:").unwrap_or_else(|| panic!("{help}"));
+    let global = help.find("--vault").unwrap();
+    assert!(own < heading && heading < global, "{help}");
+}

@@ -19,8 +19,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command accepts.
+/// Flags every command accepts, shown after a command's own options in its help.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The vault file [default: $XDG_DATA_HOME/keep/vault.db]
     #[arg(long, global = true, env = "KEEP_VAULT", value_name = "PATH")]
@@ -157,6 +158,10 @@ pub struct SetArgs {
     /// Generate the value: token:N, hex:N, password:LEN[:luds], uuid, age, ed25519
     #[arg(long, value_name = "SPEC", conflicts_with_all = ["from_file", "raw", "allow_empty"])]
     pub generate: Option<String>,
+    /// Anything after NAME: refused, because values never come from argv. Caught here (not by
+    /// clap) so the error can show the pipe form, and never repeats what was typed.
+    #[arg(hide = true, allow_hyphen_values = true, num_args = 0..)]
+    pub stray: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -282,6 +287,9 @@ pub struct UnlockArgs {
     /// How long the key stays cached, e.g. 15m, 1h
     #[arg(long, default_value = "15m", value_name = "DURATION")]
     pub ttl: String,
+    /// Only say whether the vault is unlocked in this session and for how long (exit 6 if not)
+    #[arg(long)]
+    pub status: bool,
 }
 
 #[derive(Debug, Subcommand)]

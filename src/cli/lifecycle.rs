@@ -99,6 +99,9 @@ pub fn passwd(ctx: &Context) -> Result<i32> {
 }
 
 pub fn unlock(ctx: &Context, a: UnlockArgs) -> Result<i32> {
+    if a.status {
+        return unlock_status(ctx);
+    }
     let ttl = humantime::parse_duration(&a.ttl)
         .map_err(|e| Error::Usage(format!("invalid --ttl {:?}: {e} (use e.g. 15m, 1h)", a.ttl)))?;
     if ttl.is_zero() {
@@ -112,6 +115,44 @@ pub fn unlock(ctx: &Context, a: UnlockArgs) -> Result<i32> {
         crate::duration::exact(ttl)
     ));
     Ok(0)
+}
+
+/// `keep unlock --status`: never prompts, never runs the KDF. Exit 0 when unlocked, 6 when not, so
+/// a script can write `keep unlock --status || keep unlock`.
+fn unlock_status(ctx: &Context) -> Result<i32> {
+    if !ctx.vault_path.exists() {
+        // open_cached would say "locked"; the user needs to hear that there is no vault.
+        ctx.open()?;
+    }
+    let vault = Vault::open_cached(&ctx.vault_path)?;
+    let expiry = vault
+        .as_ref()
+        .and_then(|v| crate::session::cache_expiry(v.id()));
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "vault": ctx.vault_path,
+            "unlocked": vault.is_some(),
+            "expires_in": expiry,
+        }))?;
+    } else if vault.is_some() {
+        output::note(&format!(
+            "Unlocked: {} in this login session{}; `keep lock` forgets the key.",
+            ctx.vault_path.display(),
+            expiry
+                .map(|e| format!(", for about {e} more"))
+                .unwrap_or_default()
+        ));
+    } else {
+        output::note(&format!(
+            "Locked: no key for {} is cached in this login session; `keep unlock` caches one.",
+            ctx.vault_path.display()
+        ));
+    }
+    Ok(if vault.is_some() {
+        0
+    } else {
+        crate::error::exit::LOCKED
+    })
 }
 
 pub fn lock(ctx: &Context) -> Result<i32> {

@@ -26,10 +26,15 @@ mod using_args;
 pub use args::{Cli, Command};
 pub use context::Context;
 
-use crate::error::Result;
+use crate::error::{self, Result};
 
 /// Parse the process arguments, run the command, and return the exit code.
 pub fn run() -> i32 {
+    if std::env::args_os().len() == 1 {
+        if let Some(code) = first_steps() {
+            return code;
+        }
+    }
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
     // The audit log records the subcommand path only, never arguments (they hold secret names).
     crate::audit::context::set_command(&command_path(&matches));
@@ -80,6 +85,26 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Completions(a) => docs::completions(a),
         Command::Man => docs::man(),
     }
+}
+
+/// A bare `keep` with no vault yet: how to start, instead of the full help. `None` when there is a
+/// vault (clap then prints the help as usual).
+fn first_steps() -> Option<i32> {
+    let path = match std::env::var_os("KEEP_VAULT").filter(|p| !p.is_empty()) {
+        Some(p) => std::path::PathBuf::from(p),
+        None => crate::vault::default_vault_path().ok()?,
+    };
+    if path.exists() {
+        return None;
+    }
+    eprintln!(
+        "keep: no vault yet at {}.\n\nStart with:\n  keep init                        # \
+         choose a passphrase\n  printf %s \"$VALUE\" | keep set NAME\n  keep exec -- CMD                 \
+         # run CMD with the secrets in its environment\n\n`keep help` lists every command; \
+         README.md has the quickstart.",
+        path.display()
+    );
+    Some(error::exit::USAGE)
 }
 
 /// `rotate`, `slot add passphrase`, `audit verify`: the subcommand names of a parsed command line.

@@ -10,6 +10,15 @@ use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 
 pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
+    if !a.stray.is_empty() {
+        return Err(Error::Usage(format!(
+            "keep set takes no value on the command line, where every process on the machine can \
+             read it; nothing was stored. Pipe it: `printf %s \"$VALUE\" | keep set {0}`, or run \
+             `keep set {0}` and type it at the hidden prompt, or use --from-file PATH. What you \
+             typed may be in your shell history: if it was a real secret, rotate it",
+            a.name
+        )));
+    }
     let address = ctx.address(&a.name)?;
     if let Some(spec) = &a.generate {
         return super::rotation::set_generated(ctx, &address, spec);

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::session::credentials;
 use crate::slots::age::AgeRecipient;
 use crate::slots::passphrase::Passphrase;
+use crate::vault::SlotInfo;
 
 pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
     match c {
@@ -56,9 +57,28 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
     }
 }
 
+/// `slot ls` reads public metadata only, so it needs no key: the slots are how one unlocks, and
+/// error messages point here. Without the key (no session cache) the rows cannot be authenticated,
+/// which the output says.
 fn ls(ctx: &Context) -> Result<i32> {
-    let vault = ctx.open()?;
-    let slots = vault.slots()?;
+    let slots = match crate::vault::Vault::open_cached(&ctx.vault_path)? {
+        Some(vault) => vault.slots()?,
+        None => {
+            let store = crate::store::Store::open(&ctx.vault_path)?;
+            let rows = crate::store::slots(store.conn())?;
+            output::note(
+                "(listed without unlocking: slot metadata is authenticated only once the vault is opened)",
+            );
+            rows.iter()
+                .map(|s| SlotInfo {
+                    id: s.id,
+                    kind: s.kind.clone(),
+                    description: crate::slots::describe(s),
+                    created: s.created,
+                })
+                .collect()
+        }
+    };
     if ctx.json {
         return output::json(&slots).map(|_| 0);
     }

@@ -21,7 +21,7 @@ use crate::crypto::{MasterKey, KEY_LEN};
 use crate::error::{Error, Result};
 
 /// The keyring entry's description for a vault.
-fn description(vault_id: &[u8]) -> String {
+pub(crate) fn description(vault_id: &[u8]) -> String {
     let mut d = String::from("keep:v1:");
     for b in vault_id {
         d.push_str(&format!("{b:02x}"));

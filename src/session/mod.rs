@@ -18,6 +18,18 @@ use crate::slots::{
 };
 use crate::store::SlotRow;
 
+/// How long the session cache keeps `vault_id`'s key, as the kernel rounds it in `/proc/keys`
+/// (`14m`, `59s`, `2h`), when the key is cached and the kernel says; `None` otherwise.
+pub fn cache_expiry(vault_id: &[u8]) -> Option<String> {
+    let description = cache::description(vault_id);
+    let keys = std::fs::read_to_string("/proc/keys").ok()?;
+    keys.lines().find_map(|line| {
+        // id flags usage timeout perm uid gid type description: payload-summary
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(8)?.trim_end_matches(':') == description).then(|| fields[3].to_string())
+    })
+}
+
 /// The controlling terminal, opened for reading and writing, if the process has one.
 pub fn open_tty() -> Option<std::fs::File> {
     std::fs::OpenOptions::new()
