@@ -53,7 +53,9 @@ mod tests {
 
     #[test]
     fn what_is_typed_reads_back_as_typed() {
-        for typed in ["90d", "30d", "1d12h", "12h", "1h30m", "15m", "45s", "1d1s", "365d"] {
+        for typed in [
+            "90d", "30d", "1d12h", "12h", "1h30m", "15m", "45s", "1d1s", "365d",
+        ] {
             let d = humantime::parse_duration(typed).unwrap();
             assert_eq!(exact(d), typed);
         }
@@ -64,7 +66,9 @@ mod tests {
 
     #[test]
     fn what_is_printed_parses_back_to_the_same_duration() {
-        for secs in [1, 59, 60, 61, 3_599, 3_600, 86_399, 86_400, 7_776_000, 7_776_061, 31_622_400] {
+        for secs in [
+            1, 59, 60, 61, 3_599, 3_600, 86_399, 86_400, 7_776_000, 7_776_061, 31_622_400,
+        ] {
             let d = Duration::from_secs(secs);
             assert_eq!(humantime::parse_duration(&exact(d)).unwrap(), d, "{secs}");
         }

@@ -78,32 +78,12 @@ impl Pty {
 
     /// Wait until `text` appears in the terminal output after what earlier calls consumed.
     fn expect(&mut self, text: &str) {
-        let start = Instant::now();
-        loop {
-            let all = self.text();
-            if let Some(i) = all.get(self.seen..).and_then(|rest| rest.find(text)) {
-                self.seen += i + text.len();
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                // The process ended: one last look, then fail with everything it printed.
-                std::thread::sleep(Duration::from_millis(100));
-                let all = self.text();
-                if let Some(i) = all.get(self.seen..).and_then(|rest| rest.find(text)) {
-                    self.seen += i + text.len();
-                    return;
-                }
-                panic!(
-                    "`{}` ended ({status}) without printing {text:?}; the terminal showed:\n{all}",
-                    self.line
-                );
-            }
-            assert!(
-                start.elapsed() < PROMPT_WAIT,
-                "`{}`: no {text:?} after {PROMPT_WAIT:?}; the terminal showed:\n{all}",
-                self.line
+        if self.next_prompt(&[text]).is_none() {
+            panic!(
+                "`{}` ended without printing {text:?}; the terminal showed:\n{}",
+                self.line,
+                self.text()
             );
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -216,7 +196,10 @@ fn a_piped_value_still_gets_its_passphrase_prompt_on_the_terminal() {
     pty.type_line(PASSPHRASE);
     let (status, screen) = pty.finish();
     assert_eq!(status, 0, "{screen}");
-    assert!(screen.contains("Set keep://default/dev/DATABASE_URL"), "{screen}");
+    assert!(
+        screen.contains("Set keep://default/dev/DATABASE_URL"),
+        "{screen}"
+    );
     assert!(
         !screen.contains(PASSPHRASE),
         "the passphrase was echoed: {screen}"
@@ -293,13 +276,22 @@ fn an_empty_credential_variable_counts_as_unset_and_is_named() {
     let tv = TestVault::new();
     tv.set("TOKEN", "v");
     for (vars, named) in [
-        (&[("KEEP_PASSPHRASE", "")][..], "KEEP_PASSPHRASE is set but empty"),
+        (
+            &[("KEEP_PASSPHRASE", "")][..],
+            "KEEP_PASSPHRASE is set but empty",
+        ),
         (
             &[("KEEP_PASSPHRASE_FILE", ""), ("KEEP_PASSPHRASE", "")],
             "KEEP_PASSPHRASE_FILE, KEEP_PASSPHRASE are set but empty",
         ),
-        (&[("KEEP_PKCS11_PIN", "")], "KEEP_PKCS11_PIN is set but empty"),
-        (&[("KEEP_RECOVERY_KEY", "")], "KEEP_RECOVERY_KEY is set but empty"),
+        (
+            &[("KEEP_PKCS11_PIN", "")],
+            "KEEP_PKCS11_PIN is set but empty",
+        ),
+        (
+            &[("KEEP_RECOVERY_KEY", "")],
+            "KEEP_RECOVERY_KEY is set but empty",
+        ),
         (
             &[("KEEP_AGE_IDENTITY", "")],
             "KEEP_AGE_IDENTITY is set but empty",
@@ -311,7 +303,11 @@ fn an_empty_credential_variable_counts_as_unset_and_is_named() {
         assert!(out.stdout.is_empty());
     }
     // An empty variable does not hide a credential that is there.
-    let out = tv.keep(&["get", "TOKEN"]).env("KEEP_PASSPHRASE", "").output().unwrap();
+    let out = tv
+        .keep(&["get", "TOKEN"])
+        .env("KEEP_PASSPHRASE", "")
+        .output()
+        .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(out.stdout, b"v");
 }
@@ -331,7 +327,10 @@ fn init_with_empty_passphrase_variables_creates_no_vault() {
         err.contains("KEEP_PASSPHRASE, KEEP_NEW_PASSPHRASE are set but empty"),
         "{err}"
     );
-    assert!(!tv.vault_path().exists(), "a vault with an empty passphrase was created");
+    assert!(
+        !tv.vault_path().exists(),
+        "a vault with an empty passphrase was created"
+    );
 }
 
 #[test]
@@ -385,7 +384,6 @@ fn init_on_a_terminal_asks_again_when_the_passphrases_differ_and_warns_on_a_weak
     assert_eq!(code(&ls), 0, "{}", stderr(&ls));
 }
 
-
 // ---- 3. Empty input never replaces a value ----
 
 #[test]
@@ -403,11 +401,19 @@ fn empty_input_never_replaces_a_value_unless_allowed() {
     std::fs::write(&empty, b"").unwrap();
     let out = tv.run(&["set", "TOKEN", "--from-file", empty.to_str().unwrap()]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("empty.txt is empty"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("empty.txt is empty"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(tv.get("TOKEN"), "keep-me");
     let history: serde_json::Value =
         serde_json::from_slice(&tv.run(&["history", "TOKEN", "--json"]).stdout).unwrap();
-    assert_eq!(history["versions"].as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(
+        history["versions"].as_array().unwrap().len(),
+        1,
+        "{history}"
+    );
 
     let out = tv.run_with_stdin(&["set", "TOKEN", "--allow-empty"], b"");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -427,7 +433,10 @@ fn billing() -> TestVault {
     .unwrap();
     tv.set("DATABASE_URL", "postgres://dev");
     tv.set("ONLY_DEV", "dev-only-value");
-    let out = tv.run_with_stdin(&["--env", "prod", "set", "DATABASE_URL"], b"postgres://prod");
+    let out = tv.run_with_stdin(
+        &["--env", "prod", "set", "DATABASE_URL"],
+        b"postgres://prod",
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     tv
 }
@@ -453,8 +462,14 @@ fn a_mistyped_environment_is_exit_3_naming_the_ones_that_exist() {
             err.contains("environment \"prdo\" of project \"billing\" has no secrets"),
             "{args:?}: {err}"
         );
-        assert!(err.contains("keep.toml does not declare it"), "{args:?}: {err}");
-        assert!(err.contains("environments with secrets: dev, prod"), "{args:?}: {err}");
+        assert!(
+            err.contains("keep.toml does not declare it"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("environments with secrets: dev, prod"),
+            "{args:?}: {err}"
+        );
         assert!(err.contains("did you mean prod?"), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
@@ -471,7 +486,11 @@ fn a_mistyped_environment_is_exit_3_naming_the_ones_that_exist() {
     // A mistyped project too.
     let out = tv.run(&["--project", "biling", "ls"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("did you mean billing?"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean billing?"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -565,7 +584,8 @@ fn rm_and_rotate_hints_name_the_scope_they_acted_on() {
     let out = tv.run(&["--env", "prod", "rotate", "DATABASE_URL"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("`keep --env prod policy set DATABASE_URL --max-age D --generator SPEC`"),
+        stderr(&out)
+            .contains("`keep --env prod policy set DATABASE_URL --max-age D --generator SPEC`"),
         "{}",
         stderr(&out)
     );
@@ -610,7 +630,11 @@ fn check_hints_set_in_the_checked_environment() {
 fn durations_read_back_as_written() {
     let tv = TestVault::new();
     tv.set("API_TOKEN", "a-strong-Value-8d7f6e5c");
-    for (typed, shown) in [("90d", "every 90d"), ("36h", "every 1d12h"), ("90m", "every 1h30m")] {
+    for (typed, shown) in [
+        ("90d", "every 90d"),
+        ("36h", "every 1d12h"),
+        ("90m", "every 1h30m"),
+    ] {
         let out = tv.run(&["policy", "set", "API_TOKEN", "--max-age", typed]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         assert!(stderr(&out).contains(shown), "{typed}: {}", stderr(&out));
@@ -626,7 +650,8 @@ fn durations_read_back_as_written() {
 
 /// The lines of the first `sh` code block after `heading` in README.md.
 fn readme_block(heading: &str, lang: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let after = readme
         .split_once(&format!("\n{heading}\n"))
         .unwrap_or_else(|| panic!("README.md has no {heading:?} section"))
@@ -668,7 +693,10 @@ fn the_readme_quickstart_works_verbatim_on_a_terminal() {
         }
         let (status, screen) = pty.finish();
         screens.push_str(&format!("$ {line}\n{screen}\n"));
-        assert_eq!(status, 0, "README quickstart line `{line}` failed:\n{screens}");
+        assert_eq!(
+            status, 0,
+            "README quickstart line `{line}` failed:\n{screens}"
+        );
         if unlocked {
             assert!(
                 prompts.is_empty(),
@@ -690,7 +718,10 @@ fn the_readme_quickstart_works_verbatim_on_a_terminal() {
             );
         }
     }
-    assert!(!screens.contains(PASSPHRASE), "a passphrase was echoed:\n{screens}");
+    assert!(
+        !screens.contains(PASSPHRASE),
+        "a passphrase was echoed:\n{screens}"
+    );
 }
 
 #[test]
@@ -701,8 +732,11 @@ fn the_readme_keep_toml_reference_is_what_keep_parses() {
     let out = tv.run(&["status"]);
     assert_eq!(code(&out), 0, "README's keep.toml: {}", stderr(&out));
     // And a typo is an error that points to that section.
-    std::fs::write(tv.path().join("keep.toml"), "project = \"billing\"\ndefault_evn = \"dev\"\n")
-        .unwrap();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "project = \"billing\"\ndefault_evn = \"dev\"\n",
+    )
+    .unwrap();
     let out = tv.run(&["status"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
@@ -754,7 +788,11 @@ fn slot_ls_needs_no_key() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(text.contains("passphrase"), "{text}");
-    assert!(stderr(&out).contains("without unlocking"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("without unlocking"),
+        "{}",
+        stderr(&out)
+    );
     let out = without_terminal(&tv, &["slot", "ls", "--json"], &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -797,7 +835,9 @@ fn a_command_help_lists_its_own_options_before_the_global_ones() {
     assert_eq!(code(&out), 0);
     let help = String::from_utf8_lossy(&out.stdout).into_owned();
     let own = help.find("--from-file").unwrap_or_else(|| panic!("{help}"));
-    let heading = help.find("Global options:").unwrap_or_else(|| panic!("{help}"));
+    let heading = help
+        .find("Global options:")
+        .unwrap_or_else(|| panic!("{help}"));
     let global = help.find("--vault").unwrap();
     assert!(own < heading && heading < global, "{help}");
 }

@@ -147,7 +147,8 @@ fn each_rule_fires_on_its_fixture_without_showing_values() {
         .find(|l| l.starts_with("error[reused-across-envs]"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        reused.contains("keep://default/dev/SHARED") && reused.contains("keep://default/prod/SHARED"),
+        reused.contains("keep://default/dev/SHARED")
+            && reused.contains("keep://default/prod/SHARED"),
         "{reused}"
     );
     // The overdue hint acts on the secret it names, whatever the current scope.
@@ -156,7 +157,10 @@ fn each_rule_fires_on_its_fixture_without_showing_values() {
         .find(|l| l.starts_with("error[overdue]"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(overdue.contains("policy of 1s"), "{overdue}");
-    assert!(overdue.contains("`keep rotate keep://default/dev/OLD`"), "{overdue}");
+    assert!(
+        overdue.contains("`keep rotate keep://default/dev/OLD`"),
+        "{overdue}"
+    );
     for (_, value) in VALUES.iter().filter(|(_, v)| v.len() > 4) {
         assert!(!text.contains(value), "lint output shows a value: {text}");
     }

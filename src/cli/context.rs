@@ -163,11 +163,21 @@ impl Context {
 
     /// `result`, with a hint added to a "not found" for `address`: the closest name in the scope
     /// ("did you mean DATABASE_URL"), else the other environments that have the name.
-    pub fn hint_missing<T>(&self, vault: &Vault, address: &Address, result: Result<T>) -> Result<T> {
+    pub fn hint_missing<T>(
+        &self,
+        vault: &Vault,
+        address: &Address,
+        result: Result<T>,
+    ) -> Result<T> {
         match result {
             Err(Error::NotFound(message)) => {
                 self.check_scope(vault, &address.scope)?;
-                Err(Error::NotFound(message + &self.name_hint(vault, address)))
+                // The hint goes right after what was not found, before the advice.
+                let hint = self.name_hint(vault, address);
+                Err(Error::NotFound(match message.split_once("; ") {
+                    Some((what, advice)) => format!("{what}{hint}; {advice}"),
+                    None => message + &hint,
+                }))
             }
             other => other,
         }

@@ -121,9 +121,13 @@ pub fn confirm(question: &str) -> Result<bool> {
         source: e,
     };
     let mut tty = super::open_tty().ok_or_else(|| no_terminal(question))?;
-    write!(tty, "{question} [y/N] ").and_then(|_| tty.flush()).map_err(io)?;
+    write!(tty, "{question} [y/N] ")
+        .and_then(|_| tty.flush())
+        .map_err(io)?;
     let mut line = String::new();
-    std::io::BufReader::new(tty).read_line(&mut line).map_err(io)?;
+    std::io::BufReader::new(tty)
+        .read_line(&mut line)
+        .map_err(io)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
