@@ -454,6 +454,15 @@ fn a_mistyped_environment_is_exit_3_naming_the_ones_that_exist() {
         &["--env", "prdo", "status"],
         &["--env", "prdo", "rotate", "--all", "--dry-run"],
         &["--env", "prdo", "materialize", "out.env"],
+        &[
+            "--env",
+            "prdo",
+            "export",
+            "--age",
+            "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+            "-o",
+            "out.age",
+        ],
     ] {
         let out = tv.run(args);
         let err = stderr(&out);
@@ -475,6 +484,7 @@ fn a_mistyped_environment_is_exit_3_naming_the_ones_that_exist() {
     }
     assert!(!marker.exists(), "the child ran with no secrets");
     assert!(!tv.path().join("out.env").exists());
+    assert!(!tv.path().join("out.age").exists());
 
     // A declared environment may be empty; a new one is started by `set`.
     let out = tv.run(&["--env", "staging", "ls"]);

@@ -104,14 +104,6 @@ impl Context {
         self.check_scope(vault, &self.scope)
     }
 
-    /// [`Context::check_empty_scope`] for a command that has not listed the scope itself.
-    pub fn require_scope(&self, vault: &Vault) -> Result<()> {
-        if vault.list(Some(&self.scope), true)?.is_empty() {
-            self.check_empty_scope(vault)?;
-        }
-        Ok(())
-    }
-
     fn check_scope(&self, vault: &Vault, scope: &Scope) -> Result<()> {
         let (project, env) = (scope.project(), scope.env());
         let all = vault.list(None, true)?;

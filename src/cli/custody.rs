@@ -94,6 +94,9 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
         Selection::Scope(ctx.scope.clone())
     };
     let (bytes, exported) = backup::export_age(&vault, &selection, &recipients, a.armor)?;
+    if exported.is_empty() && !a.all {
+        ctx.check_empty_scope(&vault)?;
+    }
     let count = exported.len();
     audit::record(&mut vault, Action::Read, &exported, audit::OK)?;
     match &a.output {
