@@ -297,7 +297,7 @@ fn concurrent_readers_and_writers_keep_one_intact_chain() {
         let args: Vec<String> = if i % 2 == 0 {
             vec!["get".into(), "SHARED".into()]
         } else {
-            vec!["set".into(), format!("W{i}")]
+            vec!["set".into(), format!("W{i}"), "--allow-empty".into()]
         };
         for _ in 0..10 {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
