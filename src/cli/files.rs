@@ -29,10 +29,7 @@ fn git_word(s: git::Status) -> &'static str {
 pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     let mut vault = ctx.open()?;
-    let pairs = using::resolve(&vault, &ctx.scope, &only)?;
-    if pairs.is_empty() {
-        ctx.check_empty_scope(&vault)?;
-    }
+    let pairs = ctx.resolve(&vault, &only, false)?;
     let read = super::using::scope_addresses(ctx, &pairs);
     audit::record(&mut vault, Action::Read, &read, audit::OK)?;
     drop(vault);

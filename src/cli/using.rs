@@ -21,10 +21,7 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
         .map(|f| reference::read(f))
         .collect::<Result<Vec<_>>>()?;
     let mut vault = ctx.open()?;
-    let mut pairs = using::resolve(&vault, &ctx.scope, &only)?;
-    if pairs.is_empty() && files.is_empty() {
-        ctx.check_empty_scope(&vault)?;
-    }
+    let mut pairs = ctx.resolve(&vault, &only, !files.is_empty())?;
     let mut read = scope_addresses(ctx, &pairs);
     for entries in files {
         read.extend(entries.iter().filter_map(|e| match e {
@@ -104,10 +101,7 @@ pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     let format = if ctx.json { Format::Json } else { a.format };
     let mut vault = ctx.open()?;
-    let pairs = using::resolve(&vault, &ctx.scope, &only)?;
-    if pairs.is_empty() {
-        ctx.check_empty_scope(&vault)?;
-    }
+    let pairs = ctx.resolve(&vault, &only, false)?;
     audit::record(
         &mut vault,
         Action::Read,
