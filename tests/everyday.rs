@@ -181,20 +181,33 @@ fn without_terminal(tv: &TestVault, args: &[&str], env: &[(&str, &str)]) -> std:
     child.wait_with_output().unwrap()
 }
 
+/// `line` under a pty on `tv`'s vault with no credential variable (plus `extra`), typing `typed`
+/// at the vault passphrase prompt: the exit code and what the terminal showed.
+fn with_prompt(
+    tv: &TestVault,
+    line: &str,
+    extra: &[(&'static str, OsString)],
+    typed: &str,
+) -> (i32, String) {
+    let mut env = vault_env(tv);
+    env.extend_from_slice(extra);
+    let mut pty = Pty::start(tv.path(), line, &env);
+    pty.expect("Vault passphrase:");
+    pty.type_line(typed);
+    pty.finish()
+}
+
 // ---- 1. Prompts on the controlling terminal ----
 
 #[test]
 fn a_piped_value_still_gets_its_passphrase_prompt_on_the_terminal() {
     let tv = TestVault::new();
-    let env = vault_env(&tv);
-    let mut pty = Pty::start(
-        tv.path(),
+    let (status, screen) = with_prompt(
+        &tv,
         "printf 'postgres://db/app' | keep set DATABASE_URL",
-        &env,
+        &[],
+        PASSPHRASE,
     );
-    pty.expect("Vault passphrase:");
-    pty.type_line(PASSPHRASE);
-    let (status, screen) = pty.finish();
     assert_eq!(status, 0, "{screen}");
     assert!(
         screen.contains("Set keep://default/dev/DATABASE_URL"),
@@ -210,27 +223,22 @@ fn a_piped_value_still_gets_its_passphrase_prompt_on_the_terminal() {
 #[test]
 fn import_from_stdin_and_exec_prompt_on_the_terminal_too() {
     let tv = TestVault::new();
-    let env = vault_env(&tv);
-    let mut pty = Pty::start(
-        tv.path(),
+    let (status, screen) = with_prompt(
+        &tv,
         "printf 'A_KEY=from-import\\n' | keep import -",
-        &env,
+        &[],
+        PASSPHRASE,
     );
-    pty.expect("Vault passphrase:");
-    pty.type_line(PASSPHRASE);
-    let (status, screen) = pty.finish();
     assert_eq!(status, 0, "{screen}");
     assert_eq!(tv.get("A_KEY"), "from-import");
 
     // exec with stdin from /dev/null: the prompt still reaches the terminal, and the child gets the value.
-    let mut pty = Pty::start(
-        tv.path(),
+    let (status, screen) = with_prompt(
+        &tv,
         "keep exec -- sh -c 'echo \"child saw [$A_KEY]\"' </dev/null",
-        &env,
+        &[],
+        PASSPHRASE,
     );
-    pty.expect("Vault passphrase:");
-    pty.type_line(PASSPHRASE);
-    let (status, screen) = pty.finish();
     assert_eq!(status, 0, "{screen}");
     assert!(screen.contains("child saw [from-import]"), "{screen}");
 }
@@ -239,11 +247,12 @@ fn import_from_stdin_and_exec_prompt_on_the_terminal_too() {
 fn a_wrong_passphrase_typed_at_the_prompt_is_exit_4_and_changes_nothing() {
     let tv = TestVault::new();
     tv.set("TOKEN", "old");
-    let env = vault_env(&tv);
-    let mut pty = Pty::start(tv.path(), "printf new | keep set TOKEN", &env);
-    pty.expect("Vault passphrase:");
-    pty.type_line("not the passphrase");
-    let (status, screen) = pty.finish();
+    let (status, screen) = with_prompt(
+        &tv,
+        "printf new | keep set TOKEN",
+        &[],
+        "not the passphrase",
+    );
     assert_eq!(status, 4, "{screen}");
     assert_eq!(tv.get("TOKEN"), "old");
 }
@@ -337,12 +346,8 @@ fn init_with_empty_passphrase_variables_creates_no_vault() {
 fn an_empty_variable_on_a_terminal_means_the_prompt() {
     let tv = TestVault::new();
     tv.set("TOKEN", "on-the-terminal");
-    let mut env = vault_env(&tv);
-    env.push(("KEEP_PASSPHRASE", OsString::new()));
-    let mut pty = Pty::start(tv.path(), "keep get TOKEN", &env);
-    pty.expect("Vault passphrase:");
-    pty.type_line(PASSPHRASE);
-    let (status, screen) = pty.finish();
+    let empty = [("KEEP_PASSPHRASE", OsString::new())];
+    let (status, screen) = with_prompt(&tv, "keep get TOKEN", &empty, PASSPHRASE);
     assert_eq!(status, 0, "{screen}");
     assert!(screen.contains("on-the-terminal"), "{screen}");
 }
