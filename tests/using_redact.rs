@@ -152,3 +152,32 @@ fn overlapping_occurrences_leave_nothing_visible() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out), "x-[REDACTED:TOKEN]-y\n");
 }
+
+/// Issue 15.9: one line of a multiline value, printed on its own (`sed -n 2p`), is redacted too.
+/// PEM armour lines and short lines (under 16 bytes, like `kind: Config`) are public boilerplate and
+/// are left alone; the value printed whole is still one marker.
+#[test]
+fn each_line_of_a_multiline_value_is_redacted() {
+    let tv = TestVault::new();
+    let pem = "-----BEGIN PRIVATE KEY-----\n\
+               MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n\
+               MZR5SwhLl9eRyaLk38SK+YLCH1Od0pnxRWWbL3EqzqrkVeQ8bHxUX3GK7NO47jXy\n\
+               short\n\
+               -----END PRIVATE KEY-----";
+    tv.set("TLS_KEY", pem);
+    let script = "printf '%s\\n' \"$TLS_KEY\" | sed -n 2p; \
+                  printf '%s\\n' \"$TLS_KEY\" | sed -n 3p | tr -d '\\n'; echo ' <- line 3'; \
+                  printf '%s\\n' \"$TLS_KEY\" | sed -n 1p; \
+                  printf '%s\\n' \"$TLS_KEY\" | sed -n 4p; \
+                  printf 'whole: %s\\n' \"$TLS_KEY\"";
+    let out = tv.run(&["exec", "--redact", "--", "sh", "-c", script]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "[REDACTED:TLS_KEY]\n\
+         [REDACTED:TLS_KEY] <- line 3\n\
+         -----BEGIN PRIVATE KEY-----\n\
+         short\n\
+         whole: [REDACTED:TLS_KEY]\n"
+    );
+}

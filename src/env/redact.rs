@@ -1,5 +1,7 @@
 //! Streaming redaction for `exec --redact`: every injected value, and its common encodings (see
-//! [`super::encodings`]), is replaced by `[REDACTED:NAME]` in the child's output.
+//! [`super::encodings`]), is replaced by `[REDACTED:NAME]` in the child's output. Each line of a
+//! multiline value is a pattern of its own too (see [`line_patterns`]), so a program that prints one
+//! line of a PEM key does not leak it.
 //!
 //! Output arrives in arbitrary chunks, so a value can be split across two reads. The redactor runs one
 //! Aho-Corasick automaton over the stream, byte by byte, carrying its state from one read to the next.
@@ -27,6 +29,12 @@ use super::encodings;
 /// Values shorter than this are not redacted: masking every `1` or `on` in the output would make it
 /// unreadable while protecting nothing.
 pub const MIN_VALUE_LEN: usize = 4;
+
+/// A line of a multiline value is redacted on its own only if it has at least this many bytes (after
+/// trimming surrounding whitespace). Lines of configuration files are often public boilerplate
+/// (`apiVersion: v1`, `kind: Config`, `[default]`): masking them everywhere in the output would hide
+/// ordinary text, while the lines that carry a secret (base64 rows of a key, tokens) are long.
+pub const MIN_LINE_LEN: usize = 16;
 
 /// The redactor reads and holds at most this many bytes of a chunk at a time, so its buffer is sized
 /// once and never grows (a growing buffer leaves an unwiped copy of held-back text behind).
@@ -64,6 +72,27 @@ impl std::fmt::Debug for Patterns {
     }
 }
 
+/// The lines of a multiline `value` that are long enough to be redacted on their own: each line
+/// trimmed of surrounding whitespace (so an indented or CRLF copy still matches), at least
+/// [`MIN_LINE_LEN`] bytes, and not a PEM armour line (`-----BEGIN ...-----`, `-----END ...-----`),
+/// which is the same public text in every key. A single-line value has none: the value itself is the
+/// pattern.
+pub fn line_patterns(value: &[u8]) -> Vec<&[u8]> {
+    if !value.contains(&b'\n') {
+        return Vec::new();
+    }
+    value
+        .split(|b| *b == b'\n')
+        .map(|line| line.trim_ascii())
+        .filter(|line| line.len() >= MIN_LINE_LEN)
+        .filter(|line| {
+            !(line.starts_with(b"-----")
+                && line.ends_with(b"-----")
+                && (line.starts_with(b"-----BEGIN ") || line.starts_with(b"-----END ")))
+        })
+        .collect()
+}
+
 impl Patterns {
     /// Compile patterns for `(name, value)` pairs. Values shorter than [`MIN_VALUE_LEN`] are skipped;
     /// [`Patterns::skipped`] names them.
@@ -77,6 +106,10 @@ impl Patterns {
             let marker: Arc<[u8]> = format!("[REDACTED:{name}]").into_bytes().into();
             for form in encodings::forms(value) {
                 pats.push(form);
+                replacement.push(marker.clone());
+            }
+            for line in line_patterns(value) {
+                pats.push(Zeroizing::new(line.to_vec()));
                 replacement.push(marker.clone());
             }
         }
@@ -412,5 +445,28 @@ mod tests {
         r.push(b"!", &mut out);
         r.finish(&mut out);
         assert_eq!(out, b"[REDACTED:A]!");
+    }
+
+    #[test]
+    fn lines_of_a_multiline_value_are_patterns_but_armour_and_short_lines_are_not() {
+        let pem = b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n  short\n-----END PRIVATE KEY-----\n";
+        assert_eq!(
+            line_patterns(pem),
+            vec![&b"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"[..]]
+        );
+        assert!(line_patterns(b"a-single-line-value-of-some-length").is_empty());
+        let p = Patterns::new([("KEY", &pem[..])]);
+        assert_eq!(
+            p.redact_all(b"line: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\r\n"),
+            b"line: [REDACTED:KEY]\r\n"
+        );
+        assert_eq!(
+            p.redact_all(b"-----BEGIN PRIVATE KEY-----\n"),
+            b"-----BEGIN PRIVATE KEY-----\n"
+        );
+        let mut whole = b"<".to_vec();
+        whole.extend_from_slice(pem);
+        whole.push(b'>');
+        assert_eq!(p.redact_all(&whole), b"<[REDACTED:KEY]>");
     }
 }
