@@ -177,16 +177,21 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
         return super::custody::import_age(ctx, &bytes);
     }
     let origin = a.file.display().to_string();
-    let parsed = import::parse(&bytes, &origin)?;
-    if !parsed.expanded_lines.is_empty() {
+    let expand = if a.expand {
+        crate::env::dotenv::Expand::File
+    } else {
+        crate::env::dotenv::Expand::Literal
+    };
+    let parsed = import::parse_with(&bytes, &origin, expand)?;
+    if !parsed.literal_dollar_lines.is_empty() {
         let lines: Vec<String> = parsed
-            .expanded_lines
+            .literal_dollar_lines
             .iter()
             .map(|l| l.to_string())
             .collect();
-        output::warn(&format!(
-            "{origin}: line(s) {}: `$` was expanded as a variable reference (dotenv rules); \
-             single-quote those values or write \\$ to keep a literal `$`",
+        output::note(&format!(
+            "{origin}: line(s) {}: `$` kept as written; `--expand` expands references to keys \
+             defined earlier in the file",
             lines.join(", ")
         ));
     }
