@@ -20,6 +20,18 @@ use crate::scope::{Name, Scope};
 use crate::value::SecretValue;
 use crate::vault::Vault;
 
+/// The largest dotenv, JSON or YAML input `import` reads (16 MiB): a `.env` of 100,000 secrets is
+/// about 6 MiB. Checked before any parser runs.
+pub const MAX_IMPORT_LEN: usize = 16 << 20;
+
+/// The largest age hand-off file `import` reads (1 GiB): `keep export` of a large vault.
+pub const MAX_AGE_IMPORT_LEN: usize = 1 << 30;
+
+/// The deepest nesting of JSON or YAML `import` lets reach its parser. It accepts only one flat object
+/// of NAME -> value, so real files nest one level; deeply nested input (40,000 levels of YAML flow
+/// nesting took 5 s in the parser) is refused by a linear scan first.
+pub const MAX_NESTING: usize = 64;
+
 /// The formats `import` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -77,7 +89,17 @@ pub fn parse_with(bytes: &[u8], origin: &str, expand: Expand) -> Result<Parsed> 
         Error::Usage(format!("{origin}: line {line}: not UTF-8 text"))
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut parsed = match detect(origin, text) {
+    if text.len() > MAX_IMPORT_LEN {
+        return Err(Error::Usage(format!(
+            "{origin}: larger than {} MiB, the limit for `keep import`; nothing was imported",
+            MAX_IMPORT_LEN >> 20
+        )));
+    }
+    let kind = detect(origin, text);
+    if kind != Kind::Dotenv {
+        check_nesting(text, kind, origin)?;
+    }
+    let mut parsed = match kind {
         Kind::Dotenv => parse_dotenv(text, origin, expand)?,
         Kind::Json => parse_json(text, origin)?,
         Kind::Yaml => parse_yaml(text, origin)?,
@@ -94,6 +116,62 @@ pub fn parse_with(bytes: &[u8], origin: &str, expand: Expand) -> Result<Parsed> 
         keep
     });
     Ok(parsed)
+}
+
+/// Refuse JSON or YAML nested deeper than [`MAX_NESTING`], in one pass before the parser sees it.
+/// Flow brackets (`[`, `{`) are counted outside JSON strings; YAML brackets are counted everywhere
+/// (over-counting only refuses a file with 64 unclosed brackets in a value, which no flat secrets file
+/// has), and YAML block nesting is the number of increasing indentation levels.
+fn check_nesting(text: &str, kind: Kind, origin: &str) -> Result<()> {
+    let refuse = |line: usize| {
+        Err(Error::Usage(format!(
+            "{origin}: line {line}: nested more than {MAX_NESTING} levels deep; import reads one \
+             flat object of NAME -> value; nothing was imported"
+        )))
+    };
+    let (mut depth, mut line, mut in_string, mut escaped) = (0usize, 1usize, false, false);
+    let mut indents: Vec<usize> = Vec::new();
+    for raw in text.split('\n') {
+        if kind == Kind::Yaml {
+            let body = raw.trim_start_matches(' ');
+            if !body.trim().is_empty() && !body.starts_with('#') {
+                let indent = raw.len() - body.len();
+                while indents.last().is_some_and(|&i| i > indent) {
+                    indents.pop();
+                }
+                if indents.last() != Some(&indent) {
+                    indents.push(indent);
+                }
+                if indents.len() > MAX_NESTING {
+                    return refuse(line);
+                }
+            }
+        }
+        for &b in raw.as_bytes() {
+            if kind == Kind::Json && in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' if kind == Kind::Json => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return refuse(line);
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        line += 1;
+    }
+    Ok(())
 }
 
 fn name_at(key: &str, origin: &str, line: Option<usize>) -> Result<Name> {

@@ -1,0 +1,93 @@
+//! Bounds (issue 14): inputs that are too large or too deep are refused before they cost time or
+//! memory, with a clear usage error (exit 2), and nothing is written. Redaction's bounds are in
+//! tests/using_redact.rs; the figures are in BENCHMARKS.md.
+
+mod common;
+
+use common::{code, stderr, TestVault};
+
+const MIB: usize = 1 << 20;
+
+fn ls(tv: &TestVault) -> Vec<u8> {
+    tv.run(&["ls", "--json"]).stdout
+}
+
+#[test]
+fn import_refuses_deep_nesting_before_parsing() {
+    let tv = TestVault::new();
+    tv.set("TOKEN", "unchanged-value");
+    let before = ls(&tv);
+    let deep = 40_000;
+    let cases = [
+        ("flow.yaml", format!("NEW_A: 1\nB: {}\n", "[".repeat(deep))),
+        (
+            "flow.json",
+            format!("{{\"NEW_A\": \"1\", \"B\": {}", "[".repeat(deep)),
+        ),
+        (
+            "block.yaml",
+            (0..100)
+                .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+                .collect::<String>(),
+        ),
+    ];
+    for (file, text) in &cases {
+        std::fs::write(tv.path().join(file), text).unwrap();
+        let out = tv.run(&["import", file]);
+        assert_eq!(code(&out), 2, "{file}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("nested more than 64 levels") && err.contains(file),
+            "{file}: {err}"
+        );
+        assert_eq!(ls(&tv), before, "{file}: nothing imported");
+    }
+    // A value holding brackets inside a JSON string is not nesting.
+    std::fs::write(
+        tv.path().join("ok.json"),
+        format!("{{\"BRACKETS\": \"{}\"}}", "[".repeat(100)),
+    )
+    .unwrap();
+    let out = tv.run(&["import", "ok.json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("BRACKETS"), "[".repeat(100));
+}
+
+#[test]
+fn import_and_set_refuse_input_over_16_mib() {
+    let tv = TestVault::new();
+    tv.set("TOKEN", "unchanged-value");
+    let before = ls(&tv);
+    let big = format!("BIG={}\n", "x".repeat(16 * MIB));
+    std::fs::write(tv.path().join("big.env"), &big).unwrap();
+    let out = tv.run(&["import", "big.env"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("big.env: larger than 16 MiB"),
+        "{}",
+        stderr(&out)
+    );
+    let out = tv.run_with_stdin(&["import", "-"], big.as_bytes());
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("larger than 16 MiB"),
+        "{}",
+        stderr(&out)
+    );
+    let out = tv.run_with_stdin(&["set", "BIG"], "y".repeat(16 * MIB + 1).as_bytes());
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("larger than 16 MiB") && stderr(&out).contains("nothing was stored"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(ls(&tv), before, "nothing written");
+
+    // Exactly at the limit is accepted.
+    let out = tv.run_with_stdin(
+        &["set", "--raw", "AT_LIMIT"],
+        "z".repeat(16 * MIB).as_bytes(),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("AT_LIMIT").len(), 16 * MIB);
+}
