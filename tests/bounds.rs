@@ -91,3 +91,41 @@ fn import_and_set_refuse_input_over_16_mib() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(tv.get("AT_LIMIT").len(), 16 * MIB);
 }
+
+/// `unlock --ttl` has a maximum (7 days): the kernel takes 32-bit seconds, so `4294967296s` used to
+/// become a permanent key (timeout 0) and `4294967300s` four seconds. Both, and anything over 7 days,
+/// are usage errors before the vault is opened; 7 days itself is accepted.
+#[test]
+fn unlock_ttl_has_a_maximum() {
+    let tv = TestVault::new();
+    for ttl in [
+        "4294967296s",
+        "4294967300s",
+        "8d",
+        "169h",
+        "0s",
+        "500ms",
+        "soon",
+    ] {
+        let out = tv.run(&["unlock", "--ttl", ttl]);
+        assert_eq!(code(&out), 2, "--ttl {ttl}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--ttl"),
+            "--ttl {ttl}: {}",
+            stderr(&out)
+        );
+        // Nothing was cached: a command without the passphrase file is still locked (exit 6).
+        let locked = tv
+            .keep(&["ls"])
+            .env_remove("KEEP_PASSPHRASE_FILE")
+            .output()
+            .unwrap();
+        assert_eq!(code(&locked), 6, "--ttl {ttl}: {}", stderr(&locked));
+    }
+    let out = tv.run(&["unlock", "--ttl", "4294967300s"]);
+    assert!(stderr(&out).contains("at most 7 days"), "{}", stderr(&out));
+    let out = tv.run(&["unlock", "--ttl", "7d"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("for 7days"), "{}", stderr(&out));
+    assert_eq!(code(&tv.run(&["lock"])), 0);
+}
