@@ -129,3 +129,45 @@ fn unlock_ttl_has_a_maximum() {
     assert!(stderr(&out).contains("for 7days"), "{}", stderr(&out));
     assert_eq!(code(&tv.run(&["lock"])), 0);
 }
+
+/// Issue 17.3: line numbers come from the single parsing pass (they were found by searching the file
+/// again for every key, which made import quadratic). A 100,000-line file with a bad entry near the
+/// end names the right line, for a syntax error and for a bad name, and imports nothing.
+#[test]
+fn a_100k_line_import_names_the_right_line() {
+    let tv = TestVault::new();
+    let before = ls(&tv);
+    for (bad, line) in [("not-a-name=x", 99_990), ("DOTTED.NAME=x", 99_995)] {
+        let mut text = String::with_capacity(2 * MIB);
+        for i in 1..=100_000 {
+            if i == line {
+                text.push_str(bad);
+            } else if i % 1000 == 0 {
+                // Multiline values and comments shift no line number.
+                text.push_str(&format!("# comment {i}\n"));
+                continue;
+            } else {
+                text.push_str(&format!("KEY_{i}=\"value {i}\""));
+            }
+            text.push('\n');
+        }
+        std::fs::write(tv.path().join("big.env"), &text).unwrap();
+        let out = tv.run(&["import", "big.env"]);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("big.env: line {line}:")),
+            "{bad}: {}",
+            stderr(&out)
+        );
+        assert_eq!(ls(&tv), before, "nothing imported");
+    }
+    // And the lines after a multiline value count its lines.
+    std::fs::write(
+        tv.path().join("multi.env"),
+        "A=\"one\ntwo\nthree\"\nB='x\ny'\nbad-name=1\n",
+    )
+    .unwrap();
+    let out = tv.run(&["import", "multi.env"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("line 6:"), "{}", stderr(&out));
+}
