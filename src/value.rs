@@ -29,13 +29,14 @@ impl SecretValue {
         SecretValue(SecretSlice::from(bytes))
     }
 
-    /// Read all of `reader` (stdin for `keep set`). With `trim_newline`, one trailing `\n` or `\r\n`
-    /// is dropped.
+    /// Read all of `reader` (stdin for `keep set`), at most [`MAX_VALUE_LEN`] bytes: more is an
+    /// error of kind `FileTooLarge`, after reading only one byte past the limit. With
+    /// `trim_newline`, one trailing `\n` or `\r\n` is dropped.
     pub fn read_from(
         reader: impl std::io::Read,
         trim_newline: bool,
     ) -> std::io::Result<SecretValue> {
-        let buf = read_wiping(reader)?;
+        let buf = read_wiping_limited(reader, MAX_VALUE_LEN)?;
         let mut len = buf.len();
         if trim_newline && buf.last() == Some(&b'\n') {
             len -= 1;
@@ -88,6 +89,27 @@ impl std::fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SecretValue([REDACTED; {} bytes])", self.len())
     }
+}
+
+/// The largest value `keep set` reads from stdin (16 MiB): far above any credential, certificate
+/// bundle or kubeconfig, and small enough that a runaway pipe (`yes | keep set X`) stops at once
+/// instead of filling memory and the vault.
+pub const MAX_VALUE_LEN: usize = 16 << 20;
+
+/// [`read_wiping`], refusing more than `limit` bytes: it reads at most `limit + 1` and then fails with
+/// an error of kind `FileTooLarge` (the partial buffer is wiped).
+pub fn read_wiping_limited(
+    reader: impl std::io::Read,
+    limit: usize,
+) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let buf = read_wiping(std::io::Read::take(reader, limit as u64 + 1))?;
+    if buf.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("more than {} bytes (the limit)", limit),
+        ));
+    }
+    Ok(buf)
 }
 
 /// Read all of `reader` into a wiped buffer that grows by copying into a larger one and wiping the

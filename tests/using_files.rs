@@ -258,11 +258,70 @@ fn import_counts_and_never_prints_values() {
         stderr(&out)
     );
 
-    // An unquoted `$` is expanded by dotenv rules: keep warns with the line.
+    // An unquoted `$` is kept as written; keep notes the line and mentions --expand.
     std::fs::write(tv.path().join("dollar.env"), "A=1\nPW=pa$$word\n").unwrap();
     let out = tv.run(&["import", "dollar.env"]);
     assert_eq!(code(&out), 0);
     assert!(stderr(&out).contains("line(s) 2"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--expand"), "{}", stderr(&out));
+    assert_eq!(tv.get("PW"), "pa$$word");
+}
+
+/// Issue 15.5: import keeps values literally. keep's own environment (`$HOME`, a credential-looking
+/// variable) never flows into a secret; `--expand` reads only the file's own earlier keys.
+#[test]
+fn import_keeps_dollar_signs_literally_and_expand_reads_only_the_file() {
+    let tv = vault();
+    std::fs::write(
+        tv.path().join("lit.env"),
+        "DB_PASS=\"pa$word$HOME-x\"\nCOPY=${AWS_SECRET_ACCESS_KEY}\nBARE=$HOME\nQ='$HOME'\n",
+    )
+    .unwrap();
+    let out = tv
+        .keep(&["import", "lit.env"])
+        .env("AWS_SECRET_ACCESS_KEY", "keeps-own-canary-credential")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("DB_PASS"), "pa$word$HOME-x");
+    assert_eq!(tv.get("COPY"), "${AWS_SECRET_ACCESS_KEY}");
+    assert_eq!(tv.get("BARE"), "$HOME");
+    assert_eq!(tv.get("Q"), "$HOME");
+    assert!(stderr(&out).contains("line(s) 1, 2, 3"), "{}", stderr(&out));
+
+    // --expand: earlier keys of the same file, in double quotes and unquoted; never keep's env.
+    std::fs::write(
+        tv.path().join("exp.env"),
+        "HOST=db.internal\nURL=\"pg://${HOST}:5432\"\nLIT='${HOST}'\nESC=\\$HOST\n",
+    )
+    .unwrap();
+    let out = tv.run(&["import", "--expand", "exp.env"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("URL"), "pg://db.internal:5432");
+    assert_eq!(tv.get("LIT"), "${HOST}");
+    assert_eq!(tv.get("ESC"), "$HOST");
+
+    // A name the file does not define is an error naming it, even when keep's environment has it;
+    // nothing is imported.
+    let before = tv.run(&["ls", "--json"]).stdout;
+    std::fs::write(
+        tv.path().join("env.env"),
+        "NEW_ONE=1\nX=${AWS_SECRET_ACCESS_KEY}\n",
+    )
+    .unwrap();
+    let out = tv
+        .keep(&["import", "--expand", "env.env"])
+        .env("AWS_SECRET_ACCESS_KEY", "keeps-own-canary-credential")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 2") && err.contains("$AWS_SECRET_ACCESS_KEY is not defined earlier"),
+        "{err}"
+    );
+    assert!(!err.contains("canary"), "{err}");
+    assert_eq!(tv.run(&["ls", "--json"]).stdout, before, "nothing imported");
 }
 
 #[test]
@@ -337,4 +396,36 @@ fn check_reports_missing_names_from_keep_toml_or_env_example() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["missing"], serde_json::json!(["TOKEN", "DATABASE_URL"]));
+}
+
+/// `exec --env-file` reads its literals the same way: a `$` is what the file says, never keep's
+/// environment (with `--clean` the command would otherwise receive a variable keep was started with);
+/// `keep://` references still resolve.
+#[test]
+fn env_file_literals_keep_dollar_signs() {
+    let tv = vault();
+    std::fs::write(
+        tv.path().join("app.env"),
+        "TOKEN=keep://default/dev/TOKEN\nCOPY=\"${AWS_SECRET_ACCESS_KEY}\"\nPW=pa$word\n",
+    )
+    .unwrap();
+    let out = tv
+        .keep(&[
+            "exec",
+            "--clean",
+            "--env-file",
+            "app.env",
+            "--",
+            "/bin/sh",
+            "-c",
+            "printf '%s|%s|%s' \"$TOKEN\" \"$COPY\" \"$PW\"",
+        ])
+        .env("AWS_SECRET_ACCESS_KEY", "keeps-own-canary-credential")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "hunter2-canary-value|${AWS_SECRET_ACCESS_KEY}|pa$word"
+    );
 }

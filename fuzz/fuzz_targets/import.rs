@@ -4,7 +4,7 @@
 //! Beyond "no panic" it asserts:
 //! - `detect` follows the documented rule (extension first, then a leading `{` means JSON);
 //! - a successful parse holds no repeated name (a repeated name keeps its last value);
-//! - the `expanded_lines` it reports are real lines of the input, in increasing order;
+//! - the `literal_dollar_lines` it reports are real lines of the input, in increasing order;
 //! - every failure is a usage error (exit 2), never an I/O, integrity or internal one;
 //! - the entries survive a round trip through JSON: serialising them as one JSON object and parsing
 //!   that with the JSON importer gives back the same names and values.
@@ -50,9 +50,9 @@ fuzz_target!(|data: &[u8]| {
             names.dedup();
             assert_eq!(before, names.len(), "a repeated name survived the parse");
             let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
-            assert!(parsed.expanded_lines.windows(2).all(|w| w[0] < w[1]));
+            assert!(parsed.literal_dollar_lines.windows(2).all(|w| w[0] < w[1]));
             assert!(parsed
-                .expanded_lines
+                .literal_dollar_lines
                 .iter()
                 .all(|&l| (1..=lines).contains(&l)));
             // Round trip through the JSON importer (values that are not UTF-8 cannot be JSON).

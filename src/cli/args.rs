@@ -284,9 +284,9 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
-    /// How long the key stays cached, e.g. 15m, 1h
-    #[arg(long, default_value = "15m", value_name = "DURATION")]
-    pub ttl: String,
+    /// How long the key stays cached, e.g. 15m, 1h; at most 7d
+    #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = crate::session::cache::parse_ttl)]
+    pub ttl: std::time::Duration,
     /// Only say whether the vault is unlocked in this session and for how long (exit 6 if not)
     #[arg(long)]
     pub status: bool,

@@ -149,25 +149,44 @@ pub fn inject(ctx: &Context, a: InjectArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Read an import file or stdin, at most [`import::MAX_IMPORT_LEN`] bytes (an age hand-off file, which
+/// `keep export` may make larger, up to [`import::MAX_AGE_IMPORT_LEN`]), before anything parses it:
+/// one byte past the limit is read, then keep refuses (exit 2).
 fn read_input(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    let mut bytes = zeroize::Zeroizing::new(Vec::new());
-    if path.as_os_str() == "-" {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::Io {
-                context: "cannot read stdin".into(),
-                source: e,
-            })?;
-        return Ok(bytes);
+    let origin = path.display().to_string();
+    let mut reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                Error::NotFound(format!("{} does not exist", path.display()))
+            }
+            _ => Error::io("read", path, e),
+        })?)
+    };
+    let read_error = |e: std::io::Error| Error::Io {
+        context: format!("cannot read {origin}"),
+        source: e,
+    };
+    let limit = import::MAX_IMPORT_LEN;
+    let mut bytes =
+        crate::value::read_wiping((&mut reader).take(limit as u64 + 1)).map_err(read_error)?;
+    let mut max = limit;
+    if bytes.len() > limit && crate::agefile::is_age(&bytes) {
+        max = import::MAX_AGE_IMPORT_LEN;
+        let rest = crate::value::read_wiping((&mut reader).take((max - bytes.len()) as u64 + 1))
+            .map_err(read_error)?;
+        let mut all = zeroize::Zeroizing::new(Vec::with_capacity(bytes.len() + rest.len()));
+        all.extend_from_slice(&bytes);
+        all.extend_from_slice(&rest);
+        bytes = all;
     }
-    let mut f = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            Error::NotFound(format!("{} does not exist", path.display()))
-        }
-        _ => Error::io("read", path, e),
-    })?;
-    f.read_to_end(&mut bytes)
-        .map_err(|e| Error::io("read", path, e))?;
+    if bytes.len() > max {
+        return Err(Error::Usage(format!(
+            "{origin}: larger than {} MiB, the limit for `keep import`; nothing was imported",
+            max >> 20
+        )));
+    }
     Ok(bytes)
 }
 
@@ -177,16 +196,21 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
         return super::custody::import_age(ctx, &bytes);
     }
     let origin = a.file.display().to_string();
-    let parsed = import::parse(&bytes, &origin)?;
-    if !parsed.expanded_lines.is_empty() {
+    let expand = if a.expand {
+        crate::env::dotenv::Expand::File
+    } else {
+        crate::env::dotenv::Expand::Literal
+    };
+    let parsed = import::parse_with(&bytes, &origin, expand)?;
+    if !parsed.literal_dollar_lines.is_empty() {
         let lines: Vec<String> = parsed
-            .expanded_lines
+            .literal_dollar_lines
             .iter()
             .map(|l| l.to_string())
             .collect();
-        output::warn(&format!(
-            "{origin}: line(s) {}: `$` was expanded as a variable reference (dotenv rules); \
-             single-quote those values or write \\$ to keep a literal `$`",
+        output::note(&format!(
+            "{origin}: line(s) {}: `$` kept as written; `--expand` expands references to keys \
+             defined earlier in the file",
             lines.join(", ")
         ));
     }

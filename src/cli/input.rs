@@ -29,8 +29,14 @@ pub fn read_value(name: &Name, from_file: Option<&Path>, raw: bool) -> Result<Se
             })?;
         return Ok(SecretValue::from(v));
     }
-    SecretValue::read_from(std::io::stdin().lock(), !raw).map_err(|e| Error::Io {
-        context: "cannot read the value from stdin".into(),
-        source: e,
+    SecretValue::read_from(std::io::stdin().lock(), !raw).map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => Error::Usage(format!(
+            "the value on stdin is larger than {} MiB, the limit for `keep set`; nothing was stored",
+            crate::value::MAX_VALUE_LEN >> 20
+        )),
+        _ => Error::Io {
+            context: "cannot read the value from stdin".into(),
+            source: e,
+        },
     })
 }

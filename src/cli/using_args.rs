@@ -99,4 +99,8 @@ pub struct ImportArgs {
     /// A dotenv, JSON or YAML file (`-` for stdin); the format comes from the extension or content
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Expand `$NAME`/`${NAME}` in dotenv values from keys defined earlier in the same file (never
+    /// from keep's environment); without it every `$` is kept as written
+    #[arg(long)]
+    pub expand: bool,
 }

@@ -1,5 +1,6 @@
-//! Bringing existing secrets into the vault (`keep import FILE`): dotenv files (parsed by `dotenvy`:
-//! quotes, multiline values, `export `, comments), JSON objects and YAML mappings.
+//! Bringing existing secrets into the vault (`keep import FILE`): dotenv files (see [`super::dotenv`]:
+//! quotes, multiline values, `export `, comments; `$` kept literally unless `--expand`), JSON objects
+//! and YAML mappings.
 //!
 //! The whole file is parsed before anything is written, and the writes are one transaction: a bad line
 //! aborts the import with its line number and leaves the vault exactly as it was. Nothing here ever
@@ -10,14 +11,26 @@
 
 use std::collections::BTreeMap;
 
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
-use super::reference::{dotenv_error, line_of_key};
+use super::dotenv::{self, Expand};
 use super::Pair;
 use crate::error::{Error, Result};
 use crate::scope::{Name, Scope};
 use crate::value::SecretValue;
 use crate::vault::Vault;
+
+/// The largest dotenv, JSON or YAML input `import` reads (16 MiB): a `.env` of 100,000 secrets is
+/// about 6 MiB. Checked before any parser runs.
+pub const MAX_IMPORT_LEN: usize = 16 << 20;
+
+/// The largest age hand-off file `import` reads (1 GiB): `keep export` of a large vault.
+pub const MAX_AGE_IMPORT_LEN: usize = 1 << 30;
+
+/// The deepest nesting of JSON or YAML `import` lets reach its parser. It accepts only one flat object
+/// of NAME -> value, so real files nest one level; deeply nested input (40,000 levels of YAML flow
+/// nesting took 5 s in the parser) is refused by a linear scan first.
+pub const MAX_NESTING: usize = 64;
 
 /// The formats `import` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,9 +45,9 @@ pub enum Kind {
 pub struct Parsed {
     /// Names and values, in file order, a repeated name keeping its last value.
     pub entries: Vec<Pair>,
-    /// Dotenv lines where an unquoted or double-quoted `$` was expanded as a variable reference (dotenv
-    /// rules); the caller should warn, since a literal `$` in a password is a common mistake.
-    pub expanded_lines: Vec<usize>,
+    /// Dotenv lines where an unquoted or double-quoted `$NAME` was kept literally; the caller can
+    /// mention `--expand` for someone who meant a reference.
+    pub literal_dollar_lines: Vec<usize>,
 }
 
 /// The counts `import` reports.
@@ -59,8 +72,14 @@ pub fn detect(origin: &str, text: &str) -> Kind {
     }
 }
 
-/// Parse a file's bytes. `origin` (the file name) is used for messages and format detection.
+/// Parse a file's bytes, every `$` literal. `origin` (the file name) is used for messages and format
+/// detection.
 pub fn parse(bytes: &[u8], origin: &str) -> Result<Parsed> {
+    parse_with(bytes, origin, Expand::Literal)
+}
+
+/// [`parse`] with a choice of `$` expansion (dotenv files only; `import --expand`).
+pub fn parse_with(bytes: &[u8], origin: &str, expand: Expand) -> Result<Parsed> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
             .iter()
@@ -70,8 +89,18 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Parsed> {
         Error::Usage(format!("{origin}: line {line}: not UTF-8 text"))
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut parsed = match detect(origin, text) {
-        Kind::Dotenv => parse_dotenv(text, origin)?,
+    if text.len() > MAX_IMPORT_LEN {
+        return Err(Error::Usage(format!(
+            "{origin}: larger than {} MiB, the limit for `keep import`; nothing was imported",
+            MAX_IMPORT_LEN >> 20
+        )));
+    }
+    let kind = detect(origin, text);
+    if kind != Kind::Dotenv {
+        check_nesting(text, kind, origin)?;
+    }
+    let mut parsed = match kind {
+        Kind::Dotenv => parse_dotenv(text, origin, expand)?,
         Kind::Json => parse_json(text, origin)?,
         Kind::Yaml => parse_yaml(text, origin)?,
     };
@@ -89,6 +118,62 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<Parsed> {
     Ok(parsed)
 }
 
+/// Refuse JSON or YAML nested deeper than [`MAX_NESTING`], in one pass before the parser sees it.
+/// Flow brackets (`[`, `{`) are counted outside JSON strings; YAML brackets are counted everywhere
+/// (over-counting only refuses a file with 64 unclosed brackets in a value, which no flat secrets file
+/// has), and YAML block nesting is the number of increasing indentation levels.
+fn check_nesting(text: &str, kind: Kind, origin: &str) -> Result<()> {
+    let refuse = |line: usize| {
+        Err(Error::Usage(format!(
+            "{origin}: line {line}: nested more than {MAX_NESTING} levels deep; import reads one \
+             flat object of NAME -> value; nothing was imported"
+        )))
+    };
+    let (mut depth, mut line, mut in_string, mut escaped) = (0usize, 1usize, false, false);
+    let mut indents: Vec<usize> = Vec::new();
+    for raw in text.split('\n') {
+        if kind == Kind::Yaml {
+            let body = raw.trim_start_matches(' ');
+            if !body.trim().is_empty() && !body.starts_with('#') {
+                let indent = raw.len() - body.len();
+                while indents.last().is_some_and(|&i| i > indent) {
+                    indents.pop();
+                }
+                if indents.last() != Some(&indent) {
+                    indents.push(indent);
+                }
+                if indents.len() > MAX_NESTING {
+                    return refuse(line);
+                }
+            }
+        }
+        for &b in raw.as_bytes() {
+            if kind == Kind::Json && in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' if kind == Kind::Json => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return refuse(line);
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        line += 1;
+    }
+    Ok(())
+}
+
 fn name_at(key: &str, origin: &str, line: Option<usize>) -> Result<Name> {
     Name::new(key).map_err(|_| {
         let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
@@ -99,58 +184,20 @@ fn name_at(key: &str, origin: &str, line: Option<usize>) -> Result<Name> {
     })
 }
 
-fn parse_dotenv(text: &str, origin: &str) -> Result<Parsed> {
-    let mut entries = Vec::new();
-    for item in dotenvy::from_read_iter(text.as_bytes()) {
-        let (key, value) = item.map_err(|e| match dotenv_error(e, text, origin) {
-            Error::Usage(m) => Error::Usage(format!("{m}; nothing was imported")),
-            other => other,
-        })?;
-        let value = Zeroizing::new(value);
-        let name = name_at(&key, origin, Some(line_of_key(text, &key)))?;
-        entries.push((name, SecretValue::from(value.as_str())));
+fn parse_dotenv(text: &str, origin: &str, expand: Expand) -> Result<Parsed> {
+    let parsed = dotenv::parse(text, origin, expand).map_err(|e| match e {
+        Error::Usage(m) => Error::Usage(format!("{m}; nothing was imported")),
+        other => other,
+    })?;
+    let mut entries = Vec::with_capacity(parsed.entries.len());
+    for e in parsed.entries {
+        let name = name_at(&e.key, origin, Some(e.line))?;
+        entries.push((name, e.value));
     }
     Ok(Parsed {
         entries,
-        expanded_lines: dollar_lines(text),
+        literal_dollar_lines: parsed.literal_dollar_lines,
     })
-}
-
-/// Lines with a `$` that a dotenv reader expands: outside single quotes and not escaped.
-fn dollar_lines(text: &str) -> Vec<usize> {
-    let (mut single, mut double, mut escaped, mut comment) = (false, false, false, false);
-    let mut prev_space = true;
-    let mut line = 1;
-    let mut out: Vec<usize> = Vec::new();
-    for c in text.chars() {
-        if c == '\n' {
-            line += 1;
-            comment = false;
-            escaped = false;
-            prev_space = true;
-            continue;
-        }
-        if comment {
-            continue;
-        }
-        if escaped {
-            escaped = false;
-        } else if single {
-            single = c != '\'';
-        } else if c == '\\' {
-            escaped = true;
-        } else if c == '"' {
-            double = !double;
-        } else if c == '\'' && !double {
-            single = true;
-        } else if c == '#' && !double && prev_space {
-            comment = true;
-        } else if c == '$' && out.last() != Some(&line) {
-            out.push(line);
-        }
-        prev_space = c.is_whitespace();
-    }
-    out
 }
 
 /// A JSON scalar as a value; the parsed string is wiped once copied.
@@ -197,7 +244,7 @@ fn parse_json(text: &str, origin: &str) -> Result<Parsed> {
     }
     Ok(Parsed {
         entries,
-        expanded_lines: Vec::new(),
+        literal_dollar_lines: Vec::new(),
     })
 }
 
@@ -228,14 +275,18 @@ fn parse_yaml(text: &str, origin: &str) -> Result<Parsed> {
                 "{origin}: every key must be a name; nothing was imported"
             )));
         };
-        let line = text
-            .lines()
-            .position(|l| {
-                let l = l.trim_start().trim_start_matches(['"', '\'']);
-                l.starts_with(key.as_str())
-            })
-            .map(|i| i + 1);
-        let name = name_at(key, origin, line)?;
+        // The line is looked up only for the error: searching the text for every key made large
+        // imports quadratic.
+        let name = Name::new(key.as_str()).or_else(|_| {
+            let line = text
+                .lines()
+                .position(|l| {
+                    let l = l.trim_start().trim_start_matches(['"', '\'']);
+                    l.starts_with(key.as_str())
+                })
+                .map(|i| i + 1);
+            name_at(key, origin, line)
+        })?;
         // The parsed string is wiped once copied.
         let value = match value {
             Value::String(s) => {
@@ -256,7 +307,7 @@ fn parse_yaml(text: &str, origin: &str) -> Result<Parsed> {
     }
     Ok(Parsed {
         entries,
-        expanded_lines: Vec::new(),
+        literal_dollar_lines: Vec::new(),
     })
 }
 
@@ -315,9 +366,10 @@ mod tests {
         assert_eq!(get(&p, "C"), b"single $HOME");
         assert_eq!(get(&p, "D"), b"x");
         assert_eq!(p.entries.len(), 4);
-        assert!(p.expanded_lines.is_empty());
+        assert!(p.literal_dollar_lines.is_empty());
         let p = parse(b"A=1\nB=pa$$word\n", ".env").unwrap();
-        assert_eq!(p.expanded_lines, vec![2]);
+        assert_eq!(get(&p, "B"), b"pa$$word");
+        assert_eq!(p.literal_dollar_lines, vec![2]);
     }
 
     #[test]

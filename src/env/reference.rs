@@ -1,10 +1,12 @@
 //! Env files that hold references instead of secrets (the `op run` model): in a dotenv file read with
 //! `exec --env-file`, a value of the form `keep://PROJECT/ENV/NAME` is resolved from the vault and any
 //! other value passes through literally. Such a file can be committed, because it names secrets without
-//! containing them.
+//! containing them. A `$` is literal here too (see [`super::dotenv`]): an env file's values are what it
+//! says, never expanded from keep's environment.
 
 use std::path::Path;
 
+use super::dotenv::{self, Expand};
 use super::Pair;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Name, SCHEME};
@@ -28,30 +30,34 @@ impl Entry {
     }
 }
 
-/// Parse dotenv text (dotenvy's rules: quotes, multiline values, `export `, comments). A syntax error,
-/// a bad name or a malformed `keep://` reference is a usage error naming the file and line, never the
+/// Parse dotenv text (quotes, multiline values, `export `, comments; `$` literal). A syntax error, a
+/// bad name or a malformed `keep://` reference is a usage error naming the file and line, never the
 /// line's text (it may hold a value).
 pub fn parse(text: &str, origin: &str) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    for item in dotenvy::from_read_iter(text.as_bytes()) {
-        let (key, value) = item.map_err(|e| dotenv_error(e, text, origin))?;
-        let name = Name::new(&key).map_err(|_| {
+    for e in dotenv::parse(text, origin, Expand::Literal)?.entries {
+        let line = e.line;
+        let name = Name::new(&e.key).map_err(|_| {
             Error::Usage(format!(
-                "{origin}: line {}: {key:?} is not a valid secret name ([A-Za-z_][A-Za-z0-9_]*)",
-                line_of_key(text, &key)
+                "{origin}: line {line}: {:?} is not a valid secret name ([A-Za-z_][A-Za-z0-9_]*)",
+                e.key
             ))
         })?;
-        if value.starts_with(SCHEME) {
-            let address = Address::parse_uri(&value).map_err(|_| {
-                Error::Usage(format!(
-                    "{origin}: line {}: the value of {name} starts with keep:// but is not a \
-                     keep://PROJECT/ENV/NAME reference",
-                    line_of_key(text, &key)
-                ))
-            })?;
+        if e.value.expose().starts_with(SCHEME.as_bytes()) {
+            let address = e
+                .value
+                .expose_str("the reference")
+                .ok()
+                .and_then(|v| Address::parse_uri(v).ok())
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{origin}: line {line}: the value of {name} starts with keep:// but is not \
+                         a keep://PROJECT/ENV/NAME reference"
+                    ))
+                })?;
             out.push(Entry::Reference(name, address));
         } else {
-            out.push(Entry::Literal(name, SecretValue::from(value)));
+            out.push(Entry::Literal(name, e.value));
         }
     }
     Ok(out)
@@ -93,70 +99,6 @@ pub fn resolve(entries: Vec<Entry>, vault: &Vault) -> Result<Vec<Pair>> {
         .collect()
 }
 
-/// Turn a dotenvy error into ours, with a line number and without the offending text.
-pub fn dotenv_error(e: dotenvy::Error, text: &str, origin: &str) -> Error {
-    match e {
-        dotenvy::Error::LineParse(line, index) => {
-            let number = line_number(text, &line, index);
-            Error::Usage(format!(
-                "{origin}: line {number}: not valid dotenv syntax (check quotes and escapes; \
-                 inside double quotes only \\\\ \\\" \\$ \\n and \\' are escapes)"
-            ))
-        }
-        dotenvy::Error::Io(io) => Error::Io {
-            context: format!("cannot read {origin}"),
-            source: io,
-        },
-        other => Error::Usage(format!("{origin}: {}", kind_only(&other))),
-    }
-}
-
-fn kind_only(e: &dotenvy::Error) -> &'static str {
-    match e {
-        dotenvy::Error::EnvVar(_) => "an environment variable is not valid unicode",
-        _ => "cannot be parsed as a dotenv file",
-    }
-}
-
-/// The 1-based line where the logical line `line` (as dotenvy reports it) has its error at char
-/// `index`.
-fn line_number(text: &str, line: &str, index: usize) -> usize {
-    let start = if line.is_empty() {
-        None
-    } else {
-        text.find(line)
-    };
-    match start {
-        Some(start) => {
-            // An error at the very end (an unterminated quote) is reported where the entry starts.
-            let at_end = index + 1 >= line.trim_end_matches(['\n', '\r']).chars().count();
-            let within = if at_end {
-                0
-            } else {
-                line.chars().take(index).filter(|&c| c == '\n').count()
-            };
-            text[..start].matches('\n').count() + 1 + within
-        }
-        // An unterminated quote at the end: dotenvy hands back the rest of the file.
-        None => text.lines().count().max(1),
-    }
-}
-
-/// The line where `key` is defined (the last definition), for errors after parsing.
-pub fn line_of_key(text: &str, key: &str) -> usize {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            let l = l.trim_start();
-            let l = l.strip_prefix("export ").map(str::trim_start).unwrap_or(l);
-            l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|(i, _)| i + 1)
-        .last()
-        .unwrap_or(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,7 +106,7 @@ mod tests {
     #[test]
     fn references_and_literals() {
         let entries = parse(
-            "# comment\nexport A=keep://web/prod/API_KEY\nB='literal $x'\nC=\"two\nlines\"\n",
+            "# comment\nexport A=keep://web/prod/API_KEY\nB='literal $x'\nC=\"two\nlines\"\nD=$HOME\n",
             "t",
         )
         .unwrap();
@@ -173,6 +115,7 @@ mod tests {
         );
         assert!(matches!(&entries[1], Entry::Literal(_, v) if v.expose() == b"literal $x"));
         assert!(matches!(&entries[2], Entry::Literal(_, v) if v.expose() == b"two\nlines"));
+        assert!(matches!(&entries[3], Entry::Literal(_, v) if v.expose() == b"$HOME"));
     }
 
     #[test]

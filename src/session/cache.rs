@@ -49,8 +49,34 @@ pub fn load(vault_id: &[u8]) -> Option<MasterKey> {
     MasterKey::from_bytes(&mut buf[..KEY_LEN])
 }
 
+/// The longest `unlock --ttl`: 7 days. Long enough for a login session that spans a working week or
+/// a long CI job; short enough that a forgotten unlock still ends. The kernel takes the timeout as
+/// 32-bit seconds, where 0 means "never" and larger values wrap (`4294967296s` was a permanent key,
+/// `4294967300s` four seconds), so the bound is also what keeps the value meaningful.
+pub const MAX_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parse an `unlock --ttl` value (`15m`, `1h`, `7d`): a positive duration of at most [`MAX_TTL`],
+/// whole seconds or more. For clap's `value_parser`, so a bad value is a usage error (exit 2).
+pub fn parse_ttl(text: &str) -> std::result::Result<Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| format!("{e} (use e.g. 15m, 1h, 7d)"))?;
+    if ttl < Duration::from_secs(1) {
+        return Err("must be at least one second".into());
+    }
+    if ttl > MAX_TTL {
+        return Err("must be at most 7 days (7d); `keep unlock` again when it runs out".into());
+    }
+    Ok(ttl)
+}
+
 /// Cache `key` for `ttl`, replacing an earlier entry for the same vault.
 pub fn store(vault_id: &[u8], key: &MasterKey, ttl: Duration) -> Result<()> {
+    if ttl > MAX_TTL {
+        // Checked before the key is added. Never reached through the CLI (parse_ttl); a library caller gets an error, not a wrap.
+        return Err(Error::Usage(format!(
+            "the session TTL must be at most {}",
+            crate::duration::exact(MAX_TTL)
+        )));
+    }
     let fail = |e: KeyError| Error::Io {
         context: "cannot cache the unlocked key in the kernel session keyring".into(),
         source: std::io::Error::other(format!("{e:?}")),

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Benchmark: `keep import` of 10,000 and 100,000 dotenv secrets into a fresh vault (issue 17, item 3:
+# import must be linear: 100k in <= 10x the time of 10k).
+#
+#   ./benches/import.sh                               # builds and measures release
+#   KEEP_BIN=target/debug/keep ./benches/import.sh    # measure a binary already built
+#
+# Each size is imported RUNS times (default 3) into a new vault (cheap KDF) and the median wall time
+# printed, with the 100k/10k ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${RUNS:-3}"
+if [ -z "${KEEP_BIN:-}" ]; then
+    cargo build --release --quiet
+    KEEP_BIN="${CARGO_TARGET_DIR:-target}/release/keep"
+fi
+KEEP="$(realpath "$KEEP_BIN")"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+export HOME="$WORK" XDG_DATA_HOME="$WORK/xdg" KEEP_PASSPHRASE="bench passphrase"
+
+python3 - "$WORK" <<'PY'
+import secrets, sys
+for n in (10_000, 100_000):
+    with open(f"{sys.argv[1]}/{n}.env", "w") as f:
+        for i in range(n):
+            f.write(f'SECRET_{i:06d}="{secrets.token_urlsafe(24)}"\n')
+PY
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A result
+for n in 10000 100000; do
+    for r in $(seq "$RUNS"); do
+        export KEEP_VAULT="$WORK/v-$n-$r.db"
+        "$KEEP" init --kdf-memory 8MiB --kdf-iterations 1 >/dev/null 2>&1
+        start=$(date +%s.%N)
+        "$KEEP" import "$WORK/$n.env" >/dev/null 2>&1
+        end=$(date +%s.%N)
+        echo "$end - $start" | bc -l
+        rm -f "$KEEP_VAULT"*
+    done | median >"$WORK/m"
+    result[$n]=$(cat "$WORK/m")
+    printf 'import %6d secrets: %.2f s (median of %d)\n' "$n" "${result[$n]}" "$RUNS"
+done
+printf '100k / 10k: %.1fx\n' "$(echo "${result[100000]} / ${result[10000]}" | bc -l)"
