@@ -228,7 +228,11 @@ fn a_witness_planted_as_a_symbolic_link_is_refused() {
     assert_eq!(code(&out), 8, "{}", stderr(&out));
     assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
-    assert_eq!(std::fs::read(&elsewhere).unwrap(), before, "followed the link");
+    assert_eq!(
+        std::fs::read(&elsewhere).unwrap(),
+        before,
+        "followed the link"
+    );
     let (c, text) = verify_text(&tv);
     assert_eq!(c, 1, "{text}");
     std::fs::remove_file(&w).unwrap();
@@ -320,7 +324,13 @@ fn forged_failed_unlocks_stay_unauthenticated_sanitised_and_clamped() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    forge(&tv, "mallory\x1b[2J\x1b[H", "evil\u{202e}tsoh", "get\nFAKE ROW", 0);
+    forge(
+        &tv,
+        "mallory\x1b[2J\x1b[H",
+        "evil\u{202e}tsoh",
+        "get\nFAKE ROW",
+        0,
+    );
     let ten_years = 10 * 365 * 24 * 3600 * 1000;
     forge(&tv, "mallory", "h\x07", "get", now + ten_years);
     // The next unlock folds them into the chain.
@@ -333,7 +343,10 @@ fn forged_failed_unlocks_stay_unauthenticated_sanitised_and_clamped() {
         .filter(|e| e["action"] == "unlock-failed")
         .collect();
     assert_eq!(folded.len(), 2, "{all:?}");
-    let first_folded = all.iter().position(|e| e["action"] == "unlock-failed").unwrap();
+    let first_folded = all
+        .iter()
+        .position(|e| e["action"] == "unlock-failed")
+        .unwrap();
     let previous = ms(&all[first_folded - 1]["time"]);
     for e in &folded {
         assert_eq!(e["authenticated"], false, "{e}");
@@ -344,15 +357,18 @@ fn forged_failed_unlocks_stay_unauthenticated_sanitised_and_clamped() {
         for field in ["user", "host", "command"] {
             let v = e[field].as_str().unwrap();
             assert!(
-                !v.chars()
-                    .any(|c| c.is_control() || c == '\u{202e}'),
+                !v.chars().any(|c| c.is_control() || c == '\u{202e}'),
                 "{field} {v:?}"
             );
         }
     }
     assert_eq!(folded[0]["user"], "mallory\\u{1b}[2J\\u{1b}[H");
     assert_eq!(folded[0]["command"], "get\\nFAKE ROW");
-    assert_eq!(ms(&folded[0]["time"]), previous, "back-dated: clamped to the entry before");
+    assert_eq!(
+        ms(&folded[0]["time"]),
+        previous,
+        "back-dated: clamped to the entry before"
+    );
     assert_eq!(ms(&folded[1]["time"]), ms(&folded[1]["folded_at"]));
     // Every other entry is authenticated.
     assert!(all
@@ -370,7 +386,10 @@ fn forged_failed_unlocks_stay_unauthenticated_sanitised_and_clamped() {
         .filter(|l| l.contains("unlock-failed"))
         .collect();
     assert_eq!(marked.len(), 2, "{text}");
-    assert!(marked.iter().all(|l| l.contains("[UNAUTHENTICATED")), "{text}");
+    assert!(
+        marked.iter().all(|l| l.contains("[UNAUTHENTICATED")),
+        "{text}"
+    );
     assert!(text.contains("mallory\\u{1b}[2J"), "{text}");
 
     // --unusual (new user, new host): marked too, in text and JSON.
@@ -385,7 +404,10 @@ fn forged_failed_unlocks_stay_unauthenticated_sanitised_and_clamped() {
     assert!(by_mallory.iter().all(|f| f["authenticated"] == false));
     let out = tv.run(&["audit", "--unusual"]);
     let text = stdout(&out);
-    assert!(!text.contains('\x1b') && !text.contains('\u{202e}'), "{text}");
+    assert!(
+        !text.contains('\x1b') && !text.contains('\u{202e}'),
+        "{text}"
+    );
     assert!(text.contains("[UNAUTHENTICATED]"), "{text}");
     // The chain (and witness) stay intact: folding is legitimate, the marking says what it proves.
     let (c, text) = verify_text(&tv);

@@ -178,11 +178,9 @@ pub fn body_at(conn: &Connection, seq: u64) -> Result<Option<Vec<u8>>> {
     use rusqlite::OptionalExtension;
     q(
         "read the audit log",
-        conn.query_row(
-            "SELECT body FROM audit WHERE seq = ?1",
-            [seq as i64],
-            |r| Ok(any_bytes(r.get_ref(0)?)),
-        )
+        conn.query_row("SELECT body FROM audit WHERE seq = ?1", [seq as i64], |r| {
+            Ok(any_bytes(r.get_ref(0)?))
+        })
         .optional(),
     )
 }

@@ -51,6 +51,9 @@ fn tame(mut body: Body, floor: u64, ceiling: u64) -> Body {
     body.host = field(&body.host);
     body.command = field(&body.command);
     body.outcome = field(&body.outcome);
+    // Whatever the record says about its own folding, claim or id is the forger's, not keep's.
+    body.claimed_t = None;
+    body.folded_at = None;
     let clamped = body.t.clamp(floor.min(ceiling), ceiling);
     if clamped != body.t {
         body.claimed_t = Some(body.t);
@@ -141,7 +144,9 @@ mod tests {
         assert_eq!(tame(b, 1_000, 2_000).t, 2_000);
         let mut b = Body::now(Action::UnlockFailed, "auth");
         b.t = 1_500;
+        b.claimed_t = Some(7);
+        b.folded_at = Some(7);
         let t = tame(b, 1_000, 2_000);
-        assert_eq!((t.t, t.claimed_t), (1_500, None));
+        assert_eq!((t.t, t.claimed_t, t.folded_at), (1_500, None, None));
     }
 }

@@ -158,7 +158,17 @@ pub fn append(
     entries: Vec<Witnessed>,
     durable: bool,
 ) -> Result<Pending> {
-    let path = path(vault_id)?;
+    append_at(&path(vault_id)?, vault_id, prev, entries, durable)
+}
+
+fn append_at(
+    path: &Path,
+    vault_id: &[u8],
+    prev: Option<String>,
+    entries: Vec<Witnessed>,
+    durable: bool,
+) -> Result<Pending> {
+    let path = path.to_path_buf();
     let Some(last) = entries.last().cloned() else {
         return Err(Error::Usage("an empty witness line".into()));
     };
@@ -243,7 +253,8 @@ fn create(path: &Path, start: &Line) -> Result<()> {
         .mode(0o700)
         .create(dir)
         .map_err(io("create the audit witness folder", dir))?;
-    let meta = std::fs::symlink_metadata(dir).map_err(io("inspect the audit witness folder", dir))?;
+    let meta =
+        std::fs::symlink_metadata(dir).map_err(io("inspect the audit witness folder", dir))?;
     if !meta.is_dir() {
         return Err(Error::Io {
             context: format!(
@@ -428,8 +439,8 @@ fn compare_at(path: &Path, vault_id: &[u8], ids: &[Option<String>]) -> Report {
     let mut witnessed = vec![false; ids.len()];
     for (j, entries) in appends.iter().enumerate() {
         let last = entries.last().expect("non-empty");
-        let committed = commits.contains(&(last.seq, last.id.as_str()))
-            || built_on.contains(last.id.as_str());
+        let committed =
+            commits.contains(&(last.seq, last.id.as_str())) || built_on.contains(last.id.as_str());
         match entries.iter().find(|w| !holds(w)) {
             None => {
                 for w in entries.iter() {
@@ -601,6 +612,27 @@ mod tests {
         let problem = r.problem.unwrap();
         assert_eq!(problem.seq, Some(3));
         assert!(problem.what.contains("not in the witness"), "{problem:?}");
+    }
+
+    #[test]
+    fn appends_create_the_witness_and_survive_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state/keep/w.jsonl");
+        append_at(&p, b"v", None, vec![w(1, "a")], true)
+            .unwrap()
+            .committed();
+        // A crash mid-write left half a line behind.
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"kind\":\"append\",\"v\":1,\"fir").unwrap();
+        append_at(&p, b"v", Some("a".into()), vec![w(2, "b")], false)
+            .unwrap()
+            .committed();
+        let r = compare_at(&p, b"v", &ids(&["a", "b"]));
+        assert_eq!((r.problem, r.witnessed, r.torn), (None, 2, 1));
+        assert_eq!(r.start_reason, Some(Reason::New));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&p), mode(p.parent().unwrap())), (0o600, 0o700));
     }
 
     #[test]

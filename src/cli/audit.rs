@@ -179,7 +179,10 @@ fn verify(ctx: &Context, no_witness: bool) -> Result<i32> {
         ));
     }
     if let Some(w) = &witness_problem {
-        problems.push(format!("the audit log does not match its witness: {}", w.what));
+        problems.push(format!(
+            "the audit log does not match its witness: {}",
+            w.what
+        ));
     }
     if !problems.is_empty() {
         return Err(Error::Findings(problems.join("\n")));
