@@ -242,6 +242,29 @@ fn a_witness_planted_as_a_symbolic_link_is_refused() {
 }
 
 #[test]
+fn an_unwritable_witness_fails_the_command_and_changes_nothing() {
+    let tv = busy();
+    let dir = witness_dir(&tv);
+    let aside = tv.path().join("witness-aside");
+    std::fs::rename(&dir, &aside).unwrap();
+    // A file where the witness folder should be: nothing can be created or opened under it.
+    std::fs::write(&dir, b"not a folder").unwrap();
+    let before = entries(&tv);
+    let out = tv.run_with_stdin(&["set", "ALPHA"], b"changed-without-witness");
+    assert_eq!(code(&out), 8, "{}", stderr(&out));
+    assert!(stderr(&out).contains("audit witness"), "{}", stderr(&out));
+    assert_eq!(
+        entries(&tv),
+        before,
+        "an entry committed without its witness line"
+    );
+    std::fs::remove_file(&dir).unwrap();
+    std::fs::rename(&aside, &dir).unwrap();
+    values_intact(&tv);
+    assert_eq!(verify_text(&tv).0, 0);
+}
+
+#[test]
 fn a_kill_between_the_witness_line_and_the_commit_is_pending_not_an_alarm() {
     let tv = busy();
     let w = witness(&tv);
