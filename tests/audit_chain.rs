@@ -266,6 +266,8 @@ fn a_format_1_vault_is_migrated_and_starts_an_intact_log() {
              PRAGMA user_version = 1;",
         )
         .unwrap();
+    // A format-1 keep never wrote an audit witness either.
+    std::fs::remove_dir_all(tv.path().join(".local/state/keep")).unwrap();
     assert_eq!(tv.get("OLD"), "value-from-format-1");
     let version: i64 = db(&tv)
         .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -144,9 +144,12 @@ fn every_file_keep_creates_is_owner_only_at_creation_and_in_place() {
                 let o = t.join(o);
                 p.starts_with(&o) || p.parent() == o.parent()
             });
+            // The audit witness ($XDG_STATE_HOME/keep, here under the test's HOME).
+            let witness = p.parent() == Some(&t.join(".local/state/keep"));
             assert!(
-                in_vault_dir || output,
-                "{args:?} created {path}, outside the vault folder and the outputs asked for"
+                in_vault_dir || output || witness,
+                "{args:?} created {path}, outside the vault folder, the audit witness folder and \
+                 the outputs asked for"
             );
             assert!(
                 mode == "0600" || mode == "0400",

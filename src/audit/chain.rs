@@ -173,6 +173,32 @@ pub(crate) fn any_bytes(v: rusqlite::types::ValueRef<'_>) -> Vec<u8> {
     }
 }
 
+/// The stored body of entry `seq`, if there is one.
+pub fn body_at(conn: &Connection, seq: u64) -> Result<Option<Vec<u8>>> {
+    use rusqlite::OptionalExtension;
+    q(
+        "read the audit log",
+        conn.query_row("SELECT body FROM audit WHERE seq = ?1", [seq as i64], |r| {
+            Ok(any_bytes(r.get_ref(0)?))
+        })
+        .optional(),
+    )
+}
+
+/// The body of the last entry, if the log has one.
+pub fn last_body(conn: &Connection) -> Result<Option<Vec<u8>>> {
+    use rusqlite::OptionalExtension;
+    q(
+        "read the audit log",
+        conn.query_row(
+            "SELECT body FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok(any_bytes(r.get_ref(0)?)),
+        )
+        .optional(),
+    )
+}
+
 /// Every row, in position order.
 pub fn rows(conn: &Connection) -> Result<Vec<Row>> {
     let mut stmt = q(

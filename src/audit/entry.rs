@@ -110,6 +110,54 @@ pub struct Body {
     /// For a failed unlock recorded unauthenticated: when it was folded into the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folded_at: Option<u64>,
+    /// For a folded failed unlock whose time was clamped: the time the unauthenticated record
+    /// claimed (kept as evidence, never used for ordering or rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_t: Option<u64>,
+    /// A random id (hex), unique per entry: what the witness records (`witness.rs`). It does not
+    /// depend on any key, so a later re-key that re-MACs the chain leaves the witness valid.
+    /// Entries written before the witness existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A fresh entry id: 16 random bytes, hex.
+pub fn new_id() -> String {
+    hex(&crate::crypto::random::bytes::<16>())
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// `text` safe to print on a terminal: control characters and the invisible format characters
+/// that reorder or hide text (bidi overrides, zero-width) escaped as `\u{..}` (`\n`, `\t` as such).
+/// Entries carry user, host and command names that a forged record or an odd password database can
+/// fill with escape sequences; every text view passes them through here.
+pub fn printable(text: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    if !text.chars().any(hidden) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn name_aad(vault_id: &[u8]) -> Aad {
@@ -142,6 +190,8 @@ impl Body {
             outcome: outcome.to_string(),
             address: None,
             folded_at: None,
+            claimed_t: None,
+            id: Some(new_id()),
         }
     }
 
@@ -212,6 +262,22 @@ mod tests {
         let back = Body::decode(&bytes).unwrap();
         assert_eq!(back.open_address(&keys, b"v1").unwrap(), Some(addr));
         assert!(back.open_address(&keys, b"v2").is_err());
+    }
+
+    #[test]
+    fn printable_escapes_controls_and_hidden_format_characters() {
+        assert_eq!(printable("alice"), "alice");
+        assert_eq!(printable("a\x1b[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
+        assert_eq!(printable("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(printable("café"), "café");
+    }
+
+    #[test]
+    fn every_entry_gets_its_own_id() {
+        let a = Body::now(Action::Read, "ok");
+        let b = Body::now(Action::Read, "ok");
+        assert_eq!(a.id.as_ref().map(String::len), Some(32));
+        assert_ne!(a.id, b.id);
     }
 
     #[test]

@@ -9,18 +9,23 @@
 //! &addresses, &outcome_of(&result))`. Opening the vault calls [`after_unlock`], which folds failed
 //! unlocks (recorded unauthenticated by `failed.rs`, since no key existed) into the chain and logs the
 //! unlock itself.
+//!
+//! Every append also writes a line to the witness outside the vault file (`witness.rs`), inside the
+//! same transaction and before it commits; [`append`] is the one place that does both.
 
 pub mod chain;
 pub mod context;
 pub mod entry;
 pub mod failed;
 pub mod unusual;
+pub mod witness;
 
 pub use chain::{Problem, Verdict};
 pub use entry::{Action, Body};
 
 use std::time::SystemTime;
 
+use rusqlite::Connection;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
@@ -75,11 +80,54 @@ pub fn record(
             )
             .map_err(|e| Error::db("configure the vault", e))?;
     }
-    let result = store.write(|tx| chain::append(tx, &key, &vault_id, &bodies));
+    // The witness line follows the entry's durability: fsync'd unless the entry is relaxed.
+    let result = store.write(|tx| append(tx, &key, &vault_id, &bodies, !relaxed));
     if relaxed {
         set_synchronous(store, "FULL")?;
     }
-    result.map(|_| ())
+    result.map(committed)
+}
+
+/// Append `bodies` to the chain inside the caller's transaction, then write their witness line
+/// (fsync'd when `durable`) before the transaction commits. After the commit, pass the result to
+/// [`committed`]. An error (the witness cannot be written) rolls the transaction back: no entry
+/// without its witness line.
+fn append(
+    conn: &Connection,
+    key: &[u8; KEY_LEN],
+    vault_id: &[u8],
+    bodies: &[Body],
+    durable: bool,
+) -> Result<Option<witness::Pending>> {
+    let encoded: Vec<Vec<u8>> = bodies.iter().map(Body::encode).collect();
+    let count = chain::append(conn, key, vault_id, &encoded)?;
+    if bodies.is_empty() {
+        return Ok(None);
+    }
+    let first = count + 1 - bodies.len() as u64;
+    let prev = match first {
+        1 => None,
+        _ => chain::body_at(conn, first - 1)?
+            .and_then(|b| Body::decode(&b))
+            .and_then(|b| b.id),
+    };
+    let entries = bodies
+        .iter()
+        .zip(first..)
+        .map(|(b, seq)| witness::Witnessed {
+            seq,
+            id: b.id.clone().unwrap_or_default(),
+            t: b.t,
+        })
+        .collect();
+    witness::append(vault_id, prev, entries, durable).map(Some)
+}
+
+/// Once the transaction of [`append`] committed: mark it so in the witness.
+fn committed(pending: Option<witness::Pending>) {
+    if let Some(p) = pending {
+        p.committed();
+    }
 }
 
 fn set_synchronous(store: &mut crate::store::Store, level: &str) -> Result<()> {
@@ -112,11 +160,15 @@ pub fn write<T>(
     let vault_id = vault.id().to_vec();
     let bodies = bodies(vault, action, addresses, OK);
     let key = audit_key(vault);
+    let mut pending = None;
     let result = vault.write(|w| {
         let out = op(w)?;
-        chain::append(w.conn(), &key, &vault_id, &bodies)?;
+        pending = append(w.conn(), &key, &vault_id, &bodies, true)?;
         Ok(out)
     });
+    if result.is_ok() {
+        committed(pending);
+    }
     if let Err(e) = &result {
         // The error the caller sees is the change's; a second failure to log it adds nothing.
         let _ = record(vault, action, addresses, e.kind());
@@ -124,18 +176,14 @@ pub fn write<T>(
     result
 }
 
-fn bodies(vault: &Vault, action: Action, addresses: &[Address], outcome: &str) -> Vec<Vec<u8>> {
+fn bodies(vault: &Vault, action: Action, addresses: &[Address], outcome: &str) -> Vec<Body> {
     let vault_id = vault.id();
     if addresses.is_empty() {
-        vec![Body::now(action, outcome).encode()]
+        vec![Body::now(action, outcome)]
     } else {
         addresses
             .iter()
-            .map(|a| {
-                Body::now(action, outcome)
-                    .with_address(vault.subkeys(), vault_id, a)
-                    .encode()
-            })
+            .map(|a| Body::now(action, outcome).with_address(vault.subkeys(), vault_id, a))
             .collect()
     }
 }
@@ -168,13 +216,24 @@ pub fn fold_and_log_unlock(vault: &mut Vault) -> Result<()> {
     }
     let vault_id = vault.id().to_vec();
     let key = audit_key(vault);
-    vault.store().write(|tx| {
-        let mut bodies = failed::take(tx)?;
-        if slot_opened {
-            bodies.push(Body::now(Action::Unlock, OK).encode());
-        }
-        chain::append(tx, &key, &vault_id, &bodies).map(|_| ())
-    })
+    vault
+        .store()
+        .write(|tx| {
+            let mut bodies = failed::take(tx, last_time(tx)?)?;
+            if slot_opened {
+                bodies.push(Body::now(Action::Unlock, OK));
+            }
+            append(tx, &key, &vault_id, &bodies, true)
+        })
+        .map(committed)
+}
+
+/// The time of the last entry in the chain (0 for an empty log): folded and pending failed
+/// unlocks are never placed before it.
+fn last_time(conn: &Connection) -> Result<u64> {
+    Ok(chain::last_body(conn)?
+        .and_then(|b| Body::decode(&b))
+        .map_or(0, |b| b.t))
 }
 
 /// Walk the chain (`keep audit verify`).
@@ -182,6 +241,17 @@ pub fn verify(vault: &mut Vault) -> Result<Verdict> {
     let vault_id = vault.id().to_vec();
     let key = audit_key(vault);
     vault.store().read(|tx| chain::verify(tx, &key, &vault_id))
+}
+
+/// Compare the chain with its witness outside the file (`keep audit verify`, after [`verify`]).
+pub fn verify_witness(vault: &mut Vault) -> Result<witness::Report> {
+    let vault_id = vault.id().to_vec();
+    let rows = vault.store().read(|tx| chain::rows(tx))?;
+    let ids: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| Body::decode(&r.body).and_then(|b| b.id))
+        .collect();
+    witness::compare(&vault_id, &ids)
 }
 
 /// One entry as listed.
@@ -194,6 +264,14 @@ pub struct Record {
     pub address: Option<Address>,
     /// The entry's body or sealed name could not be read: `keep audit verify` says why.
     pub damaged: bool,
+}
+
+impl Record {
+    /// Whether what the entry says is vouched for by the key: false for a failed unlock, folded or
+    /// not, since it was written without the key by whoever could write the file (`failed.rs`).
+    pub fn authenticated(&self) -> bool {
+        self.seq.is_some() && self.body.folded_at.is_none()
+    }
 }
 
 /// Which entries `keep audit` shows.
@@ -232,7 +310,7 @@ pub fn list(vault: &mut Vault, filter: &Filter) -> Result<Vec<Record>> {
     let vault_id = vault.id().to_vec();
     let (rows, pending) = vault
         .store()
-        .read(|tx| Ok((chain::rows(tx)?, failed::pending(tx)?)))?;
+        .read(|tx| Ok((chain::rows(tx)?, failed::pending(tx, last_time(tx)?)?)))?;
     let mut out = Vec::with_capacity(rows.len() + pending.len());
     for row in rows {
         let (body, address, damaged) = match Body::decode(&row.body) {

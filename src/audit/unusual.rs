@@ -87,6 +87,8 @@ pub struct Finding {
     pub user: String,
     pub host: String,
     pub detail: String,
+    /// False when the triggering entry is a failed unlock, written without the key (`failed.rs`).
+    pub authenticated: bool,
 }
 
 /// One user@host's recent reads `(ms, address)`, and the time until which a burst was reported.
@@ -106,6 +108,7 @@ pub fn check(records: &[Record], rules: &Rules) -> Vec<Finding> {
         user: r.body.user.clone(),
         host: r.body.host.clone(),
         detail,
+        authenticated: r.authenticated(),
     };
     let mut users: HashSet<&str> = HashSet::new();
     let mut hosts: HashSet<&str> = HashSet::new();

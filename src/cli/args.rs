@@ -244,8 +244,13 @@ pub struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the chain: exit 0 when intact, 1 naming the first bad entry
-    Verify,
+    /// Check the chain and compare it with its witness outside the vault file: exit 0 when intact,
+    /// 1 naming the first bad or missing entry (a missing witness is a finding)
+    Verify {
+        /// Check the chain alone, without the witness (for a vault moved from another home)
+        #[arg(long)]
+        no_witness: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,8 @@ use std::time::SystemTime;
 
 use super::args::{AuditArgs, AuditCommand};
 use super::{output, Context};
-use crate::audit::{self, unusual, Action, Filter};
+use crate::audit::entry::{printable, time_of};
+use crate::audit::{self, unusual, witness, Action, Filter};
 use crate::error::{Error, Result};
 
 fn since(text: &str) -> Result<SystemTime> {
@@ -25,7 +26,7 @@ pub fn run(ctx: &Context, a: AuditArgs) -> Result<i32> {
     // Reading the log must work on a damaged log, which appends would refuse (see audit::context).
     audit::context::disable_auto_log();
     match a.command {
-        Some(AuditCommand::Verify) => verify(ctx),
+        Some(AuditCommand::Verify { no_witness }) => verify(ctx, no_witness),
         None if a.unusual => unusual_report(ctx, &a),
         None => list(ctx, &a),
     }
@@ -62,8 +63,8 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
             .map(|r| {
                 serde_json::json!({
                     "seq": r.seq,
-                    "authenticated": r.seq.is_some(),
-                    "time": output::time(audit::entry::time_of(r.body.t)),
+                    "authenticated": r.authenticated(),
+                    "time": output::time(time_of(r.body.t)),
                     "user": r.body.user,
                     "host": r.body.host,
                     "pid": r.body.pid,
@@ -71,7 +72,8 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
                     "action": r.body.action.as_str(),
                     "secret": r.address.as_ref().map(|a| a.to_string()),
                     "outcome": r.body.outcome,
-                    "folded_at": r.body.folded_at.map(|t| output::time(audit::entry::time_of(t))),
+                    "folded_at": r.body.folded_at.map(|t| output::time(time_of(t))),
+                    "claimed_time": r.body.claimed_t.map(|t| output::time(time_of(t))),
                     "damaged": r.damaged,
                 })
             })
@@ -92,17 +94,13 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
     for r in &records {
         rows.push([
             r.seq.map_or("-".to_string(), |s| s.to_string()),
-            output::time(audit::entry::time_of(r.body.t)),
-            format!("{}@{}", r.body.user, r.body.host),
+            output::time(time_of(r.body.t)),
+            format!("{}@{}", printable(&r.body.user), printable(&r.body.host)),
             r.body.pid.to_string(),
-            r.body.command.clone(),
+            printable(&r.body.command),
             r.body.action.as_str().to_string(),
             address(r),
-            if r.seq.is_none() {
-                format!("{} (unauthenticated, not yet folded)", r.body.outcome)
-            } else {
-                r.body.outcome.clone()
-            },
+            format!("{}{}", printable(&r.body.outcome), unauthenticated_mark(r)),
         ]);
     }
     let mut widths = [0usize; 8];
@@ -125,29 +123,105 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn verify(ctx: &Context) -> Result<i32> {
+/// The text marker of an entry whose content no key vouches for (a failed unlock).
+fn unauthenticated_mark(r: &audit::Record) -> String {
+    if r.authenticated() {
+        return String::new();
+    }
+    let claimed = r
+        .body
+        .claimed_t
+        .map(|t| format!(", claimed {}", output::time(time_of(t))))
+        .unwrap_or_default();
+    match r.body.folded_at {
+        Some(t) if r.seq.is_some() => format!(
+            " [UNAUTHENTICATED: written without the key, folded in {}{claimed}]",
+            output::time(time_of(t))
+        ),
+        _ => format!(" [UNAUTHENTICATED: not yet folded{claimed}]"),
+    }
+}
+
+fn verify(ctx: &Context, no_witness: bool) -> Result<i32> {
     // Verification writes nothing, not even its own unlock: it must see the log as it was found.
     let mut vault = ctx.open()?;
     let verdict = audit::verify(&mut vault)?;
+    let report = if no_witness {
+        None
+    } else {
+        Some(audit::verify_witness(&mut vault)?)
+    };
+    let witness_problem = report.as_ref().and_then(|r| r.problem.clone());
+    let intact = verdict.problem.is_none() && witness_problem.is_none();
     if ctx.json {
+        // `first_bad`: the chain's first bad entry, else the first entry the witness says is missing.
+        let first_bad = match (&verdict.problem, &witness_problem) {
+            (Some(p), _) => serde_json::to_value(p).ok(),
+            (None, Some(w)) => serde_json::to_value(w).ok(),
+            (None, None) => None,
+        };
         output::json(&serde_json::json!({
-            "intact": verdict.problem.is_none(),
+            "intact": intact,
+            "chain_intact": verdict.problem.is_none(),
             "entries": verdict.entries,
             "head_count": verdict.head_count,
-            "first_bad": verdict.problem,
+            "first_bad": first_bad,
+            "witness": report,
         }))?;
-        return Ok(if verdict.problem.is_none() { 0 } else { 1 });
+        return Ok(if intact { 0 } else { 1 });
     }
-    match verdict.problem {
-        None => {
-            println!("intact: {} entries", verdict.entries);
-            Ok(0)
-        }
-        Some(p) => Err(Error::Findings(format!(
+    let mut problems = Vec::new();
+    if let Some(p) = &verdict.problem {
+        problems.push(format!(
             "the audit log is not intact: {} (entries 1 to {} check out)",
             p.what,
             p.seq.saturating_sub(1)
-        ))),
+        ));
+    }
+    if let Some(w) = &witness_problem {
+        problems.push(format!(
+            "the audit log does not match its witness: {}",
+            w.what
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Findings(problems.join("\n")));
+    }
+    match &report {
+        Some(r) => {
+            println!(
+                "intact: {} entries; the witness agrees on {} of them",
+                verdict.entries, r.witnessed
+            );
+            witness_notes(r);
+        }
+        None => {
+            println!("intact: {} entries", verdict.entries);
+            output::note("The witness was not compared (--no-witness).");
+        }
+    }
+    Ok(0)
+}
+
+/// What an intact witness still has to say: where it starts, an interrupted transaction.
+fn witness_notes(r: &witness::Report) {
+    match (r.starts_after, r.start_reason) {
+        (Some(k), Some(witness::Reason::Existing)) if k > 0 => output::note(&format!(
+            "Entries 1 to #{k} were written before keep kept a witness: the chain alone vouches for them."
+        )),
+        _ => {}
+    }
+    if let Some(p) = r.pending {
+        output::note(&format!(
+            "Pending: the witness {} records entries #{} to #{} of a transaction the vault does              not hold and that left no sign of having committed: keep was interrupted before the              commit. Not tampering (though an older copy of the vault missing exactly that one              interrupted transaction would look the same).",
+            r.path, p.first, p.last
+        ));
+    }
+    if r.torn > 0 {
+        output::note(&format!(
+            "{} line(s) of the witness do not parse: torn by a crash while being written.",
+            r.torn
+        ));
     }
 }
 
@@ -170,9 +244,18 @@ fn unusual_report(ctx: &Context, a: &AuditArgs) -> Result<i32> {
         let mut out = String::new();
         for x in &findings {
             let seq = x.seq.map_or("-".to_string(), |s| format!("#{s}"));
+            let mark = if x.authenticated {
+                ""
+            } else {
+                "  [UNAUTHENTICATED]"
+            };
             out.push_str(&format!(
-                "{}  {seq}  {}  {}@{}  {}\n",
-                x.rule, x.time, x.user, x.host, x.detail
+                "{}  {seq}  {}  {}@{}  {}{mark}\n",
+                x.rule,
+                x.time,
+                printable(&x.user),
+                printable(&x.host),
+                printable(&x.detail)
             ));
         }
         print!("{out}");
