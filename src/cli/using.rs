@@ -34,6 +34,9 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
     audit::record(&mut vault, Action::Read, &read, audit::OK)?;
     drop(vault);
     let mut env = Environment::new(!a.clean);
+    if a.inherit_session {
+        env.session = exec::Session::Inherit;
+    }
     env.inject(&pairs)?;
     if ctx.verbose {
         for name in &env.replaced {

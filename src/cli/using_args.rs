@@ -37,6 +37,11 @@ pub struct ExecArgs {
     /// [REDACTED:NAME]
     #[arg(long)]
     pub redact: bool,
+    /// Let CMD share keep's session keyring, so `keep` run by CMD uses the unlocked session. This
+    /// hands CMD the whole vault (every scope, and the master key itself) until the session ends;
+    /// without it CMD starts in a fresh session keyring and gets only the injected values
+    #[arg(long)]
+    pub inherit_session: bool,
     /// The command and its arguments (after `--`)
     #[arg(
         required = true,

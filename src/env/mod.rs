@@ -7,6 +7,7 @@
 
 pub mod atomic;
 pub mod check;
+pub mod child;
 pub mod encodings;
 pub mod example;
 pub mod exec;
