@@ -3,7 +3,9 @@
 //! message names what failed, and that nothing else was lost.
 
 mod common;
+mod sync_support;
 
+use std::path::Path;
 use std::process::Command;
 
 use common::{code, stderr, stdout, TestVault};
@@ -115,4 +117,144 @@ fn a_rotation_hook_does_not_share_the_unlocked_session() {
     assert_eq!(read("nested.code").trim(), "6", "{}", read("nested.err"));
     assert_eq!(read("nested.txt"), "");
     assert_eq!(read("keys.txt"), "", "the hook read a key");
+}
+
+/// A shared object whose constructor writes `marker` — what an attacker's `LD_PRELOAD` would load.
+fn marker_library(dir: &Path, marker: &Path) -> std::path::PathBuf {
+    let src = dir.join("evil.c");
+    let lib = dir.join("evil.so");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <stdio.h>\n__attribute__((constructor)) static void planted(void) {{\n\
+             FILE *f = fopen({:?}, \"a\"); if (f) {{ fputs(\"loaded\\n\", f); fclose(f); }}\n}}\n",
+            marker.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .output()
+        .expect("cc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lib
+}
+
+#[test]
+fn set_and_import_refuse_a_loader_variable_unless_keep_toml_declares_it() {
+    let tv = TestVault::new();
+    let out = tv.run_with_stdin(&["set", "LD_PRELOAD"], b"/tmp/evil.so");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("LD_PRELOAD"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("allow_loader = true"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(
+        tv.path().join("handoff.env"),
+        "DATABASE_URL=postgres://db\nNODE_OPTIONS='--require /tmp/evil.js'\n",
+    )
+    .unwrap();
+    let out = tv.run(&["import", "handoff.env"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("NODE_OPTIONS"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("handoff.env"), "{}", stderr(&out));
+    // Nothing of the file was written, not even the harmless name.
+    assert_eq!(code(&tv.run(&["get", "DATABASE_URL"])), 3);
+
+    // Declared in keep.toml, the same name is stored.
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[secrets.NODE_OPTIONS]\nallow_loader = true\n",
+    )
+    .unwrap();
+    let out = tv.run(&["import", "handoff.env"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("NODE_OPTIONS"), "--require /tmp/evil.js");
+}
+
+#[test]
+fn a_pull_carrying_a_loader_variable_is_refused_and_writes_nothing() {
+    let bao = sync_support::Bao::start();
+    let tv = TestVault::new();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[sync.t]\nprovider = \"vault\"\nmount = \"secret\"\nlayout = \"bundle\"\npath = \"app/dev\"\n",
+    )
+    .unwrap();
+    let (status, body) = bao.api(
+        "POST",
+        "secret/data/app/dev",
+        Some(serde_json::json!({ "data": { "API_KEY": "pulled-value", "LD_PRELOAD": "/tmp/evil.so" } })),
+    );
+    assert!((200..300).contains(&status), "{body}");
+    let pull = || {
+        let mut c = tv.keep(&["pull", "t"]);
+        c.envs(sync_support::Peer::env(&bao));
+        c.output().unwrap()
+    };
+    let out = pull();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("LD_PRELOAD"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("pull from t"), "{}", stderr(&out));
+    assert_eq!(code(&tv.run(&["get", "API_KEY"])), 3, "nothing was written");
+    assert_eq!(code(&tv.run(&["get", "LD_PRELOAD"])), 3);
+}
+
+#[test]
+fn exec_never_injects_a_planted_loader_variable() {
+    let tv = TestVault::new();
+    let marker = tv.path().join("loaded.txt");
+    let lib = marker_library(tv.path(), &marker);
+    // Planted: stored while a keep.toml allowed it, which is then gone (a hand-off or pull made by an
+    // older keep would leave the same vault).
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[secrets.LD_PRELOAD]\nallow_loader = true\n",
+    )
+    .unwrap();
+    tv.set("LD_PRELOAD", lib.to_str().unwrap());
+    tv.set("API_KEY", "an-ordinary-secret");
+    // The control: where keep.toml declares it, it is injected and the library loads.
+    let out = tv.run(&["exec", "--", "/bin/true"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        marker.exists(),
+        "the control: the planted library loads when injected"
+    );
+    std::fs::remove_file(&marker).unwrap();
+
+    std::fs::remove_file(tv.path().join("keep.toml")).unwrap();
+    for args in [
+        &["exec", "--", "/bin/true"][..],
+        &["exec", "--redact", "--", "/bin/true"][..],
+    ] {
+        let out = tv.run(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("LD_PRELOAD"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("not injected"), "{}", stderr(&out));
+        assert!(!marker.exists(), "{args:?} loaded the planted library");
+    }
+    // The other secrets still are injected.
+    let out = tv.run(&[
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"$API_KEY\"; test -z \"$LD_PRELOAD\"",
+    ]);
+    assert_eq!(
+        (code(&out), stdout(&out)),
+        (0, "an-ordinary-secret".to_string()),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use super::using_args::{ExampleArgs, ImportArgs, InjectArgs, MaterializeArgs};
 use super::{output, Context};
 use crate::audit::{self, Action};
-use crate::env::{self as using, atomic, check, example, git, import, materialize, template};
+use crate::env::{
+    self as using, atomic, check, example, git, import, loader, materialize, template,
+};
 use crate::error::{exit, Error, Result};
 
 fn cwd() -> Result<PathBuf> {
@@ -178,6 +180,11 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
     }
     let origin = a.file.display().to_string();
     let parsed = import::parse(&bytes, &origin)?;
+    loader::refuse(
+        ctx.config.as_ref(),
+        parsed.entries.iter().map(|(n, _)| n.as_str()),
+        &format!("import {origin}"),
+    )?;
     if !parsed.expanded_lines.is_empty() {
         let lines: Vec<String> = parsed
             .expanded_lines

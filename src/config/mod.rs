@@ -29,6 +29,9 @@
 //!
 //! [rotate]
 //! hook_timeout = "5m"                  # an on_rotate hook running longer is stopped; rotation stays pending
+//!
+//! [secrets.LD_LIBRARY_PATH]
+//! allow_loader = true                  # a loader/interpreter variable this project means to store
 //! ```
 //!
 //! Unknown keys are rejected, so a typo never silently does nothing. Errors quote the file's line
@@ -101,6 +104,10 @@ pub struct SecretConfig {
     /// Commands run when this secret is rotated, with KEEP_OLD / KEEP_NEW in their environment.
     #[serde(default, deserialize_with = "one_or_many")]
     pub on_rotate: Vec<String>,
+    /// This name is a loader or interpreter variable (`LD_PRELOAD`, `NODE_OPTIONS`, ...) that the
+    /// project really means to store and inject (`crate::env::loader`).
+    #[serde(default)]
+    pub allow_loader: bool,
 }
 
 /// Thresholds of `keep audit --unusual` (defaults in `audit::unusual::Rules`).

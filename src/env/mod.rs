@@ -14,6 +14,7 @@ pub mod exec;
 pub mod formats;
 pub mod git;
 pub mod import;
+pub mod loader;
 pub mod materialize;
 pub mod redact;
 pub mod reference;
