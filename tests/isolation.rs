@@ -258,3 +258,141 @@ fn exec_never_injects_a_planted_loader_variable() {
         stderr(&out)
     );
 }
+
+/// An age hand-off file holding `doc` (a keep-export JSON document), made with the `age` CLI as an
+/// attacker who knows only the public recipient would; returns (file, identity).
+fn handoff(tv: &TestVault, doc: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let identity = tv.path().join("me.key");
+    if !identity.exists() {
+        let out = Command::new("age-keygen")
+            .arg("-o")
+            .arg(&identity)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&identity)
+        .output()
+        .unwrap();
+    let recipient = stdout(&out).trim().to_string();
+    let plain = tv.path().join("doc.json");
+    std::fs::write(&plain, doc).unwrap();
+    let file = tv.path().join("handoff.age");
+    let out = Command::new("age")
+        .args(["-r", &recipient, "-o"])
+        .arg(&file)
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "age: {}", stderr(&out));
+    std::fs::remove_file(&plain).unwrap();
+    (file, identity)
+}
+
+#[test]
+fn an_age_handoff_writes_only_the_current_scope_unless_all() {
+    let tv = TestVault::new();
+    tv.set("keep://billing/prod/DB_URL", "the-real-production-url");
+    let (file, identity) = handoff(
+        &tv,
+        r#"{"format":"keep-export","version":1,"secrets":[
+            {"address":"keep://default/dev/API_KEY","value":"handed-over-key"},
+            {"address":"keep://billing/prod/DB_URL","value":"postgres://attacker"}]}"#,
+    );
+    let import = |extra: &[&str]| {
+        let mut args = vec!["--identity", identity.to_str().unwrap(), "import"];
+        args.extend_from_slice(extra);
+        args.push(file.to_str().unwrap());
+        tv.run(&args)
+    };
+    let expected = "+ keep://default/dev/API_KEY\n\
+                    - keep://billing/prod/DB_URL  (skipped: another scope; --all imports it)\n";
+
+    let dry = import(&["--dry-run"]);
+    assert_eq!(code(&dry), 0, "{}", stderr(&dry));
+    assert_eq!(stdout(&dry), expected);
+    assert!(
+        stderr(&dry).contains("nothing was written"),
+        "{}",
+        stderr(&dry)
+    );
+    assert_eq!(
+        code(&tv.run(&["get", "API_KEY"])),
+        3,
+        "a dry run writes nothing"
+    );
+    assert!(!stdout(&dry).contains("handed-over-key") && !stderr(&dry).contains("attacker"));
+
+    let real = import(&[]);
+    assert_eq!(code(&real), 0, "{}", stderr(&real));
+    assert_eq!(stdout(&real), expected, "the real run prints the same list");
+    assert!(
+        stderr(&real).contains("1 of other scopes skipped"),
+        "{}",
+        stderr(&real)
+    );
+    assert_eq!(tv.get("API_KEY"), "handed-over-key");
+    assert_eq!(
+        tv.get("keep://billing/prod/DB_URL"),
+        "the-real-production-url"
+    );
+
+    // The JSON report lists the same, by address and action.
+    let out = tv.run(&[
+        "--json",
+        "--identity",
+        identity.to_str().unwrap(),
+        "import",
+        "--dry-run",
+        "--all",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["dry_run"], true);
+    assert_eq!(doc["items"][0]["action"], "unchanged");
+    assert_eq!(doc["items"][1]["address"], "keep://billing/prod/DB_URL");
+    assert_eq!(doc["items"][1]["action"], "change");
+
+    // Asked for explicitly, the other scope is written.
+    let all = import(&["--all"]);
+    assert_eq!(code(&all), 0, "{}", stderr(&all));
+    assert!(
+        stdout(&all).contains("~ keep://billing/prod/DB_URL"),
+        "{}",
+        stdout(&all)
+    );
+    assert_eq!(tv.get("keep://billing/prod/DB_URL"), "postgres://attacker");
+
+    // --all means nothing for a dotenv file: a usage error, not a silent no-op.
+    std::fs::write(tv.path().join("plain.env"), "A=1\n").unwrap();
+    assert_eq!(code(&tv.run(&["import", "--all", "plain.env"])), 2);
+    let out = tv.run(&["import", "--dry-run", "plain.env"]);
+    assert_eq!(
+        (code(&out), stdout(&out)),
+        (0, "+ keep://default/dev/A\n".to_string())
+    );
+    assert_eq!(code(&tv.run(&["get", "A"])), 3);
+}
+
+#[test]
+fn an_age_handoff_carrying_a_loader_variable_is_refused() {
+    let tv = TestVault::new();
+    let (file, identity) = handoff(
+        &tv,
+        r#"{"format":"keep-export","version":1,"secrets":[
+            {"address":"keep://default/dev/API_KEY","value":"handed-over-key"},
+            {"address":"keep://default/dev/LD_PRELOAD","value":"/tmp/evil.so"}]}"#,
+    );
+    let out = tv.run(&[
+        "--identity",
+        identity.to_str().unwrap(),
+        "import",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("LD_PRELOAD"), "{}", stderr(&out));
+    assert_eq!(code(&tv.run(&["get", "API_KEY"])), 3, "nothing was written");
+}

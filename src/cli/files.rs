@@ -176,7 +176,14 @@ fn read_input(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
 pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
     let bytes = read_input(&a.file)?;
     if crate::agefile::is_age(&bytes) {
-        return super::custody::import_age(ctx, &bytes);
+        return super::custody::import_age(ctx, &bytes, a.all, a.dry_run);
+    }
+    if a.all {
+        return Err(Error::Usage(
+            "--all applies to age hand-off files, which name a scope per secret; a dotenv, JSON or \
+             YAML file is imported into the current scope (choose it with --project/--env)"
+                .into(),
+        ));
     }
     let origin = a.file.display().to_string();
     let parsed = import::parse(&bytes, &origin)?;
@@ -198,6 +205,24 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
         ));
     }
     let mut vault = ctx.open()?;
+    if a.dry_run {
+        let mut items = Vec::with_capacity(parsed.entries.len());
+        for (name, value) in &parsed.entries {
+            let address = ctx.scope.address(name.clone());
+            let action = match vault.get(&address) {
+                Ok(current) if current.expose() == value.expose() => "unchanged",
+                Ok(_) => "change",
+                Err(Error::NotFound(_)) => "add",
+                Err(e) => return Err(e),
+            };
+            items.push(crate::backup::ImportItem {
+                address: address.to_string(),
+                action,
+            });
+        }
+        super::custody::print_import_items(ctx, &items, true)?;
+        return Ok(0);
+    }
     let counts = import::apply(&mut vault, &ctx.scope, &parsed.entries)?;
     if ctx.json {
         output::json(&serde_json::json!({

@@ -100,8 +100,21 @@ pub struct InjectArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "An age hand-off file (from `keep export --age` or the age CLI) names the scope of \
+each secret. Only the current scope's secrets are written; the others are listed as skipped unless \
+--all is given. age does not authenticate the sender: anyone with your recipient can make such a file, \
+so check the list (--dry-run shows it without writing)."
+)]
 pub struct ImportArgs {
-    /// A dotenv, JSON or YAML file (`-` for stdin); the format comes from the extension or content
+    /// A dotenv, JSON or YAML file (`-` for stdin), or an age hand-off file; the format comes from
+    /// the content or the extension
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Age hand-off files: also write the secrets of other scopes the file names
+    #[arg(long)]
+    pub all: bool,
+    /// List what would be written (addresses and actions, never values) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
