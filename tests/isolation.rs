@@ -12,6 +12,18 @@ use common::{code, stderr, stdout, TestVault};
 
 const KEEP: &str = env!("CARGO_BIN_EXE_keep");
 
+trait InDir {
+    /// `keep get NAME` run from `dir`: the value, or `None` when it fails.
+    fn get_in(&self, dir: &Path, name: &str) -> Option<String>;
+}
+
+impl InDir for TestVault {
+    fn get_in(&self, dir: &Path, name: &str) -> Option<String> {
+        let out = self.keep(&["get", name]).current_dir(dir).output().unwrap();
+        (code(&out) == 0).then(|| stdout(&out))
+    }
+}
+
 /// A shell script that tries to read every key reachable from the session and user-session
 /// keyrings, printing what it could read as hex (nothing when none is readable).
 const READ_KEYRINGS: &str = "for ring in @s @us @u; do \
@@ -395,4 +407,89 @@ fn an_age_handoff_carrying_a_loader_variable_is_refused() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("LD_PRELOAD"), "{}", stderr(&out));
     assert_eq!(code(&tv.run(&["get", "API_KEY"])), 3, "nothing was written");
+}
+
+/// `chown` a file to `uid` (the tests run as root, which may).
+fn chown(path: &Path, uid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), None).unwrap();
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_discovered_keep_toml_someone_else_owns_or_can_write_is_refused() {
+    let tv = TestVault::new();
+    tv.set("API_TOKEN", "the-current-token");
+    // Another user's keep.toml above the working directory, whose hook would save the new token.
+    let toml = tv.path().join("keep.toml");
+    std::fs::write(
+        &toml,
+        "[secrets.API_TOKEN]\ngenerator = \"token:24\"\non_rotate = [\"printf %s \\\"$KEEP_NEW\\\" > stolen.txt\"]\n",
+    )
+    .unwrap();
+    chown(&toml, 65534);
+    chmod(&toml, 0o644);
+    let work = tv.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let in_work = |args: &[&str]| tv.keep(args).current_dir(&work).output().unwrap();
+
+    let out = in_work(&["rotate", "API_TOKEN"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(toml.to_str().unwrap()),
+        "names the file: {err}"
+    );
+    assert!(err.contains("uid 65534"), "names the owner: {err}");
+    assert!(err.contains("--config"), "says how to trust it: {err}");
+    assert!(
+        !tv.path().join("stolen.txt").exists(),
+        "the hook did not run"
+    );
+    assert!(!work.join("stolen.txt").exists(), "the hook did not run");
+    assert_eq!(
+        tv.get_in(&work, "API_TOKEN"),
+        None,
+        "refused for every command"
+    );
+    // Named explicitly, another owner's file is accepted (the user chose it).
+    let out = in_work(&["--config", toml.to_str().unwrap(), "get", "API_TOKEN"]);
+    assert_eq!(
+        (code(&out), stdout(&out)),
+        (0, "the-current-token".to_string()),
+        "{}",
+        stderr(&out)
+    );
+
+    // Ours, but writable by others: refused when discovered and when named.
+    chown(&toml, 0);
+    chmod(&toml, 0o666);
+    let out = in_work(&["get", "API_TOKEN"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("writable by group and others"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("chmod go-w"), "{}", stderr(&out));
+    let out = in_work(&["--config", toml.to_str().unwrap(), "get", "API_TOKEN"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    chmod(&toml, 0o620);
+    let out = in_work(&["get", "API_TOKEN"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("writable by its group"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Ours and 0644: used as before; the secret was never changed by the refused runs.
+    chmod(&toml, 0o644);
+    assert_eq!(
+        tv.get_in(&work, "API_TOKEN").as_deref(),
+        Some("the-current-token")
+    );
 }
