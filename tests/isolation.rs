@@ -493,3 +493,234 @@ fn a_discovered_keep_toml_someone_else_owns_or_can_write_is_refused() {
         Some("the-current-token")
     );
 }
+
+/// A one-thread HTTP server on 127.0.0.1 that answers each request with `answer(path)` (status,
+/// body); runs until the test process ends.
+fn fake_server(answer: impl Fn(&str) -> (u16, Vec<u8>) + Send + 'static) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut first = String::new();
+            if reader.read_line(&mut first).is_err() {
+                continue;
+            }
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = std::io::Read::read_exact(&mut reader, &mut body);
+            let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+            let (status, body) = answer(&path);
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s
+                .write_all(head.as_bytes())
+                .and_then(|_| s.write_all(&body));
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Garbage a server can answer with 200: an HTML page, truncated JSON, JSON of the wrong shape, and
+/// a body over keep's 16 MiB limit.
+fn garbage() -> Vec<(&'static str, Vec<u8>)> {
+    let mut huge = br#"{"data":{"data":{"A":""#.to_vec();
+    huge.resize(huge.len() + (17 << 20), b'x');
+    huge.extend_from_slice(br#""},"metadata":{"version":9}}}"#);
+    vec![
+        (
+            "an HTML page",
+            b"<html><body>Sign in to the proxy</body></html>".to_vec(),
+        ),
+        ("truncated JSON", br#"{"data":{"data":{"A":"one","#.to_vec()),
+        (
+            "JSON of the wrong shape",
+            br#"{"unexpected":true}"#.to_vec(),
+        ),
+        ("an over-large body", huge),
+    ]
+}
+
+#[test]
+fn a_vault_answering_garbage_is_exit_7_and_changes_nothing() {
+    // A real first sync, so that keep has a recorded base in which "the remote is empty" would mean
+    // "deleted remotely".
+    let bao = sync_support::Bao::start();
+    let tv = TestVault::new();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[sync.t]\nprovider = \"vault\"\nmount = \"secret\"\nlayout = \"bundle\"\npath = \"app/dev\"\n",
+    )
+    .unwrap();
+    tv.set("A", "local-one");
+    tv.set("B", "local-two");
+    let out = tv
+        .keep(&["push", "t"])
+        .envs(sync_support::Peer::env(&bao))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    for (what, body) in garbage() {
+        let body = std::sync::Arc::new(body);
+        let b = body.clone();
+        let addr = fake_server(move |path| {
+            if path.contains("sys/internal/ui/mounts") {
+                // The mount detection answers properly, so the garbage reaches the data reads.
+                (
+                    200,
+                    br#"{"data":{"type":"kv","path":"secret/","options":{"version":"2"}}}"#
+                        .to_vec(),
+                )
+            } else {
+                (200, b.to_vec())
+            }
+        });
+        for extra in [
+            &[][..],
+            &["--prune"][..],
+            &["--prefer", "remote", "--prune"][..],
+        ] {
+            let mut args = vec!["pull", "t"];
+            args.extend_from_slice(extra);
+            let out = tv
+                .keep(&args)
+                .env("VAULT_ADDR", &addr)
+                .env("VAULT_TOKEN", sync_support::ROOT_TOKEN)
+                .output()
+                .unwrap();
+            assert_eq!(code(&out), 7, "{what} {extra:?}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains("sync target t"),
+                "{what}: {}",
+                stderr(&out)
+            );
+            assert_eq!(tv.get("A"), "local-one", "{what} {extra:?}");
+            assert_eq!(tv.get("B"), "local-two", "{what} {extra:?}");
+        }
+        // The whole-server case too: even the mount detection answers garbage.
+        let addr = fake_server(move |_| (200, body.to_vec()));
+        let out = tv
+            .keep(&["pull", "t", "--prune"])
+            .env("VAULT_ADDR", &addr)
+            .env("VAULT_TOKEN", sync_support::ROOT_TOKEN)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 7, "{what}: {}", stderr(&out));
+        assert_eq!(
+            (tv.get("A"), tv.get("B")),
+            ("local-one".into(), "local-two".into())
+        );
+    }
+    let out = tv.run(&["ls"]);
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
+}
+
+#[test]
+fn a_gcp_answering_garbage_is_exit_7_and_changes_nothing() {
+    let gcp = sync_support::gcp::Gcp::start();
+    let tv = TestVault::new();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        format!(
+            "[sync.t]\n{}prefix = \"app/\"\n",
+            sync_support::Peer::provider_toml(&gcp)
+        ),
+    )
+    .unwrap();
+    tv.set("A", "local-one");
+    let out = tv
+        .keep(&["push", "t"])
+        .envs(sync_support::Peer::env(&gcp))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for (what, body) in garbage() {
+        let addr = fake_server(move |_| (200, body.clone()));
+        let out = tv
+            .keep(&["pull", "t", "--prune"])
+            .envs(sync_support::Peer::env(&gcp))
+            .env(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER",
+                format!("{addr}/"),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 7, "{what}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("sync target t"),
+            "{what}: {}",
+            stderr(&out)
+        );
+        assert_eq!(tv.get("A"), "local-one", "{what}");
+    }
+}
+
+#[test]
+fn a_pull_deletes_local_secrets_only_with_prune() {
+    let bao = sync_support::Bao::start();
+    let tv = TestVault::new();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[sync.t]\nprovider = \"vault\"\nmount = \"secret\"\nlayout = \"bundle\"\npath = \"app/dev\"\n",
+    )
+    .unwrap();
+    tv.set("A", "one");
+    tv.set("B", "two");
+    let run = |args: &[&str]| {
+        tv.keep(args)
+            .envs(sync_support::Peer::env(&bao))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(code(&run(&["push", "t"])), 0);
+    // A teammate removes B remotely; keep also has a local-only C.
+    let (status, body) = bao.api(
+        "POST",
+        "secret/data/app/dev",
+        Some(serde_json::json!({ "data": { "A": "one" } })),
+    );
+    assert!((200..300).contains(&status), "{body}");
+    tv.set("C", "local-only");
+
+    let out = run(&["pull", "t"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("keep pull --prune"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stderr(&out).contains("deleted 0"), "{}", stderr(&out));
+    assert_eq!(
+        (tv.get("B"), tv.get("C")),
+        ("two".into(), "local-only".into())
+    );
+
+    let out = run(&["pull", "t", "--prune"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("deleted 1"), "{}", stderr(&out));
+    assert_eq!(
+        code(&tv.run(&["get", "B"])),
+        3,
+        "--prune takes the remote deletion"
+    );
+    assert_eq!(
+        tv.get("C"),
+        "local-only",
+        "a local-only secret is never pruned"
+    );
+}

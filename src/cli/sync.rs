@@ -88,6 +88,7 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     let opts = SyncOptions {
         dry_run: a.dry_run,
         prefer: a.prefer,
+        prune: a.prune,
         progress: !ctx.json,
         config: ctx.config.clone(),
         ..Default::default()

@@ -189,8 +189,11 @@ fn note_for(action: Action, direction: Direction, managed: bool) -> Option<Strin
         (Action::OtherSideNewer, Direction::Pull) => {
             Some("changed locally since the last sync; `keep push` sends it".into())
         }
-        (Action::NeedsPrune, _) => {
+        (Action::NeedsPrune, Direction::Push) => {
             Some("only remote has it; `keep push --prune` deletes it".into())
+        }
+        (Action::NeedsPrune, Direction::Pull) => {
+            Some("deleted remotely since the last sync; `keep pull --prune` deletes it here".into())
         }
         (Action::Conflict, _) => {
             Some("changed on both sides; rerun with --prefer local|remote".into())
