@@ -3,6 +3,7 @@
 //! message names what failed, and that nothing else was lost.
 
 mod common;
+mod custody_support;
 mod sync_support;
 
 use std::path::Path;
@@ -723,4 +724,111 @@ fn a_pull_deletes_local_secrets_only_with_prune() {
         "local-only",
         "a local-only secret is never pruned"
     );
+}
+
+/// `keep hsm info` with the lock in its default place: no `KEEP_PKCS11_LOCK`, no `XDG_RUNTIME_DIR`,
+/// and `TMPDIR` at `tmp` (where the per-user folder `keep-0` goes).
+fn hsm_info(
+    token: &custody_support::SoftToken,
+    tv: &TestVault,
+    tmp: &Path,
+) -> std::process::Output {
+    token
+        .keep(tv, &["hsm", "info"])
+        .env_remove("KEEP_PKCS11_LOCK")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", tmp)
+        .env("KEEP_PKCS11_LOCK_TIMEOUT", "1s")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_hsm_lock_cannot_be_held_or_planted_by_another_user() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let token = custody_support::SoftToken::new("lock");
+    let tv = TestVault::new();
+    let tmp = tv.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let dir = tmp.join("keep-0");
+
+    // First use: the folder is created 0700 and ours, the lock file 0600 and ours.
+    let out = hsm_info(&token, &tv, &tmp);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let meta = std::fs::symlink_metadata(&dir).unwrap();
+    assert_eq!(
+        (meta.is_dir(), meta.mode() & 0o777, meta.uid()),
+        (true, 0o700, 0)
+    );
+    let lock = dir.join("pkcs11.lock");
+    assert_eq!(std::fs::metadata(&lock).unwrap().mode() & 0o777, 0o600);
+
+    // Held by another process: keep gives up after the timeout with exit 8, naming file and holder.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lock)
+        .unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) },
+        0
+    );
+    std::fs::write(&lock, "424242\n").unwrap();
+    let start = std::time::Instant::now();
+    let out = hsm_info(&token, &tv, &tmp);
+    let waited = start.elapsed();
+    drop(file);
+    assert_eq!(code(&out), 8, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(lock.to_str().unwrap()),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("pid 424242"), "{}", stderr(&out));
+    assert!(
+        waited >= std::time::Duration::from_secs(1),
+        "it waited the timeout: {waited:?}"
+    );
+    // Released, it works again.
+    assert_eq!(code(&hsm_info(&token, &tv, &tmp)), 0);
+
+    // A lock file another user made (or a link planted in its place) is refused.
+    chown(&lock, 65534);
+    let out = hsm_info(&token, &tv, &tmp);
+    assert_eq!(code(&out), 8, "{}", stderr(&out));
+    assert!(stderr(&out).contains("uid 65534"), "{}", stderr(&out));
+    std::fs::remove_file(&lock).unwrap();
+    let victim = tv.path().join("victim");
+    std::fs::write(&victim, "keep out").unwrap();
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let out = hsm_info(&token, &tv, &tmp);
+    assert_eq!(code(&out), 8, "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep out");
+    std::fs::remove_file(&lock).unwrap();
+
+    // The folder: another user's, too open, or a link: each refused, naming the folder.
+    chown(&dir, 65534);
+    let out = hsm_info(&token, &tv, &tmp);
+    assert_eq!(code(&out), 8, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(dir.to_str().unwrap()),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("uid 65534"), "{}", stderr(&out));
+    chown(&dir, 0);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = hsm_info(&token, &tv, &tmp);
+    assert_eq!(code(&out), 8, "{}", stderr(&out));
+    assert!(stderr(&out).contains("mode 0777"), "{}", stderr(&out));
+    std::fs::remove_dir(&dir).unwrap();
+    let elsewhere = tv.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+    let out = hsm_info(&token, &tv, &tmp);
+    assert_eq!(code(&out), 8, "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a folder"), "{}", stderr(&out));
 }
