@@ -832,3 +832,67 @@ fn the_hsm_lock_cannot_be_held_or_planted_by_another_user() {
     assert_eq!(code(&out), 8, "{}", stderr(&out));
     assert!(stderr(&out).contains("not a folder"), "{}", stderr(&out));
 }
+
+#[test]
+fn materialize_dir_never_deletes_outside_its_folder() {
+    let tv = TestVault::new();
+    tv.set("API_KEY", "first");
+    let mounted = tv.path().join("mounted");
+    let out = tv.run(&["materialize", "--dir", "mounted"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // A victim folder beside it, named like a data folder, and `..data` re-pointed at it.
+    let victim = tv.path().join("victim");
+    std::fs::create_dir_all(victim.join("..x")).unwrap();
+    std::fs::write(victim.join("..x").join("API_KEY"), "victim's file").unwrap();
+    std::fs::write(victim.join("..x").join("notes.txt"), "victim's notes").unwrap();
+    let data = mounted.join("..data");
+    std::fs::remove_file(&data).unwrap();
+    std::os::unix::fs::symlink("../victim/..x", &data).unwrap();
+    tv.set("API_KEY", "second");
+    let out = tv.run(&["materialize", "--dir", "mounted"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(victim.join("..x").join("API_KEY")).unwrap(),
+        "victim's file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(victim.join("..x").join("notes.txt")).unwrap(),
+        "victim's notes"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mounted.join("API_KEY")).unwrap(),
+        "second"
+    );
+
+    // A link named like keep's own data folder, pointing out: removed as a link, its target kept.
+    let outside = tv.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("API_KEY"), "outside file").unwrap();
+    let fake = "..1700000000_000000001_1";
+    std::os::unix::fs::symlink(&outside, mounted.join(fake)).unwrap();
+    std::fs::remove_file(&data).unwrap();
+    std::os::unix::fs::symlink(fake, &data).unwrap();
+    tv.set("API_KEY", "third");
+    let out = tv.run(&["materialize", "--dir", "mounted"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(outside.join("API_KEY")).unwrap(),
+        "outside file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mounted.join("API_KEY")).unwrap(),
+        "third"
+    );
+
+    // keep's own previous data folder is still removed after the swap.
+    let before = std::fs::read_link(&data).unwrap();
+    assert!(mounted.join(&before).is_dir());
+    let out = tv.run(&["materialize", "--dir", "mounted"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        !mounted.join(&before).exists(),
+        "{before:?} was not cleaned up"
+    );
+    assert_ne!(std::fs::read_link(&data).unwrap(), before);
+}
