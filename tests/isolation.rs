@@ -896,3 +896,143 @@ fn materialize_dir_never_deletes_outside_its_folder() {
     );
     assert_ne!(std::fs::read_link(&data).unwrap(), before);
 }
+
+/// Values that break naive quoting: quotes of both kinds, backslashes, `$(` and backticks that would
+/// run a command (touching `pwned`), line breaks, YAML and JSON structure, unicode.
+fn hostile_values() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "TICKS",
+            "`touch pwned` and $(touch pwned) and ${HOME}".into(),
+        ),
+        ("QUOTES", "it's \"quoted\" '' \\' \\\" end\\".into()),
+        (
+            "LINES",
+            "line one\nline two\r\n\tindented: yes\n- item\n".into(),
+        ),
+        (
+            "STRUCT",
+            "}, \"admin\": true, {\"x\": [1]} # not a comment".into(),
+        ),
+        ("UNICODE", "pässwörd ✓ \u{2028} done".into()),
+    ]
+}
+
+#[test]
+fn dotenv_output_sourced_by_bash_gives_the_values_byte_for_byte() {
+    let tv = TestVault::new();
+    for (name, value) in hostile_values() {
+        let out = tv.run_with_stdin(&["set", "--raw", name], value.as_bytes());
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = tv.run(&["env", "--format", "dotenv"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    std::fs::write(tv.path().join("out.env"), &out.stdout).unwrap();
+    // The same file through `materialize`, which writes the dotenv format too.
+    let out = tv.run(&["materialize", "mat.env", "--force"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for file in ["out.env", "mat.env"] {
+        for (name, value) in hostile_values() {
+            let script = format!(". ./{file}; printf %s \"${name}\" > got.bin");
+            let out = Command::new("bash")
+                .args(["-c", &script])
+                .current_dir(tv.path())
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{file}: {}", stderr(&out));
+            assert_eq!(
+                std::fs::read(tv.path().join("got.bin")).unwrap(),
+                value.as_bytes(),
+                "{file}: {name} read back differently"
+            );
+        }
+        assert!(
+            !tv.path().join("pwned").exists(),
+            "sourcing {file} ran a command"
+        );
+    }
+    // And keep's own import reads the file back to the same values (a round trip, no `$` expanded).
+    let other = TestVault::new();
+    std::fs::copy(tv.path().join("out.env"), other.path().join("in.env")).unwrap();
+    let out = other.run(&["import", "in.env"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for (name, value) in hostile_values() {
+        assert_eq!(other.get(name), value, "{name} after import");
+    }
+}
+
+#[test]
+fn inject_filters_keep_json_yaml_and_shell_structure_intact() {
+    let tv = TestVault::new();
+    for (name, value) in hostile_values() {
+        let out = tv.run_with_stdin(&["set", "--raw", name], value.as_bytes());
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let names: Vec<&str> = hostile_values().iter().map(|(n, _)| *n).collect();
+    let json_tpl = format!(
+        "{{\n{}\n  \"admin\": false\n}}\n",
+        names
+            .iter()
+            .map(|n| format!("  \"{n}\": {{{{ keep://default/dev/{n} | json }}}},"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let yaml_tpl = names
+        .iter()
+        .map(|n| format!("{n}: {{{{ keep://default/dev/{n} | yaml }}}}\n"))
+        .collect::<String>()
+        + "admin: false\n";
+    let shell_tpl = names
+        .iter()
+        .map(|n| format!("{n}={{{{ keep://default/dev/{n} | shell }}}}\n"))
+        .collect::<String>();
+    for (file, tpl) in [
+        ("a.json.tpl", &json_tpl),
+        ("a.yaml.tpl", &yaml_tpl),
+        ("a.sh.tpl", &shell_tpl),
+    ] {
+        std::fs::write(tv.path().join(file), tpl).unwrap();
+    }
+    let render = |tpl: &str| {
+        let out = tv.run(&["inject", "-i", tpl]);
+        assert_eq!(code(&out), 0, "{tpl}: {}", stderr(&out));
+        out.stdout
+    };
+
+    let doc: serde_json::Value = serde_json::from_slice(&render("a.json.tpl")).unwrap();
+    let yaml: serde_json::Value = serde_yaml_ng::from_slice(&render("a.yaml.tpl")).unwrap();
+    for d in [&doc, &yaml] {
+        assert_eq!(d["admin"], false, "{d}");
+        assert_eq!(d.as_object().unwrap().len(), names.len() + 1, "{d}");
+        for (name, value) in hostile_values() {
+            assert_eq!(d[name].as_str(), Some(value.as_str()), "{name} in {d}");
+        }
+    }
+    std::fs::write(tv.path().join("a.sh"), render("a.sh.tpl")).unwrap();
+    for (name, value) in hostile_values() {
+        let out = Command::new("sh")
+            .args(["-c", &format!(". ./a.sh; printf %s \"${name}\"")])
+            .current_dir(tv.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(out.stdout, value.as_bytes(), "{name} through | shell");
+    }
+    assert!(!tv.path().join("pwned").exists(), "a value ran a command");
+
+    // An unknown filter is a usage error naming the line.
+    std::fs::write(
+        tv.path().join("bad.tpl"),
+        "x\n{{ keep://default/dev/TICKS | xml }}\n",
+    )
+    .unwrap();
+    let out = tv.run(&["inject", "-i", "bad.tpl"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 2") && stderr(&out).contains("xml"),
+        "{}",
+        stderr(&out)
+    );
+}
