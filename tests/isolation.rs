@@ -1036,3 +1036,61 @@ fn inject_filters_keep_json_yaml_and_shell_structure_intact() {
         stderr(&out)
     );
 }
+
+#[test]
+fn rotation_does_not_overwrite_a_concurrent_set() {
+    let tv = TestVault::new();
+    tv.set("API_TOKEN", "the-old-token-value");
+    // The hook runs `keep set` on the same name while the rotation waits for it (credentials are
+    // withheld from hooks, so it names the passphrase file itself).
+    let hook = format!(
+        "printf %s concurrent-value | KEEP_PASSPHRASE_FILE={} {KEEP} set API_TOKEN",
+        tv.pass_file().display()
+    );
+    let toml = |hook: &str| {
+        std::fs::write(
+            tv.path().join("keep.toml"),
+            format!("[secrets.API_TOKEN]\ngenerator = \"token:24\"\non_rotate = [{hook:?}]\n"),
+        )
+        .unwrap()
+    };
+    toml(&hook);
+    let out = tv.run(&["--json", "rotate", "API_TOKEN"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "conflict", "{doc}");
+    assert_eq!(
+        tv.get("API_TOKEN"),
+        "concurrent-value",
+        "the concurrent set wins"
+    );
+    let out = tv.run(&["rotate", "API_TOKEN", "--show-pending"]);
+    assert_eq!(
+        code(&out),
+        0,
+        "the new value is kept pending: {}",
+        stderr(&out)
+    );
+    let pending = stdout(&out);
+    assert!(!pending.is_empty());
+    // The text report says so and how to go on.
+    toml(&hook);
+    let out = tv.run(&["rotate", "API_TOKEN", "--retry"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing was overwritten"),
+        "{}",
+        stderr(&out)
+    );
+
+    // With the consumer no longer racing, a retry promotes the pending value.
+    toml("true");
+    let out = tv.run(&["rotate", "API_TOKEN", "--retry"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let now = tv.get("API_TOKEN");
+    assert_eq!(now.len(), 32, "the generated token is current: {now}");
+    assert!(
+        pending.contains(&now),
+        "the promoted value is the pending one"
+    );
+}
