@@ -197,12 +197,7 @@ fn set_and_import_refuse_a_loader_variable_unless_keep_toml_declares_it() {
 #[test]
 fn a_pull_carrying_a_loader_variable_is_refused_and_writes_nothing() {
     let bao = sync_support::Bao::start();
-    let tv = TestVault::new();
-    std::fs::write(
-        tv.path().join("keep.toml"),
-        "[sync.t]\nprovider = \"vault\"\nmount = \"secret\"\nlayout = \"bundle\"\npath = \"app/dev\"\n",
-    )
-    .unwrap();
+    let tv = vault_with_bundle_target();
     let (status, body) = bao.api(
         "POST",
         "secret/data/app/dev",
@@ -556,17 +551,23 @@ fn garbage() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-#[test]
-fn a_vault_answering_garbage_is_exit_7_and_changes_nothing() {
-    // A real first sync, so that keep has a recorded base in which "the remote is empty" would mean
-    // "deleted remotely".
-    let bao = sync_support::Bao::start();
+/// A vault whose keep.toml has target `t`: the Vault KV v2 bundle `secret/app/dev`.
+fn vault_with_bundle_target() -> TestVault {
     let tv = TestVault::new();
     std::fs::write(
         tv.path().join("keep.toml"),
         "[sync.t]\nprovider = \"vault\"\nmount = \"secret\"\nlayout = \"bundle\"\npath = \"app/dev\"\n",
     )
     .unwrap();
+    tv
+}
+
+#[test]
+fn a_vault_answering_garbage_is_exit_7_and_changes_nothing() {
+    // A real first sync, so that keep has a recorded base in which "the remote is empty" would mean
+    // "deleted remotely".
+    let bao = sync_support::Bao::start();
+    let tv = vault_with_bundle_target();
     tv.set("A", "local-one");
     tv.set("B", "local-two");
     let out = tv
@@ -674,12 +675,7 @@ fn a_gcp_answering_garbage_is_exit_7_and_changes_nothing() {
 #[test]
 fn a_pull_deletes_local_secrets_only_with_prune() {
     let bao = sync_support::Bao::start();
-    let tv = TestVault::new();
-    std::fs::write(
-        tv.path().join("keep.toml"),
-        "[sync.t]\nprovider = \"vault\"\nmount = \"secret\"\nlayout = \"bundle\"\npath = \"app/dev\"\n",
-    )
-    .unwrap();
+    let tv = vault_with_bundle_target();
     tv.set("A", "one");
     tv.set("B", "two");
     let run = |args: &[&str]| {
