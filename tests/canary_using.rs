@@ -161,3 +161,93 @@ fn the_canary_never_leaks() {
         CANARY
     ));
 }
+
+/// A recovery code from `keep slot add recovery`'s stderr.
+fn recovery_code(err: &str) -> String {
+    err.split_whitespace()
+        .find(|w| w.len() == 39 && w.matches('-').count() == 7)
+        .unwrap_or_else(|| panic!("no recovery code in: {err}"))
+        .to_string()
+}
+
+/// Every credential variable keep knows (and one it will only know later, to prove the rule is by
+/// prefix), each holding a real, working credential where keep reads it: none may reach an `exec`
+/// command (plain, `--clean`, `--redact`) or an `on_rotate` hook.
+#[test]
+fn credential_variables_never_reach_a_child() {
+    let tv = TestVault::new();
+    tv.set("SECRET", CANARY);
+    let out = tv.run(&["slot", "add", "recovery"]);
+    assert_eq!(common::code(&out), 0, "{}", stderr(&out));
+    let code_text = recovery_code(&stderr(&out));
+    std::fs::write(tv.path().join("recovery"), format!("{code_text}\n")).unwrap();
+    let identity = tv.path().join("identity.txt");
+    let gen = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .output()
+        .expect("age-keygen");
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    std::fs::write(tv.path().join("pin"), "123456\n").unwrap();
+    let p = |f: &str| tv.path().join(f).to_str().unwrap().to_string();
+    let credentials: Vec<(&str, String)> = vec![
+        ("KEEP_PASSPHRASE", common::PASSPHRASE.to_string()),
+        ("KEEP_PASSPHRASE_FILE", p("pass")),
+        ("KEEP_NEW_PASSPHRASE", "a-new-passphrase".into()),
+        ("KEEP_NEW_PASSPHRASE_FILE", p("pass")),
+        ("KEEP_RECOVERY_KEY", code_text.clone()),
+        ("KEEP_RECOVERY_KEY_FILE", p("recovery")),
+        ("KEEP_PKCS11_PIN", "123456".into()),
+        ("KEEP_PKCS11_PIN_FILE", p("pin")),
+        ("KEEP_AGE_IDENTITY", p("identity.txt")),
+        ("KEEP_AGE_IDENTITY_FUTURE_FORM", p("identity.txt")),
+    ];
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        "[secrets.SECRET]\ngenerator = \"token:24\"\non_rotate = [\"env > hook.env\"]\n",
+    )
+    .unwrap();
+    let dump = "env > child.env; echo \"$SECRET\"";
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["exec", "--", "sh", "-c", dump],
+        vec!["exec", "--clean", "--", "/bin/sh", "-c", dump],
+        vec!["exec", "--redact", "--", "sh", "-c", dump],
+        vec!["rotate", "SECRET"],
+    ];
+    for args in &runs {
+        let _ = std::fs::remove_file(tv.path().join("child.env"));
+        let _ = std::fs::remove_file(tv.path().join("hook.env"));
+        let mut cmd = tv.keep(args);
+        for (k, v) in &credentials {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(common::code(&out), 0, "{args:?}: {}", stderr(&out));
+        let file = if args[0] == "rotate" {
+            "hook.env"
+        } else {
+            "child.env"
+        };
+        let env = std::fs::read_to_string(tv.path().join(file)).unwrap();
+        // The control: the child's environment was captured, with what it was given.
+        if args[0] == "rotate" {
+            assert!(env.contains("KEEP_NEW="), "{env}");
+        } else {
+            assert!(env.contains("SECRET="), "{args:?}: {env}");
+        }
+        for (k, v) in &credentials {
+            assert!(
+                !env.contains(&format!("{k}=")),
+                "{args:?} passed {k}: {env}"
+            );
+            assert!(
+                !env.contains(v.as_str()),
+                "{args:?} passed the value of {k}"
+            );
+        }
+    }
+}

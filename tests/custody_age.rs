@@ -206,6 +206,7 @@ fn keep_imports_what_the_age_cli_encrypts_and_refuses_a_wrong_identity() {
         id.to_str().unwrap(),
         "--json",
         "import",
+        "--all",
         enc.to_str().unwrap(),
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -247,6 +248,7 @@ fn export_then_import_round_trips_between_vaults() {
         "--identity",
         id.to_str().unwrap(),
         "import",
+        "--all",
         file.to_str().unwrap(),
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

@@ -109,6 +109,9 @@ fn setup() -> (TestVault, PathBuf) {
     .unwrap();
     tv.set("T", "token-zero");
     chown_r(tv.path());
+    // keep.toml stays root's: root's own checks below (`tv.run`) refuse a discovered keep.toml another
+    // user owns, and nobody accepts one owned by root.
+    std::os::unix::fs::chown(tv.path().join("keep.toml"), Some(0), Some(0)).unwrap();
     let bin = binary_for_nobody(&tv);
     // As nobody, with write access, everything works (the baseline the faults are measured against).
     let out = run(&bin, &tv, &["get", "A"], b"");

@@ -8,3 +8,6 @@ apt_install bsdutils git
 # The tests run `python3` from PATH (pyenv here, not Debian's), so PyYAML goes through pip.
 python3 -c "import yaml" 2>/dev/null || pip_install pyyaml
 command -v kubectl >/dev/null 2>&1 || apt_install kubernetes-client
+# keyutils: the isolation tests run `keyctl` inside an exec child and a hook to prove they cannot read
+# the session keyring's cached key (tests/isolation.rs).
+apt_install keyutils

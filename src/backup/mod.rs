@@ -109,21 +109,63 @@ pub fn export_age(
     ))
 }
 
-/// What an import did.
+/// What an import did (or, with `dry_run`, would do), name by name: addresses and actions, never
+/// values.
 #[derive(Debug, Default, Serialize)]
 pub struct ImportReport {
     /// Secrets written as a new version.
     pub written: usize,
     /// Secrets whose current value was already the same.
     pub unchanged: usize,
+    /// Secrets of other scopes, not written (without `--all`).
+    pub skipped: usize,
+    pub dry_run: bool,
+    /// Every secret of the file, in file order.
+    pub items: Vec<ImportItem>,
 }
 
-/// Import an age file made by [`export_age`] (or by the `age` CLI from such a document), with one
-/// audit write entry per secret in the same transaction.
+/// One secret of an imported file and what happened to it.
+#[derive(Debug, Serialize)]
+pub struct ImportItem {
+    pub address: String,
+    /// `add` (new name), `change` (new version), `unchanged`, or `skipped` (another scope).
+    pub action: &'static str,
+}
+
+/// Which secrets of a hand-off file an import may write.
+pub struct ImportOptions<'a> {
+    /// Only this scope (the current one); `None` writes every scope the file names (`--all`).
+    pub scope: Option<&'a Scope>,
+    /// Work out and report the actions, write nothing.
+    pub dry_run: bool,
+    /// The project's keep.toml, which may allow loader variables (`crate::env::loader`).
+    pub config: Option<&'a crate::config::Config>,
+}
+
+/// Import every secret of an age file made by [`export_age`] (or by the `age` CLI from such a
+/// document), whatever its scope. The CLI uses [`import_age_with`], which limits the import to the
+/// current scope unless asked.
 pub fn import_age(
     vault: &mut Vault,
     file: &[u8],
     identities: &[Box<dyn age::Identity>],
+) -> Result<ImportReport> {
+    let all = ImportOptions {
+        scope: None,
+        dry_run: false,
+        config: None,
+    };
+    import_age_with(vault, file, identities, &all)
+}
+
+/// Import an age hand-off file with one audit write entry per secret written, in the same
+/// transaction. age does not authenticate the sender (anyone with the recipient can make such a
+/// file), so only the scope asked for is written, and loader variables are refused.
+pub fn import_age_with(
+    vault: &mut Vault,
+    file: &[u8],
+    identities: &[Box<dyn age::Identity>],
+    opts: &ImportOptions,
 ) -> Result<ImportReport> {
     let plain = agefile::decrypt(file, identities)?.ok_or_else(|| {
         Error::Auth(
@@ -164,21 +206,62 @@ pub fn import_age(
         };
         items.push((address, value));
     }
-    let addresses: Vec<Address> = items.iter().map(|(a, _)| a.clone()).collect();
+    let wanted = |a: &Address| opts.scope.is_none_or(|s| a.scope == *s);
+    crate::env::loader::refuse(
+        opts.config,
+        items
+            .iter()
+            .filter(|(a, _)| wanted(a))
+            .map(|(a, _)| a.name.as_str()),
+        "import of the age file",
+    )?;
+    let mut report = ImportReport {
+        dry_run: opts.dry_run,
+        ..Default::default()
+    };
+    let mut actions = Vec::with_capacity(items.len());
+    for (address, value) in &items {
+        let action = if !wanted(address) {
+            "skipped"
+        } else {
+            match vault.get(address) {
+                Ok(current) if current.expose() == value.expose() => "unchanged",
+                Ok(_) => "change",
+                Err(Error::NotFound(_)) => "add",
+                Err(e) => return Err(e),
+            }
+        };
+        actions.push(action);
+    }
+    for ((address, _), action) in items.iter().zip(&actions) {
+        match *action {
+            "skipped" => report.skipped += 1,
+            "unchanged" => report.unchanged += 1,
+            _ => report.written += 1,
+        }
+        report.items.push(ImportItem {
+            address: address.to_string(),
+            action,
+        });
+    }
+    if opts.dry_run || report.written == 0 {
+        return Ok(report);
+    }
+    let writes: Vec<&(Address, SecretValue)> = items
+        .iter()
+        .zip(&actions)
+        .filter(|(_, a)| matches!(**a, "add" | "change"))
+        .map(|(i, _)| i)
+        .collect();
+    let addresses: Vec<Address> = writes.iter().map(|(a, _)| a.clone()).collect();
     // The secrets and the audit entries naming them commit together, or not at all.
     crate::audit::write(vault, crate::audit::Action::Write, &addresses, |w| {
-        let mut report = ImportReport::default();
-        for (address, value) in &items {
-            match w.get(address) {
-                Ok(current) if current.expose() == value.expose() => report.unchanged += 1,
-                _ => {
-                    w.set(address, value)?;
-                    report.written += 1;
-                }
-            }
+        for (address, value) in &writes {
+            w.set(address, value)?;
         }
-        Ok(report)
-    })
+        Ok(())
+    })?;
+    Ok(report)
 }
 
 /// Write an export to `path` atomically and owner-only (it is encrypted, but who may read even the

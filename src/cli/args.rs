@@ -411,6 +411,9 @@ pub struct PullArgs {
     /// Resolve names changed on both sides in favour of this side
     #[arg(long, value_enum, value_name = "SIDE")]
     pub prefer: Option<crate::sync::plan::Prefer>,
+    /// Also delete local secrets that were deleted remotely since the last sync (never without it)
+    #[arg(long)]
+    pub prune: bool,
 }
 
 #[derive(Debug, Args)]

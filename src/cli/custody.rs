@@ -115,8 +115,46 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The age half of `keep import FILE`: `files::import` hands over a file that starts with an age header.
-pub fn import_age(ctx: &Context, bytes: &[u8]) -> Result<i32> {
+/// The list an import prints (the same with and without `--dry-run`): one line per secret on stdout,
+/// `+` added, `~` changed, `=` unchanged, `-` skipped (another scope), addresses only. With `--json`
+/// and `dry_run` it is one JSON document.
+pub fn print_import_items(
+    ctx: &Context,
+    items: &[backup::ImportItem],
+    dry_run: bool,
+) -> Result<()> {
+    if ctx.json {
+        if dry_run {
+            output::json(&serde_json::json!({ "dry_run": true, "items": items }))?;
+        }
+        return Ok(());
+    }
+    let mut out = String::new();
+    for item in items {
+        let (mark, note) = match item.action {
+            "add" => ("+", ""),
+            "change" => ("~", ""),
+            "unchanged" => ("=", "  (same value)"),
+            _ => ("-", "  (skipped: another scope; --all imports it)"),
+        };
+        out.push_str(&format!("{mark} {}{note}\n", item.address));
+    }
+    print!("{out}");
+    if dry_run {
+        let n = items
+            .iter()
+            .filter(|i| matches!(i.action, "add" | "change"))
+            .count();
+        output::note(&format!(
+            "Dry run: would write {n} secret(s); nothing was written."
+        ));
+    }
+    Ok(())
+}
+
+/// The age half of `keep import FILE`: `files::import` hands over a file that starts with an age
+/// header. Only the current scope is written unless `all`.
+pub fn import_age(ctx: &Context, bytes: &[u8], all: bool, dry_run: bool) -> Result<i32> {
     let identity = session::age_identity_path().ok_or_else(|| {
         Error::Locked(
             "importing an age file needs the identity: pass --identity FILE or set KEEP_AGE_IDENTITY"
@@ -125,13 +163,30 @@ pub fn import_age(ctx: &Context, bytes: &[u8]) -> Result<i32> {
     })?;
     let identities = agefile::identities(&identity)?;
     let mut vault = ctx.open()?;
-    let report = backup::import_age(&mut vault, bytes, &identities)?;
+    let opts = backup::ImportOptions {
+        scope: (!all).then_some(&ctx.scope),
+        dry_run,
+        config: ctx.config.as_ref(),
+    };
+    let report = backup::import_age_with(&mut vault, bytes, &identities, &opts)?;
     if ctx.json {
         output::json(&report)?;
-    } else {
+        return Ok(0);
+    }
+    print_import_items(ctx, &report.items, dry_run)?;
+    if !dry_run {
         output::note(&format!(
-            "Imported {} secret(s); {} already had the same value.",
-            report.written, report.unchanged
+            "Imported {} secret(s); {} already had the same value{}.",
+            report.written,
+            report.unchanged,
+            if report.skipped > 0 {
+                format!(
+                    "; {} of other scopes skipped (only {} is imported without --all)",
+                    report.skipped, ctx.scope
+                )
+            } else {
+                String::new()
+            }
         ));
     }
     Ok(0)

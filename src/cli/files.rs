@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use super::using_args::{ExampleArgs, ImportArgs, InjectArgs, MaterializeArgs};
 use super::{output, Context};
 use crate::audit::{self, Action};
-use crate::env::{self as using, atomic, check, example, git, import, materialize, template};
+use crate::env::{
+    self as using, atomic, check, example, git, import, loader, materialize, template,
+};
 use crate::error::{exit, Error, Result};
 
 fn cwd() -> Result<PathBuf> {
@@ -193,7 +195,14 @@ fn read_input(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
 pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
     let bytes = read_input(&a.file)?;
     if crate::agefile::is_age(&bytes) {
-        return super::custody::import_age(ctx, &bytes);
+        return super::custody::import_age(ctx, &bytes, a.all, a.dry_run);
+    }
+    if a.all {
+        return Err(Error::Usage(
+            "--all applies to age hand-off files, which name a scope per secret; a dotenv, JSON or \
+             YAML file is imported into the current scope (choose it with --project/--env)"
+                .into(),
+        ));
     }
     let origin = a.file.display().to_string();
     let expand = if a.expand {
@@ -202,6 +211,11 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
         crate::env::dotenv::Expand::Literal
     };
     let parsed = import::parse_with(&bytes, &origin, expand)?;
+    loader::refuse(
+        ctx.config.as_ref(),
+        parsed.entries.iter().map(|(n, _)| n.as_str()),
+        &format!("import {origin}"),
+    )?;
     if !parsed.literal_dollar_lines.is_empty() {
         let lines: Vec<String> = parsed
             .literal_dollar_lines
@@ -215,6 +229,24 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
         ));
     }
     let mut vault = ctx.open()?;
+    if a.dry_run {
+        let mut items = Vec::with_capacity(parsed.entries.len());
+        for (name, value) in &parsed.entries {
+            let address = ctx.scope.address(name.clone());
+            let action = match vault.get(&address) {
+                Ok(current) if current.expose() == value.expose() => "unchanged",
+                Ok(_) => "change",
+                Err(Error::NotFound(_)) => "add",
+                Err(e) => return Err(e),
+            };
+            items.push(crate::backup::ImportItem {
+                address: address.to_string(),
+                action,
+            });
+        }
+        super::custody::print_import_items(ctx, &items, true)?;
+        return Ok(0);
+    }
     let counts = import::apply(&mut vault, &ctx.scope, &parsed.entries)?;
     if ctx.json {
         output::json(&serde_json::json!({

@@ -96,11 +96,7 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
     } else {
         report(ctx, &address, &outcome);
     }
-    Ok(if outcome.ok() {
-        0
-    } else {
-        engine::EXIT_HOOK_FAILED
-    })
+    Ok(outcome.exit_code())
 }
 
 /// A "no pending rotation" from the engine, with the hint for the right scope.
@@ -132,6 +128,13 @@ fn report(ctx: &Context, address: &Address, o: &Outcome) {
                 output::note(&format!("Public part ({}): {}", p.kind, p.text));
             }
         }
+        "conflict" => output::warn(&format!(
+            "{}: {}: nothing was overwritten (`keep rotate {} --show-pending` shows the new value, \
+             `--retry` runs the hooks again against the current value, `--discard` drops it)",
+            o.address,
+            o.reason.as_deref().unwrap_or("conflict"),
+            o.address.rsplit('/').next().unwrap_or_default(),
+        )),
         _ => output::warn(&format!(
             "{}: hook `{}` {}; the old value stays current and the new one is pending \
              ({}, `--retry` once fixed, or `--discard`)",
@@ -230,9 +233,8 @@ fn rotate_many(
         let generator = Generator::parse(&item.generator)?;
         match rotation.rotate(vault, &item.address, &generator) {
             Ok(o) => {
-                if !o.ok() {
-                    code = engine::EXIT_HOOK_FAILED;
-                }
+                // A failed hook (9) outranks a conflict (1).
+                code = code.max(o.exit_code());
                 if !ctx.json {
                     report(ctx, &item.address, &o);
                 }

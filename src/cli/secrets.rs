@@ -20,6 +20,7 @@ pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
         )));
     }
     let address = ctx.address(&a.name)?;
+    crate::env::loader::refuse(ctx.config.as_ref(), [address.name.as_str()], "set")?;
     if let Some(spec) = &a.generate {
         return super::rotation::set_generated(ctx, &address, spec);
     }

@@ -75,6 +75,7 @@ pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
         force: a.force,
         prefer: a.prefer,
         progress: !ctx.json,
+        config: None,
     };
     let o = op("push", sync::push(&mut vault, &t, provider.as_mut(), &opts))?;
     print(ctx, &o)
@@ -87,7 +88,9 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     let opts = SyncOptions {
         dry_run: a.dry_run,
         prefer: a.prefer,
+        prune: a.prune,
         progress: !ctx.json,
+        config: ctx.config.clone(),
         ..Default::default()
     };
     let o = op("pull", sync::pull(&mut vault, &t, provider.as_mut(), &opts))?;

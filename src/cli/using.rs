@@ -9,7 +9,7 @@ use crate::audit::{self, Action};
 use crate::env::exec::{self, Environment, Failure};
 use crate::env::formats::{self, Format};
 use crate::env::redact::Patterns;
-use crate::env::{self as using, reference};
+use crate::env::{self as using, loader, reference};
 use crate::error::{Error, Result};
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
@@ -30,10 +30,25 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
         }));
         pairs.extend(reference::resolve(entries, &vault)?);
     }
+    // A loader variable (planted by a hand-off file or a pull, or from an env file) is never injected
+    // unless keep.toml declares it.
+    pairs.retain(|(name, _)| {
+        let ok = loader::allowed(ctx.config.as_ref(), name.as_str());
+        if !ok {
+            output::warn(&format!(
+                "{name} changes how programs load or start and is not injected; {}",
+                loader::how_to_allow(name.as_str())
+            ));
+        }
+        ok
+    });
     // Recorded before the child starts: without --redact keep becomes the child and never returns.
     audit::record(&mut vault, Action::Read, &read, audit::OK)?;
     drop(vault);
     let mut env = Environment::new(!a.clean);
+    if a.inherit_session {
+        env.session = exec::Session::Inherit;
+    }
     env.inject(&pairs)?;
     if ctx.verbose {
         for name in &env.replaced {

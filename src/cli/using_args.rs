@@ -37,6 +37,11 @@ pub struct ExecArgs {
     /// [REDACTED:NAME]
     #[arg(long)]
     pub redact: bool,
+    /// Let CMD share keep's session keyring, so `keep` run by CMD uses the unlocked session. This
+    /// hands CMD the whole vault (every scope, and the master key itself) until the session ends;
+    /// without it CMD starts in a fresh session keyring and gets only the injected values
+    #[arg(long)]
+    pub inherit_session: bool,
     /// The command and its arguments (after `--`)
     #[arg(
         required = true,
@@ -95,12 +100,25 @@ pub struct InjectArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "An age hand-off file (from `keep export --age` or the age CLI) names the scope of \
+each secret. Only the current scope's secrets are written; the others are listed as skipped unless \
+--all is given. age does not authenticate the sender: anyone with your recipient can make such a file, \
+so check the list (--dry-run shows it without writing)."
+)]
 pub struct ImportArgs {
-    /// A dotenv, JSON or YAML file (`-` for stdin); the format comes from the extension or content
+    /// A dotenv, JSON or YAML file (`-` for stdin), or an age hand-off file; the format comes from
+    /// the content or the extension
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Expand `$NAME`/`${NAME}` in dotenv values from keys defined earlier in the same file (never
     /// from keep's environment); without it every `$` is kept as written
     #[arg(long)]
     pub expand: bool,
+    /// Age hand-off files: also write the secrets of other scopes the file names
+    #[arg(long)]
+    pub all: bool,
+    /// List what would be written (addresses and actions, never values) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }

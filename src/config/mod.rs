@@ -29,6 +29,9 @@
 //!
 //! [rotate]
 //! hook_timeout = "5m"                  # an on_rotate hook running longer is stopped; rotation stays pending
+//!
+//! [secrets.LD_LIBRARY_PATH]
+//! allow_loader = true                  # a loader/interpreter variable this project means to store
 //! ```
 //!
 //! Unknown keys are rejected, so a typo never silently does nothing. Errors quote the file's line
@@ -101,6 +104,10 @@ pub struct SecretConfig {
     /// Commands run when this secret is rotated, with KEEP_OLD / KEEP_NEW in their environment.
     #[serde(default, deserialize_with = "one_or_many")]
     pub on_rotate: Vec<String>,
+    /// This name is a loader or interpreter variable (`LD_PRELOAD`, `NODE_OPTIONS`, ...) that the
+    /// project really means to store and inject (`crate::env::loader`).
+    #[serde(default)]
+    pub allow_loader: bool,
 }
 
 /// Thresholds of `keep audit --unusual` (defaults in `audit::unusual::Rules`).
@@ -166,27 +173,112 @@ pub fn parse_duration(what: &str, text: &str) -> Result<std::time::Duration> {
     Ok(d)
 }
 
+/// How a `keep.toml` was chosen, which decides how far it is trusted (see [`check_owner`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// Found by walking up from the working directory: it must be the user's (or root's) and not
+    /// writable by group or others.
+    Discovered,
+    /// Named with `--config`: the user chose it, so another owner is accepted, but a file that
+    /// group or others can write is still refused (anyone could have changed it since it was read).
+    Explicit,
+}
+
+/// The name of a user id, for messages.
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: a zeroed passwd is a valid out-parameter; getpwuid_r writes into it and `buf` only,
+    // and `result` is non-null only when `pw` was filled in.
+    unsafe {
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut result = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc != 0 || result.is_null() || pw.pw_name.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(pw.pw_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+/// Whether a keep.toml with this owner and mode may be used. A keep.toml decides which hooks run
+/// with new secret values, where `push` sends them and which loader variables are allowed, so one
+/// that someone else wrote (another user's file above the working directory, e.g. in a 1777 folder),
+/// or could rewrite, is refused like git's "dubious ownership".
+pub fn check_owner(path: &Path, uid: u32, mode: u32, trust: Trust) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let who = |u: u32| match user_name(u) {
+        Some(n) => format!("uid {u} ({n})"),
+        None => format!("uid {u}"),
+    };
+    if trust == Trust::Discovered && uid != me && uid != 0 {
+        return Err(Error::Usage(format!(
+            "refusing {}: it is owned by {}, not by you ({}) or root, so another user could steer \
+             this project (its hooks, sync targets and allowed variables). If you trust it, name it \
+             with --config {}, or take it over (copy it, or chown it)",
+            path.display(),
+            who(uid),
+            who(me),
+            path.display()
+        )));
+    }
+    if mode & 0o022 != 0 {
+        return Err(Error::Usage(format!(
+            "refusing {}: it is writable by {} (mode {:04o}, owner {}), so someone else could change \
+             what it says; run `chmod go-w {}` if its content is yours",
+            path.display(),
+            match (mode & 0o020 != 0, mode & 0o002 != 0) {
+                (true, true) => "group and others",
+                (true, false) => "its group",
+                _ => "others",
+            },
+            mode & 0o7777,
+            who(uid),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 impl Config {
-    /// Find `keep.toml` in `start` or its ancestors.
+    /// Find `keep.toml` in `start` or its ancestors. The first one found must pass [`check_owner`]
+    /// (exit 2 otherwise, naming the file and its owner): the walk does not skip it for one further up.
     pub fn discover(start: &Path) -> Result<Option<Config>> {
         for dir in start.ancestors() {
             let candidate = dir.join(FILE_NAME);
             if candidate.is_file() {
-                return Config::load(&candidate).map(Some);
+                return Config::load_as(&candidate, Trust::Discovered).map(Some);
             }
         }
         Ok(None)
     }
 
-    /// Read and validate a given file.
+    /// Read and validate a file named with `--config`.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        Config::load_as(path, Trust::Explicit)
+    }
+
+    /// Read and validate a file, checking its owner and mode on the open file (so the file checked is
+    /// the file read).
+    pub fn load_as(path: &Path, trust: Trust) -> Result<Config> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let not_found = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::NotFound(format!("config file {} does not exist", path.display()))
             } else {
                 Error::io("read", path, e)
             }
-        })?;
+        };
+        let mut file = std::fs::File::open(path).map_err(not_found)?;
+        let meta = file.metadata().map_err(|e| Error::io("read", path, e))?;
+        check_owner(path, meta.uid(), meta.mode(), trust)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(not_found)?;
         let mut config = Config::parse(&text).map_err(|e| match e {
             Error::Usage(msg) => Error::Usage(format!("{}: {msg}", path.display())),
             other => other,

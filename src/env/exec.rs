@@ -19,6 +19,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
+use super::child;
+pub use super::child::Session;
 use super::redact::Patterns;
 use super::Pair;
 use crate::error::{exit, Error};
@@ -55,16 +57,14 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Variables that carry keep's own credentials as values. They are never passed on: the command needs
-/// the secrets, not the key to the whole vault. (The `_FILE` forms are paths and pass through.)
-pub const WITHHELD: [&str; 3] = ["KEEP_PASSPHRASE", "KEEP_NEW_PASSPHRASE", "KEEP_PKCS11_PIN"];
-
-/// The environment a command will get.
-#[derive(Default)]
+/// The environment a command will get. keep's credential variables are never part of it, and the
+/// command starts in a fresh session keyring unless `session` says otherwise (see [`child`]).
 pub struct Environment {
     vars: Vec<(OsString, OsString)>,
     /// Inherited variables that an injected secret replaced (names only).
     pub replaced: Vec<String>,
+    /// Whether the command shares keep's session keyring (`--inherit-session`).
+    pub session: Session,
 }
 
 /// The values are wiped when the environment is dropped (under `--redact` keep outlives the child and
@@ -86,17 +86,19 @@ impl std::fmt::Debug for Environment {
 }
 
 impl Environment {
-    /// Start from the parent's environment (`inherit`, less [`WITHHELD`]) or from nothing (`--clean`).
+    /// Start from the parent's environment (`inherit`, less keep's credential variables) or from
+    /// nothing (`--clean`).
     pub fn new(inherit: bool) -> Environment {
         Environment {
             vars: if inherit {
                 std::env::vars_os()
-                    .filter(|(k, _)| !WITHHELD.iter().any(|w| k == w))
+                    .filter(|(k, _)| !child::is_credential(k))
                     .collect()
             } else {
                 Vec::new()
             },
             replaced: Vec::new(),
+            session: Session::Fresh,
         }
     }
 
@@ -135,6 +137,7 @@ impl Environment {
         let mut cmd = Command::new(program);
         cmd.arg0(&argv[0]).args(&argv[1..]).env_clear();
         cmd.envs(self.vars.iter().map(|(k, v)| (k, v)));
+        child::isolate(&mut cmd, self.session);
         cmd
     }
 }

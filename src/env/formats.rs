@@ -17,7 +17,7 @@ use crate::value::WipingString;
 /// An output format of `keep env`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// `NAME="value"` lines, as read by dotenv libraries
+    /// `NAME='value'` lines, as read by dotenv libraries and by a shell that sources them
     Dotenv,
     /// `export NAME='value'` lines, for `eval` or `source` in a POSIX shell
     Shell,
@@ -74,8 +74,11 @@ fn refuse(pair: &Pair, format: &str, what: &str) -> Error {
     ))
 }
 
-/// `NAME="value"`: inside double quotes dotenv readers take `\\`, `\"`, `\$` and `\n` as escapes and
-/// everything else literally; `$` must be escaped or it would be expanded as a variable.
+/// `NAME='value'`: single quotes, a `'` written `'\''` (close, escaped quote, reopen). This is the
+/// one quoting that dotenv readers (dotenvy) and a shell that `source`s the file read byte for byte
+/// alike: nothing inside single quotes is special to either — no `$` expansion, no backtick or `$(`
+/// command substitution, no escapes — and line breaks are kept as they are. (Double quotes are not:
+/// a shell runs backticks inside them and does not turn `\n` into a line break.)
 pub fn dotenv(pairs: &[Pair]) -> Result<Zeroizing<String>> {
     let mut out = WipingString::default();
     for pair in pairs {
@@ -84,19 +87,38 @@ pub fn dotenv(pairs: &[Pair]) -> Result<Zeroizing<String>> {
             return Err(refuse(pair, "dotenv", "a NUL byte"));
         }
         out.push_str(pair.0.as_str());
-        out.push_str("=\"");
-        for c in value.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '"' => out.push_str("\\\""),
-                '$' => out.push_str("\\$"),
-                '\n' => out.push_str("\\n"),
-                c => out.push(c),
-            }
-        }
-        out.push_str("\"\n");
+        out.push('=');
+        dotenv_quote(value, &mut out);
+        out.push('\n');
     }
     Ok(out.into_string())
+}
+
+/// `value` in single quotes for a dotenv file: a `'` is written `'\''` and a `\` is written `'\\'`
+/// (outside the quotes, where both a shell and dotenvy take `\\` as one backslash; dotenvy's line
+/// splitter would take a `\` inside single quotes as escaping the closing quote).
+fn dotenv_quote(value: &str, out: &mut WipingString) {
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("'\\''"),
+            '\\' => out.push_str("'\\\\'"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+}
+
+/// `value` in shell single quotes, a `'` written `'\''`.
+pub fn single_quote(value: &str, out: &mut WipingString) {
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("'\\''"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
 }
 
 /// `export NAME='value'`: single quotes keep everything literal; a `'` becomes `'\''`.
@@ -109,14 +131,9 @@ pub fn shell(pairs: &[Pair]) -> Result<Zeroizing<String>> {
         }
         out.push_str("export ");
         out.push_str(pair.0.as_str());
-        out.push_str("='");
-        for c in value.chars() {
-            match c {
-                '\'' => out.push_str("'\\''"),
-                c => out.push(c),
-            }
-        }
-        out.push_str("'\n");
+        out.push('=');
+        single_quote(value, &mut out);
+        out.push('\n');
     }
     Ok(out.into_string())
 }
@@ -295,9 +312,9 @@ mod tests {
     }
 
     #[test]
-    fn dotenv_escapes_dollar_quotes_and_newlines() {
-        let out = dotenv(&pairs("a$B \"q\"\nx\\")).unwrap();
-        assert_eq!(&*out, "A=\"a\\$B \\\"q\\\"\\nx\\\\\"\n");
+    fn dotenv_single_quotes_with_quotes_and_backslashes_outside() {
+        let out = dotenv(&pairs("a$B `c` \"q\" 'r'\nx\\")).unwrap();
+        assert_eq!(&*out, "A='a$B `c` \"q\" '\\''r'\\''\nx'\\\\''\n");
     }
 
     #[test]

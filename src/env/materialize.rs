@@ -40,7 +40,8 @@ pub fn write_file(path: &Path, pairs: &[Pair], source: &str, force: bool) -> Res
 }
 
 /// Write `pairs` into `dir` in the Kubernetes mounted-secret layout. Names no longer present are
-/// removed; the previous data folder is deleted after the swap.
+/// removed; the previous data folder is deleted after the swap, only if its name is one keep makes
+/// ([`is_data_folder_name`]) and only inside `dir` ([`remove_data_folder`]).
 pub fn write_dir(dir: &Path, pairs: &[Pair], force: bool) -> Result<git::Status> {
     let status = git::guard(dir, true, force)?;
     if !dir.exists() {
@@ -107,17 +108,117 @@ pub fn write_dir(dir: &Path, pairs: &[Pair], force: bool) -> Result<git::Status>
             let _ = std::fs::remove_file(entry.path());
         }
     }
-    if let Some(old) = old_target.filter(|o| o.as_os_str() != data_name.as_str()) {
-        let old_dir = dir.join(old);
-        if old_dir.starts_with(dir)
-            && old_dir
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(".."))
-        {
-            // Read-only files in a folder we own can still be unlinked.
-            let _ = std::fs::remove_dir_all(&old_dir);
-        }
+    // The previous data folder goes only if `..data` named one of ours: a planted link such as
+    // `..data -> ../victim/..x` names nothing keep made, so nothing is deleted.
+    if let Some(old) = old_target
+        .as_deref()
+        .and_then(|o| o.to_str())
+        .filter(|o| *o != data_name && is_data_folder_name(o))
+    {
+        // Read-only files in a folder we own can still be unlinked.
+        let _ = remove_data_folder(dir, old);
     }
     atomic::sync_dir(dir)?;
     Ok(status)
+}
+
+/// Whether `name` is a data folder name keep makes: `..SECS_NANOS_PID` (digits only, one path
+/// component).
+pub fn is_data_folder_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix("..") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('_').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[1].len() == 9
+}
+
+/// Remove the data folder `name` of `dir` and the secret files in it, relative to the folders'
+/// descriptors and never through a link: the folder is opened with `O_NOFOLLOW`, only entries that
+/// are secret names are unlinked (`unlinkat` removes a link itself, never its target), and the folder
+/// is removed last (which fails, leaving it, if anything else is in it).
+fn remove_data_folder(dir: &Path, name: &str) -> std::io::Result<()> {
+    use std::ffi::{CStr, CString};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+
+    fn check(rc: libc::c_int) -> std::io::Result<libc::c_int> {
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(rc)
+        }
+    }
+    let c_dir = CString::new(dir.as_os_str().as_bytes())?;
+    let c_name = CString::new(name)?;
+    // SAFETY: plain system calls on NUL-terminated paths; every descriptor returned is owned at once.
+    let parent = unsafe {
+        OwnedFd::from_raw_fd(check(libc::open(
+            c_dir.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        ))?)
+    };
+    // SAFETY: as above.
+    let folder = unsafe {
+        check(libc::openat(
+            parent.as_raw_fd(),
+            c_name.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        ))?
+    };
+    // SAFETY: `folder` is a valid directory descriptor; fdopendir takes it over (closedir closes it).
+    let stream = unsafe { libc::fdopendir(folder) };
+    if stream.is_null() {
+        let e = std::io::Error::last_os_error();
+        // SAFETY: fdopendir failed, so the descriptor is still ours to close.
+        unsafe { libc::close(folder) };
+        return Err(e);
+    }
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: `stream` is a valid DIR*; the entry is only read before the next readdir.
+        let entry = unsafe { libc::readdir(stream) };
+        if entry.is_null() {
+            break;
+        }
+        // SAFETY: d_name is NUL-terminated within the entry.
+        let n = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) };
+        if let Ok(text) = n.to_str() {
+            if crate::scope::Name::new(text).is_ok() {
+                names.push(n.to_owned());
+            }
+        }
+    }
+    for n in &names {
+        // SAFETY: dirfd of a valid stream; flags 0 unlinks a file or a link, never a folder.
+        unsafe { libc::unlinkat(libc::dirfd(stream), n.as_ptr(), 0) };
+    }
+    // SAFETY: closes the stream and its descriptor exactly once.
+    unsafe { libc::closedir(stream) };
+    // SAFETY: as above.
+    check(unsafe { libc::unlinkat(parent.as_raw_fd(), c_name.as_ptr(), libc::AT_REMOVEDIR) })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_keeps_own_data_folder_names_match() {
+        use super::is_data_folder_name as ok;
+        assert!(ok("..1733100000_123456789_4242"));
+        for bad in [
+            "..data",
+            "../victim/..x",
+            "..x",
+            "..1_2_3",
+            "..1733100000_123456789_42/..",
+            "1733100000_123456789_4242",
+            "..1733100000_123456789_",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+    }
 }

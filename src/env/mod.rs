@@ -7,6 +7,7 @@
 
 pub mod atomic;
 pub mod check;
+pub mod child;
 pub mod dotenv;
 pub mod encodings;
 pub mod example;
@@ -14,6 +15,7 @@ pub mod exec;
 pub mod formats;
 pub mod git;
 pub mod import;
+pub mod loader;
 pub mod materialize;
 pub mod redact;
 pub mod reference;

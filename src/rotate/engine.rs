@@ -6,6 +6,10 @@
 //!    the generator and public part, and drop the pending row. Then tell [`AfterPromotion`] (the seam
 //!    where sync pushes linked targets).
 //!
+//! Promotion checks, inside its transaction, that the current version is still the one the rotation
+//! started from (whose value the hooks got as `KEEP_OLD`); if a `set` changed it meanwhile, nothing is
+//! overwritten: the new value stays pending and the outcome is `conflict` ([`EXIT_CONFLICT`]).
+//!
 //! If a hook fails, the old value stays current, the pending value stays for inspection
 //! (`keep rotate NAME --show-pending`) or a retry (`--retry`), and the CLI exits with
 //! [`EXIT_HOOK_FAILED`]. Each rotation is audited with its outcome.
@@ -25,6 +29,10 @@ use crate::vault::Vault;
 
 /// Exit code of `keep rotate` when a hook failed: the old value is still current, the new one pending.
 pub const EXIT_HOOK_FAILED: i32 = 9;
+
+/// Exit code of `keep rotate` when the value changed while the rotation ran (a concurrent `set`):
+/// the concurrent value stays current, the new one pending. 1, as for `push`/`pull` conflicts.
+pub const EXIT_CONFLICT: i32 = 1;
 
 /// What happens after a new value became current. Sync fills this in to push linked targets; until
 /// then [`NoLinkedTargets`] does nothing.
@@ -64,7 +72,7 @@ pub struct Rotation<'a> {
 pub struct Outcome {
     pub address: String,
     pub generator: String,
-    /// `rotated` or `hook-failed`.
+    /// `rotated`, `hook-failed` or `conflict`.
     pub status: &'static str,
     /// The new current version, when promoted.
     pub version: Option<u32>,
@@ -78,6 +86,15 @@ pub struct Outcome {
 impl Outcome {
     pub fn ok(&self) -> bool {
         self.status == "rotated"
+    }
+
+    /// The exit code of `keep rotate` for this outcome.
+    pub fn exit_code(&self) -> i32 {
+        match self.status {
+            "rotated" => 0,
+            "conflict" => EXIT_CONFLICT,
+            _ => EXIT_HOOK_FAILED,
+        }
     }
 }
 
@@ -131,7 +148,7 @@ impl Rotation<'_> {
         address: &Address,
         generator: &Generator,
     ) -> Result<Outcome> {
-        let old = vault.get(address)?;
+        let old = vault.current(address)?;
         let generated = generator.generate()?;
         let pending = Pending {
             created_ms: audit::entry::now_ms(),
@@ -150,7 +167,7 @@ impl Rotation<'_> {
         &mut self,
         vault: &mut Vault,
         address: &Address,
-        old: &crate::SecretValue,
+        (old_version, old): &(u32, crate::SecretValue),
         mut pending: Pending,
     ) -> Result<Outcome> {
         let hooks = hooks::hooks_for(self.config, address);
@@ -183,12 +200,31 @@ impl Rotation<'_> {
         m.public = pending.public.clone();
         m.generator = Some(pending.generator.clone());
         let meta_row = meta::seal_meta(vault, address, &m);
-        let version = vault.write(|w| {
+        // Compare and promote in one transaction: a `set` that landed while the hooks ran wins, and
+        // the new value waits as pending instead of overwriting it.
+        let promoted = vault.write(|w| {
+            let unchanged = match w.current(address) {
+                Ok((version, _)) => version == *old_version,
+                Err(Error::NotFound(_)) => false,
+                Err(e) => return Err(e),
+            };
+            if !unchanged {
+                return Ok(None);
+            }
             let v = w.set(address, &pending.value)?;
             meta::put_meta(w.conn(), &meta_row)?;
             meta::delete_pending(w.conn(), &meta_row.lookup)?;
-            Ok(v)
+            Ok(Some(v))
         })?;
+        let Some(version) = promoted else {
+            outcome.status = "conflict";
+            outcome.reason = Some(
+                "the value changed while the rotation ran (a concurrent `keep set`?); that value \
+                 stays current and the new one pending"
+                    .into(),
+            );
+            return Ok(outcome);
+        };
         outcome.version = Some(version);
         self.after.promoted(vault, address, version)?;
         Ok(outcome)
@@ -198,7 +234,7 @@ impl Rotation<'_> {
     pub fn retry(&mut self, vault: &mut Vault, address: &Address) -> Result<Outcome> {
         let result = (|| {
             let pending = meta::pending(vault, address)?.ok_or_else(|| no_pending(address))?;
-            let old = vault.get(address)?;
+            let old = vault.current(address)?;
             self.finish(vault, address, &old, pending)
         })();
         audited(vault, address, result)
@@ -209,6 +245,7 @@ impl Rotation<'_> {
 fn audited(vault: &mut Vault, address: &Address, result: Result<Outcome>) -> Result<Outcome> {
     let outcome = match &result {
         Ok(o) if o.ok() => audit::OK.to_string(),
+        Ok(o) if o.status == "conflict" => "conflict".to_string(),
         Ok(_) => "hook_failed".to_string(),
         Err(e) => e.kind().to_string(),
     };

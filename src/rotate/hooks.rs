@@ -3,7 +3,9 @@
 //! A hook is a shell command from `keep.toml` (`[secrets.NAME] on_rotate`, then `[env.E] on_rotate`),
 //! run with `sh -c` in the folder of `keep.toml`. The old and new values are put in the hook's own
 //! environment only (`KEEP_OLD`, `KEEP_NEW`), never in keep's environment or in argv; keep's own
-//! credentials (`KEEP_PASSPHRASE*`, `KEEP_PKCS11_PIN*`) are removed from it. The hook's stdout goes to
+//! credential variables (every `KEEP_PASSPHRASE*`, `KEEP_NEW_PASSPHRASE*`, `KEEP_RECOVERY_KEY*`,
+//! `KEEP_PKCS11_PIN*`, `KEEP_AGE_IDENTITY*`) are removed from it and it starts in a fresh session
+//! keyring, so it cannot reach the cached master key (`src/env/child.rs`). The hook's stdout goes to
 //! keep's stderr, so `--json` output on stdout stays one document.
 //!
 //! A hook that never returns must not hold a rotation hostage: each hook runs in its own process group
@@ -22,16 +24,6 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::Address;
 use crate::value::SecretValue;
-
-/// Variables a hook never inherits from keep.
-const WITHHELD: &[&str] = &[
-    "KEEP_PASSPHRASE",
-    "KEEP_PASSPHRASE_FILE",
-    "KEEP_NEW_PASSPHRASE",
-    "KEEP_NEW_PASSPHRASE_FILE",
-    "KEEP_PKCS11_PIN",
-    "KEEP_PKCS11_PIN_FILE",
-];
 
 /// The hooks of a secret: its own, then its environment's. Only a `keep.toml` of the secret's project
 /// (or one that names no project) applies.
@@ -96,9 +88,9 @@ pub fn run(
             .stdout(Stdio::from(stdout))
             // Its own group, so a timeout stops the hook's children too, not only `sh`.
             .process_group(0);
-        for var in WITHHELD {
-            cmd.env_remove(var);
-        }
+        // No credential variable, and a fresh session keyring: the hook gets the two values, not
+        // the key to the vault.
+        crate::env::child::isolate(&mut cmd, crate::env::child::Session::Fresh);
         if let Some(d) = dir {
             cmd.current_dir(d);
         }

@@ -95,6 +95,13 @@ pub struct Bundle {
     pub managed: bool,
 }
 
+/// The fields hold every value of the entry: wiped when the bundle goes.
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        super::answer::wipe_map(&mut self.fields);
+    }
+}
+
 impl Bundle {
     /// The names held (text fields that are valid names), all at the entry's version.
     pub fn listing(&self) -> BTreeMap<Name, RemoteMeta> {

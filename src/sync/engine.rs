@@ -29,6 +29,9 @@ pub struct SyncOptions {
     pub prefer: Option<Prefer>,
     /// Allow a progress bar (off for --json).
     pub progress: bool,
+    /// The project's `keep.toml`, which may allow loader variables a pull would otherwise refuse
+    /// (`crate::env::loader`).
+    pub config: Option<crate::config::Config>,
 }
 
 /// One differing name in a report. Names and marks only, never values.
@@ -186,8 +189,11 @@ fn note_for(action: Action, direction: Direction, managed: bool) -> Option<Strin
         (Action::OtherSideNewer, Direction::Pull) => {
             Some("changed locally since the last sync; `keep push` sends it".into())
         }
-        (Action::NeedsPrune, _) => {
+        (Action::NeedsPrune, Direction::Push) => {
             Some("only remote has it; `keep push --prune` deletes it".into())
+        }
+        (Action::NeedsPrune, Direction::Pull) => {
+            Some("deleted remotely since the last sync; `keep pull --prune` deletes it here".into())
         }
         (Action::Conflict, _) => {
             Some("changed on both sides; rerun with --prefer local|remote".into())
@@ -367,6 +373,14 @@ pub fn pull(
     if !conflicts.is_empty() {
         return Ok(outcome);
     }
+    // A remote can plant names too: a loader variable is refused before anything is written.
+    crate::env::loader::refuse(
+        opts.config.as_ref(),
+        acts.iter()
+            .filter(|(_, a)| *a == Action::Write)
+            .map(|(item, _)| item.name.as_str()),
+        &format!("pull from {}", target.name),
+    )?;
     outcome.written = acts.iter().filter(|(_, a)| *a == Action::Write).count();
     outcome.deleted = acts.iter().filter(|(_, a)| *a == Action::Delete).count();
     if opts.dry_run {

@@ -190,8 +190,8 @@ impl Http {
                 }
             };
             let status = resp.status().as_u16();
-            let text = Zeroizing::new(resp.body_mut().read_to_string().unwrap_or_default());
-            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let body = super::answer::json(&mut resp, status)
+                .map_err(|why| Attempt::Fail(self.remote(op, what, why)))?;
             let reply = Reply { status, body };
             if retry::retryable_status(status) {
                 return Err(Attempt::Retry(self.remote(op, what, self.describe(&reply))));
@@ -375,6 +375,19 @@ impl GcpProvider {
                 .http
                 .expect("list", "secrets", "secrets", &q, Method::Get, false)?
                 .unwrap_or_default();
+            // An empty project answers `{}`; anything but an object of ListSecrets' own fields
+            // (with `secrets` a list) is not a listing.
+            let listing = body.as_object().is_some_and(|o| {
+                o.keys()
+                    .all(|k| matches!(k.as_str(), "secrets" | "nextPageToken" | "totalSize"))
+            }) && (body["secrets"].is_null() || body["secrets"].is_array());
+            if !listing {
+                return Err(self.http.remote(
+                    "list",
+                    "secrets",
+                    super::answer::missing("a `secrets` list"),
+                ));
+            }
             for s in body["secrets"].as_array().into_iter().flatten() {
                 let id = s["name"]
                     .as_str()
@@ -406,7 +419,14 @@ impl GcpProvider {
         else {
             return Ok(None);
         };
-        if v["state"].as_str() != Some("ENABLED") {
+        let Some(state) = v["state"].as_str() else {
+            return Err(self.http.remote(
+                "read the latest version of",
+                id,
+                super::answer::missing("state"),
+            ));
+        };
+        if state != "ENABLED" {
             return Ok(None);
         }
         Ok(v["name"].as_str().and_then(version_number))
@@ -415,22 +435,31 @@ impl GcpProvider {
     /// The value of the latest version and its number, CRC32C-checked; `None` if nothing is readable.
     fn access(&self, id: &str) -> Result<Option<(SecretValue, String)>> {
         let path = format!("secrets/{id}/versions/latest:access");
-        let r = self.http.call("read", id, &path, &[], Method::Get)?;
+        let mut r = self.http.call("read", id, &path, &[], Method::Get)?;
+        let taken = Self::take_access(&self.http, id, &mut r);
+        super::answer::wipe(&mut r.body);
+        taken
+    }
+
+    /// The value and version out of an `:access` answer (which the caller wipes).
+    fn take_access(http: &Http, id: &str, r: &mut Reply) -> Result<Option<(SecretValue, String)>> {
         if r.status == 404 || (r.status == 400 && r.code() == "FAILED_PRECONDITION") {
             return Ok(None);
         }
         if !r.ok() {
-            return Err(self.http.remote("read", id, self.http.describe(&r)));
+            return Err(http.remote("read", id, http.describe(r)));
         }
         let version = r.body["name"]
             .as_str()
             .and_then(version_number)
             .unwrap_or_default();
-        let data = r.body["payload"]["data"].as_str().unwrap_or("");
+        let data = r.body["payload"]["data"]
+            .as_str()
+            .ok_or_else(|| http.remote("read", id, super::answer::missing("payload.data")))?;
         let bytes = b64().decode(data).map_err(|_| {
             Error::Integrity(format!(
                 "sync target {}: secret {id}: the payload is not valid base64",
-                self.http.target
+                http.target
             ))
         })?;
         let value = SecretValue::new(bytes);
@@ -445,7 +474,7 @@ impl GcpProvider {
                 return Err(Error::Integrity(format!(
                     "sync target {}: secret {id} version {version}: the payload does not match its CRC32C \
                      checksum (corrupted in transit or at rest); nothing was changed locally",
-                    self.http.target
+                    http.target
                 )));
             }
         }

@@ -11,6 +11,7 @@
 //! one recorded at the last sync, the value is known unchanged without reading it; on a write, the
 //! version observed in the plan is sent back as a check-and-set condition where the provider has one.
 
+pub mod answer;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod bundle;

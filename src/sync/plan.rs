@@ -93,7 +93,8 @@ pub enum Action {
     Delete,
     /// Nothing: the other side is the newer one (the opposite command takes it).
     OtherSideNewer,
-    /// Nothing: the name exists only on the other side and `--prune` was not given (push).
+    /// Nothing: a deletion `--prune` was not given for (push: the name exists only remotely; pull:
+    /// it was deleted remotely since the last sync).
     NeedsPrune,
     /// Nothing: unresolved conflict.
     Conflict,
@@ -117,7 +118,10 @@ pub fn decide(item: &Item, direction: Direction, prefer: Option<Prefer>, prune: 
         // A push deletes remotely only with --prune (and the engine only deletes marked entries).
         Direction::Push if prune => Action::Delete,
         Direction::Push => Action::NeedsPrune,
-        Direction::Pull => Action::Delete,
+        // A pull deletes locally only with --prune too: an empty or broken answer must never be
+        // able to wipe local secrets.
+        Direction::Pull if prune => Action::Delete,
+        Direction::Pull => Action::NeedsPrune,
     };
     if item.conflict {
         let ours = matches!(
@@ -209,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn deletions_need_prune_on_push_and_flow_on_pull() {
+    fn deletions_need_prune_on_push_and_on_pull() {
         let local_rm = classify(&n(), None, Some(X), Some(&base(X)));
         assert_eq!(local_rm.mark, Some(Mark::Removed));
         assert_eq!(
@@ -223,6 +227,10 @@ mod tests {
         let remote_rm = classify(&n(), Some(X), None, Some(&base(X)));
         assert_eq!(
             decide(&remote_rm, Direction::Pull, None, false),
+            Action::NeedsPrune
+        );
+        assert_eq!(
+            decide(&remote_rm, Direction::Pull, None, true),
             Action::Delete
         );
         let never_synced_local = classify(&n(), Some(X), None, None);

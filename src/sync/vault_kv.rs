@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
+use super::answer;
 use super::bundle::{self, Bundle, BundleBacked, TwoLayouts};
 use super::retry::{self, Attempt};
 use super::target::Location;
@@ -124,8 +125,8 @@ impl Http {
                 }
             };
             let status = resp.status().as_u16();
-            let text = resp.body_mut().read_to_string().unwrap_or_default();
-            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let body = answer::json(&mut resp, status)
+                .map_err(|why| Attempt::Fail(self.remote(op, path, why)))?;
             if retry::retryable_status(status) {
                 return Err(Attempt::Retry(self.remote(
                     op,
@@ -270,6 +271,13 @@ impl VaultKv {
                 ))
             })?;
         let data = &mount["data"];
+        if !data["type"].is_string() {
+            return Err(http.remote(
+                "detect the KV version of",
+                &path,
+                answer::missing("data.type (the mount's engine)"),
+            ));
+        }
         if data["type"]
             .as_str()
             .is_some_and(|t| t != "kv" && t != "generic")
@@ -330,30 +338,37 @@ impl VaultKv {
         format!("{}/metadata/{}", self.mount, rel.trim_matches('/'))
     }
 
-    /// Read one path: its fields and (v2) version; `None` when absent or soft-deleted.
+    /// Read one path: its fields and (v2) version; `None` when absent or soft-deleted. A 200 whose
+    /// body lacks the fields object is an error, not an empty entry. The body is wiped after use;
+    /// the caller wipes the fields it gets ([`answer::wipe_map`]).
     fn read_path(&self, rel: &str) -> Result<Option<Entry>> {
         let path = self.data_path(rel);
-        let (status, body) = self.http.call("read", &path, &Method::Get)?;
+        let (status, mut body) = self.http.call("read", &path, &Method::Get)?;
         match status {
             200 => {}
-            404 => return Ok(None),
-            _ => return Err(self.http.remote("read", &path, describe(status, &body))),
-        }
-        if self.v2 {
-            if body["data"]["data"].is_null() {
+            404 => {
+                answer::wipe(&mut body);
                 return Ok(None);
             }
-            let fields = body["data"]["data"]
-                .as_object()
-                .cloned()
-                .unwrap_or_default();
-            Ok(Some((fields, body["data"]["metadata"]["version"].as_u64())))
-        } else {
-            Ok(Some((
-                body["data"].as_object().cloned().unwrap_or_default(),
-                None,
-            )))
+            _ => return Err(self.http.remote("read", &path, describe(status, &body))),
         }
+        let lacks = |what: &str| self.http.remote("read", &path, answer::missing(what));
+        let result = if self.v2 {
+            let version = body["data"]["metadata"]["version"].as_u64();
+            match body["data"]["data"].take() {
+                Value::Object(fields) => Ok(Some((fields, version))),
+                // A deleted or destroyed current version: metadata, no data.
+                Value::Null if body["data"]["metadata"].is_object() => Ok(None),
+                _ => Err(lacks("data.data (the secret's fields)")),
+            }
+        } else {
+            match body["data"].take() {
+                Value::Object(fields) => Ok(Some((fields, None))),
+                _ => Err(lacks("data (the secret's fields)")),
+            }
+        };
+        answer::wipe(&mut body);
+        result
     }
 
     /// v2 metadata of one path, `None` when the path has none.
@@ -366,7 +381,13 @@ impl VaultKv {
             return Ok(None);
         };
         let d = &body["data"];
-        let current = d["current_version"].as_u64().unwrap_or(0);
+        let current = d["current_version"].as_u64().ok_or_else(|| {
+            self.http.remote(
+                "read metadata of",
+                &path,
+                answer::missing("data.current_version"),
+            )
+        })?;
         let v = &d["versions"][current.to_string()];
         let deleted = v["deletion_time"].as_str().is_some_and(|t| !t.is_empty())
             || v["destroyed"].as_bool() == Some(true);
@@ -402,7 +423,12 @@ impl VaultKv {
             fields.insert(MARKER_KEY.into(), MARKER_VALUE.into());
             Value::Object(fields)
         };
-        let (status, resp) = self.http.call("write", &path, &Method::Post(body))?;
+        let mut method = Method::Post(body);
+        let sent = self.http.call("write", &path, &method);
+        if let Method::Post(b) = &mut method {
+            answer::wipe(b);
+        }
+        let (status, resp) = sent?;
         if self.v2 && cas_failed(status, &resp) {
             return Ok(None);
         }
@@ -444,7 +470,7 @@ impl VaultKv {
             if !self.v2 {
                 b.managed = fields.get(MARKER_KEY).and_then(Value::as_str) == Some(MARKER_VALUE);
             }
-            b.version = version.map(|v| v.to_string()).or(b.version);
+            b.version = version.map(|v| v.to_string()).or(b.version.take());
             b.fields = fields;
         }
         self.bundle = Some(b.clone());
@@ -486,7 +512,10 @@ impl TwoLayouts for VaultKv {
                         .map(str::to_string)
                         .collect()
                 })
-                .unwrap_or_default(),
+                .ok_or_else(|| {
+                    self.http
+                        .remote("list", &list_path, answer::missing("data.keys"))
+                })?,
             None => Vec::new(),
         };
         let names: Vec<Name> = keys
@@ -508,12 +537,13 @@ impl TwoLayouts for VaultKv {
                     )
                 }))
             } else {
-                Ok(me.read_path(&rel)?.map(|(f, _)| {
+                Ok(me.read_path(&rel)?.map(|(mut f, _)| {
                     let managed = f.get(MARKER_KEY).and_then(Value::as_str) == Some(MARKER_VALUE);
                     let value = f
                         .get(VALUE_FIELD)
                         .and_then(Value::as_str)
                         .map(SecretValue::from);
+                    answer::wipe_map(&mut f);
                     (
                         RemoteMeta {
                             version: None,
@@ -554,10 +584,14 @@ impl TwoLayouts for VaultKv {
             }
             Ok(me
                 .read_path(&format!("{prefix}{name}"))?
-                .and_then(|(f, version)| {
-                    let v = f.get(VALUE_FIELD)?.as_str()?;
+                .and_then(|(mut f, version)| {
+                    let value = f
+                        .get(VALUE_FIELD)
+                        .and_then(Value::as_str)
+                        .map(SecretValue::from);
+                    answer::wipe_map(&mut f);
                     Some(RemoteValue {
-                        value: SecretValue::from(v),
+                        value: value?,
                         version: version.map(|v| v.to_string()),
                     })
                 }))

@@ -285,6 +285,11 @@ impl Writer<'_> {
         self.ctx.get(address).map(|(_, v)| v)
     }
 
+    /// The current version and value inside this transaction.
+    pub fn current(&self, address: &Address) -> Result<(u32, SecretValue)> {
+        self.ctx.get(address)
+    }
+
     /// The raw connection of this transaction, for modules that keep their own tables.
     pub fn conn(&self) -> &Connection {
         self.ctx.conn
