@@ -121,7 +121,7 @@ fn placeholders_bad_checksums_and_inline_allow_are_not_reported() {
     bad.push(if last == 'A' { 'B' } else { 'A' });
     let text = format!(
         "AWS_ACCESS_KEY_ID={}\nAPI_KEY=your-api-key-here\nGITHUB_TOKEN=${{GITHUB_TOKEN}}\n\
-         REQUEST_KEY=3f2b6c1e-9a4d-4c2b-8e7f-1a2b3c4d5e6f\nOLD_TOKEN={bad}\n\
+         REQUEST_KEY=3f2b6c1e-9a4d-4c2b-8e7f-1a2b3c4d5e6f\n\
          STRIPE_KEY={} # keep:allow\n",
         format_args!("{}{}", "AKIA", "IOSFODNN7EXAMPLE"),
         stripe_key()
@@ -129,6 +129,16 @@ fn placeholders_bad_checksums_and_inline_allow_are_not_reported() {
     write(tv.path(), "cfg.env", &text);
     let out = scan(&tv, &["cfg.env"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // A classic token whose published checksum fails is still reported (the prefix is
+    // unambiguous), with low confidence: a SARIF `note`, not an `error`.
+    write(tv.path(), "old.env", &format!("OLD_TOKEN={bad}\n"));
+    let out = scan(&tv, &["old.env", "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &doc["runs"][0]["results"][0];
+    assert_eq!(r["ruleId"], "github-token");
+    assert_eq!(r["level"], "note");
+    assert_eq!(r["properties"]["confidence"], "low");
 }
 
 #[test]
@@ -471,5 +481,381 @@ fn the_project_scans_itself_clean() {
         "keep scan found leaks in the repository:\n{}{}",
         stdout(&out),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Random characters from `alphabet`, by a small LCG seeded per test: values no rule was written
+/// from (the rules were checked against another generator while they were written).
+struct Lcg(u64);
+
+impl Lcg {
+    fn take(&mut self, alphabet: &str, n: usize) -> String {
+        let a = alphabet.as_bytes();
+        (0..n)
+            .map(|_| {
+                self.0 = self
+                    .0
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                a[((self.0 >> 33) % a.len() as u64) as usize] as char
+            })
+            .collect()
+    }
+    fn alnum(&mut self, n: usize) -> String {
+        // Make sure of a digit and both cases, as real tokens have.
+        loop {
+            let v = self.take(ALNUM, n);
+            if v.bytes().any(|b| b.is_ascii_digit())
+                && v.bytes().any(|b| b.is_ascii_lowercase())
+                && v.bytes().any(|b| b.is_ascii_uppercase())
+            {
+                return v;
+            }
+        }
+    }
+    fn hex(&mut self, n: usize) -> String {
+        self.take("0123456789abcdef", n)
+    }
+    fn uuid(&mut self) -> String {
+        format!(
+            "{}-{}-{}-{}-{}",
+            self.hex(8),
+            self.hex(4),
+            self.hex(4),
+            self.hex(4),
+            self.hex(12)
+        )
+    }
+}
+
+const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Scan `files` (path, text) and return, per file and 1-based line, the (rule, confidence) found.
+fn findings_by_line(
+    tv: &TestVault,
+    files: &[(&str, String)],
+) -> std::collections::BTreeMap<(String, u64), Vec<(String, String)>> {
+    for (rel, text) in files {
+        write(tv.path(), rel, text);
+    }
+    let out = tv
+        .keep(&["scan", "--no-vault", "--format", "json", "."])
+        .current_dir(tv.path())
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let mut got = std::collections::BTreeMap::new();
+    for f in doc["findings"].as_array().unwrap() {
+        got.entry((
+            f["path"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("./")
+                .to_string(),
+            f["line"].as_u64().unwrap(),
+        ))
+        .or_insert_with(Vec::new)
+        .push((
+            f["rule"].as_str().unwrap().to_string(),
+            f["confidence"].as_str().unwrap().to_string(),
+        ));
+    }
+    got
+}
+
+/// Each line of each file must be found by `rule` (or not found, for `None`).
+fn assert_lines(
+    got: &std::collections::BTreeMap<(String, u64), Vec<(String, String)>>,
+    rel: &str,
+    text: &str,
+    want: &[Option<(&str, &str)>],
+) {
+    for (i, (line, want)) in text.lines().zip(want).enumerate() {
+        let found = got.get(&(rel.to_string(), i as u64 + 1));
+        match want {
+            Some((rule, conf)) => assert!(
+                found.is_some_and(|f| f.iter().any(|(r, c)| r == rule && c == conf)),
+                "{rel}:{}: wanted {rule} ({conf}), got {found:?}: {line}",
+                i + 1
+            ),
+            None => assert!(
+                found.is_none(),
+                "{rel}:{}: false positive {found:?}: {line}",
+                i + 1
+            ),
+        }
+    }
+}
+
+#[test]
+fn issue_18_formats_are_found_with_their_confidence() {
+    let tv = TestVault::empty();
+    let mut g = Lcg(0x18_01);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let crc_tail = |body: &str| base62(crc32fast::hash(body.as_bytes()), 6);
+    let fine_body = g.alnum(53);
+    let fine_ok = format!(
+        "{}_pat_11{}_{fine_body}{}",
+        "github",
+        g.alnum(20),
+        crc_tail(&fine_body)
+    );
+    let fine_plain = format!("{}_pat_11{}_{}", "github", g.alnum(20), g.alnum(59));
+    let discord = format!(
+        "{}.{}.{}",
+        b64.encode("412987365019283746").trim_end_matches('='),
+        g.alnum(6),
+        g.alnum(38)
+    );
+    let jwt = format!(
+        "{}.{}.{}",
+        b64url.encode(r#"{"alg":"RS256","kid":"k1"}"#),
+        b64url.encode(r#"{"sub":"svc-a_b/c","scope":"x>y?z"}"#),
+        b64url.encode(g.alnum(40))
+    );
+    let lines = [
+        (
+            format!("GH_PAT={fine_ok}"),
+            ("github-fine-grained-pat", "high"),
+        ),
+        (
+            format!("GH_PAT={fine_plain}"),
+            ("github-fine-grained-pat", "medium"),
+        ),
+        (
+            format!("VAULT_TOKEN=s.{}", g.alnum(24)),
+            ("hashicorp-vault-legacy-token", "high"),
+        ),
+        (
+            format!("VAULT_TOKEN={}.{}", "hvs", g.alnum(24)),
+            ("hashicorp-vault-token", "high"),
+        ),
+        (
+            format!("token: {}.{}", "hvb", g.alnum(130)),
+            ("hashicorp-vault-token", "high"),
+        ),
+        (
+            format!(
+                "BOT_TOKEN={}:AA{}",
+                5_830_174_92u64,
+                g.take(&format!("{ALNUM}_-"), 33)
+            ),
+            ("telegram-bot-token", "high"),
+        ),
+        (
+            format!(
+                "TEAMS_HOOK=\"https://contoso.{}/webhookb2/{}@{}/IncomingWebhook/{}/{}\"",
+                "webhook.office.com",
+                g.uuid(),
+                g.uuid(),
+                g.hex(32),
+                g.uuid()
+            ),
+            ("microsoft-teams-webhook", "high"),
+        ),
+        (
+            format!(
+                "BUNDLE_ENTERPRISE__CONTRIBSYS__COM={}:{}",
+                g.hex(8),
+                g.hex(8)
+            ),
+            ("sidekiq-secret", "high"),
+        ),
+        (
+            format!("TWILIO_AUTH_TOKEN={}", g.hex(32)),
+            ("twilio-auth-token", "medium"),
+        ),
+        (
+            format!(
+                "secret_key = \"{}/{}+{}\"",
+                g.alnum(13),
+                g.alnum(13),
+                g.alnum(12)
+            ),
+            ("generic-secret", "medium"),
+        ),
+        (
+            format!("    client.run(\"{discord}\")"),
+            ("discord-bot-token", "high"),
+        ),
+        (format!("ID_TOKEN = \"{jwt}\""), ("jwt", "high")),
+        (
+            format!("  token: {}", b64.encode(&jwt)),
+            ("jwt-base64", "high"),
+        ),
+        (
+            format!("HEROKU_API_KEY={}", g.uuid()),
+            ("provider-uuid-key", "medium"),
+        ),
+        (
+            format!("sendbird_api_token: \"{}\"", g.uuid()),
+            ("provider-uuid-key", "medium"),
+        ),
+    ];
+    let text: String = lines.iter().map(|(l, _)| format!("{l}\n")).collect();
+    let want: Vec<_> = lines.iter().map(|(_, w)| Some(*w)).collect();
+    let got = findings_by_line(&tv, &[("deploy/app.env", text.clone())]);
+    assert_lines(&got, "deploy/app.env", &text, &want);
+}
+
+#[test]
+fn issue_18_contexts_from_real_files_are_found() {
+    let tv = TestVault::empty();
+    let mut g = Lcg(0x18_02);
+    let files: Vec<(&str, String, Vec<Option<(&str, &str)>>)> = vec![
+        (
+            "cmd/main.go",
+            format!(
+                "package main\nvar apiSecret string = \"{}\"\nconst authToken string = \"{}\"\n",
+                g.alnum(32),
+                g.alnum(32)
+            ),
+            vec![None, Some(("generic-secret", "medium")), Some(("generic-secret", "medium"))],
+        ),
+        (
+            "web/db.php",
+            format!("<?php\n$password .= \"{}-{}!\";\n", g.alnum(6), g.take("0123456789", 3)),
+            vec![None, Some(("password-assignment", "medium"))],
+        ),
+        (
+            "Makefile",
+            format!(
+                "API_TOKEN :::= {}\nDEPLOY_TOKEN ?= {}\nEXTRA_SECRET += {}\n",
+                g.alnum(30),
+                g.alnum(30),
+                g.alnum(30)
+            ),
+            vec![Some(("generic-secret", "medium")); 3],
+        ),
+        (
+            "conf/app.xml",
+            format!(
+                "<config>\n  <apiToken>{}</apiToken>\n  <add key=\"ClearTextPassword\" value=\"Kettle-{}\" />\n</config>\n",
+                g.alnum(30),
+                g.take("0123456789", 4)
+            ),
+            vec![
+                None,
+                Some(("generic-secret", "medium")),
+                Some(("xml-secret-element", "medium")),
+                None,
+            ],
+        ),
+        (
+            "home/.netrc",
+            format!(
+                "machine git.internal.example\n  login deploy\n  password Pebble-{}\n",
+                g.take("0123456789", 4)
+            ),
+            vec![None, None, Some(("netrc-file-password", "medium"))],
+        ),
+        (
+            "scripts/ops.sh",
+            format!(
+                "echo 'machine api.example login bot password Lantern-{}' > ~/.netrc\n\
+                 curl -u deploy:Granite-{}! https://ci.internal/api\n\
+                 curl -H 'Authorization: Bearer {}' https://ci.internal/api\n\
+                 psexec \\\\\\\\build01 -u CORP\\\\svc -p Harbor-{}! cmd.exe\n",
+                g.take("0123456789", 3),
+                g.take("0123456789", 3),
+                g.alnum(28),
+                g.take("0123456789", 3)
+            ),
+            vec![
+                Some(("netrc-password", "medium")),
+                Some(("curl-user-password", "medium")),
+                Some(("authorization-header", "high")),
+                Some(("cli-password-flag", "medium")),
+            ],
+        ),
+        (
+            "src/Db.cs",
+            format!(
+                "var cs = \"Server=sql01;Database=app;User Id=sa;Password=Meadow-{}#;\";\n",
+                g.take("0123456789", 3)
+            ),
+            vec![Some(("connection-string-password", "medium"))],
+        ),
+        (
+            "docker-compose.yml",
+            format!(
+                "services:\n  cache:\n    url: http://admin:Copper{}@localhost:6379\n    environment:\n      DB_PASSWORD: Willow{}x\n",
+                g.take("0123456789", 3),
+                g.take("0123456789", 3)
+            ),
+            vec![
+                None,
+                None,
+                Some(("url-credentials", "medium")),
+                None,
+                Some(("password-assignment", "medium")),
+            ],
+        ),
+        (
+            "app/settings.py",
+            format!(
+                "password = \"Summer{}!\"\nsecret = \"Orchard-{}\"\n",
+                g.take("0123456789", 4),
+                g.take("0123456789", 3)
+            ),
+            vec![Some(("password-assignment", "medium")); 2],
+        ),
+    ];
+    let inputs: Vec<(&str, String)> = files.iter().map(|(p, t, _)| (*p, t.clone())).collect();
+    let got = findings_by_line(&tv, &inputs);
+    for (rel, text, want) in &files {
+        assert_lines(&got, rel, text, want);
+    }
+}
+
+#[test]
+fn issue_18_false_positives_are_not_reported() {
+    let tv = TestVault::empty();
+    let mut g = Lcg(0x18_03);
+    let text = [
+        "keyPrefix = X25519PublicKeyPrefix".to_string(),
+        "key = kVK_ANSI_Keypad8".to_string(),
+        format!(
+            "  apiKey: \"{}{}\",",
+            "AIza", "SyDOCAbC123dEf456GhI789jKl012-MnO"
+        ),
+        format!("rookTable = \"{}\"", g.alnum(40)),
+        format!("sumOfExposures = \"{}\"", g.alnum(64)),
+        format!(
+            "SLACK_BOT_TOKEN={}-123456789012-1234567890123-my-bot-token",
+            "xoxb"
+        ),
+        format!("API_KEY={}_live_RANDOMSTRING", "sk"),
+        "NEW_RELIC_LICENSE_KEY=a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6NRAL".to_string(),
+        format!("STRIPE_PUBLISHABLE_KEY={}_live_{}", "pk", g.alnum(24)),
+        format!("SIGNING_KEY_ID={}", g.alnum(24)),
+        "password = getpass.getpass()".to_string(),
+        "password = os.environ['DB_PASSWORD']".to_string(),
+        "password: ${DB_PASSWORD}".to_string(),
+        "secret: my-tls-secret".to_string(),
+        "password = hashed_pw_v2".to_string(),
+        "password: !vault |".to_string(),
+        "passwordField = \"password-input\"".to_string(),
+        "if password == confirm_password:".to_string(),
+        "password_min_length = 12".to_string(),
+        "You must enter a password to continue.".to_string(),
+        "curl -u $USER:$TOKEN https://ci.internal/api".to_string(),
+        "Server=db;User Id=sa;Password=<YourStrong@Passw0rd>;".to_string(),
+        "amqp://guest:guest@localhost:5672".to_string(),
+        "postgres://postgres:postgres@localhost/db".to_string(),
+        format!("REQUEST_ID={}", g.uuid()),
+        "const X_AWS_EC2_METADATA_TOKEN: &str = \"x-aws-ec2-metadata-token\";".to_string(),
+    ]
+    .map(|l| format!("{l}\n"))
+    .concat();
+    let got = findings_by_line(&tv, &[("src/negatives.txt", text.clone())]);
+    assert_lines(
+        &got,
+        "src/negatives.txt",
+        &text,
+        &vec![None; text.lines().count()],
     );
 }

@@ -152,6 +152,7 @@ fn list_rules(set: &RuleSet, format: ScanFormat) -> Result<i32> {
                         "keywords": r.keywords,
                         "entropy": r.entropy,
                         "validate": r.validate,
+                        "confidence": r.confidence,
                     })
                 })
                 .collect();

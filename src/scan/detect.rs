@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::filters;
-use super::rules::{Rule, RuleSet};
+use super::rules::{Confidence, Filter, Rule, RuleSet};
 use crate::error::{Error, Result};
 
 /// How far before a keyword hit a rule's regex may look (for rules whose keyword sits mid-token).
@@ -47,6 +47,8 @@ pub struct Finding {
     pub secret_name: Option<String>,
     /// The line up to the secret, then at most a four-character prefix of it.
     pub excerpt: String,
+    /// How sure the finding is (see [`Confidence`]).
+    pub confidence: Confidence,
     /// A hash of rule, path and secret, for baselines.
     pub fingerprint: String,
 }
@@ -83,8 +85,8 @@ pub struct Scratch {
     last: Vec<Option<(usize, usize)>>,
     /// (rule, offset) of candidates already handled in the current buffer.
     seen: Vec<(usize, usize)>,
-    /// Byte ranges of this buffer's findings, and whether each came from a generic rule.
-    ranges: Vec<(usize, usize, bool)>,
+    /// Byte ranges of this buffer's findings, and each one's rank (see [`rank`]).
+    ranges: Vec<(usize, usize, u8)>,
     /// Vault values found in this buffer: (start, end, needle). Masked in every excerpt.
     vault_hits: Vec<(usize, usize, usize)>,
 }
@@ -188,13 +190,18 @@ impl Detector {
                 self.run_rule(ri, buf, ws, we, origin, scratch, out);
             }
         }
-        // A generic finding on a secret a provider rule already named is noise: keep the named one.
-        if scratch.ranges.iter().any(|r| r.2) {
+        // A generic or password finding on a secret a provider rule already named is noise: keep the
+        // most specific one (and of two equally specific ones, the first).
+        if scratch.ranges.iter().any(|r| r.2 > 0) {
             let ranges = &scratch.ranges;
             let keep: Vec<bool> = ranges
                 .iter()
-                .map(|&(s, e, generic)| {
-                    !generic || !ranges.iter().any(|&(s2, e2, g2)| !g2 && s2 < e && s < e2)
+                .enumerate()
+                .map(|(i, &(s, e, r))| {
+                    r == 0
+                        || !ranges.iter().enumerate().any(|(j, &(s2, e2, r2))| {
+                            (r2 < r || (r2 == r && j < i)) && s2 < e && s < e2
+                        })
                 })
                 .collect();
             let mut idx = 0;
@@ -221,6 +228,7 @@ impl Detector {
                     origin,
                     format!("{before}[{}]", needle.name),
                     Some(needle.name.clone()),
+                    Confidence::High,
                 ));
             }
         }
@@ -250,35 +258,55 @@ impl Detector {
             } else {
                 m.end() + 1
             };
-            let (s, e) = locs.get(1).unwrap_or((m.start(), m.end()));
+            // The secret is the first group that took part (rules with alternatives have one
+            // group per alternative), else the whole match.
+            let (s, e) = (1..locs.len())
+                .find_map(|i| locs.get(i))
+                .unwrap_or((m.start(), m.end()));
             if scratch.seen.contains(&(ri, s)) {
                 continue;
             }
             scratch.seen.push((ri, s));
-            if let Some(f) = self.check(rule, buf, s, e, origin, &scratch.vault_hits) {
+            if let Some(f) = self.check(rule, buf, m.start(), s, e, origin, &scratch.vault_hits) {
                 out.push(f);
-                scratch.ranges.push((s, e, rule.generic));
+                scratch.ranges.push((s, e, rank(rule)));
             }
         }
     }
 
-    /// Apply the filters to a candidate at `buf[s..e]`.
+    /// Apply the filters to a candidate at `buf[s..e]`, found by a regex match starting at `ms`.
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
         rule: &Rule,
         buf: &[u8],
+        ms: usize,
         s: usize,
         e: usize,
         origin: &Origin<'_>,
         masks: &[(usize, usize, usize)],
     ) -> Option<Finding> {
         let secret = &buf[s..e];
+        if !rule.paths.is_empty()
+            && !rule
+                .paths
+                .iter()
+                .any(|r| r.is_match(origin.path.as_bytes()))
+        {
+            return None;
+        }
         if rule.entropy > 0.0 && filters::entropy(secret) < rule.entropy {
             return None;
         }
+        let mut confidence = rule.confidence;
         if let Some(v) = rule.validate {
             if !filters::validate(v, secret) {
-                return None;
+                // A published checksum that fails lowers confidence: the prefix alone is
+                // unambiguous. A structural check that fails means it is not this format.
+                if !v.is_checksum() {
+                    return None;
+                }
+                confidence = confidence.min(rule.bad_checksum);
             }
         }
         if filters::allowlisted(&self.set.allowlist, rule, secret) {
@@ -286,27 +314,38 @@ impl Detector {
         }
         let (ls, le) = line_bounds(buf, s);
         let line = &buf[ls..le];
-        if rule.generic {
-            let path = origin.path.as_bytes();
-            if self
-                .set
-                .allowlist
-                .generic_skip_paths
-                .iter()
-                .any(|r| r.is_match(path))
-            {
-                return None;
+        let before = s.checked_sub(1).map(|i| buf[i]);
+        let rest = &buf[e..le.max(e)];
+        match rule.filter {
+            Filter::None => {}
+            Filter::Generic => {
+                let path = origin.path.as_bytes();
+                if self
+                    .set
+                    .allowlist
+                    .generic_skip_paths
+                    .iter()
+                    .any(|r| r.is_match(path))
+                {
+                    return None;
+                }
+                if filters::generic_rejects(secret, before, rest, line)
+                    || filters::public_name(filters::name_at(buf, ms, s))
+                {
+                    return None;
+                }
             }
-            let before = s.checked_sub(1).map(|i| buf[i]);
-            if filters::generic_rejects(secret, before, &buf[e..le.max(e)], line) {
-                return None;
+            Filter::Password | Filter::PasswordArg => {
+                if filters::password_rejects(secret, before, rest, rule.filter == Filter::Password)
+                    || filters::public_name(filters::name_at(buf, ms, s))
+                {
+                    return None;
+                }
             }
-            // A provider format with a checksum that fails is a test string, not a secret.
-            if self.set.rules.iter().any(|r| {
-                r.validate
-                    .is_some_and(|v| r.regex.is_match(secret) && !filters::validate(v, secret))
-            }) {
-                return None;
+            Filter::Named => {
+                if !filters::names_provider(buf, ms, &rule.keywords) {
+                    return None;
+                }
             }
         }
         if filters::inline_allowed(line) {
@@ -322,6 +361,7 @@ impl Detector {
             origin,
             excerpt,
             None,
+            confidence,
         ))
     }
 
@@ -336,6 +376,7 @@ impl Detector {
         origin: &Origin<'_>,
         excerpt: String,
         secret_name: Option<String>,
+        confidence: Confidence,
     ) -> Finding {
         let line_idx = memchr::memchr_iter(b'\n', &buf[..s]).count();
         let line = match origin.line_map {
@@ -353,8 +394,20 @@ impl Detector {
             author: origin.author.map(str::to_string),
             secret_name,
             excerpt,
+            confidence,
             fingerprint: fingerprint(rule, origin.path, secret),
         }
+    }
+}
+
+/// How specific a rule is, for dropping the less specific of two findings on the same bytes: a
+/// provider format (0) wins over the generic high-entropy rule (1), which wins over a password
+/// field (2).
+fn rank(rule: &Rule) -> u8 {
+    match rule.filter {
+        Filter::None | Filter::Named => 0,
+        Filter::Generic => 1,
+        Filter::Password | Filter::PasswordArg => 2,
     }
 }
 

@@ -5,10 +5,11 @@
 use serde_json::{json, Value};
 
 use super::detect::{Finding, VAULT_RULE};
-use super::rules::Rule;
+use super::rules::{Confidence, Rule};
 use super::Report;
 
-/// One finding per line: `path:line:column  rule  excerpt`, and commit/author for history.
+/// One finding per line: `path:line:column  rule  excerpt`, then the confidence when it is not
+/// high, and commit/author for history.
 pub fn text(findings: &[Finding], paint: &dyn Fn(&str, &str) -> String) -> String {
     let mut out = String::new();
     for f in findings {
@@ -18,6 +19,9 @@ pub fn text(findings: &[Finding], paint: &dyn Fn(&str, &str) -> String) -> Strin
             paint(&f.rule, "31"),
             f.excerpt
         ));
+        if f.confidence != Confidence::High {
+            out.push_str(&format!("  ({} confidence)", f.confidence.as_str()));
+        }
         if let Some(c) = &f.commit {
             let short = &c[..c.len().min(12)];
             out.push_str(&format!(
@@ -85,6 +89,7 @@ pub fn sarif(report: &Report, rules: &[Rule]) -> Value {
         .map(|f| {
             let index = ids.iter().position(|(id, _)| *id == f.rule).unwrap_or(0);
             let mut props = serde_json::Map::new();
+            props.insert("confidence".into(), json!(f.confidence));
             if let Some(c) = &f.commit {
                 props.insert("commit".into(), json!(c));
             }
@@ -97,7 +102,7 @@ pub fn sarif(report: &Report, rules: &[Rule]) -> Value {
             json!({
                 "ruleId": f.rule,
                 "ruleIndex": index,
-                "level": "error",
+                "level": f.confidence.sarif_level(),
                 "message": { "text": format!("{}: {}", f.description, f.excerpt) },
                 "locations": [{
                     "physicalLocation": {
