@@ -859,3 +859,90 @@ fn issue_18_false_positives_are_not_reported() {
         &vec![None; text.lines().count()],
     );
 }
+
+#[test]
+fn excerpts_never_show_the_text_around_a_finding() {
+    // A neighbouring password no rule knows, 20 bytes before a Stripe key on the same line: the old
+    // 32-byte context printed it in text, JSON and SARIF.
+    let tv = TestVault::empty();
+    let neighbour = "quiet-neighbour-words";
+    write(
+        tv.path(),
+        "app.ini",
+        &format!("conn {neighbour} {}\n", stripe_key()),
+    );
+    for format in ["text", "json", "sarif"] {
+        let out = scan(&tv, &["app.ini", "--format", format]);
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let text = stdout(&out);
+        assert!(
+            !text.contains("neighbour"),
+            "{format} shows the neighbour: {text}"
+        );
+        assert!(!text.contains("conn "), "{format} shows the line: {text}");
+        assert!(text.contains("sk_l*****"), "{format}: {text}");
+    }
+    let out = scan(&tv, &["app.ini", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["findings"][0]["excerpt"], "sk_l*****");
+}
+
+#[test]
+fn control_characters_in_paths_and_authors_are_escaped_in_text_output() {
+    let (tv, repo) = new_repo();
+    // A file name that would recolour the terminal and start a fake line.
+    let evil = "evil\u{1b}[32mok\nfake.env";
+    write(&repo, evil, &format!("AWS={}\n", aws_key()));
+    let out = tv
+        .keep(&["scan", "--no-vault", "."])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\u{1b}') && text.lines().count() == 1,
+        "{text:?}"
+    );
+    assert!(text.contains("evil\\u{1b}[32mok\\nfake.env"), "{text:?}");
+    // The JSON keeps the real name (it is data, escaped by JSON itself).
+    let out = tv
+        .keep(&["scan", "--no-vault", "--format", "json", "."])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["findings"][0]["path"], evil);
+
+    // An author with control characters, through --git.
+    std::fs::remove_file(repo.join(evil)).unwrap();
+    write(&repo, "leak.env", &format!("AWS={}\n", aws_key()));
+    git(&repo, &["add", "leak.env"]);
+    let commit = git_cmd(&repo)
+        .args([
+            "-c",
+            "user.name=Mal\u{7}lory\u{1b}]0;pwned x",
+            "commit",
+            "-qm",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        commit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&commit.stderr)
+    );
+    let out = tv
+        .keep(&["scan", "--no-vault", "--git"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(text.contains("Mal\\u{7}lory\\u{1b}]0;pwned x"), "{text:?}");
+}

@@ -75,7 +75,7 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
     let elapsed = started.elapsed();
     rep.finish();
     for w in &rep.warnings {
-        output::warn(&format!("skipped {w}"));
+        output::warn(&format!("skipped {}", report::escape(w)));
     }
 
     let baseline_path = a.baseline.clone().or_else(|| {

@@ -22,8 +22,6 @@ const BACK: usize = 256;
 const FORWARD: usize = 1024;
 /// How far after a keyword hit a multi-line rule (private keys) may look.
 const FORWARD_MULTILINE: usize = 32 * 1024;
-/// Bytes of the line shown before a secret in an excerpt.
-const CONTEXT: usize = 32;
 
 /// The rule id of a vault value found in the clear.
 pub const VAULT_RULE: &str = "keep-vault-value";
@@ -45,7 +43,9 @@ pub struct Finding {
     /// For vault values: the secret's `keep://` address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
-    /// The line up to the secret, then at most a four-character prefix of it.
+    /// At most a four-character prefix of the secret, then a mask (for vault values, the secret's
+    /// address in brackets). Never any of the surrounding text: a neighbour on the line may be a
+    /// secret no rule knows.
     pub excerpt: String,
     /// How sure the finding is (see [`Confidence`]).
     pub confidence: Confidence,
@@ -218,7 +218,6 @@ impl Detector {
                 if filters::inline_allowed(&buf[ls..le]) {
                     continue;
                 }
-                let before = context(buf, ls, start, &scratch.vault_hits);
                 out.push(self.finding(
                     VAULT_RULE,
                     &format!("Value of the vault secret {}", needle.name),
@@ -226,7 +225,7 @@ impl Detector {
                     start,
                     &needle.value,
                     origin,
-                    format!("{before}[{}]", needle.name),
+                    format!("[{}]", needle.name),
                     Some(needle.name.clone()),
                     Confidence::High,
                 ));
@@ -267,7 +266,7 @@ impl Detector {
                 continue;
             }
             scratch.seen.push((ri, s));
-            if let Some(f) = self.check(rule, buf, m.start(), s, e, origin, &scratch.vault_hits) {
+            if let Some(f) = self.check(rule, buf, m.start(), s, e, origin) {
                 out.push(f);
                 scratch.ranges.push((s, e, rank(rule)));
             }
@@ -284,7 +283,6 @@ impl Detector {
         s: usize,
         e: usize,
         origin: &Origin<'_>,
-        masks: &[(usize, usize, usize)],
     ) -> Option<Finding> {
         let secret = &buf[s..e];
         if !rule.paths.is_empty()
@@ -351,7 +349,7 @@ impl Detector {
         if filters::inline_allowed(line) {
             return None;
         }
-        let excerpt = format!("{}{}", context(buf, ls, s, masks), redact(secret));
+        let excerpt = redact(secret);
         Some(self.finding(
             &rule.id,
             &rule.description,
@@ -457,54 +455,6 @@ pub fn redact(secret: &[u8]) -> String {
     format!("{prefix}*****")
 }
 
-/// Up to `CONTEXT` bytes of the line before a secret, printable, with vault values (`masks`) and any
-/// other long random-looking run masked (a line may hold two secrets).
-fn context(buf: &[u8], line_start: usize, s: usize, masks: &[(usize, usize, usize)]) -> String {
-    let from = s.saturating_sub(CONTEXT).max(line_start);
-    let mut bytes = buf[from..s].to_vec();
-    for &(ms, me, _) in masks {
-        for i in ms.max(from)..me.min(s) {
-            bytes[i - from] = b'*';
-        }
-    }
-    let mut text: String = String::from_utf8_lossy(&bytes)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let trimmed = text.trim_start().len();
-    text.drain(..text.len() - trimmed);
-    mask_runs(&text)
-}
-
-fn mask_runs(text: &str) -> String {
-    let is_tok = |c: char| c.is_ascii_alphanumeric() || "+/_-".contains(c);
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        let b = run.as_bytes();
-        if b.len() >= 12
-            && b.iter().any(u8::is_ascii_digit)
-            && b.iter().any(u8::is_ascii_alphabetic)
-            && filters::entropy(b) >= 3.0
-        {
-            out.push_str(&redact(b));
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if is_tok(c) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,7 +527,7 @@ mod tests {
             "{found:?}"
         );
         assert_eq!(found[1].secret_name.as_deref(), Some("keep://p/dev/DB"));
-        // The second occurrence's context holds the first one: masked too.
+        // Excerpts never hold the value or the text around it.
         for f in &found[1..] {
             assert!(!f.excerpt.contains("ordinary"), "{}", f.excerpt);
             assert!(!f.excerpt.contains("phrase"), "{}", f.excerpt);
@@ -592,12 +542,19 @@ mod tests {
     }
 
     #[test]
-    fn other_secrets_in_the_context_are_masked() {
-        assert_eq!(mask_runs("a=Zq8Lm2Xr5Tn7Vb1K b="), "a=Zq8L***** b=");
-        assert_eq!(
-            mask_runs("AWS_SECRET_ACCESS_KEY="),
-            "AWS_SECRET_ACCESS_KEY="
+    fn excerpts_hold_only_the_findings_own_prefix() {
+        let det = Detector::new(RuleSet::builtin().unwrap(), Vec::new()).unwrap();
+        let line = format!(
+            "neighbour=Quiet-Words-Here-{} key: {}{}\n",
+            7, "sk_live_", "Zq8Lm2Xr5Tn7Vb1Kc4Hd9Fg3"
         );
+        let found = scan_text(&det, line.as_bytes());
+        let stripe: Vec<_> = found
+            .iter()
+            .filter(|f| f.rule == "stripe-secret-key")
+            .collect();
+        assert_eq!(stripe.len(), 1, "{found:?}");
+        assert_eq!(stripe[0].excerpt, "sk_l*****");
     }
 
     #[test]
