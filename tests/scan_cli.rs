@@ -946,3 +946,151 @@ fn control_characters_in_paths_and_authors_are_escaped_in_text_output() {
     );
     assert!(text.contains("Mal\\u{7}lory\\u{1b}]0;pwned x"), "{text:?}");
 }
+
+/// Every simple SHA-256 an attacker might try over rule, path and value, as hex (full and cut to
+/// 128 bits), to check a fingerprint against guesses.
+fn unsalted_candidates(rule: &str, path: &str, value: &str) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for sep in ["", "\0", "|", ":", "/", "\n", " "] {
+        for order in [
+            [rule, path, value],
+            [path, rule, value],
+            [value, rule, path],
+        ] {
+            inputs.push(order.join(sep).into_bytes());
+            inputs.push(format!("keep-scan/v1{sep}{}", order.join(sep)).into_bytes());
+        }
+        inputs.push(format!("keep-scan/v1\0{rule}\0{path}\0{value}").into_bytes());
+    }
+    inputs.push(value.as_bytes().to_vec());
+    inputs
+        .iter()
+        .flat_map(|i| {
+            let hex: String = Sha256::digest(i)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            [hex[..32].to_string(), hex]
+        })
+        .collect()
+}
+
+fn vault_fingerprint(tv: &TestVault, args: &[&str]) -> (Output, Vec<String>) {
+    let mut all = vec!["scan"];
+    all.extend_from_slice(args);
+    let out = tv
+        .keep(&all)
+        .current_dir(tv.path())
+        .env_remove("KEEP_PASSPHRASE_FILE")
+        .output()
+        .unwrap();
+    let prints = if args.contains(&"sarif") {
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["partialFingerprints"]["keepScan/v1"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (out, prints)
+}
+
+#[test]
+fn vault_value_fingerprints_are_keyed_stable_and_old_baselines_still_load() {
+    let weak = "summer2024!";
+    let tv = TestVault::new();
+    assert!(tv
+        .run_with_stdin(&["set", "DB_PASS"], weak.as_bytes())
+        .status
+        .success());
+    write(tv.path(), "notes.txt", &format!("db: {weak}\n"));
+    assert!(tv.run(&["unlock", "--ttl", "2m"]).status.success());
+    let (out, first) = vault_fingerprint(&tv, &["notes.txt", "--format", "sarif"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, second) = vault_fingerprint(&tv, &["notes.txt", "--format", "sarif"]);
+    // Other findings on the line (none expected) would be listed too: take the vault one.
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first, second, "not stable across runs with the same vault");
+    let fp = &first[0];
+    assert_eq!(fp.len(), 32);
+    for guess in unsalted_candidates("keep-vault-value", "notes.txt", weak) {
+        assert!(
+            !guess.starts_with(fp.as_str()),
+            "the fingerprint is an unsalted hash"
+        );
+    }
+
+    // A version 1 baseline (unsalted, as keep wrote before) still accepts the finding, with a
+    // warning; rewriting it stores the keyed fingerprint instead of the unsalted one.
+    let legacy = &unsalted_candidates("keep-vault-value", "notes.txt", weak)
+        .into_iter()
+        .find(|c| {
+            use sha2::{Digest, Sha256};
+            let h: String =
+                Sha256::digest(format!("keep-scan/v1\0keep-vault-value\0notes.txt\0{weak}"))
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+            *c == h[..32]
+        })
+        .unwrap();
+    write(
+        tv.path(),
+        "old.json",
+        &format!("{{\"keep_scan_baseline\": 1, \"fingerprints\": [\"{legacy}\"]}}\n"),
+    );
+    let (out, _) = vault_fingerprint(&tv, &["notes.txt", "--baseline", "old.json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("unsalted") && err.contains("--write-baseline"),
+        "{err}"
+    );
+    let (out, _) = vault_fingerprint(
+        &tv,
+        &[
+            "notes.txt",
+            "--baseline",
+            "old.json",
+            "--write-baseline",
+            "new.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let new: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tv.path().join("new.json")).unwrap())
+            .unwrap();
+    assert_eq!(new["keep_scan_baseline"], 2);
+    assert_eq!(new["fingerprints"], serde_json::json!([fp]), "{new}");
+    let (out, _) = vault_fingerprint(&tv, &["notes.txt", "--baseline", "new.json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("unsalted"));
+
+    // Another vault holding the same value gives another fingerprint.
+    let other = TestVault::new();
+    assert!(other
+        .run_with_stdin(&["set", "DB_PASS"], weak.as_bytes())
+        .status
+        .success());
+    write(other.path(), "notes.txt", &format!("db: {weak}\n"));
+    assert!(other.run(&["unlock", "--ttl", "2m"]).status.success());
+    let (_, theirs) = vault_fingerprint(&other, &["notes.txt", "--format", "sarif"]);
+    let _ = other.run(&["lock"]);
+    let _ = tv.run(&["lock"]);
+    assert_eq!(theirs.len(), 1);
+    assert_ne!(theirs[0], *fp);
+}

@@ -49,8 +49,13 @@ pub struct Finding {
     pub excerpt: String,
     /// How sure the finding is (see [`Confidence`]).
     pub confidence: Confidence,
-    /// A hash of rule, path and secret, for baselines.
+    /// A hash of rule, path and secret, for baselines: SHA-256 for rule matches (the value is in
+    /// the file anyway), HMAC under the vault's scan subkey for vault values (see [`Detector`]).
     pub fingerprint: String,
+    /// For vault values only: the unsalted fingerprint version 1 baselines stored, so such a
+    /// baseline still accepts what it accepted. Never written out.
+    #[serde(skip)]
+    pub legacy_fingerprint: Option<String>,
 }
 
 /// Where a buffer came from.
@@ -76,6 +81,9 @@ pub struct Detector {
     /// For each keyword pattern, the rules it triggers.
     keyword_rules: Vec<Vec<usize>>,
     vault: Option<(AhoCorasick, Vec<Needle>)>,
+    /// The key of vault-value fingerprints: the vault's scan subkey, or a random one (fingerprints
+    /// then differ between runs, but are never an unsalted hash of a value).
+    fingerprint_key: Zeroizing<[u8; 32]>,
 }
 
 /// Per-thread working memory, reused across buffers.
@@ -125,12 +133,22 @@ impl Detector {
                 .map_err(|e| Error::Usage(format!("cannot build the vault automaton: {e}")))?;
             Some((ac, needles))
         };
+        let mut fingerprint_key = Zeroizing::new([0u8; 32]);
+        crate::crypto::random::fill(&mut fingerprint_key[..]);
         Ok(Detector {
             set,
             keywords,
             keyword_rules,
             vault,
+            fingerprint_key,
         })
+    }
+
+    /// Key vault-value fingerprints with the vault's scan subkey, so they are stable across runs
+    /// with the same vault (baselines keep working) and reveal nothing without the key.
+    pub fn with_fingerprint_key(mut self, key: &[u8; 32]) -> Detector {
+        self.fingerprint_key.copy_from_slice(key);
+        self
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -218,7 +236,7 @@ impl Detector {
                 if filters::inline_allowed(&buf[ls..le]) {
                     continue;
                 }
-                out.push(self.finding(
+                let mut f = self.finding(
                     VAULT_RULE,
                     &format!("Value of the vault secret {}", needle.name),
                     buf,
@@ -228,7 +246,17 @@ impl Detector {
                     format!("[{}]", needle.name),
                     Some(needle.name.clone()),
                     Confidence::High,
+                );
+                f.legacy_fingerprint = Some(std::mem::replace(
+                    &mut f.fingerprint,
+                    keyed_fingerprint(
+                        &self.fingerprint_key,
+                        VAULT_RULE,
+                        origin.path,
+                        &needle.value,
+                    ),
                 ));
+                out.push(f);
             }
         }
     }
@@ -394,6 +422,7 @@ impl Detector {
             excerpt,
             confidence,
             fingerprint: fingerprint(rule, origin.path, secret),
+            legacy_fingerprint: None,
         }
     }
 }
@@ -439,6 +468,24 @@ pub fn fingerprint(rule: &str, path: &str, secret: &[u8]) -> String {
     h.update(b"\0");
     h.update(secret);
     h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The fingerprint of a vault-value finding: HMAC-SHA256 under the vault's scan subkey over rule,
+/// path and value (length-prefixed), truncated to 128 bits like [`fingerprint`]. A guess at the value
+/// cannot be checked against it without the key.
+pub fn keyed_fingerprint(key: &[u8; 32], rule: &str, path: &str, secret: &[u8]) -> String {
+    crate::crypto::keys::hmac_parts(
+        key,
+        &[
+            b"keep-scan/v2 vault value",
+            rule.as_bytes(),
+            path.as_bytes(),
+            secret,
+        ],
+    )[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
