@@ -400,6 +400,16 @@ fn the_hook_chains_an_existing_one_and_blocks_a_leaking_commit() {
     // git sends a hook's stdout to its own stderr.
     let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
     assert!(said.contains("aws-access-key-id"), "{said}");
+    // It says the commit was blocked and how to go on.
+    for hint in [
+        "commit blocked",
+        "keep set",
+        "keep:allow",
+        "--write-baseline",
+        "--no-verify",
+    ] {
+        assert!(said.contains(hint), "no {hint:?} in {said}");
+    }
     assert!(std::fs::read_to_string(repo.join(".git/ran"))
         .unwrap()
         .contains("previous-hook-ran"));
@@ -1093,4 +1103,103 @@ fn vault_value_fingerprints_are_keyed_stable_and_old_baselines_still_load() {
     let _ = tv.run(&["lock"]);
     assert_eq!(theirs.len(), 1);
     assert_ne!(theirs[0], *fp);
+}
+
+#[test]
+fn the_hooks_advice_works_and_uninstall_restores_the_chained_hook() {
+    let (tv, repo) = new_repo();
+    let hooks = repo.join(".git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let previous = "#!/bin/sh\necho previous-hook-ran >> \"$(git rev-parse --git-dir)/ran\"\n";
+    std::fs::write(hooks.join("pre-commit"), previous).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        hooks.join("pre-commit"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let keep_in = |args: &[&str]| tv.keep(args).current_dir(&repo).output().unwrap();
+    assert!(keep_in(&["hook", "install"]).status.success());
+    let commit = |msg: &str, keep_bin: &str| {
+        git_cmd(&repo)
+            .args(["commit", "-qm", msg])
+            .env("KEEP_BIN", keep_bin)
+            .env("KEEP_VAULT", tv.vault_path())
+            .output()
+            .unwrap()
+    };
+    let bin = env!("CARGO_BIN_EXE_keep");
+    write(&repo, "fixture.env", &format!("AWS={}\n", aws_key()));
+    git(&repo, &["add", "fixture.env"]);
+    assert!(!commit("leak", bin).status.success());
+
+    // keep itself failing blocks the commit too, and says so.
+    let out = commit("leak", "/nonexistent/keep");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("commit blocked") && err.contains("failed (exit 127)"),
+        "{err}"
+    );
+
+    // Following the printed advice: accept the findings in the baseline, then the commit passes.
+    let out = tv
+        .keep(&[
+            "scan",
+            "--no-vault",
+            "--staged",
+            "--write-baseline",
+            ".keep-baseline.json",
+        ])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    git(&repo, &["add", ".keep-baseline.json"]);
+    let out = commit("accepted fixture", bin);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Uninstall: ours is removed, the previous hook is back as it was and nothing else is left.
+    let out = keep_in(&["hook", "uninstall"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("previous hook is back"));
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-commit")).unwrap(),
+        previous
+    );
+    assert!(!hooks.join("pre-commit.keep-chained").exists());
+    write(&repo, "leak2.env", &format!("AWS2={}\n", aws_key()));
+    git(&repo, &["add", "leak2.env"]);
+    assert!(commit("no keep hook now", bin).status.success());
+    // Again: nothing to remove, and a hook that is not ours is left alone (exit 2).
+    let out = keep_in(&["hook", "uninstall"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not keep's hook"));
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-commit")).unwrap(),
+        previous
+    );
+    std::fs::remove_file(hooks.join("pre-commit")).unwrap();
+    let out = keep_in(&["hook", "uninstall", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["removed"], false);
 }

@@ -183,7 +183,7 @@ pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
         HookCommand::Install => {
             let done = hook::install(Path::new("."))?;
             let (path, chained, already) = match &done {
-                hook::Installed::Fresh(p) => (p, None, false),
+                hook::Installed::Fresh(p) | hook::Installed::Updated(p) => (p, None, false),
                 hook::Installed::Chained { hook, previous } => (hook, Some(previous), false),
                 hook::Installed::AlreadyThere(p) => (p, None, true),
             };
@@ -192,12 +192,15 @@ pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
                     "hook": path,
                     "chained": chained,
                     "already_installed": already,
+                    "updated": matches!(done, hook::Installed::Updated(_)),
                 }))?;
             } else if already {
                 output::note(&format!(
                     "the keep hook is already installed at {}",
                     path.display()
                 ));
+            } else if matches!(done, hook::Installed::Updated(_)) {
+                output::note(&format!("updated the keep hook at {}", path.display()));
             } else {
                 output::note(&format!("installed {}", path.display()));
                 if let Some(p) = chained {
@@ -205,6 +208,37 @@ pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
                         "the previous hook now runs first, from {}",
                         p.display()
                     ));
+                }
+            }
+            Ok(0)
+        }
+        HookCommand::Uninstall => {
+            let done = hook::uninstall(Path::new("."))?;
+            if ctx.json {
+                let (path, restored, removed) = match &done {
+                    hook::Uninstalled::Removed(p) => (p, None, true),
+                    hook::Uninstalled::Restored { hook, from } => (hook, Some(from), true),
+                    hook::Uninstalled::NotInstalled(p) => (p, None, false),
+                };
+                output::json(&serde_json::json!({
+                    "hook": path,
+                    "removed": removed,
+                    "restored_from": restored,
+                }))?;
+            } else {
+                match &done {
+                    hook::Uninstalled::Removed(p) => {
+                        output::note(&format!("removed the keep hook {}", p.display()))
+                    }
+                    hook::Uninstalled::Restored { hook, from } => output::note(&format!(
+                        "removed the keep hook; the previous hook is back at {} (from {})",
+                        hook.display(),
+                        from.display()
+                    )),
+                    hook::Uninstalled::NotInstalled(p) => output::note(&format!(
+                        "no keep hook at {}; nothing to remove",
+                        p.display()
+                    )),
                 }
             }
             Ok(0)
