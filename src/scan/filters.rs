@@ -528,10 +528,13 @@ pub fn password_rejects(secret: &[u8], before: Option<u8>, rest: &[u8], statemen
     {
         return true;
     }
-    if v.starts_with(b"/") || v.starts_with(b"./") || dotted_name(v) {
+    if v.starts_with(b"/") || v.starts_with(b"./") || dotted_name(v) || is_email(v) {
         return true;
     }
-    if looks_like_identifier(v)
+    // A name in code (`password = userPassword2`). On a command line, in a URL or a connection
+    // string a variable is written `$X`, `%X%` or `${X}` instead, so a camelCase-looking value
+    // there is a password.
+    if (statement && looks_like_identifier(v))
         || (v
             .iter()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
@@ -569,6 +572,20 @@ pub fn password_rejects(secret: &[u8], before: Option<u8>, rest: &[u8], statemen
         }
     }
     false
+}
+
+/// `user@example.net`: an address (anonymous FTP's conventional password), not a secret.
+fn is_email(v: &[u8]) -> bool {
+    let Some(at) = v.iter().position(|&b| b == b'@') else {
+        return false;
+    };
+    let (user, host) = (&v[..at], &v[at + 1..]);
+    !user.is_empty()
+        && user
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(b))
+        && host.contains(&b'.')
+        && dotted_name(host)
 }
 
 fn is_identifier(part: &[u8]) -> bool {
@@ -756,6 +773,7 @@ mod tests {
             (b"pw123456", None, b" if x else y"),
             (b"Winter-2031!", q, b" and more\""),
             (b"12345678", None, b""),
+            (b"ftp@mirror.example.net", None, b""),
         ] {
             assert!(
                 password_rejects(v, before, rest, true),
