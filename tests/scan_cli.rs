@@ -540,11 +540,15 @@ impl Lcg {
 
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/// What one line must give: `Some((rule, confidence))`, or `None` for no finding.
+type Want = Option<(&'static str, &'static str)>;
+/// Findings per (path, 1-based line): (rule, confidence).
+type ByLine = std::collections::BTreeMap<(String, u64), Vec<(String, String)>>;
+/// A test file: path, text, and what each of its lines must give.
+type Case = (&'static str, String, Vec<Want>);
+
 /// Scan `files` (path, text) and return, per file and 1-based line, the (rule, confidence) found.
-fn findings_by_line(
-    tv: &TestVault,
-    files: &[(&str, String)],
-) -> std::collections::BTreeMap<(String, u64), Vec<(String, String)>> {
+fn findings_by_line(tv: &TestVault, files: &[(&str, String)]) -> ByLine {
     for (rel, text) in files {
         write(tv.path(), rel, text);
     }
@@ -575,12 +579,7 @@ fn findings_by_line(
 }
 
 /// Each line of each file must be found by `rule` (or not found, for `None`).
-fn assert_lines(
-    got: &std::collections::BTreeMap<(String, u64), Vec<(String, String)>>,
-    rel: &str,
-    text: &str,
-    want: &[Option<(&str, &str)>],
-) {
+fn assert_lines(got: &ByLine, rel: &str, text: &str, want: &[Want]) {
     for (i, (line, want)) in text.lines().zip(want).enumerate() {
         let found = got.get(&(rel.to_string(), i as u64 + 1));
         match want {
@@ -650,7 +649,7 @@ fn issue_18_formats_are_found_with_their_confidence() {
         (
             format!(
                 "BOT_TOKEN={}:AA{}",
-                5_830_174_92u64,
+                583_017_492_u64,
                 g.take(&format!("{ALNUM}_-"), 33)
             ),
             ("telegram-bot-token", "high"),
@@ -715,7 +714,7 @@ fn issue_18_formats_are_found_with_their_confidence() {
 fn issue_18_contexts_from_real_files_are_found() {
     let tv = TestVault::empty();
     let mut g = Lcg(0x18_02);
-    let files: Vec<(&str, String, Vec<Option<(&str, &str)>>)> = vec![
+    let files: Vec<Case> = vec![
         (
             "cmd/main.go",
             format!(
