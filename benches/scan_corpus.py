@@ -323,6 +323,16 @@ def positive_line(kind, value, style):
     return "%s=%s" % (var, value)
 
 
+def write_file(tree, rel, lines, planted, truth):
+    """Write one corpus file and record its planted secrets (0-based line spans) in `truth`."""
+    path = os.path.join(tree, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    for s, e, k in planted:
+        truth.append({"path": rel, "line": s + 1, "end_line": e + 1, "kind": k})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
@@ -381,12 +391,7 @@ def main():
             # not applied), so the planted spans shift by the header only.
             lines = head + body + tail
             planted = [(s + len(head), e + len(head), k) for s, e, k in planted]
-        path = os.path.join(tree, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as fh:
-            fh.write("\n".join(lines) + "\n")
-        for s, e, k in planted:
-            truth.append({"path": rel, "line": s + 1, "end_line": e + 1, "kind": k})
+        write_file(tree, rel, lines, planted, truth)
     for fi in range(a.context_files):
         style, pattern = CONTEXT_LAYOUTS[fi % len(CONTEXT_LAYOUTS)]
         rel = pattern % fi
@@ -400,12 +405,7 @@ def main():
             kind, make = CONTEXTS[style][fi // len(CONTEXT_LAYOUTS) % len(CONTEXTS[style])]
             planted.append((len(lines), len(lines), kind))
             lines.append(make(g))
-        path = os.path.join(tree, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as fh:
-            fh.write("\n".join(lines) + "\n")
-        for s_, e, k in planted:
-            truth.append({"path": rel, "line": s_ + 1, "end_line": e + 1, "kind": k})
+        write_file(tree, rel, lines, planted, truth)
     with open(os.path.join(a.out, "truth.json"), "w") as fh:
         json.dump(truth, fh, indent=1)
     print("%d files, %d planted secrets of %d kinds" % (a.files + a.context_files, len(truth), len({t["kind"] for t in truth})))
