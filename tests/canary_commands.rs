@@ -402,6 +402,12 @@ fn every_command_has_a_canary_run() {
     let out = hook.current_dir(&repo).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     r.covered.insert(command_path(&["hook", "install"]));
+    let mut unhook = r.cmd(&["hook", "uninstall"], &Opts::default());
+    let out = unhook.current_dir(&repo).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_absent("stdout of hook uninstall", &out.stdout);
+    assert_absent("stderr of hook uninstall", &out.stderr);
+    r.covered.insert(command_path(&["hook", "uninstall"]));
     r.check(&["lock"], opts(0));
 
     // --- key slots and the HSM (passwd first: with an HSM slot the vault opens through it) ---

@@ -377,6 +377,8 @@ pub enum ScanFormat {
 pub enum HookCommand {
     /// Install a git pre-commit hook running `keep scan --staged` (an existing hook is chained)
     Install,
+    /// Remove keep's pre-commit hook and put back the hook it chained, if any
+    Uninstall,
 }
 
 #[derive(Debug, Args)]

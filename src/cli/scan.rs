@@ -20,21 +20,24 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
     if a.rules {
         return list_rules(&set, format);
     }
-    let needles = if a.no_vault {
-        Vec::new()
+    let (needles, key) = if a.no_vault {
+        (Vec::new(), None)
     } else {
         match Vault::open_cached(&ctx.vault_path) {
-            Ok(Some(v)) => scan::vault_needles(&v)?,
-            Ok(None) => Vec::new(),
+            Ok(Some(v)) => (scan::vault_needles(&v)?, Some(scan::fingerprint_key(&v))),
+            Ok(None) => (Vec::new(), None),
             Err(e) => {
                 if ctx.verbose {
                     output::warn(&format!("not looking for vault values: {e}"));
                 }
-                Vec::new()
+                (Vec::new(), None)
             }
         }
     };
-    let det = Detector::new(set, needles)?;
+    let mut det = Detector::new(set, needles)?;
+    if let Some(k) = &key {
+        det = det.with_fingerprint_key(k);
+    }
     let opts = Options {
         max_file_size: a.max_file_mib.saturating_mul(1 << 20),
         threads: a.threads.unwrap_or(Options::default().threads).max(1),
@@ -75,7 +78,7 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
     let elapsed = started.elapsed();
     rep.finish();
     for w in &rep.warnings {
-        output::warn(&format!("skipped {w}"));
+        output::warn(&format!("skipped {}", report::escape(w)));
     }
 
     let baseline_path = a.baseline.clone().or_else(|| {
@@ -87,9 +90,11 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
         None => None,
     };
     if let Some(path) = &a.write_baseline {
-        // Accept the current findings on top of what the baseline in use already accepts.
+        // Accept the current findings on top of what the baseline in use already accepts, less the
+        // unsalted vault-value fingerprints of a version 1 baseline: they are replaced by keyed ones.
         let mut new = Baseline::from_findings(&rep.findings);
-        if let Some(old) = baseline {
+        if let Some(mut old) = baseline {
+            old.drop_legacy(&rep.findings);
             new.fingerprints.extend(old.fingerprints);
         }
         new.write(path)?;
@@ -101,8 +106,19 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
         ));
         return Ok(0);
     }
-    if let Some(b) = &baseline {
-        rep.suppressed = b.filter(&mut rep.findings);
+    if let (Some(b), Some(path)) = (&baseline, &baseline_path) {
+        let (suppressed, legacy) = b.filter(&mut rep.findings);
+        rep.suppressed = suppressed;
+        if legacy > 0 {
+            output::warn(&format!(
+                "{} accepted {legacy} vault value(s) by unsalted fingerprints (a version 1 baseline): \
+                 a weak value can be guessed from them; rewrite it with `keep scan --baseline {} \
+                 --write-baseline {}` to key them, and drop the old file from history",
+                report::escape(&path.display().to_string()),
+                report::escape(&path.display().to_string()),
+                report::escape(&path.display().to_string()),
+            ));
+        }
     }
 
     match format {
@@ -152,6 +168,7 @@ fn list_rules(set: &RuleSet, format: ScanFormat) -> Result<i32> {
                         "keywords": r.keywords,
                         "entropy": r.entropy,
                         "validate": r.validate,
+                        "confidence": r.confidence,
                     })
                 })
                 .collect();
@@ -166,7 +183,7 @@ pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
         HookCommand::Install => {
             let done = hook::install(Path::new("."))?;
             let (path, chained, already) = match &done {
-                hook::Installed::Fresh(p) => (p, None, false),
+                hook::Installed::Fresh(p) | hook::Installed::Updated(p) => (p, None, false),
                 hook::Installed::Chained { hook, previous } => (hook, Some(previous), false),
                 hook::Installed::AlreadyThere(p) => (p, None, true),
             };
@@ -175,12 +192,15 @@ pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
                     "hook": path,
                     "chained": chained,
                     "already_installed": already,
+                    "updated": matches!(done, hook::Installed::Updated(_)),
                 }))?;
             } else if already {
                 output::note(&format!(
                     "the keep hook is already installed at {}",
                     path.display()
                 ));
+            } else if matches!(done, hook::Installed::Updated(_)) {
+                output::note(&format!("updated the keep hook at {}", path.display()));
             } else {
                 output::note(&format!("installed {}", path.display()));
                 if let Some(p) = chained {
@@ -188,6 +208,37 @@ pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
                         "the previous hook now runs first, from {}",
                         p.display()
                     ));
+                }
+            }
+            Ok(0)
+        }
+        HookCommand::Uninstall => {
+            let done = hook::uninstall(Path::new("."))?;
+            if ctx.json {
+                let (path, restored, removed) = match &done {
+                    hook::Uninstalled::Removed(p) => (p, None, true),
+                    hook::Uninstalled::Restored { hook, from } => (hook, Some(from), true),
+                    hook::Uninstalled::NotInstalled(p) => (p, None, false),
+                };
+                output::json(&serde_json::json!({
+                    "hook": path,
+                    "removed": removed,
+                    "restored_from": restored,
+                }))?;
+            } else {
+                match &done {
+                    hook::Uninstalled::Removed(p) => {
+                        output::note(&format!("removed the keep hook {}", p.display()))
+                    }
+                    hook::Uninstalled::Restored { hook, from } => output::note(&format!(
+                        "removed the keep hook; the previous hook is back at {} (from {})",
+                        hook.display(),
+                        from.display()
+                    )),
+                    hook::Uninstalled::NotInstalled(p) => output::note(&format!(
+                        "no keep hook at {}; nothing to remove",
+                        p.display()
+                    )),
                 }
             }
             Ok(0)

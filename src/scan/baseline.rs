@@ -2,8 +2,13 @@
 //! fingerprints so the file itself holds no secret and can be committed.
 //!
 //! A fingerprint hashes rule, path and value (see `detect::fingerprint`), so moving a secret to another
-//! line keeps it accepted while copying it to a new file does not. A low-entropy password could be
-//! guessed back from its fingerprint by brute force; baselines are for accepted findings, not a vault.
+//! line keeps it accepted while copying it to a new file does not. For rule matches it is SHA-256 (the
+//! value is in the scanned file anyway); for vault values it is an HMAC under the vault's scan subkey
+//! (`detect::keyed_fingerprint`), so a weak vault value cannot be guessed back from a baseline.
+//!
+//! Versions: 2 is written. A version 1 baseline (unsalted SHA-256 for vault values too) still loads
+//! and still accepts what it accepted, by the old fingerprint; rewriting it (`--write-baseline`)
+//! replaces those with keyed ones.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -12,6 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::detect::Finding;
 use crate::error::{Error, Result};
+
+/// The baseline format written (see the module doc for version 1).
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +42,7 @@ impl Baseline {
                 path.display()
             ))
         })?;
-        if b.keep_scan_baseline != 1 {
+        if !(1..=VERSION).contains(&b.keep_scan_baseline) {
             return Err(Error::Usage(format!(
                 "{}: unsupported baseline version {}",
                 path.display(),
@@ -47,16 +55,45 @@ impl Baseline {
     /// A baseline accepting `findings`.
     pub fn from_findings(findings: &[Finding]) -> Baseline {
         Baseline {
-            keep_scan_baseline: 1,
+            keep_scan_baseline: VERSION,
             fingerprints: findings.iter().map(|f| f.fingerprint.clone()).collect(),
         }
     }
 
-    /// Drop accepted findings; returns how many were dropped.
-    pub fn filter(&self, findings: &mut Vec<Finding>) -> u64 {
+    /// Whether a version 1 baseline accepts `f` by its unsalted vault-value fingerprint.
+    fn legacy_match(&self, f: &Finding) -> bool {
+        self.keep_scan_baseline == 1
+            && f.legacy_fingerprint
+                .as_ref()
+                .is_some_and(|l| self.fingerprints.contains(l))
+    }
+
+    /// Drop accepted findings; returns how many were dropped, and how many of those only by a
+    /// version 1 (unsalted) vault-value fingerprint.
+    pub fn filter(&self, findings: &mut Vec<Finding>) -> (u64, u64) {
         let before = findings.len();
-        findings.retain(|f| !self.fingerprints.contains(&f.fingerprint));
-        (before - findings.len()) as u64
+        let mut legacy = 0;
+        findings.retain(|f| {
+            if self.fingerprints.contains(&f.fingerprint) {
+                false
+            } else if self.legacy_match(f) {
+                legacy += 1;
+                false
+            } else {
+                true
+            }
+        });
+        ((before - findings.len()) as u64, legacy)
+    }
+
+    /// Remove the unsalted fingerprints of `findings`' vault values (a version 1 baseline being
+    /// rewritten: their keyed fingerprints take their place).
+    pub fn drop_legacy(&mut self, findings: &[Finding]) {
+        for f in findings {
+            if let Some(l) = &f.legacy_fingerprint {
+                self.fingerprints.remove(l);
+            }
+        }
     }
 
     /// Write atomically (temp file in the same folder, fsync, rename). A baseline holds only

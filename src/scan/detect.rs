@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::filters;
-use super::rules::{Rule, RuleSet};
+use super::rules::{Confidence, Filter, Rule, RuleSet};
 use crate::error::{Error, Result};
 
 /// How far before a keyword hit a rule's regex may look (for rules whose keyword sits mid-token).
@@ -22,8 +22,6 @@ const BACK: usize = 256;
 const FORWARD: usize = 1024;
 /// How far after a keyword hit a multi-line rule (private keys) may look.
 const FORWARD_MULTILINE: usize = 32 * 1024;
-/// Bytes of the line shown before a secret in an excerpt.
-const CONTEXT: usize = 32;
 
 /// The rule id of a vault value found in the clear.
 pub const VAULT_RULE: &str = "keep-vault-value";
@@ -45,10 +43,19 @@ pub struct Finding {
     /// For vault values: the secret's `keep://` address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
-    /// The line up to the secret, then at most a four-character prefix of it.
+    /// At most a four-character prefix of the secret, then a mask (for vault values, the secret's
+    /// address in brackets). Never any of the surrounding text: a neighbour on the line may be a
+    /// secret no rule knows.
     pub excerpt: String,
-    /// A hash of rule, path and secret, for baselines.
+    /// How sure the finding is (see [`Confidence`]).
+    pub confidence: Confidence,
+    /// A hash of rule, path and secret, for baselines: SHA-256 for rule matches (the value is in
+    /// the file anyway), HMAC under the vault's scan subkey for vault values (see [`Detector`]).
     pub fingerprint: String,
+    /// For vault values only: the unsalted fingerprint version 1 baselines stored, so such a
+    /// baseline still accepts what it accepted. Never written out.
+    #[serde(skip)]
+    pub legacy_fingerprint: Option<String>,
 }
 
 /// Where a buffer came from.
@@ -74,6 +81,9 @@ pub struct Detector {
     /// For each keyword pattern, the rules it triggers.
     keyword_rules: Vec<Vec<usize>>,
     vault: Option<(AhoCorasick, Vec<Needle>)>,
+    /// The key of vault-value fingerprints: the vault's scan subkey, or a random one (fingerprints
+    /// then differ between runs, but are never an unsalted hash of a value).
+    fingerprint_key: Zeroizing<[u8; 32]>,
 }
 
 /// Per-thread working memory, reused across buffers.
@@ -83,8 +93,8 @@ pub struct Scratch {
     last: Vec<Option<(usize, usize)>>,
     /// (rule, offset) of candidates already handled in the current buffer.
     seen: Vec<(usize, usize)>,
-    /// Byte ranges of this buffer's findings, and whether each came from a generic rule.
-    ranges: Vec<(usize, usize, bool)>,
+    /// Byte ranges of this buffer's findings, and each one's rank (see [`rank`]).
+    ranges: Vec<(usize, usize, u8)>,
     /// Vault values found in this buffer: (start, end, needle). Masked in every excerpt.
     vault_hits: Vec<(usize, usize, usize)>,
 }
@@ -123,12 +133,22 @@ impl Detector {
                 .map_err(|e| Error::Usage(format!("cannot build the vault automaton: {e}")))?;
             Some((ac, needles))
         };
+        let mut fingerprint_key = Zeroizing::new([0u8; 32]);
+        crate::crypto::random::fill(&mut fingerprint_key[..]);
         Ok(Detector {
             set,
             keywords,
             keyword_rules,
             vault,
+            fingerprint_key,
         })
+    }
+
+    /// Key vault-value fingerprints with the vault's scan subkey, so they are stable across runs
+    /// with the same vault (baselines keep working) and reveal nothing without the key.
+    pub fn with_fingerprint_key(mut self, key: &[u8; 32]) -> Detector {
+        self.fingerprint_key.copy_from_slice(key);
+        self
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -188,13 +208,18 @@ impl Detector {
                 self.run_rule(ri, buf, ws, we, origin, scratch, out);
             }
         }
-        // A generic finding on a secret a provider rule already named is noise: keep the named one.
-        if scratch.ranges.iter().any(|r| r.2) {
+        // A generic or password finding on a secret a provider rule already named is noise: keep the
+        // most specific one (and of two equally specific ones, the first).
+        if scratch.ranges.iter().any(|r| r.2 > 0) {
             let ranges = &scratch.ranges;
             let keep: Vec<bool> = ranges
                 .iter()
-                .map(|&(s, e, generic)| {
-                    !generic || !ranges.iter().any(|&(s2, e2, g2)| !g2 && s2 < e && s < e2)
+                .enumerate()
+                .map(|(i, &(s, e, r))| {
+                    r == 0
+                        || !ranges.iter().enumerate().any(|(j, &(s2, e2, r2))| {
+                            (r2 < r || (r2 == r && j < i)) && s2 < e && s < e2
+                        })
                 })
                 .collect();
             let mut idx = 0;
@@ -211,17 +236,27 @@ impl Detector {
                 if filters::inline_allowed(&buf[ls..le]) {
                     continue;
                 }
-                let before = context(buf, ls, start, &scratch.vault_hits);
-                out.push(self.finding(
+                let mut f = self.finding(
                     VAULT_RULE,
                     &format!("Value of the vault secret {}", needle.name),
                     buf,
                     start,
                     &needle.value,
                     origin,
-                    format!("{before}[{}]", needle.name),
+                    format!("[{}]", needle.name),
                     Some(needle.name.clone()),
+                    Confidence::High,
+                );
+                f.legacy_fingerprint = Some(std::mem::replace(
+                    &mut f.fingerprint,
+                    keyed_fingerprint(
+                        &self.fingerprint_key,
+                        VAULT_RULE,
+                        origin.path,
+                        &needle.value,
+                    ),
                 ));
+                out.push(f);
             }
         }
     }
@@ -250,35 +285,54 @@ impl Detector {
             } else {
                 m.end() + 1
             };
-            let (s, e) = locs.get(1).unwrap_or((m.start(), m.end()));
+            // The secret is the first group that took part (rules with alternatives have one
+            // group per alternative), else the whole match.
+            let (s, e) = (1..locs.len())
+                .find_map(|i| locs.get(i))
+                .unwrap_or((m.start(), m.end()));
             if scratch.seen.contains(&(ri, s)) {
                 continue;
             }
             scratch.seen.push((ri, s));
-            if let Some(f) = self.check(rule, buf, s, e, origin, &scratch.vault_hits) {
+            if let Some(f) = self.check(rule, buf, m.start(), s, e, origin) {
                 out.push(f);
-                scratch.ranges.push((s, e, rule.generic));
+                scratch.ranges.push((s, e, rank(rule)));
             }
         }
     }
 
-    /// Apply the filters to a candidate at `buf[s..e]`.
+    /// Apply the filters to a candidate at `buf[s..e]`, found by a regex match starting at `ms`.
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
         rule: &Rule,
         buf: &[u8],
+        ms: usize,
         s: usize,
         e: usize,
         origin: &Origin<'_>,
-        masks: &[(usize, usize, usize)],
     ) -> Option<Finding> {
         let secret = &buf[s..e];
+        if !rule.paths.is_empty()
+            && !rule
+                .paths
+                .iter()
+                .any(|r| r.is_match(origin.path.as_bytes()))
+        {
+            return None;
+        }
         if rule.entropy > 0.0 && filters::entropy(secret) < rule.entropy {
             return None;
         }
+        let mut confidence = rule.confidence;
         if let Some(v) = rule.validate {
             if !filters::validate(v, secret) {
-                return None;
+                // A published checksum that fails lowers confidence: the prefix alone is
+                // unambiguous. A structural check that fails means it is not this format.
+                if !v.is_checksum() {
+                    return None;
+                }
+                confidence = confidence.min(rule.bad_checksum);
             }
         }
         if filters::allowlisted(&self.set.allowlist, rule, secret) {
@@ -286,33 +340,44 @@ impl Detector {
         }
         let (ls, le) = line_bounds(buf, s);
         let line = &buf[ls..le];
-        if rule.generic {
-            let path = origin.path.as_bytes();
-            if self
-                .set
-                .allowlist
-                .generic_skip_paths
-                .iter()
-                .any(|r| r.is_match(path))
-            {
-                return None;
+        let before = s.checked_sub(1).map(|i| buf[i]);
+        let rest = &buf[e..le.max(e)];
+        match rule.filter {
+            Filter::None => {}
+            Filter::Generic => {
+                let path = origin.path.as_bytes();
+                if self
+                    .set
+                    .allowlist
+                    .generic_skip_paths
+                    .iter()
+                    .any(|r| r.is_match(path))
+                {
+                    return None;
+                }
+                if filters::generic_rejects(secret, before, rest, line)
+                    || filters::public_name(filters::name_at(buf, ms, s))
+                {
+                    return None;
+                }
             }
-            let before = s.checked_sub(1).map(|i| buf[i]);
-            if filters::generic_rejects(secret, before, &buf[e..le.max(e)], line) {
-                return None;
+            Filter::Password | Filter::PasswordArg => {
+                if filters::password_rejects(secret, before, rest, rule.filter == Filter::Password)
+                    || filters::public_name(filters::name_at(buf, ms, s))
+                {
+                    return None;
+                }
             }
-            // A provider format with a checksum that fails is a test string, not a secret.
-            if self.set.rules.iter().any(|r| {
-                r.validate
-                    .is_some_and(|v| r.regex.is_match(secret) && !filters::validate(v, secret))
-            }) {
-                return None;
+            Filter::Named => {
+                if !filters::names_provider(buf, ms, &rule.keywords) {
+                    return None;
+                }
             }
         }
         if filters::inline_allowed(line) {
             return None;
         }
-        let excerpt = format!("{}{}", context(buf, ls, s, masks), redact(secret));
+        let excerpt = redact(secret);
         Some(self.finding(
             &rule.id,
             &rule.description,
@@ -322,6 +387,7 @@ impl Detector {
             origin,
             excerpt,
             None,
+            confidence,
         ))
     }
 
@@ -336,6 +402,7 @@ impl Detector {
         origin: &Origin<'_>,
         excerpt: String,
         secret_name: Option<String>,
+        confidence: Confidence,
     ) -> Finding {
         let line_idx = memchr::memchr_iter(b'\n', &buf[..s]).count();
         let line = match origin.line_map {
@@ -353,8 +420,21 @@ impl Detector {
             author: origin.author.map(str::to_string),
             secret_name,
             excerpt,
+            confidence,
             fingerprint: fingerprint(rule, origin.path, secret),
+            legacy_fingerprint: None,
         }
+    }
+}
+
+/// How specific a rule is, for dropping the less specific of two findings on the same bytes: a
+/// provider format (0) wins over the generic high-entropy rule (1), which wins over a password
+/// field (2).
+fn rank(rule: &Rule) -> u8 {
+    match rule.filter {
+        Filter::None | Filter::Named => 0,
+        Filter::Generic => 1,
+        Filter::Password | Filter::PasswordArg => 2,
     }
 }
 
@@ -393,6 +473,24 @@ pub fn fingerprint(rule: &str, path: &str, secret: &[u8]) -> String {
         .collect()
 }
 
+/// The fingerprint of a vault-value finding: HMAC-SHA256 under the vault's scan subkey over rule,
+/// path and value (length-prefixed), truncated to 128 bits like [`fingerprint`]. A guess at the value
+/// cannot be checked against it without the key.
+pub fn keyed_fingerprint(key: &[u8; 32], rule: &str, path: &str, secret: &[u8]) -> String {
+    crate::crypto::keys::hmac_parts(
+        key,
+        &[
+            b"keep-scan/v2 vault value",
+            rule.as_bytes(),
+            path.as_bytes(),
+            secret,
+        ],
+    )[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// At most a four-character prefix of a secret (less for short ones), then a mask.
 pub fn redact(secret: &[u8]) -> String {
     let n = (secret.len() / 4).min(4);
@@ -402,54 +500,6 @@ pub fn redact(secret: &[u8]) -> String {
         .map(|&b| b as char)
         .collect();
     format!("{prefix}*****")
-}
-
-/// Up to `CONTEXT` bytes of the line before a secret, printable, with vault values (`masks`) and any
-/// other long random-looking run masked (a line may hold two secrets).
-fn context(buf: &[u8], line_start: usize, s: usize, masks: &[(usize, usize, usize)]) -> String {
-    let from = s.saturating_sub(CONTEXT).max(line_start);
-    let mut bytes = buf[from..s].to_vec();
-    for &(ms, me, _) in masks {
-        for i in ms.max(from)..me.min(s) {
-            bytes[i - from] = b'*';
-        }
-    }
-    let mut text: String = String::from_utf8_lossy(&bytes)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let trimmed = text.trim_start().len();
-    text.drain(..text.len() - trimmed);
-    mask_runs(&text)
-}
-
-fn mask_runs(text: &str) -> String {
-    let is_tok = |c: char| c.is_ascii_alphanumeric() || "+/_-".contains(c);
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        let b = run.as_bytes();
-        if b.len() >= 12
-            && b.iter().any(u8::is_ascii_digit)
-            && b.iter().any(u8::is_ascii_alphabetic)
-            && filters::entropy(b) >= 3.0
-        {
-            out.push_str(&redact(b));
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if is_tok(c) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
 }
 
 #[cfg(test)]
@@ -524,7 +574,7 @@ mod tests {
             "{found:?}"
         );
         assert_eq!(found[1].secret_name.as_deref(), Some("keep://p/dev/DB"));
-        // The second occurrence's context holds the first one: masked too.
+        // Excerpts never hold the value or the text around it.
         for f in &found[1..] {
             assert!(!f.excerpt.contains("ordinary"), "{}", f.excerpt);
             assert!(!f.excerpt.contains("phrase"), "{}", f.excerpt);
@@ -539,12 +589,19 @@ mod tests {
     }
 
     #[test]
-    fn other_secrets_in_the_context_are_masked() {
-        assert_eq!(mask_runs("a=Zq8Lm2Xr5Tn7Vb1K b="), "a=Zq8L***** b=");
-        assert_eq!(
-            mask_runs("AWS_SECRET_ACCESS_KEY="),
-            "AWS_SECRET_ACCESS_KEY="
+    fn excerpts_hold_only_the_findings_own_prefix() {
+        let det = Detector::new(RuleSet::builtin().unwrap(), Vec::new()).unwrap();
+        let line = format!(
+            "neighbour=Quiet-Words-Here-{} key: {}{}\n",
+            7, "sk_live_", "Zq8Lm2Xr5Tn7Vb1Kc4Hd9Fg3"
         );
+        let found = scan_text(&det, line.as_bytes());
+        let stripe: Vec<_> = found
+            .iter()
+            .filter(|f| f.rule == "stripe-secret-key")
+            .collect();
+        assert_eq!(stripe.len(), 1, "{found:?}");
+        assert_eq!(stripe[0].excerpt, "sk_l*****");
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! `keep hook install`: a git pre-commit hook that runs `keep scan --staged`. An existing hook is
 //! kept and chained (run first) rather than overwritten, so installing keep never silently disables
-//! another tool's checks.
+//! another tool's checks; `keep hook uninstall` removes ours and puts the chained one back.
+//!
+//! When the scan finds something the hook says the commit was blocked and the three ways on: move
+//! the secret to the vault, mark a false positive (`keep:allow`) or accept it in the baseline, or
+//! bypass once (`git commit --no-verify`). When keep itself fails the commit is blocked too (the
+//! hook fails closed) and the hook says so.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -9,8 +14,10 @@ use std::process::Command;
 
 use crate::error::{Error, Result};
 
-/// The marker line that identifies our hook.
-const MARKER: &str = "# keep-scan-hook v1";
+/// The marker line that identifies our hook (any version).
+const MARKER_PREFIX: &str = "# keep-scan-hook v";
+/// The marker of the hook this keep writes.
+const MARKER: &str = "# keep-scan-hook v2";
 /// Where a previous hook is moved to.
 const CHAINED: &str = "pre-commit.keep-chained";
 
@@ -23,15 +30,41 @@ pub enum Installed {
     Chained { hook: PathBuf, previous: PathBuf },
     /// Our hook was already there.
     AlreadyThere(PathBuf),
+    /// An older version of our hook was rewritten in place (what it chained stays chained).
+    Updated(PathBuf),
+}
+
+/// What `uninstall` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Uninstalled {
+    /// Our hook was removed; there was nothing chained.
+    Removed(PathBuf),
+    /// Our hook was removed and the hook it chained is back at its place.
+    Restored { hook: PathBuf, from: PathBuf },
+    /// There was no keep hook.
+    NotInstalled(PathBuf),
 }
 
 fn script() -> String {
     format!(
-        "#!/bin/sh\n{MARKER}\n# Installed by `keep hook install`: runs the previous pre-commit hook (if any), then\n\
-         # scans the staged changes for secrets. Bypass once with `git commit --no-verify`.\n\
+        "#!/bin/sh\n{MARKER}\n# Installed by `keep hook install` (remove with `keep hook uninstall`): runs the previous\n\
+         # pre-commit hook (if any), then scans the staged changes for secrets.\n\
          hook_dir=$(dirname \"$0\")\n\
          if [ -x \"$hook_dir/{CHAINED}\" ]; then\n  \"$hook_dir/{CHAINED}\" \"$@\" || exit $?\nfi\n\
-         exec \"${{KEEP_BIN:-keep}}\" scan --staged\n"
+         \"${{KEEP_BIN:-keep}}\" scan --staged\n\
+         status=$?\n\
+         if [ \"$status\" -eq 1 ]; then\n\
+         \x20 cat >&2 <<'KEEP_EOF'\n\
+         keep: commit blocked: the staged changes hold the secrets listed above.\n\
+         \x20 - a real secret: remove it, store it with `keep set NAME` and read it at run time (`keep exec`, `keep env`);\n\
+         \x20 - a false positive or a test value: add a `keep:allow` comment on its line, or accept the findings with\n\
+         \x20     keep scan --staged --write-baseline .keep-baseline.json && git add .keep-baseline.json\n\
+         \x20 - to commit anyway, this once: git commit --no-verify\n\
+         KEEP_EOF\n\
+         elif [ \"$status\" -ne 0 ]; then\n\
+         \x20 echo \"keep: commit blocked: \\`keep scan --staged\\` failed (exit $status), see above; fix it, or commit anyway with git commit --no-verify\" >&2\n\
+         fi\n\
+         exit $status\n"
     )
 }
 
@@ -76,6 +109,11 @@ pub fn install(repo: &Path) -> Result<Installed> {
         if existing.contains(MARKER) {
             return Ok(Installed::AlreadyThere(hook));
         }
+        if existing.contains(MARKER_PREFIX) {
+            // Ours, from an older keep: rewrite it (the chained hook, if any, keeps its name).
+            crate::env::atomic::write(&hook, script().as_bytes(), 0o755)?;
+            return Ok(Installed::Updated(hook));
+        }
         if previous.exists() {
             return Err(Error::Usage(format!(
                 "{} exists and so does {}; merge them by hand and rerun",
@@ -107,4 +145,48 @@ pub fn install(repo: &Path) -> Result<Installed> {
     } else {
         Installed::Fresh(hook)
     })
+}
+
+/// Remove our pre-commit hook from the repository containing `repo`, and put back the hook it
+/// chained, if any. A pre-commit hook that is not ours is left alone (a usage error).
+pub fn uninstall(repo: &Path) -> Result<Uninstalled> {
+    let dir = hooks_dir(repo)?;
+    let hook = dir.join("pre-commit");
+    let previous = dir.join(CHAINED);
+    let io = |what: String| {
+        move |e: std::io::Error| Error::Io {
+            context: what,
+            source: e,
+        }
+    };
+    match std::fs::symlink_metadata(&hook) {
+        Ok(_) => {
+            let ours = std::fs::read_to_string(&hook).is_ok_and(|t| t.contains(MARKER_PREFIX));
+            if !ours {
+                return Err(Error::Usage(format!(
+                    "{} is not keep's hook (it has no `{MARKER_PREFIX}N` line); left as it is",
+                    hook.display()
+                )));
+            }
+            std::fs::remove_file(&hook).map_err(io(format!("cannot remove {}", hook.display())))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::symlink_metadata(&previous).is_err() {
+                return Ok(Uninstalled::NotInstalled(hook));
+            }
+        }
+        Err(e) => return Err(io(format!("cannot read {}", hook.display()))(e)),
+    }
+    if std::fs::symlink_metadata(&previous).is_ok() {
+        std::fs::rename(&previous, &hook).map_err(io(format!(
+            "cannot move {} back to {}",
+            previous.display(),
+            hook.display()
+        )))?;
+        return Ok(Uninstalled::Restored {
+            hook,
+            from: previous,
+        });
+    }
+    Ok(Uninstalled::Removed(hook))
 }

@@ -78,6 +78,12 @@ impl Report {
     }
 }
 
+/// The key of vault-value fingerprints: the vault's scan subkey.
+pub fn fingerprint_key(vault: &Vault) -> Zeroizing<[u8; 32]> {
+    use secrecy::ExposeSecret;
+    Zeroizing::new(*vault.subkeys().scan.expose_secret())
+}
+
 /// The values of an unlocked vault, in every project and environment, as needles named by address.
 /// Values shorter than [`MIN_VAULT_VALUE`] bytes are skipped.
 pub fn vault_needles(vault: &Vault) -> Result<Vec<Needle>> {

@@ -5,25 +5,49 @@
 use serde_json::{json, Value};
 
 use super::detect::{Finding, VAULT_RULE};
-use super::rules::Rule;
+use super::rules::{Confidence, Rule};
 use super::Report;
 
-/// One finding per line: `path:line:column  rule  excerpt`, and commit/author for history.
+/// Control characters (C0, DEL, C1) escaped as `\u{..}` (`\n`, `\t`, `\r` as themselves), so a
+/// file name, a commit author or an excerpt cannot move the cursor, recolour or rewrite the terminal,
+/// or start a line that looks like another finding. A backslash is doubled, so the escapes are
+/// unambiguous.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One finding per line: `path:line:column  rule  excerpt`, then the confidence when it is not
+/// high, and commit/author for history. Paths, authors and excerpts are escaped (see [`escape`]).
 pub fn text(findings: &[Finding], paint: &dyn Fn(&str, &str) -> String) -> String {
     let mut out = String::new();
     for f in findings {
         out.push_str(&format!(
             "{}  {}  {}",
-            paint(&format!("{}:{}:{}", f.path, f.line, f.column), "1"),
+            paint(&format!("{}:{}:{}", escape(&f.path), f.line, f.column), "1"),
             paint(&f.rule, "31"),
-            f.excerpt
+            escape(&f.excerpt)
         ));
+        if f.confidence != Confidence::High {
+            out.push_str(&format!("  ({} confidence)", f.confidence.as_str()));
+        }
         if let Some(c) = &f.commit {
             let short = &c[..c.len().min(12)];
             out.push_str(&format!(
                 "  {}",
                 paint(
-                    &format!("commit {short} {}", f.author.as_deref().unwrap_or("")),
+                    &format!(
+                        "commit {} {}",
+                        escape(short),
+                        escape(f.author.as_deref().unwrap_or(""))
+                    ),
                     "2"
                 )
             ));
@@ -85,6 +109,7 @@ pub fn sarif(report: &Report, rules: &[Rule]) -> Value {
         .map(|f| {
             let index = ids.iter().position(|(id, _)| *id == f.rule).unwrap_or(0);
             let mut props = serde_json::Map::new();
+            props.insert("confidence".into(), json!(f.confidence));
             if let Some(c) = &f.commit {
                 props.insert("commit".into(), json!(c));
             }
@@ -97,7 +122,7 @@ pub fn sarif(report: &Report, rules: &[Rule]) -> Value {
             json!({
                 "ruleId": f.rule,
                 "ruleIndex": index,
-                "level": "error",
+                "level": f.confidence.sarif_level(),
                 "message": { "text": format!("{}: {}", f.description, f.excerpt) },
                 "locations": [{
                     "physicalLocation": {
@@ -126,6 +151,15 @@ pub fn sarif(report: &Report, rules: &[Rule]) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            super::escape("a\u{1b}[31mb\nc\\d\u{9b}"),
+            "a\\u{1b}[31mb\\nc\\\\d\\u{9b}"
+        );
+        assert_eq!(super::escape("plain/path.rs"), "plain/path.rs");
+    }
+
     #[test]
     fn uris_are_percent_encoded() {
         assert_eq!(super::uri("src/a b.rs"), "src/a%20b.rs");
