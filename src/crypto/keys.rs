@@ -24,6 +24,7 @@ mod label {
     pub const AUDIT: &[u8] = b"keep/v1/audit";
     pub const CHECK: &[u8] = b"keep/v1/check";
     pub const SYNC: &[u8] = b"keep/v1/sync";
+    pub const RECORDS: &[u8] = b"keep/v1/records";
 }
 
 /// The vault's master key. Zeroized on drop; never printed.
@@ -71,6 +72,7 @@ impl MasterKey {
             audit: derive(label::AUDIT),
             check: derive(label::CHECK),
             sync: derive(label::SYNC),
+            records: derive(label::RECORDS),
         }
     }
 }
@@ -95,6 +97,9 @@ pub struct Subkeys {
     pub check: SecretBox<[u8; KEY_LEN]>,
     /// Keys the value hashes recorded at each sync, so they reveal nothing about the value.
     pub sync: SecretBox<[u8; KEY_LEN]>,
+    /// Authenticates which version of each secret is the newest (heads), the set of secrets (the
+    /// manifest) and each key slot row (src/vault/manifest.rs, src/vault/slots.rs).
+    pub records: SecretBox<[u8; KEY_LEN]>,
 }
 
 impl std::fmt::Debug for Subkeys {
