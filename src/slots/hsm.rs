@@ -57,7 +57,16 @@ struct SlotParams {
     module_is_hint: bool,
 }
 
-/// The parameters as authenticated (AAD of the GCM wrap, input of the slot MAC): the stored text,
+/// The parameters as the slot-row MAC covers them: with the module path blanked, whatever
+/// `module_is_hint` says (the MAC is new in format 4, and the path is never used). Serialised from the
+/// typed struct, so the text does not depend on JSON map ordering. `None` when unreadable.
+pub fn mac_params(params: &str) -> Option<String> {
+    let mut p: SlotParams = serde_json::from_str(params).ok()?;
+    p.module = PathBuf::new();
+    Some(serde_json::to_string(&p).expect("slot params serialise"))
+}
+
+/// The parameters as authenticated by the GCM wrap's AAD: the stored text,
 /// or for a slot with `module_is_hint` the same parameters with the module path blanked. `None`
 /// when the text is not readable parameters.
 pub fn bound_params(params: &str) -> Option<String> {

@@ -105,9 +105,8 @@ pub fn row_mac(records_key: &[u8; KEY_LEN], vault_id: &[u8], slot: &SlotRow) -> 
 /// The parameters as the row MAC covers them: an HSM slot's without its module path.
 fn mac_params(slot: &SlotRow) -> String {
     if slot.kind == hsm::KIND {
-        if let Ok(serde_json::Value::Object(mut m)) = serde_json::from_str(&slot.params) {
-            m.remove("module");
-            return serde_json::Value::Object(m).to_string();
+        if let Some(p) = hsm::mac_params(&slot.params) {
+            return p;
         }
     }
     slot.params.clone()
