@@ -19,7 +19,7 @@ pub struct SlotRow {
     pub mac: Option<Vec<u8>>,
 }
 
-/// A secret's head: which version is its newest, and that version's SHA-256.
+/// A secret's head: which version is its newest, and that version's nonce and tag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeadRow {
     pub secret_id: i64,

@@ -74,7 +74,7 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;",
     // 3 -> 4: authenticated heads, manifest and slots (see SECURITY.md, "On-disk format" and
     // src/vault/manifest.rs). One head per secret names its newest version and that version's
-    // SHA-256; `bucket` (= secret id mod 256) groups heads so that one read checks one group against
+    // nonce and tag; `bucket` (= secret id mod 256) groups heads so that one read checks one group against
     // the keyed manifest in `meta`. `slots.mac` authenticates each whole slot row. The keys are needed
     // to fill them in, so a migrated vault gets them at its first unlock (src/vault/upgrade.rs), which
     // also removes `upgrade_pending`: only a vault that carries it may present an older header MAC.

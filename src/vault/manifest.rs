@@ -4,8 +4,8 @@
 //! not deletions: drop the newest `versions` row and the one before it becomes "current"; drop a
 //! secret's rows and it is gone. Two records close that:
 //!
-//! - A **head** per secret (`heads` table): its newest version number and the SHA-256 of that
-//!   version's sealed blob, written in the same transaction as the version. A read checks that the
+//! - A **head** per secret (`heads` table): its newest version number and the nonce and tag of that
+//!   version's sealed blob ([`digest`]), written in the same transaction as the version. A read checks that the
 //!   version the head names exists, is the very blob the head hashed, and that no newer version exists.
 //! - A **manifest** (`meta.manifest`): the number of secrets, and for each of 256 buckets the XOR of
 //!   a keyed element `E = HMAC(records, "keep/v2/head", vault id, secret id, lookup, version,
@@ -26,9 +26,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use hmac::{Hmac, Mac};
 use rusqlite::Connection;
 use secrecy::ExposeSecret;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::crypto::keys::{hmac_parts, hmac_parts_verify};
 use crate::crypto::Subkeys;
@@ -40,24 +41,51 @@ const BUCKETS: usize = HEAD_BUCKETS as usize;
 /// `count (u64 BE) || 256 bucket digests || HMAC`.
 const LEN: usize = 8 + BUCKETS * 32 + 32;
 
-/// SHA-256 of a sealed version, as a head records it.
+/// What a head records of its version's sealed blob: its nonce and its Poly1305 tag (40 bytes).
+///
+/// Every reader also opens the blob at that position, so the pair names exactly one blob: another
+/// blob with the same nonce and tag would be a Poly1305 forgery. This costs no hashing, which keeps
+/// `ls` of a large vault cheap. A blob too short to hold both is recorded whole (it cannot open).
 pub fn digest(sealed: &[u8]) -> Vec<u8> {
-    Sha256::digest(sealed).to_vec()
+    const NONCE: usize = crate::crypto::NONCE_LEN;
+    const TAG: usize = crate::crypto::TAG_LEN;
+    if sealed.len() < NONCE + TAG {
+        return sealed.to_vec();
+    }
+    let mut d = Vec::with_capacity(NONCE + TAG);
+    d.extend_from_slice(&sealed[..NONCE]);
+    d.extend_from_slice(&sealed[sealed.len() - TAG..]);
+    d
 }
 
-/// The keyed, never-stored element of one head.
-fn element(keys: &Subkeys, vault_id: &[u8], lookup: &[u8], head: &HeadRow) -> [u8; 32] {
-    hmac_parts(
-        keys.records.expose_secret(),
-        &[
-            b"keep/v2/head",
+/// HMAC under the records key, its key schedule computed once and cloned per element.
+struct ElementKey(Hmac<Sha256>);
+
+impl ElementKey {
+    fn new(keys: &Subkeys) -> ElementKey {
+        ElementKey(
+            <Hmac<Sha256> as Mac>::new_from_slice(keys.records.expose_secret())
+                .expect("HMAC takes any key length"),
+        )
+    }
+
+    /// The keyed, never-stored element of one head: the same bytes as
+    /// `hmac_parts(records, ["keep/v2/head", vault id, secret id, lookup, version, digest])`.
+    fn element(&self, vault_id: &[u8], lookup: &[u8], head: &HeadRow) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        for part in [
+            b"keep/v2/head".as_slice(),
             vault_id,
             &head.secret_id.to_be_bytes(),
             lookup,
             &head.version.to_be_bytes(),
             &head.digest,
-        ],
-    )
+        ] {
+            mac.update(&(part.len() as u32).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
 }
 
 fn xor(into: &mut [u8; 32], e: &[u8; 32]) {
@@ -143,12 +171,23 @@ impl Manifest {
         old: Option<&HeadRow>,
         new: &HeadRow,
     ) {
+        self.update_with(&ElementKey::new(keys), vault_id, lookup, old, new);
+    }
+
+    fn update_with(
+        &mut self,
+        key: &ElementKey,
+        vault_id: &[u8],
+        lookup: &[u8],
+        old: Option<&HeadRow>,
+        new: &HeadRow,
+    ) {
         let b = &mut self.buckets[bucket_of(new.secret_id) as usize];
         match old {
-            Some(old) => xor(b, &element(keys, vault_id, lookup, old)),
+            Some(old) => xor(b, &key.element(vault_id, lookup, old)),
             None => self.count += 1,
         }
-        xor(b, &element(keys, vault_id, lookup, new));
+        xor(b, &key.element(vault_id, lookup, new));
     }
 
     /// Check one bucket's heads against the manifest (what a single read costs).
@@ -159,6 +198,7 @@ impl Manifest {
         vault_id: &[u8],
         bucket: i64,
     ) -> Result<()> {
+        let key = ElementKey::new(keys);
         let mut acc = [0u8; 32];
         for (head, lookup) in store::bucket_heads(conn, bucket)? {
             let lookup = lookup.ok_or_else(|| {
@@ -167,7 +207,7 @@ impl Manifest {
                     head.secret_id
                 ))
             })?;
-            xor(&mut acc, &element(keys, vault_id, &lookup, &head));
+            xor(&mut acc, &key.element(vault_id, &lookup, &head));
         }
         if acc != self.buckets[bucket as usize] {
             return Err(failed(format!(
@@ -184,9 +224,10 @@ impl Manifest {
         vault_id: &[u8],
         heads: impl IntoIterator<Item = (&'a [u8], &'a HeadRow)>,
     ) -> Manifest {
+        let key = ElementKey::new(keys);
         let mut m = Manifest::empty();
         for (lookup, head) in heads {
-            m.update(keys, vault_id, lookup, None, head);
+            m.update_with(&key, vault_id, lookup, None, head);
         }
         m
     }

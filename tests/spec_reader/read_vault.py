@@ -96,7 +96,7 @@ def main(vault_path: str, pass_path: str) -> None:
     ))
     assert count == len(rows) == db.execute("SELECT COUNT(*) FROM secrets").fetchone()[0], "secret count"
     for secret_id, lookup, _n, bucket, version, digest, sealed in rows:
-        assert bucket == secret_id % 256 and hashlib.sha256(sealed).digest() == digest, "head"
+        assert bucket == secret_id % 256 and sealed[:24] + sealed[-16:] == digest, "head"
         assert db.execute("SELECT MAX(version) FROM versions WHERE secret_id = ?", (secret_id,)).fetchone()[0] == version
         e = hmac_parts(keys["records"], b"keep/v2/head", vault_id, struct.pack(">q", secret_id), lookup,
                        struct.pack(">I", version), digest)
