@@ -83,7 +83,7 @@ pub fn configured_module() -> Result<Option<PathBuf>> {
             ));
         }
     }
-    let cfg: UserConfig = toml::from_str(&text).map_err(|e| bad(format!("{}", e.message())))?;
+    let cfg: UserConfig = toml::from_str(&text).map_err(|e| bad(e.message().to_string()))?;
     match cfg.pkcs11_module {
         Some(p) if !p.is_absolute() => Err(bad(format!(
             "pkcs11_module must be an absolute path, not {}",
