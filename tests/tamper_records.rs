@@ -185,6 +185,17 @@ fn fails(out: &std::process::Output, says: &[&str], what: &str) {
     }
 }
 
+/// Delete one version row, as `sqlite3 vault.db "DELETE FROM versions ..."` would.
+fn delete_version(tv: &TestVault, id: i64, version: u32) {
+    let n = db(tv)
+        .execute(
+            "DELETE FROM versions WHERE secret_id = ?1 AND version = ?2",
+            rusqlite::params![id, version],
+        )
+        .unwrap();
+    assert_eq!(n, 1, "version {version} of record #{id} existed");
+}
+
 fn two_secrets_one_rotated() -> TestVault {
     let tv = TestVault::new();
     tv.set("ROTATED", "old");
@@ -196,14 +207,8 @@ fn two_secrets_one_rotated() -> TestVault {
 #[test]
 fn a_deleted_newest_version_is_exit_5_naming_the_secret_not_a_silent_rollback() {
     let tv = two_secrets_one_rotated();
-    let conn = db(&tv);
-    let id = secret_ids(&conn)[0];
-    conn.execute(
-        "DELETE FROM versions WHERE secret_id = ?1 AND version = 2",
-        [id],
-    )
-    .unwrap();
-    drop(conn);
+    let id = secret_ids(&db(&tv))[0];
+    delete_version(&tv, id, 2);
     let out = tv.run(&["get", "ROTATED"]);
     fails(&out, &["ROTATED", "version 2", "missing"], "get");
     assert!(
@@ -225,16 +230,8 @@ fn deleting_the_tombstone_does_not_bring_a_deleted_secret_back() {
     let tv = two_secrets_one_rotated();
     tv.set("GONE", "was here");
     assert_eq!(code(&tv.run(&["rm", "GONE"])), 0);
-    let conn = db(&tv);
-    let id = secret_ids(&conn)[2];
-    let n = conn
-        .execute(
-            "DELETE FROM versions WHERE secret_id = ?1 AND version = 2",
-            [id],
-        )
-        .unwrap();
-    assert_eq!(n, 1);
-    drop(conn);
+    let id = secret_ids(&db(&tv))[2];
+    delete_version(&tv, id, 2);
     let out = tv.run(&["get", "GONE"]);
     fails(&out, &["GONE", "version 2"], "get");
     assert!(!stdout(&out).contains("was here"));
@@ -313,13 +310,7 @@ fn a_replayed_old_head_is_caught_with_or_without_the_newer_versions() {
     assert_eq!(tv.get("OTHER"), "other");
 
     // And with the newer version deleted too: the head is consistent with the rows, the manifest is not.
-    let conn = db(&tv);
-    conn.execute(
-        "DELETE FROM versions WHERE secret_id = ?1 AND version = 2",
-        [id],
-    )
-    .unwrap();
-    drop(conn);
+    delete_version(&tv, id, 2);
     let out = tv.run(&["get", "ROTATED"]);
     fails(&out, &["ROTATED", "manifest", "rolled back"], "get");
     assert!(!stdout(&out).contains("old"));
@@ -648,12 +639,7 @@ fn a_format_3_vault_migrates_verifies_and_reads() {
             r.get(0)
         })
         .unwrap();
-    db(&tv)
-        .execute(
-            "DELETE FROM versions WHERE secret_id = ?1 AND version = 4",
-            [id],
-        )
-        .unwrap();
+    delete_version(&tv, id, 4);
     fails(
         &tv.run(&["get", "ROTATED"]),
         &["ROTATED", "version 4"],

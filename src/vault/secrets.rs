@@ -1,11 +1,10 @@
 //! Reading and writing secrets. Every change appends a version; deleting appends a tombstone, so
 //! `history` and `rollback` can always bring a value back.
 
+use std::collections::HashSet;
 use std::time::SystemTime;
 
 use rusqlite::Connection;
-
-use std::collections::HashSet;
 
 use super::manifest::{self, Manifest};
 use super::record::{self, Kind, Version};
