@@ -1,7 +1,7 @@
 //! Core vault benchmarks on a vault of 10,000 secrets, all with an unlocked vault (no KDF per call):
 //! `get` through the library and as a whole `keep get` process via the session cache, `set`
-//! throughput in one transaction (the import path), `ls` of 10,000 names, and, for reference, one
-//! unlock at the default Argon2id cost.
+//! throughput in one transaction (the import path), `ls` of 10,000 names, `verify` of the whole
+//! vault, and, for reference, one unlock at the default Argon2id cost.
 //!
 //! Run: `cargo bench --bench vault`
 
@@ -62,6 +62,14 @@ fn benches(c: &mut Criterion) {
     c.bench_function("ls (library, 10k names)", |b| {
         b.iter(|| vault.list(Some(&scope), false).unwrap().len())
     });
+
+    // The whole-vault check: every slot, name, version, head, the manifest and the audit chain.
+    let mut group = c.benchmark_group("verify");
+    group.sample_size(10);
+    group.bench_function("verify (library, 10k vault)", |b| {
+        b.iter(|| assert!(vault.verify().unwrap().intact()))
+    });
+    group.finish();
 
     let mut group = c.benchmark_group("set");
     group.throughput(Throughput::Elements(1000));

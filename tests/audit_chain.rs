@@ -255,9 +255,14 @@ fn since_filters_by_time_and_rejects_nonsense() {
 
 #[test]
 fn a_format_1_vault_is_migrated_and_starts_an_intact_log() {
-    let tv = TestVault::new();
-    tv.set("OLD", "value-from-format-1");
-    // Turn the file back into format 1: no rotation, audit or sync tables.
+    // A vault written before format 4 (tests/data/vault_format3.db, see tests/tamper_records.rs),
+    // turned back into format 1: no rotation, audit or sync tables. (A format-4 file cannot be
+    // turned back this way: its header MAC is format 4's.)
+    let tv = TestVault::empty();
+    std::fs::create_dir_all(tv.vault_path().parent().unwrap()).unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/vault_format3.db");
+    std::fs::copy(fixture, tv.vault_path()).unwrap();
+    std::fs::write(tv.pass_file(), "fixture passphrase\n").unwrap();
     db(&tv)
         .execute_batch(
             "DROP TABLE audit; DROP TABLE audit_unauthenticated; DROP TABLE secret_meta;
@@ -266,9 +271,7 @@ fn a_format_1_vault_is_migrated_and_starts_an_intact_log() {
              PRAGMA user_version = 1;",
         )
         .unwrap();
-    // A format-1 keep never wrote an audit witness either.
-    std::fs::remove_dir_all(tv.path().join(".local/state/keep")).unwrap();
-    assert_eq!(tv.get("OLD"), "value-from-format-1");
+    assert_eq!(tv.get("PLAIN"), "plain");
     let version: i64 = db(&tv)
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();

@@ -83,6 +83,9 @@ pub enum Command {
     /// Check secret hygiene (reuse across environments, weak values, overdue rotation, .env files,
     /// plaintext copies); exit 1 on an error-level finding
     Lint,
+    /// Check the whole vault: every slot, record, version, head, the manifest and the audit chain;
+    /// exit 5 naming what failed
+    Verify,
     /// Inspect PKCS#11 tokens and make wrapping keys
     #[command(subcommand)]
     Hsm(super::hsm::HsmCommand),

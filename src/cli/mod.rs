@@ -22,6 +22,7 @@ mod suggest;
 mod sync;
 mod using;
 mod using_args;
+mod verify;
 
 pub use args::{Cli, Command};
 pub use context::Context;
@@ -68,6 +69,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status(a) => rotation::status(&ctx, a),
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Lint => lint::run(&ctx),
+        Command::Verify => verify::run(&ctx),
         Command::Hsm(c) => hsm::run(&ctx, c),
         Command::Export(a) => custody::export(&ctx, a),
         Command::Exec(a) => using::exec(&ctx, a),

@@ -25,6 +25,7 @@ mod label {
     pub const CHECK: &[u8] = b"keep/v1/check";
     pub const SYNC: &[u8] = b"keep/v1/sync";
     pub const SCAN: &[u8] = b"keep/v1/scan-fingerprint";
+    pub const RECORDS: &[u8] = b"keep/v1/records";
 }
 
 /// The vault's master key. Zeroized on drop; never printed.
@@ -73,6 +74,7 @@ impl MasterKey {
             check: derive(label::CHECK),
             sync: derive(label::SYNC),
             scan: derive(label::SCAN),
+            records: derive(label::RECORDS),
         }
     }
 }
@@ -100,6 +102,9 @@ pub struct Subkeys {
     /// Keys the fingerprints of vault-value findings in `keep scan` output and baselines, so a weak
     /// value cannot be guessed back from a SARIF file or a committed baseline.
     pub scan: SecretBox<[u8; KEY_LEN]>,
+    /// Authenticates which version of each secret is the newest (heads), the set of secrets (the
+    /// manifest) and each key slot row (src/vault/manifest.rs, src/vault/slots.rs).
+    pub records: SecretBox<[u8; KEY_LEN]>,
 }
 
 impl std::fmt::Debug for Subkeys {

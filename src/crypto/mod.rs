@@ -8,5 +8,5 @@ pub mod aead;
 pub mod keys;
 pub mod random;
 
-pub use aead::{open, seal, Aad};
+pub use aead::{open, seal, Aad, NONCE_LEN, TAG_LEN};
 pub use keys::{BlindIndex, MasterKey, Subkeys, KEY_LEN};

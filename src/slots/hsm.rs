@@ -2,9 +2,14 @@
 //! it.
 //!
 //! Stored parameters (JSON, bound as AAD together with vault id, slot id and kind): the module path
-//! used at creation (a hint; `KEEP_PKCS11_MODULE` wins), the token label and serial, the key label and
-//! CKA_ID, the mechanism (`aes-gcm` or `aes-key-wrap`), the 96-bit GCM IV, and whether the slot was
-//! made with `--allow-weak-key`. The wrapped blob is the GCM ciphertext with its 16-byte tag.
+//! used at creation, the token label and serial, the key label and CKA_ID, the mechanism (`aes-gcm`
+//! or `aes-key-wrap`), the 96-bit GCM IV, and whether the slot was made with `--allow-weak-key`. The
+//! wrapped blob is the GCM ciphertext with its 16-byte tag.
+//!
+//! The module path is only a hint for error messages: it is never loaded (src/hsm/module.rs). Slots
+//! made since format 4 say so with `module_is_hint`, and their AAD covers the parameters with the
+//! module blanked ([`bound_params`]), so a vault moved to a machine where the module lives elsewhere,
+//! or an edited hint, still opens. Older slots bound the full text and keep doing so.
 //!
 //! On every open the key's attributes are checked again: a key that became (or was replaced by one
 //! that is) extractable, not sensitive or not private is refused, or accepted with a warning when the
@@ -47,6 +52,30 @@ struct SlotParams {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     iv: Option<String>,
     allow_weak_key: bool,
+    /// Set on slots made since format 4: `module` is left out of the bound parameters.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    module_is_hint: bool,
+}
+
+/// The parameters as the slot-row MAC covers them: with the module path blanked, whatever
+/// `module_is_hint` says (the MAC is new in format 4, and the path is never used). Serialised from the
+/// typed struct, so the text does not depend on JSON map ordering. `None` when unreadable.
+pub fn mac_params(params: &str) -> Option<String> {
+    let mut p: SlotParams = serde_json::from_str(params).ok()?;
+    p.module = PathBuf::new();
+    Some(serde_json::to_string(&p).expect("slot params serialise"))
+}
+
+/// The parameters as authenticated by the GCM wrap's AAD: the stored text,
+/// or for a slot with `module_is_hint` the same parameters with the module path blanked. `None`
+/// when the text is not readable parameters.
+pub fn bound_params(params: &str) -> Option<String> {
+    let mut p: SlotParams = serde_json::from_str(params).ok()?;
+    if !p.module_is_hint {
+        return Some(params.to_string());
+    }
+    p.module = PathBuf::new();
+    Some(serde_json::to_string(&p).expect("slot params serialise"))
 }
 
 /// How to reach the token and key.
@@ -102,14 +131,16 @@ impl SlotWrapper for HsmWrapper {
             mech,
             iv: (mech == Mech::AesGcm).then(|| B64.encode(iv)),
             allow_weak_key: self.allow_weak_key,
+            module_is_hint: true,
         })
         .expect("slot params serialise");
+        let bound = bound_params(&params).expect("own params parse");
         let wrapped = match mech {
             Mech::AesGcm => wrap::gcm_encrypt(
                 &token,
                 handle,
                 &iv,
-                ctx.aad(KIND, &params).as_bytes(),
+                ctx.aad(KIND, &bound).as_bytes(),
                 master.expose(),
             )?,
             Mech::AesKeyWrap => wrap::kw_encrypt(&token, handle, master.expose())?,
@@ -147,6 +178,7 @@ impl HsmPin {
         ctx: &SlotContext<'_>,
     ) -> Result<Option<MasterKey>> {
         let token = Token::open(None, Some(&p.module), &p.token, Some(&self.pin), false)?;
+        // The recorded module is a hint for the error only (never loaded: src/hsm/module.rs).
         // By label only: a key replaced under the same label must fail on the GCM tag (exit 5),
         // not pass as "not found".
         let key = keys::find(&token, &p.key, None)?;
@@ -162,11 +194,17 @@ impl HsmPin {
                     .ok_or_else(|| {
                         Error::Integrity(format!("HSM key slot {} has an unreadable IV", slot.id))
                     })?;
+                let bound = bound_params(&slot.params).ok_or_else(|| {
+                    Error::Integrity(format!(
+                        "HSM key slot {} has unreadable parameters",
+                        slot.id
+                    ))
+                })?;
                 wrap::gcm_decrypt(
                     &token,
                     handle,
                     &iv,
-                    ctx.aad(KIND, &slot.params).as_bytes(),
+                    ctx.aad(KIND, &bound).as_bytes(),
                     &slot.wrapped,
                 )?
             }

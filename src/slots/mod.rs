@@ -16,7 +16,10 @@ pub mod recovery;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::crypto::{Aad, MasterKey};
+use secrecy::ExposeSecret;
+
+use crate::crypto::keys::{hmac_parts, hmac_parts_verify};
+use crate::crypto::{Aad, MasterKey, KEY_LEN};
 use crate::error::{Error, Result};
 use crate::store::SlotRow;
 
@@ -72,13 +75,72 @@ pub fn make_slot(
 ) -> Result<SlotRow> {
     let ctx = SlotContext { vault_id, slot_id };
     let WrappedSlot { params, wrapped } = wrapper.wrap(master, &ctx)?;
-    Ok(SlotRow {
+    let mut row = SlotRow {
         id: slot_id,
         kind: wrapper.kind().to_string(),
         params,
         wrapped,
         created: now_secs(),
-    })
+        mac: None,
+    };
+    let keys = master.subkeys(vault_id);
+    row.mac = Some(row_mac(keys.records.expose_secret(), vault_id, &row).to_vec());
+    Ok(row)
+}
+
+/// The MAC of a whole slot row under the records key: vault id, slot id, kind, parameters, wrapped
+/// key and creation time (format 4).
+///
+/// The AEAD of the passphrase, recovery, age and GCM slots already binds their parameters, but an
+/// AES key-wrap HSM slot has no associated data at all, and no slot bound its `created` time. This MAC
+/// is checked right after a slot opens, before the key it gave is used for anything, and for every
+/// slot by `keep verify`. An HSM slot's module path is left out (it is only a hint, never loaded).
+pub fn row_mac(records_key: &[u8; KEY_LEN], vault_id: &[u8], slot: &SlotRow) -> [u8; 32] {
+    let params = mac_params(slot);
+    let parts = mac_parts(vault_id, slot, &params);
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    hmac_parts(records_key, &parts)
+}
+
+/// The parameters as the row MAC covers them: an HSM slot's without its module path.
+fn mac_params(slot: &SlotRow) -> String {
+    if slot.kind == hsm::KIND {
+        if let Some(p) = hsm::mac_params(&slot.params) {
+            return p;
+        }
+    }
+    slot.params.clone()
+}
+
+fn mac_parts<'a>(vault_id: &'a [u8], slot: &'a SlotRow, params: &'a str) -> [Vec<u8>; 7] {
+    [
+        b"keep/v2/slot".to_vec(),
+        vault_id.to_vec(),
+        slot.id.to_be_bytes().to_vec(),
+        slot.kind.as_bytes().to_vec(),
+        params.as_bytes().to_vec(),
+        slot.wrapped.clone(),
+        slot.created.to_be_bytes().to_vec(),
+    ]
+}
+
+/// Check a slot row's MAC; an integrity failure naming the slot when it is missing or wrong.
+pub fn check_row_mac(records_key: &[u8; KEY_LEN], vault_id: &[u8], slot: &SlotRow) -> Result<()> {
+    let params = mac_params(slot);
+    let parts = mac_parts(vault_id, slot, &params);
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    let ok = slot
+        .mac
+        .as_deref()
+        .is_some_and(|tag| hmac_parts_verify(records_key, &parts, tag));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Integrity(format!(
+            "key slot {} ({}) failed authentication: its row (parameters, wrapped key or date) was              edited, or copied from elsewhere. Nothing was unlocked with it; remove it with              `keep slot rm {}` after opening the vault with another slot",
+            slot.id, slot.kind, slot.id
+        )))
+    }
 }
 
 /// Try every unwrapper on every slot; the first that opens wins.

@@ -15,6 +15,24 @@ pub struct SlotRow {
     pub wrapped: Vec<u8>,
     /// Unix seconds.
     pub created: i64,
+    /// HMAC over the whole row under the records key (format 4); `None` in a vault not yet upgraded.
+    pub mac: Option<Vec<u8>>,
+}
+
+/// A secret's head: which version is its newest, and that version's nonce and tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadRow {
+    pub secret_id: i64,
+    pub version: u32,
+    pub digest: Vec<u8>,
+}
+
+/// Number of head groups (buckets); a head's bucket is its secret id modulo this.
+pub const HEAD_BUCKETS: i64 = 256;
+
+/// The bucket of a secret's head.
+pub fn bucket_of(secret_id: i64) -> i64 {
+    secret_id.rem_euclid(HEAD_BUCKETS)
 }
 
 /// A secret's identity: its blind-index tag and sealed address.
@@ -65,11 +83,22 @@ pub fn set_meta(conn: &Connection, key: &str, value: &[u8]) -> Result<()> {
     .map(|_| ())
 }
 
+/// Remove a value from the `meta` table.
+pub fn delete_meta(conn: &Connection, key: &str) -> Result<()> {
+    q(
+        "write the vault header",
+        conn.execute("DELETE FROM meta WHERE key = ?1", [key]),
+    )
+    .map(|_| ())
+}
+
 /// Every key slot, by id.
 pub fn slots(conn: &Connection) -> Result<Vec<SlotRow>> {
     let mut stmt = q(
         "read key slots",
-        conn.prepare_cached("SELECT id, kind, params, wrapped, created FROM slots ORDER BY id"),
+        conn.prepare_cached(
+            "SELECT id, kind, params, wrapped, created, mac FROM slots ORDER BY id",
+        ),
     )?;
     let rows = q(
         "read key slots",
@@ -80,6 +109,7 @@ pub fn slots(conn: &Connection) -> Result<Vec<SlotRow>> {
                 params: r.get(2)?,
                 wrapped: r.get(3)?,
                 created: r.get(4)?,
+                mac: r.get(5)?,
             })
         }),
     )?;
@@ -101,11 +131,149 @@ pub fn insert_slot(conn: &Connection, slot: &SlotRow) -> Result<()> {
     q(
         "add a key slot",
         conn.execute(
-            "INSERT INTO slots (id, kind, params, wrapped, created) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![slot.id, slot.kind, slot.params, slot.wrapped, slot.created],
+            "INSERT INTO slots (id, kind, params, wrapped, created, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                slot.id,
+                slot.kind,
+                slot.params,
+                slot.wrapped,
+                slot.created,
+                slot.mac
+            ],
         ),
     )
     .map(|_| ())
+}
+
+/// Set a slot's MAC (the format-4 upgrade of an older vault).
+pub fn set_slot_mac(conn: &Connection, id: u32, mac: &[u8]) -> Result<()> {
+    q(
+        "authenticate a key slot",
+        conn.execute("UPDATE slots SET mac = ?2 WHERE id = ?1", params![id, mac]),
+    )
+    .map(|_| ())
+}
+
+/// A secret's head row.
+pub fn head(conn: &Connection, secret_id: i64) -> Result<Option<HeadRow>> {
+    let mut stmt = q(
+        "read a secret's head",
+        conn.prepare_cached(
+            "SELECT version, digest FROM heads WHERE bucket = ?1 AND secret_id = ?2",
+        ),
+    )?;
+    q(
+        "read a secret's head",
+        stmt.query_row(params![bucket_of(secret_id), secret_id], |r| {
+            Ok(HeadRow {
+                secret_id,
+                version: r.get(0)?,
+                digest: r.get(1)?,
+            })
+        })
+        .optional(),
+    )
+}
+
+/// Every head of one bucket with its secret's lookup tag (`None` when the secret row is gone).
+pub fn bucket_heads(conn: &Connection, bucket: i64) -> Result<Vec<(HeadRow, Option<Vec<u8>>)>> {
+    let mut stmt = q(
+        "read the secrets' heads",
+        conn.prepare_cached(
+            "SELECT h.secret_id, h.version, h.digest, s.lookup
+               FROM heads h LEFT JOIN secrets s ON s.id = h.secret_id
+              WHERE h.bucket = ?1",
+        ),
+    )?;
+    let rows = q(
+        "read the secrets' heads",
+        stmt.query_map([bucket], |r| {
+            Ok((
+                HeadRow {
+                    secret_id: r.get(0)?,
+                    version: r.get(1)?,
+                    digest: r.get(2)?,
+                },
+                r.get(3)?,
+            ))
+        }),
+    )?;
+    q("read the secrets' heads", rows.collect())
+}
+
+/// Every head row (bucket as stored, head).
+pub fn all_heads(conn: &Connection) -> Result<Vec<(i64, HeadRow)>> {
+    let mut stmt = q(
+        "read the secrets' heads",
+        conn.prepare_cached("SELECT bucket, secret_id, version, digest FROM heads"),
+    )?;
+    let rows = q(
+        "read the secrets' heads",
+        stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                HeadRow {
+                    secret_id: r.get(1)?,
+                    version: r.get(2)?,
+                    digest: r.get(3)?,
+                },
+            ))
+        }),
+    )?;
+    q("read the secrets' heads", rows.collect())
+}
+
+/// Insert or replace a secret's head.
+pub fn put_head(conn: &Connection, head: &HeadRow) -> Result<()> {
+    let mut stmt = q(
+        "write a secret's head",
+        conn.prepare_cached(
+            "INSERT INTO heads (bucket, secret_id, version, digest) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (bucket, secret_id) DO UPDATE
+                SET version = excluded.version, digest = excluded.digest",
+        ),
+    )?;
+    q(
+        "write a secret's head",
+        stmt.execute(params![
+            bucket_of(head.secret_id),
+            head.secret_id,
+            head.version,
+            head.digest
+        ]),
+    )
+    .map(|_| ())
+}
+
+/// Every secret row.
+pub fn all_secrets(conn: &Connection) -> Result<Vec<SecretRow>> {
+    let mut stmt = q(
+        "list secrets",
+        conn.prepare_cached("SELECT id, lookup, name FROM secrets ORDER BY id"),
+    )?;
+    let rows = q(
+        "list secrets",
+        stmt.query_map([], |r| {
+            Ok(SecretRow {
+                id: r.get(0)?,
+                lookup: r.get(1)?,
+                sealed_name: r.get(2)?,
+            })
+        }),
+    )?;
+    q("list secrets", rows.collect())
+}
+
+/// Count the rows of a table (for the whole-vault check).
+pub fn count(conn: &Connection, table: &str) -> Result<u64> {
+    q(
+        "count records",
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| {
+            r.get::<_, i64>(0)
+        }),
+    )
+    .map(|n| n as u64)
 }
 
 /// Remove a slot; `false` when there was none with that id.
@@ -225,15 +393,17 @@ pub fn insert_version(
     .map(|_| ())
 }
 
-/// Every secret with its newest version, for listing.
-pub fn all_latest(conn: &Connection) -> Result<Vec<(SecretRow, VersionRow)>> {
+/// Every secret with its head and the version the head names (`None` when that row is missing),
+/// for listing. A secret with no head row is not listed here; the manifest's count catches it.
+#[allow(clippy::type_complexity)]
+pub fn all_latest(conn: &Connection) -> Result<Vec<(SecretRow, HeadRow, Option<Vec<u8>>)>> {
     let mut stmt = q(
         "list secrets",
         conn.prepare_cached(
-            "SELECT s.id, s.lookup, s.name, v.version, v.sealed
+            "SELECT s.id, s.lookup, s.name, h.version, h.digest, v.sealed
                FROM secrets s
-               JOIN versions v ON v.secret_id = s.id
-              WHERE v.version = (SELECT MAX(version) FROM versions WHERE secret_id = s.id)
+               JOIN heads h ON h.bucket = s.id % 256 AND h.secret_id = s.id
+               LEFT JOIN versions v ON v.secret_id = s.id AND v.version = h.version
               ORDER BY s.id",
         ),
     )?;
@@ -246,10 +416,12 @@ pub fn all_latest(conn: &Connection) -> Result<Vec<(SecretRow, VersionRow)>> {
                     lookup: r.get(1)?,
                     sealed_name: r.get(2)?,
                 },
-                VersionRow {
+                HeadRow {
+                    secret_id: r.get(0)?,
                     version: r.get(3)?,
-                    sealed: r.get(4)?,
+                    digest: r.get(4)?,
                 },
+                r.get(5)?,
             ))
         }),
     )?;

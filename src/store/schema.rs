@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub const APPLICATION_ID: i32 = 0x6B65_6570;
 
 /// The schema version this build writes. Equal to `MIGRATIONS.len()`.
-pub const FORMAT_VERSION: i32 = 3;
+pub const FORMAT_VERSION: i32 = 4;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -72,6 +72,21 @@ const MIGRATIONS: &[&str] = &[
          hash       BLOB NOT NULL,
          PRIMARY KEY (target_key, name_key)
      ) WITHOUT ROWID;",
+    // 3 -> 4: authenticated heads, manifest and slots (see SECURITY.md, "On-disk format" and
+    // src/vault/manifest.rs). One head per secret names its newest version and that version's
+    // nonce and tag; `bucket` (= secret id mod 256) groups heads so that one read checks one group against
+    // the keyed manifest in `meta`. `slots.mac` authenticates each whole slot row. The keys are needed
+    // to fill them in, so a migrated vault gets them at its first unlock (src/vault/upgrade.rs), which
+    // also removes `upgrade_pending`: only a vault that carries it may present an older header MAC.
+    "CREATE TABLE heads (
+         bucket    INTEGER NOT NULL,
+         secret_id INTEGER NOT NULL REFERENCES secrets(id),
+         version   INTEGER NOT NULL,
+         digest    BLOB    NOT NULL,
+         PRIMARY KEY (bucket, secret_id)
+     ) WITHOUT ROWID;
+     ALTER TABLE slots ADD COLUMN mac BLOB;
+     INSERT INTO meta (key, value) VALUES ('upgrade_pending', x'04');",
 ];
 
 /// Lay down the current schema in a new, empty database.

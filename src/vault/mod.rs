@@ -11,13 +11,17 @@
 //! # let _ = url; Ok(()) }
 //! ```
 
+mod manifest;
 mod record;
 mod secrets;
 mod slots;
+mod upgrade;
+mod verify;
 
 pub use record::Kind;
 pub use secrets::{Entry, VersionInfo, Writer};
 pub use slots::SlotInfo;
+pub use verify::Report as VerifyReport;
 
 use std::path::{Path, PathBuf};
 
@@ -87,8 +91,16 @@ fn read_header(store: &Store) -> Result<Header> {
     })
 }
 
-fn check_parts(h: &Header) -> [&[u8]; 3] {
-    [b"keep/v1/header", &h.vault_id, h.kdf.as_bytes()]
+/// The header MAC's input. Format 4 uses a new label: a header that verifies under it tells the
+/// reader that heads, manifest and slot MACs exist and must verify; one that verifies only under the
+/// old label is an older vault, upgraded at this unlock (upgrade.rs).
+fn check_parts(h: &Header, format4: bool) -> [&[u8]; 3] {
+    let label: &[u8] = if format4 {
+        b"keep/v2/header"
+    } else {
+        b"keep/v1/header"
+    };
+    [label, &h.vault_id, h.kdf.as_bytes()]
 }
 
 impl Vault {
@@ -106,12 +118,15 @@ impl Vault {
             kdf: kdf_json,
             check: Vec::new(),
         };
-        let check = crypto::keys::hmac_parts(keys.check.expose_secret(), &check_parts(&header));
+        let check =
+            crypto::keys::hmac_parts(keys.check.expose_secret(), &check_parts(&header, true));
         let mut store = Store::create(path)?;
         store.write(|tx| {
             store::set_meta(tx, "vault_id", &vault_id)?;
             store::set_meta(tx, "kdf", header.kdf.as_bytes())?;
             store::set_meta(tx, "check", &check)?;
+            manifest::Manifest::empty().store(tx, &keys, &vault_id)?;
+            store::delete_meta(tx, upgrade::PENDING)?;
             store::insert_slot(tx, &slot)
         })?;
         Ok(Vault {
@@ -196,23 +211,47 @@ impl Vault {
     }
 
     /// Finish opening with a master key: verify the header MAC, which proves both that the key is this
-    /// vault's and that the header was not edited.
+    /// vault's and that the header was not edited; then the MAC of the slot that opened it. An older
+    /// vault is upgraded to format 4 here (upgrade.rs).
     fn with_key(
-        store: Store,
+        mut store: Store,
         header: &Header,
         master: MasterKey,
         opened_by: Option<u32>,
     ) -> Result<Vault> {
         let keys = master.subkeys(&header.vault_id);
-        if !hmac_parts_verify(
-            keys.check.expose_secret(),
-            &check_parts(header),
-            &header.check,
-        ) {
-            return Err(Error::Integrity(format!(
-                "the header of {} failed authentication: it was edited, or the key belongs to another vault",
-                store.path().display()
-            )));
+        let verifies = |format4| {
+            hmac_parts_verify(
+                keys.check.expose_secret(),
+                &check_parts(header, format4),
+                &header.check,
+            )
+        };
+        if !verifies(true) {
+            if !verifies(false) {
+                return Err(Error::Integrity(format!(
+                    "the header of {} failed authentication: it was edited, or the key belongs to another vault",
+                    store.path().display()
+                )));
+            }
+            if store.meta(upgrade::PENDING)?.is_none() {
+                return Err(Error::Integrity(format!(
+                    "the header of {} carries the authentication of an older keep format, but the \
+                     vault was already upgraded: the header was restored from an older copy of the \
+                     file. Restore the vault from a backup",
+                    store.path().display()
+                )));
+            }
+            let check =
+                crypto::keys::hmac_parts(keys.check.expose_secret(), &check_parts(header, true));
+            store.write(|tx| upgrade::to_format4(tx, &keys, &header.vault_id, &check))?;
+        }
+        if let Some(id) = opened_by {
+            let slots = store::slots(store.conn())?;
+            let slot = slots.iter().find(|s| s.id == id).ok_or_else(|| {
+                Error::Integrity(format!("key slot {id} vanished while the vault was opened"))
+            })?;
+            crate::slots::check_row_mac(keys.records.expose_secret(), &header.vault_id, slot)?;
         }
         Ok(Vault {
             store,

@@ -1,16 +1,18 @@
 //! Reading and writing secrets. Every change appends a version; deleting appends a tombstone, so
 //! `history` and `rollback` can always bring a value back.
 
+use std::collections::HashSet;
 use std::time::SystemTime;
 
 use rusqlite::Connection;
 
+use super::manifest::{self, Manifest};
 use super::record::{self, Kind, Version};
 use super::Vault;
 use crate::crypto::Subkeys;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Scope};
-use crate::store::{self, SecretRow};
+use crate::store::{self, bucket_of, HeadRow, SecretRow, VersionRow};
 use crate::value::SecretValue;
 
 /// A secret as listed by `ls`.
@@ -34,7 +36,7 @@ pub struct VersionInfo {
 }
 
 /// Read-side helpers shared by [`Vault`] and [`Writer`], over any connection or transaction.
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     conn: &'a Connection,
     keys: &'a Subkeys,
     vault_id: &'a [u8],
@@ -76,7 +78,7 @@ impl Ctx<'_> {
         self.find(address)?.ok_or_else(|| not_found(address))
     }
 
-    fn open(
+    pub(super) fn open(
         &self,
         row: &SecretRow,
         version: u32,
@@ -94,24 +96,81 @@ impl Ctx<'_> {
         )
     }
 
-    fn latest(&self, row: &SecretRow, address: &Address) -> Result<Option<Version>> {
-        match store::latest_version(self.conn, row.id)? {
-            Some(v) => self.open(row, v.version, &v.sealed, address).map(Some),
-            None => Ok(None),
+    /// The secret's head and the version it names, checked against each other and against the
+    /// newest version row (the bucket is checked against the manifest by the caller).
+    pub(super) fn head(&self, row: &SecretRow, address: &Address) -> Result<(HeadRow, VersionRow)> {
+        let head = store::head(self.conn, row.id)?.ok_or_else(|| {
+            Error::Integrity(format!(
+                "{address}: its head (the record of its newest version) is missing from the vault \
+                 file; it was deleted. Other secrets are unaffected; `keep verify` checks the rest"
+            ))
+        })?;
+        let v = store::version(self.conn, row.id, head.version)?.ok_or_else(|| {
+            Error::Integrity(format!(
+                "{address}: its newest version {} is missing from the vault file (the row was \
+                 deleted, which would silently roll it back); other secrets are unaffected. \
+                 `keep history {}` shows what is left; restore from a backup",
+                head.version, address.name
+            ))
+        })?;
+        if manifest::digest(&v.sealed) != head.digest {
+            return Err(Error::Integrity(format!(
+                "{address}: version {} is not the one its head recorded (it was replaced, e.g. \
+                 replayed from an older copy of the file); other secrets are unaffected",
+                head.version
+            )));
         }
+        if let Some(newest) = store::latest_version(self.conn, row.id)? {
+            if newest.version != head.version {
+                return Err(Error::Integrity(format!(
+                    "{address}: the vault holds version {} but its head says {} is the newest (the \
+                     head was replayed from an older copy of the file); other secrets are unaffected",
+                    newest.version, head.version
+                )));
+            }
+        }
+        Ok((head, v))
+    }
+
+    /// The newest version, authenticated: its head, and the head's bucket against `manifest`.
+    fn latest_with(
+        &self,
+        row: &SecretRow,
+        address: &Address,
+        manifest: &Manifest,
+    ) -> Result<(HeadRow, Version)> {
+        let (head, v) = self.head(row, address)?;
+        manifest
+            .check_bucket(self.conn, self.keys, self.vault_id, bucket_of(row.id))
+            .map_err(|e| in_reading(address, e))?;
+        let opened = self.open(row, v.version, &v.sealed, address)?;
+        Ok((head, opened))
+    }
+
+    fn latest(&self, row: &SecretRow, address: &Address) -> Result<Version> {
+        let manifest = Manifest::load(self.conn, self.keys, self.vault_id)?;
+        self.latest_with(row, address, &manifest).map(|(_, v)| v)
     }
 
     fn get(&self, address: &Address) -> Result<(u32, SecretValue)> {
         let row = self.require(address)?;
-        match self.latest(&row, address)? {
-            Some(v) if v.kind == Kind::Value => Ok((v.version, v.value)),
-            Some(v) => Err(Error::NotFound(format!(
+        let v = self.latest(&row, address)?;
+        match v.kind {
+            Kind::Value => Ok((v.version, v.value)),
+            Kind::Tombstone => Err(Error::NotFound(format!(
                 "{address} was deleted (version {}); `keep history {address}` shows earlier \
                  versions and `keep rollback {address} --to N` restores one",
                 v.version
             ))),
-            None => Err(not_found(address)),
         }
+    }
+}
+
+/// Prefix an integrity failure with the secret being read.
+fn in_reading(address: &Address, e: Error) -> Error {
+    match e {
+        Error::Integrity(m) => Error::Integrity(format!("reading {address}: {m}")),
+        other => other,
     }
 }
 
@@ -122,7 +181,7 @@ fn not_found(address: &Address) -> Error {
 }
 
 impl Vault {
-    fn ctx(&self) -> Ctx<'_> {
+    pub(super) fn ctx(&self) -> Ctx<'_> {
         Ctx {
             conn: self.store.conn(),
             keys: &self.keys,
@@ -173,8 +232,19 @@ impl Vault {
     /// an error naming it rather than silently skipped.
     fn latest_all(&self, scope: Option<&Scope>) -> Result<Vec<(Address, Version)>> {
         let ctx = self.ctx();
+        let manifest = Manifest::load(ctx.conn, ctx.keys, ctx.vault_id)?;
+        let rows = store::all_latest(ctx.conn)?;
+        // Every head against the manifest first: a deleted secret or a rolled-back head fails the
+        // whole listing (naming what is wrong) instead of silently leaving a name out.
+        let computed = Manifest::compute(
+            ctx.keys,
+            ctx.vault_id,
+            rows.iter()
+                .map(|(row, head, _)| (row.lookup.as_slice(), head)),
+        );
+        manifest.check_all(&computed, store::count(ctx.conn, "secrets")?)?;
         let mut out = Vec::new();
-        for (row, latest) in store::all_latest(ctx.conn)? {
+        for (row, head, sealed) in rows {
             let address = record::open_name(
                 &self.keys,
                 &self.vault_id,
@@ -185,7 +255,16 @@ impl Vault {
             if scope.is_some_and(|s| s != &address.scope) {
                 continue;
             }
-            let version = ctx.open(&row, latest.version, &latest.sealed, &address)?;
+            let sealed = sealed
+                .filter(|s| manifest::digest(s) == head.digest)
+                .ok_or_else(|| {
+                    Error::Integrity(format!(
+                        "{address}: its newest version {} is missing from the vault file or was \
+                         replaced; other secrets are unaffected (`keep get` on the others works)",
+                        head.version
+                    ))
+                })?;
+            let version = ctx.open(&row, head.version, &sealed, &address)?;
             out.push((address, version));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -263,26 +342,53 @@ impl Vault {
     pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let (keys, vault_id) = (&self.keys, &self.vault_id);
         self.store.write(|tx| {
-            f(&mut Writer {
+            let mut w = Writer {
                 ctx: Ctx {
                     conn: tx,
                     keys,
                     vault_id,
                 },
-            })
+                manifest: None,
+                checked: HashSet::new(),
+                dirty: false,
+            };
+            let out = f(&mut w)?;
+            if w.dirty {
+                if let Some(m) = &w.manifest {
+                    m.store(tx, keys, vault_id)?;
+                }
+            }
+            Ok(out)
         })
     }
 }
 
 /// Writes inside one transaction (see [`Vault::write`]).
+///
+/// The manifest is read and authenticated once per transaction, updated in memory by each write, and
+/// stored with the new MAC when the transaction's work is done; each bucket a write touches is
+/// checked against it once.
 pub struct Writer<'a> {
     ctx: Ctx<'a>,
+    manifest: Option<Manifest>,
+    checked: HashSet<i64>,
+    dirty: bool,
 }
 
 impl Writer<'_> {
     /// Read the current value inside this transaction.
     pub fn get(&self, address: &Address) -> Result<SecretValue> {
-        self.ctx.get(address).map(|(_, v)| v)
+        // After a write in this transaction the stored manifest is stale until commit: check
+        // against the one held here.
+        let Some(manifest) = &self.manifest else {
+            return self.ctx.get(address).map(|(_, v)| v);
+        };
+        let row = self.ctx.require(address)?;
+        let (_, v) = self.ctx.latest_with(&row, address, manifest)?;
+        match v.kind {
+            Kind::Value => Ok(v.value),
+            Kind::Tombstone => Err(not_found(address)),
+        }
     }
 
     /// The current version and value inside this transaction.
@@ -295,22 +401,52 @@ impl Writer<'_> {
         self.ctx.conn
     }
 
-    fn append(&self, address: &Address, kind: Kind, value: &[u8]) -> Result<u32> {
-        let ctx = &self.ctx;
-        let row = match ctx.find(address)? {
-            Some(row) => row,
+    /// The transaction's manifest, read and authenticated on first use.
+    fn manifest(&mut self) -> Result<&mut Manifest> {
+        if self.manifest.is_none() {
+            let c = &self.ctx;
+            self.manifest = Some(Manifest::load(c.conn, c.keys, c.vault_id)?);
+        }
+        Ok(self.manifest.as_mut().expect("just loaded"))
+    }
+
+    /// The authenticated newest version of an existing secret, inside this transaction.
+    fn latest(&mut self, row: &SecretRow, address: &Address) -> Result<(HeadRow, Version)> {
+        let bucket = bucket_of(row.id);
+        self.manifest()?;
+        let (ctx, manifest) = (&self.ctx, self.manifest.as_ref().expect("loaded"));
+        let (head, v) = ctx.head(row, address)?;
+        if !self.checked.contains(&bucket) {
+            manifest
+                .check_bucket(ctx.conn, ctx.keys, ctx.vault_id, bucket)
+                .map_err(|e| in_reading(address, e))?;
+            self.checked.insert(bucket);
+        }
+        let opened = ctx.open(row, v.version, &v.sealed, address)?;
+        Ok((head, opened))
+    }
+
+    fn append(&mut self, address: &Address, kind: Kind, value: &[u8]) -> Result<u32> {
+        let (row, old) = match self.ctx.find(address)? {
+            Some(row) => {
+                let (head, _) = self.latest(&row, address)?;
+                (row, Some(head))
+            }
             None => {
+                let ctx = &self.ctx;
                 let lookup = ctx.lookup(address);
                 let sealed_name = record::seal_name(ctx.keys, ctx.vault_id, &lookup, address);
                 let id = store::insert_secret(ctx.conn, &lookup, &sealed_name)?;
-                SecretRow {
+                let row = SecretRow {
                     id,
                     lookup: lookup.to_vec(),
                     sealed_name,
-                }
+                };
+                (row, None)
             }
         };
-        let next = store::latest_version(ctx.conn, row.id)?.map_or(1, |v| v.version + 1);
+        let ctx = &self.ctx;
+        let next = old.as_ref().map_or(1, |h| h.version + 1);
         let sealed = record::seal_version(
             ctx.keys,
             ctx.vault_id,
@@ -321,6 +457,16 @@ impl Writer<'_> {
             value,
         );
         store::insert_version(ctx.conn, row.id, next, &sealed)?;
+        let head = HeadRow {
+            secret_id: row.id,
+            version: next,
+            digest: manifest::digest(&sealed),
+        };
+        store::put_head(ctx.conn, &head)?;
+        let (keys, vault_id) = (ctx.keys, ctx.vault_id);
+        self.manifest()?
+            .update(keys, vault_id, &row.lookup, old.as_ref(), &head);
+        self.dirty = true;
         Ok(next)
     }
 
@@ -332,9 +478,9 @@ impl Writer<'_> {
     /// Delete a secret (a tombstone version). Deleting what is already deleted or absent is not found.
     pub fn remove(&mut self, address: &Address) -> Result<u32> {
         let row = self.ctx.require(address)?;
-        match self.ctx.latest(&row, address)? {
-            Some(v) if v.kind == Kind::Value => self.append(address, Kind::Tombstone, &[]),
-            _ => Err(not_found(address)),
+        match self.latest(&row, address)?.1.kind {
+            Kind::Value => self.append(address, Kind::Tombstone, &[]),
+            Kind::Tombstone => Err(not_found(address)),
         }
     }
 

@@ -55,7 +55,9 @@ def main(vault_path: str, pass_path: str) -> None:
     vault_id, kdf, check = meta["vault_id"], meta["kdf"], meta["check"]
 
     master = None
-    for slot_id, kind, params, wrapped in db.execute("SELECT id, kind, params, wrapped FROM slots"):
+    slot_rows = list(db.execute("SELECT id, kind, params, wrapped, created, mac FROM slots"))
+    opened_by = None
+    for slot_id, kind, params, wrapped, _created, _mac in slot_rows:
         if kind != "passphrase":
             continue
         p = json.loads(params)
@@ -65,20 +67,44 @@ def main(vault_path: str, pass_path: str) -> None:
         )
         try:
             master = open_sealed(kek, aad("keep/v1/slot", lp(vault_id), u64(slot_id), lp(kind.encode()), lp(params.encode())), wrapped)
+            opened_by = slot_id
             break
         except Exception:
             continue
     assert master is not None, "no passphrase slot opened"
 
-    keys = {label: hkdf(master, vault_id, f"keep/v1/{label}".encode()) for label in ("values", "names", "blind-index", "check")}
-    assert hmac.compare_digest(hmac_parts(keys["check"], b"keep/v1/header", vault_id, bytes(kdf)), check), "header check failed"
+    labels = ("values", "names", "blind-index", "check", "records")
+    keys = {label: hkdf(master, vault_id, f"keep/v1/{label}".encode()) for label in labels}
+    assert hmac.compare_digest(hmac_parts(keys["check"], b"keep/v2/header", vault_id, bytes(kdf)), check), "header check failed"
+
+    # Format 4: the slot that opened is authenticated as a whole row.
+    for slot_id, kind, params, wrapped, created, mac in slot_rows:
+        if slot_id == opened_by:
+            body = hmac_parts(keys["records"], b"keep/v2/slot", vault_id, struct.pack(">I", slot_id), kind.encode(),
+                              params.encode(), wrapped, struct.pack(">q", created))
+            assert hmac.compare_digest(body, mac), "slot MAC failed"
+
+    # The manifest: count || 256 bucket XORs || HMAC; each head's keyed element goes into its bucket.
+    manifest = meta["manifest"]
+    body, tag = manifest[:-32], manifest[-32:]
+    assert hmac.compare_digest(hmac_parts(keys["records"], b"keep/v2/manifest", vault_id, body), tag), "manifest MAC failed"
+    count = struct.unpack(">Q", body[:8])[0]
+    buckets = [bytearray(32) for _ in range(256)]
+    rows = list(db.execute(
+        "SELECT s.id, s.lookup, s.name, h.bucket, h.version, h.digest, v.sealed FROM secrets s "
+        "JOIN heads h ON h.secret_id = s.id JOIN versions v ON v.secret_id = s.id AND v.version = h.version"
+    ))
+    assert count == len(rows) == db.execute("SELECT COUNT(*) FROM secrets").fetchone()[0], "secret count"
+    for secret_id, lookup, _n, bucket, version, digest, sealed in rows:
+        assert bucket == secret_id % 256 and sealed[:24] + sealed[-16:] == digest, "head"
+        assert db.execute("SELECT MAX(version) FROM versions WHERE secret_id = ?", (secret_id,)).fetchone()[0] == version
+        e = hmac_parts(keys["records"], b"keep/v2/head", vault_id, struct.pack(">q", secret_id), lookup,
+                       struct.pack(">I", version), digest)
+        buckets[bucket] = bytearray(a ^ b for a, b in zip(buckets[bucket], e))
+    assert b"".join(bytes(b) for b in buckets) == body[8:], "manifest buckets"
 
     out = {}
-    rows = db.execute(
-        "SELECT s.id, s.lookup, s.name, v.version, v.sealed FROM secrets s JOIN versions v ON v.secret_id = s.id "
-        "WHERE v.version = (SELECT MAX(version) FROM versions WHERE secret_id = s.id)"
-    )
-    for secret_id, lookup, sealed_name, version, sealed in rows:
+    for secret_id, lookup, sealed_name, _bucket, version, _digest, sealed in rows:
         name = open_sealed(keys["names"], aad("keep/v1/name", lp(vault_id), lp(lookup)), sealed_name).decode()
         project, env, short = name.split("/", 2)
         assert hmac_parts(keys["blind-index"], b"secret", project.encode(), env.encode(), short.encode()) == lookup

@@ -1,0 +1,282 @@
+//! Which version of each secret is the newest, and which secrets exist, authenticated.
+//!
+//! Sealing each version with its position as associated data (record.rs) stops edits and swaps, but
+//! not deletions: drop the newest `versions` row and the one before it becomes "current"; drop a
+//! secret's rows and it is gone. Two records close that:
+//!
+//! - A **head** per secret (`heads` table): its newest version number and the nonce and tag of that
+//!   version's sealed blob ([`digest`]), written in the same transaction as the version. A read checks that the
+//!   version the head names exists, is the very blob the head hashed, and that no newer version exists.
+//! - A **manifest** (`meta.manifest`): the number of secrets, and for each of 256 buckets the XOR of
+//!   a keyed element `E = HMAC(records, "keep/v2/head", vault id, secret id, lookup, version,
+//!   digest)` over the heads in it (bucket = secret id mod 256), all under one HMAC. The head rows are
+//!   not MAC'd one by one: a head is authentic exactly when its bucket's XOR matches the manifest.
+//!
+//! Why this shape: the elements are PRF outputs that are never stored, so an attacker who sees every
+//! head row and every older copy of the file still cannot pick another combination of heads with the
+//! same XOR (an XOR of *public* per-head MACs would fall to linear algebra over GF(2) once a few
+//! hundred old heads are at hand). The XOR makes updates O(1): a write XORs out the old element and
+//! in the new one, and re-MACs the 8 KiB manifest. Buckets keep reads cheap: `get` recomputes one
+//! bucket (1/256 of the vault, ~40 HMACs at 10,000 secrets) instead of every head, while `ls`, `env`,
+//! `exec` and `verify`, which read every secret anyway, check all buckets and the count.
+//!
+//! What stays possible: restoring the manifest together with every head and version row from one
+//! older copy is a rollback of every secret at once, i.e. of the whole file; that is out of scope
+//! here (SECURITY.md; the audit witness outside the file is what can notice it).
+
+use std::collections::{BTreeSet, HashMap};
+
+use hmac::{Hmac, Mac};
+use rusqlite::Connection;
+use secrecy::ExposeSecret;
+use sha2::Sha256;
+
+use crate::crypto::keys::{hmac_parts, hmac_parts_verify};
+use crate::crypto::Subkeys;
+use crate::error::{Error, Result};
+use crate::store::{self, bucket_of, HeadRow, HEAD_BUCKETS};
+
+const META_KEY: &str = "manifest";
+const BUCKETS: usize = HEAD_BUCKETS as usize;
+/// `count (u64 BE) || 256 bucket digests || HMAC`.
+const LEN: usize = 8 + BUCKETS * 32 + 32;
+
+/// What a head records of its version's sealed blob: its nonce and its Poly1305 tag (40 bytes).
+///
+/// Every reader also opens the blob at that position, so the pair names exactly one blob: another
+/// blob with the same nonce and tag would be a Poly1305 forgery. This costs no hashing, which keeps
+/// `ls` of a large vault cheap. A blob too short to hold both is recorded whole (it cannot open).
+pub fn digest(sealed: &[u8]) -> Vec<u8> {
+    const NONCE: usize = crate::crypto::NONCE_LEN;
+    const TAG: usize = crate::crypto::TAG_LEN;
+    if sealed.len() < NONCE + TAG {
+        return sealed.to_vec();
+    }
+    let mut d = Vec::with_capacity(NONCE + TAG);
+    d.extend_from_slice(&sealed[..NONCE]);
+    d.extend_from_slice(&sealed[sealed.len() - TAG..]);
+    d
+}
+
+/// HMAC under the records key, its key schedule computed once and cloned per element.
+struct ElementKey(Hmac<Sha256>);
+
+impl ElementKey {
+    fn new(keys: &Subkeys) -> ElementKey {
+        ElementKey(
+            <Hmac<Sha256> as Mac>::new_from_slice(keys.records.expose_secret())
+                .expect("HMAC takes any key length"),
+        )
+    }
+
+    /// The keyed, never-stored element of one head: the same bytes as
+    /// `hmac_parts(records, ["keep/v2/head", vault id, secret id, lookup, version, digest])`.
+    fn element(&self, vault_id: &[u8], lookup: &[u8], head: &HeadRow) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        for part in [
+            b"keep/v2/head".as_slice(),
+            vault_id,
+            &head.secret_id.to_be_bytes(),
+            lookup,
+            &head.version.to_be_bytes(),
+            &head.digest,
+        ] {
+            mac.update(&(part.len() as u32).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+fn xor(into: &mut [u8; 32], e: &[u8; 32]) {
+    into.iter_mut().zip(e).for_each(|(a, b)| *a ^= b);
+}
+
+/// The manifest: how many secrets exist and each bucket's XOR of head elements.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub count: u64,
+    buckets: Vec<[u8; 32]>,
+}
+
+fn failed(what: impl std::fmt::Display) -> Error {
+    Error::Integrity(format!(
+        "{what}. A record was deleted, replayed from an older copy of the file, or edited; \
+         `keep verify` checks the whole vault. Restore the vault from a backup"
+    ))
+}
+
+impl Manifest {
+    /// The manifest of a vault with no secrets.
+    pub fn empty() -> Manifest {
+        Manifest {
+            count: 0,
+            buckets: vec![[0u8; 32]; BUCKETS],
+        }
+    }
+
+    fn body(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(LEN);
+        out.extend_from_slice(&self.count.to_be_bytes());
+        for b in &self.buckets {
+            out.extend_from_slice(b);
+        }
+        out
+    }
+
+    fn mac_parts<'a>(vault_id: &'a [u8], body: &'a [u8]) -> [&'a [u8]; 3] {
+        [b"keep/v2/manifest", vault_id, body]
+    }
+
+    /// Read and authenticate the manifest.
+    pub fn load(conn: &Connection, keys: &Subkeys, vault_id: &[u8]) -> Result<Manifest> {
+        let raw = store::meta(conn, META_KEY)?
+            .ok_or_else(|| failed("the vault's manifest (the list of its secrets) is missing"))?;
+        if raw.len() != LEN {
+            return Err(failed("the vault's manifest is damaged"));
+        }
+        let (body, tag) = raw.split_at(LEN - 32);
+        if !hmac_parts_verify(
+            keys.records.expose_secret(),
+            &Self::mac_parts(vault_id, body),
+            tag,
+        ) {
+            return Err(failed("the vault's manifest failed authentication"));
+        }
+        let count = u64::from_be_bytes(body[..8].try_into().expect("8 bytes"));
+        let buckets = body[8..]
+            .chunks_exact(32)
+            .map(|c| c.try_into().expect("32 bytes"))
+            .collect();
+        Ok(Manifest { count, buckets })
+    }
+
+    /// MAC and write the manifest.
+    pub fn store(&self, conn: &Connection, keys: &Subkeys, vault_id: &[u8]) -> Result<()> {
+        let mut raw = self.body();
+        let tag = hmac_parts(
+            keys.records.expose_secret(),
+            &Self::mac_parts(vault_id, &raw),
+        );
+        raw.extend_from_slice(&tag);
+        store::set_meta(conn, META_KEY, &raw)
+    }
+
+    /// Replace `old` (absent for a new secret) by `new` in the manifest.
+    pub fn update(
+        &mut self,
+        keys: &Subkeys,
+        vault_id: &[u8],
+        lookup: &[u8],
+        old: Option<&HeadRow>,
+        new: &HeadRow,
+    ) {
+        self.update_with(&ElementKey::new(keys), vault_id, lookup, old, new);
+    }
+
+    fn update_with(
+        &mut self,
+        key: &ElementKey,
+        vault_id: &[u8],
+        lookup: &[u8],
+        old: Option<&HeadRow>,
+        new: &HeadRow,
+    ) {
+        let b = &mut self.buckets[bucket_of(new.secret_id) as usize];
+        match old {
+            Some(old) => xor(b, &key.element(vault_id, lookup, old)),
+            None => self.count += 1,
+        }
+        xor(b, &key.element(vault_id, lookup, new));
+    }
+
+    /// Check one bucket's heads against the manifest (what a single read costs).
+    pub fn check_bucket(
+        &self,
+        conn: &Connection,
+        keys: &Subkeys,
+        vault_id: &[u8],
+        bucket: i64,
+    ) -> Result<()> {
+        let key = ElementKey::new(keys);
+        let mut acc = [0u8; 32];
+        for (head, lookup) in store::bucket_heads(conn, bucket)? {
+            let lookup = lookup.ok_or_else(|| {
+                failed(format!(
+                    "secret record #{} has a head but no secret row",
+                    head.secret_id
+                ))
+            })?;
+            xor(&mut acc, &key.element(vault_id, &lookup, &head));
+        }
+        if acc != self.buckets[bucket as usize] {
+            return Err(failed(format!(
+                "the heads of group {bucket} of the vault's secrets do not match its manifest: a \
+                 secret's newest version was rolled back, or a secret was removed or added"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The manifest the given heads would have, keyed by their secrets' lookup tags.
+    pub fn compute<'a>(
+        keys: &Subkeys,
+        vault_id: &[u8],
+        heads: impl IntoIterator<Item = (&'a [u8], &'a HeadRow)>,
+    ) -> Manifest {
+        let key = ElementKey::new(keys);
+        let mut m = Manifest::empty();
+        for (lookup, head) in heads {
+            m.update_with(&key, vault_id, lookup, None, head);
+        }
+        m
+    }
+
+    /// Compare against a manifest computed from every head, naming the buckets that differ.
+    pub fn check_all(&self, computed: &Manifest, secrets: u64) -> Result<()> {
+        let bad: BTreeSet<usize> = (0..BUCKETS)
+            .filter(|&i| self.buckets[i] != computed.buckets[i])
+            .collect();
+        if self.count != secrets || self.count != computed.count {
+            return Err(failed(format!(
+                "the vault's manifest lists {} secrets but the file holds {secrets} (with {} \
+                 heads): a secret was removed or added",
+                self.count, computed.count
+            )));
+        }
+        if !bad.is_empty() {
+            let groups: Vec<String> = bad.iter().map(|b| b.to_string()).collect();
+            return Err(failed(format!(
+                "the heads of group(s) {} of the vault's secrets do not match its manifest: a \
+                 secret's newest version was rolled back, or a secret was replaced",
+                groups.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Build heads and a manifest from the rows as they are (the format-4 upgrade of an older vault,
+/// whose newest versions were never authenticated): each secret's highest version becomes its head.
+pub fn rebuild(conn: &Connection, keys: &Subkeys, vault_id: &[u8]) -> Result<()> {
+    let mut lookups: HashMap<i64, Vec<u8>> = HashMap::new();
+    let mut heads = Vec::new();
+    for row in store::all_secrets(conn)? {
+        if let Some(v) = store::latest_version(conn, row.id)? {
+            let head = HeadRow {
+                secret_id: row.id,
+                version: v.version,
+                digest: digest(&v.sealed),
+            };
+            store::put_head(conn, &head)?;
+            heads.push(head);
+        }
+        lookups.insert(row.id, row.lookup);
+    }
+    let m = Manifest::compute(
+        keys,
+        vault_id,
+        heads.iter().map(|h| (lookups[&h.secret_id].as_slice(), h)),
+    );
+    m.store(conn, keys, vault_id)
+}
