@@ -193,6 +193,9 @@ pub struct RotateArgs {
     /// Drop the pending value
     #[arg(long, requires = "name", conflicts_with = "generator")]
     pub discard: bool,
+    /// Rotate locally only: do not push the new value to the scope's sync targets
+    #[arg(long)]
+    pub no_push: bool,
 }
 
 #[derive(Debug, Subcommand)]
