@@ -32,6 +32,36 @@ pub fn recipient(text: &str) -> Result<age::x25519::Recipient> {
     })
 }
 
+/// The recipients of an age recipients file (`age -R FILE`): one a line, blank lines and `#`
+/// comments skipped. Each is checked by [`recipient`], which names the file's line on failure.
+pub fn recipients_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NotFound(format!(
+            "recipients file {} does not exist",
+            path.display()
+        )),
+        _ => Error::io("read the recipients file", path, e),
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        recipient(line).map_err(|e| {
+            Error::Usage(format!("{} line {}: {e}", path.display(), i + 1))
+        })?;
+        out.push(line.to_string());
+    }
+    if out.is_empty() {
+        return Err(Error::Usage(format!(
+            "recipients file {} lists no recipient",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
 /// Read identities from an age identity file (as written by `age-keygen`).
 pub fn identities(path: &Path) -> Result<Vec<Box<dyn age::Identity>>> {
     if !path.is_file() {
