@@ -339,3 +339,54 @@ fn export_format_dotenv_is_plain_0600_with_a_warning() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "nothing written");
 }
+
+/// An SSH key pair made by `ssh-keygen` in `dir`: (private key path, public key line).
+fn ssh_key(dir: &std::path::Path, kind: &str, bits: &str, name: &str) -> (std::path::PathBuf, String) {
+    let key = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", kind, "-b", bits, "-N", "", "-C", "ana@laptop", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ssh-keygen: {}", stderr(&out));
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    (key, public.trim().to_string())
+}
+
+#[test]
+fn ssh_recipients_decrypt_with_the_age_cli_and_a_weak_rsa_key_is_refused() {
+    let tv = TestVault::new();
+    tv.set("A", "ssh-handed-value");
+    let (ed, ed_pub) = ssh_key(tv.path(), "ed25519", "256", "id_ed25519");
+    let (rsa, _) = ssh_key(tv.path(), "rsa", "2048", "id_rsa");
+    let file = tv.path().join("out.age");
+    // One on the command line, one through a recipients file (the .pub file as it is).
+    let out = tv.run(&[
+        "export",
+        "--age",
+        &ed_pub,
+        "-R",
+        rsa.with_extension("pub").to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for key in [&ed, &rsa] {
+        let dec = Command::new("age")
+            .arg("-d")
+            .arg("-i")
+            .arg(key)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(dec.status.success(), "age -d -i {}: {}", key.display(), stderr(&dec));
+        assert!(String::from_utf8_lossy(&dec.stdout).contains("ssh-handed-value"));
+    }
+
+    let (_, weak) = ssh_key(tv.path(), "rsa", "1024", "id_weak");
+    std::fs::remove_file(&file).unwrap();
+    let out = tv.run(&["export", "--age", &weak, "-o", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("too weak"), "{}", stderr(&out));
+    assert!(!file.exists(), "nothing written");
+}

@@ -48,7 +48,7 @@ pub fn recipients_file(path: &Path) -> Result<Vec<String>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        recipient(line).map_err(|e| {
+        HandOff::parse(line).map_err(|e| {
             Error::Usage(format!("{} line {}: {e}", path.display(), i + 1))
         })?;
         out.push(line.to_string());
@@ -93,12 +93,73 @@ pub fn encrypt(
     recipients: &[age::x25519::Recipient],
     armor: bool,
 ) -> Result<Vec<u8>> {
+    let dyns: Vec<&dyn age::Recipient> = recipients
+        .iter()
+        .map(|r| r as &dyn age::Recipient)
+        .collect();
+    encrypt_to(plaintext, &dyns, armor)
+}
+
+/// A hand-off recipient, as the age CLI takes them: an age X25519 key, or an SSH public key
+/// (`ssh-ed25519`, `ssh-rsa` of 2048 bits or more), so a colleague can decrypt with the key they
+/// already have (`age -d -i ~/.ssh/id_ed25519`).
+pub enum HandOff {
+    X25519(age::x25519::Recipient),
+    Ssh(age::ssh::Recipient),
+}
+
+impl HandOff {
+    /// Parse one recipient line; the message says which forms are accepted.
+    pub fn parse(text: &str) -> Result<HandOff> {
+        let text = text.trim();
+        if text.starts_with("ssh-") {
+            return age::ssh::Recipient::from_str(text)
+                .map(HandOff::Ssh)
+                .map_err(|e| {
+                    let why = match e {
+                        age::ssh::ParseRecipientKeyError::RsaModulusTooSmall => {
+                            "an ssh-rsa key under 2048 bits is too weak".to_string()
+                        }
+                        age::ssh::ParseRecipientKeyError::RsaModulusTooLarge => {
+                            "the ssh-rsa key is larger than age supports".to_string()
+                        }
+                        age::ssh::ParseRecipientKeyError::Unsupported(kind) => {
+                            format!("{kind} keys are not supported (use ssh-ed25519 or ssh-rsa)")
+                        }
+                        _ => "not a valid SSH public key".to_string(),
+                    };
+                    let kind = text.split_whitespace().next().unwrap_or_default();
+                    Error::Usage(format!("the {kind} recipient is not usable: {why}"))
+                });
+        }
+        recipient(text).map(HandOff::X25519).map_err(|_| {
+            Error::Usage(format!(
+                "{text:?} is not a recipient: give an age key (age1..., see `age-keygen -y`) or an \
+                 SSH public key (ssh-ed25519 ... or ssh-rsa ...)"
+            ))
+        })
+    }
+
+    pub fn as_dyn(&self) -> &dyn age::Recipient {
+        match self {
+            HandOff::X25519(r) => r,
+            HandOff::Ssh(r) => r,
+        }
+    }
+}
+
+/// Encrypt to any age recipients (X25519 or SSH).
+pub fn encrypt_to(
+    plaintext: &[u8],
+    recipients: &[&dyn age::Recipient],
+    armor: bool,
+) -> Result<Vec<u8>> {
     let fail = |e: std::io::Error| Error::Io {
         context: "age encryption failed".into(),
         source: e,
     };
     let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+        age::Encryptor::with_recipients(recipients.iter().copied())
             .map_err(|e| Error::Usage(format!("cannot encrypt to these recipients: {e}")))?;
     let mut out = Vec::new();
     let format = if armor {

@@ -33,7 +33,8 @@ pub struct InitCustodyArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Encrypt to this age X25519 recipient (repeatable)
+    /// Encrypt to this recipient: an age key (age1...) or an SSH public key (ssh-ed25519/ssh-rsa ...)
+    /// (repeatable)
     #[arg(long = "age", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
     /// Encrypt to every recipient listed in FILE, one a line, `#` comments (repeatable; as `age -R`)
@@ -107,8 +108,9 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     }
     let recipients = texts
         .iter()
-        .map(|r| agefile::recipient(r))
+        .map(|r| agefile::HandOff::parse(r))
         .collect::<Result<Vec<_>>>()?;
+    let recipients: Vec<&dyn age::Recipient> = recipients.iter().map(|r| r.as_dyn()).collect();
     if a.output.is_none() && !a.armor && std::io::stdout().is_terminal() {
         return Err(Error::Usage(
             "refusing to write a binary age file to the terminal; add --armor or -o FILE".into(),
@@ -120,7 +122,7 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     } else {
         Selection::Scope(ctx.scope.clone())
     };
-    let (bytes, exported) = backup::export_age(&vault, &selection, &recipients, a.armor)?;
+    let (bytes, exported) = backup::export_age_to(&vault, &selection, &recipients, a.armor)?;
     if exported.is_empty() && !a.all {
         ctx.check_empty_scope(&vault)?;
     }
