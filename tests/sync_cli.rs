@@ -302,3 +302,57 @@ fn rotate_prints_its_result_before_the_sync_failure_and_no_push_pushes_nothing()
     );
     assert_eq!(bao.remote_get(&loc(), "TOKEN").as_deref(), Some("theirs"));
 }
+
+#[test]
+fn prefer_can_name_single_secrets() {
+    let bao = Bao::start();
+    let tv = bao_vault(&bao);
+    tv.set("keep://app/prod/A", "a0");
+    tv.set("keep://app/prod/B", "b0");
+    assert_eq!(code(&prod(&tv, &bao, &["push", "team"])), 0);
+    bao.remote_set(&loc(), "A", "a-remote");
+    bao.remote_set(&loc(), "B", "b-remote");
+    tv.set("keep://app/prod/A", "a-local");
+    tv.set("keep://app/prod/B", "b-local");
+
+    // One name decided, the other still in conflict: nothing is changed.
+    let out = prod(&tv, &bao, &["pull", "team", "--prefer", "A=remote"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("B"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--prefer NAME=local|remote"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(tv.get("keep://app/prod/A"), "a-local");
+
+    let out = prod(
+        &tv,
+        &bao,
+        &["pull", "team", "--prefer", "A=remote", "--prefer", "B=local"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("keep://app/prod/A"), "a-remote");
+    assert_eq!(tv.get("keep://app/prod/B"), "b-local");
+
+    // A per-name choice beside the global one wins for that name.
+    let out = prod(
+        &tv,
+        &bao,
+        &["push", "team", "--prefer", "remote", "--prefer", "B=local"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(bao.remote_get(&loc(), "B").as_deref(), Some("b-local"));
+    assert_eq!(bao.remote_get(&loc(), "A").as_deref(), Some("a-remote"));
+
+    for bad in [
+        &["--prefer", "A=sideways"][..],
+        &["--prefer", "local", "--prefer", "remote"][..],
+        &["--prefer", "A=local", "--prefer", "A=remote"][..],
+    ] {
+        let mut args = vec!["pull", "team"];
+        args.extend_from_slice(bad);
+        let out = prod(&tv, &bao, &args);
+        assert_eq!(code(&out), 2, "{bad:?}: {}", stderr(&out));
+    }
+}

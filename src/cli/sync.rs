@@ -77,7 +77,7 @@ fn print(ctx: &Context, o: &Outcome, h: &Hints) -> Result<i32> {
     if !o.conflicts.is_empty() {
         output::warn(&format!(
             "{}: {} name(s) changed on both sides since the last sync: {}. Nothing was changed for them; \
-             rerun with --prefer local|remote.",
+             rerun with --prefer local|remote, or name by name with --prefer NAME=local|remote.",
             o.target,
             o.conflicts.len(),
             o.conflicts.join(", ")
@@ -121,7 +121,7 @@ pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
         prune: a.prune,
         force_delete: a.force_delete_without_recovery,
         force: a.force,
-        prefer: a.prefer,
+        prefer: crate::sync::plan::Preferences::new(&a.prefer)?,
         progress: !ctx.json,
         config: None,
         hints: Some(hints(ctx, &t)),
@@ -136,7 +136,7 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     let mut provider = op("pull", sync::connect(&t))?;
     let opts = SyncOptions {
         dry_run: a.dry_run,
-        prefer: a.prefer,
+        prefer: crate::sync::plan::Preferences::new(&a.prefer)?,
         prune: a.prune,
         progress: !ctx.json,
         config: ctx.config.clone(),

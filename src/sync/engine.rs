@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::plan::{self, Action, Direction, Item, Prefer};
+use super::plan::{self, Action, Direction, Item, Preferences};
 use super::state::{Ledger, Record};
 use super::{Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, Upsert};
 use crate::error::Result;
@@ -26,7 +26,8 @@ pub struct SyncOptions {
     pub force_delete: bool,
     /// Overwrite remote entries that lack keep's marker (`push --force`).
     pub force: bool,
-    pub prefer: Option<Prefer>,
+    /// `--prefer`: which side wins conflicting names (all of them, or name by name).
+    pub prefer: Preferences,
     /// Allow a progress bar (off for --json).
     pub progress: bool,
     /// The project's `keep.toml`, which may allow loader variables a pull would otherwise refuse
@@ -260,7 +261,12 @@ fn decide_all(
         .clone()
         .unwrap_or_else(|| Hints::plain(target));
     for item in s.items.iter().filter(|i| i.mark.is_some()) {
-        let mut action = plan::decide(item, direction, opts.prefer, opts.prune);
+        let mut action = plan::decide(
+            item,
+            direction,
+            opts.prefer.for_name(&item.name),
+            opts.prune,
+        );
         let managed = s.listing.get(&item.name).is_none_or(|m| m.managed);
         let note = note_for(item, action, direction, managed, &hints);
         if action == Action::Delete && direction == Direction::Push && !managed {
