@@ -280,7 +280,13 @@ fn a_recipients_file_encrypts_to_every_line_and_a_bad_line_is_named() {
     let list = tv.path().join("team.recipients");
     std::fs::write(&list, format!("# the team\n{ana_r}\n\n  {bo_r}  \n")).unwrap();
     let file = tv.path().join("out.age");
-    let out = tv.run(&["export", "-R", list.to_str().unwrap(), "-o", file.to_str().unwrap()]);
+    let out = tv.run(&[
+        "export",
+        "-R",
+        list.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     for id in [&ana, &bo] {
         let dec = Command::new("age")
@@ -296,9 +302,19 @@ fn a_recipients_file_encrypts_to_every_line_and_a_bad_line_is_named() {
 
     std::fs::write(&list, format!("{ana_r}\nnot-a-recipient\n")).unwrap();
     std::fs::remove_file(&file).unwrap();
-    let out = tv.run(&["export", "-R", list.to_str().unwrap(), "-o", file.to_str().unwrap()]);
+    let out = tv.run(&[
+        "export",
+        "-R",
+        list.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("team.recipients line 2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("team.recipients line 2"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!file.exists(), "nothing written");
 
     let out = tv.run(&["export", "-R", "missing.txt", "-o", file.to_str().unwrap()]);
@@ -332,7 +348,9 @@ fn export_format_dotenv_is_plain_0600_with_a_warning() {
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    assert!(std::fs::read_to_string(&file).unwrap().contains("A='v4lue-one'"));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("A='v4lue-one'"));
 
     let (_, r) = age_identity(tv.path(), "x.txt");
     let out = tv.run(&["export", "--format", "dotenv", "--age", &r]);
@@ -341,10 +359,26 @@ fn export_format_dotenv_is_plain_0600_with_a_warning() {
 }
 
 /// An SSH key pair made by `ssh-keygen` in `dir`: (private key path, public key line).
-fn ssh_key(dir: &std::path::Path, kind: &str, bits: &str, name: &str) -> (std::path::PathBuf, String) {
+fn ssh_key(
+    dir: &std::path::Path,
+    kind: &str,
+    bits: &str,
+    name: &str,
+) -> (std::path::PathBuf, String) {
     let key = dir.join(name);
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", kind, "-b", bits, "-N", "", "-C", "ana@laptop", "-f"])
+        .args([
+            "-q",
+            "-t",
+            kind,
+            "-b",
+            bits,
+            "-N",
+            "",
+            "-C",
+            "ana@laptop",
+            "-f",
+        ])
         .arg(&key)
         .output()
         .unwrap();
@@ -379,7 +413,12 @@ fn ssh_recipients_decrypt_with_the_age_cli_and_a_weak_rsa_key_is_refused() {
             .arg(&file)
             .output()
             .unwrap();
-        assert!(dec.status.success(), "age -d -i {}: {}", key.display(), stderr(&dec));
+        assert!(
+            dec.status.success(),
+            "age -d -i {}: {}",
+            key.display(),
+            stderr(&dec)
+        );
         assert!(String::from_utf8_lossy(&dec.stdout).contains("ssh-handed-value"));
     }
 

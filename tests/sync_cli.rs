@@ -329,7 +329,9 @@ fn prefer_can_name_single_secrets() {
     let out = prod(
         &tv,
         &bao,
-        &["pull", "team", "--prefer", "A=remote", "--prefer", "B=local"],
+        &[
+            "pull", "team", "--prefer", "A=remote", "--prefer", "B=local",
+        ],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(tv.get("keep://app/prod/A"), "a-remote");

@@ -36,10 +36,9 @@ pub fn recipient(text: &str) -> Result<age::x25519::Recipient> {
 /// comments skipped. Each is checked by [`recipient`], which names the file's line on failure.
 pub fn recipients_file(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::NotFound(format!(
-            "recipients file {} does not exist",
-            path.display()
-        )),
+        std::io::ErrorKind::NotFound => {
+            Error::NotFound(format!("recipients file {} does not exist", path.display()))
+        }
         _ => Error::io("read the recipients file", path, e),
     })?;
     let mut out = Vec::new();
@@ -48,9 +47,8 @@ pub fn recipients_file(path: &Path) -> Result<Vec<String>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        HandOff::parse(line).map_err(|e| {
-            Error::Usage(format!("{} line {}: {e}", path.display(), i + 1))
-        })?;
+        HandOff::parse(line)
+            .map_err(|e| Error::Usage(format!("{} line {}: {e}", path.display(), i + 1)))?;
         out.push(line.to_string());
     }
     if out.is_empty() {
@@ -158,9 +156,8 @@ pub fn encrypt_to(
         context: "age encryption failed".into(),
         source: e,
     };
-    let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().copied())
-            .map_err(|e| Error::Usage(format!("cannot encrypt to these recipients: {e}")))?;
+    let encryptor = age::Encryptor::with_recipients(recipients.iter().copied())
+        .map_err(|e| Error::Usage(format!("cannot encrypt to these recipients: {e}")))?;
     let mut out = Vec::new();
     let format = if armor {
         age::armor::Format::AsciiArmor

@@ -51,11 +51,9 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
             "--dry-run plans --due or --all; to preview one secret, use `keep status`".into(),
         ));
     }
-    let mut after = PushLinkedTargets::from_config(
-        ctx.config.as_ref(),
-        &ctx.scope,
-        &|t| super::sync::hints(ctx, t),
-    )?;
+    let mut after = PushLinkedTargets::from_config(ctx.config.as_ref(), &ctx.scope, &|t| {
+        super::sync::hints(ctx, t)
+    })?;
     if a.no_push {
         after.disable();
     }

@@ -103,7 +103,10 @@ mod tests {
 
     #[test]
     fn merge_keeps_every_line_and_adds_only_missing_names() {
-        let names: Vec<Name> = ["A", "B", "C"].iter().map(|n| Name::new(n).unwrap()).collect();
+        let names: Vec<Name> = ["A", "B", "C"]
+            .iter()
+            .map(|n| Name::new(n).unwrap())
+            .collect();
         let hand = "# my notes\nexport A=placeholder\n# C=\nEXTRA=1";
         let merged = merge(hand, &names, None).unwrap();
         assert_eq!(merged, format!("{hand}\n\nB=\n"));

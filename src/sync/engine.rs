@@ -256,10 +256,7 @@ fn decide_all(
     let mut acts = Vec::new();
     let mut reports = Vec::new();
     let mut conflicts = Vec::new();
-    let hints = opts
-        .hints
-        .clone()
-        .unwrap_or_else(|| Hints::plain(target));
+    let hints = opts.hints.clone().unwrap_or_else(|| Hints::plain(target));
     for item in s.items.iter().filter(|i| i.mark.is_some()) {
         let mut action = plan::decide(
             item,
