@@ -289,15 +289,7 @@ fn a_recipients_file_encrypts_to_every_line_and_a_bad_line_is_named() {
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     for id in [&ana, &bo] {
-        let dec = Command::new("age")
-            .arg("-d")
-            .arg("-i")
-            .arg(id)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(dec.status.success(), "age -d: {}", stderr(&dec));
-        assert!(String::from_utf8_lossy(&dec.stdout).contains("\"one\""));
+        assert!(age_decrypt(id, &file).contains("\"one\""));
     }
 
     std::fs::write(&list, format!("{ana_r}\nnot-a-recipient\n")).unwrap();
@@ -358,6 +350,24 @@ fn export_format_dotenv_is_plain_0600_with_a_warning() {
     assert!(stdout(&out).is_empty(), "nothing written");
 }
 
+/// What `age -d -i KEY FILE` prints (the age CLI, as a colleague without keep runs it).
+fn age_decrypt(key: &std::path::Path, file: &std::path::Path) -> String {
+    let dec = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(key)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        dec.status.success(),
+        "age -d -i {}: {}",
+        key.display(),
+        stderr(&dec)
+    );
+    String::from_utf8_lossy(&dec.stdout).into_owned()
+}
+
 /// An SSH key pair made by `ssh-keygen` in `dir`: (private key path, public key line).
 fn ssh_key(
     dir: &std::path::Path,
@@ -406,20 +416,7 @@ fn ssh_recipients_decrypt_with_the_age_cli_and_a_weak_rsa_key_is_refused() {
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     for key in [&ed, &rsa] {
-        let dec = Command::new("age")
-            .arg("-d")
-            .arg("-i")
-            .arg(key)
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            dec.status.success(),
-            "age -d -i {}: {}",
-            key.display(),
-            stderr(&dec)
-        );
-        assert!(String::from_utf8_lossy(&dec.stdout).contains("ssh-handed-value"));
+        assert!(age_decrypt(key, &file).contains("ssh-handed-value"));
     }
 
     let (_, weak) = ssh_key(tv.path(), "rsa", "1024", "id_weak");
