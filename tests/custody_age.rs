@@ -270,3 +270,159 @@ fn export_then_import_round_trips_between_vaults() {
     assert_eq!(written, ["keep://default/dev/X", "keep://default/prod/Y"]);
     assert_eq!(code(&b.run(&["audit", "verify"])), 0);
 }
+
+#[test]
+fn a_recipients_file_encrypts_to_every_line_and_a_bad_line_is_named() {
+    let tv = TestVault::new();
+    tv.set("A", "one");
+    let (ana, ana_r) = age_identity(tv.path(), "ana.txt");
+    let (bo, bo_r) = age_identity(tv.path(), "bo.txt");
+    let list = tv.path().join("team.recipients");
+    std::fs::write(&list, format!("# the team\n{ana_r}\n\n  {bo_r}  \n")).unwrap();
+    let file = tv.path().join("out.age");
+    let out = tv.run(&[
+        "export",
+        "-R",
+        list.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for id in [&ana, &bo] {
+        assert!(age_decrypt(id, &file).contains("\"one\""));
+    }
+
+    std::fs::write(&list, format!("{ana_r}\nnot-a-recipient\n")).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let out = tv.run(&[
+        "export",
+        "-R",
+        list.to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("team.recipients line 2"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!file.exists(), "nothing written");
+
+    let out = tv.run(&["export", "-R", "missing.txt", "-o", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let out = tv.run(&["export", "-o", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "no recipient: {}", stderr(&out));
+    assert!(stderr(&out).contains("-R FILE"), "{}", stderr(&out));
+}
+
+#[test]
+fn export_format_dotenv_is_plain_0600_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let tv = TestVault::new();
+    tv.set("A", "v4lue-one");
+    tv.set("B", "it's $HOME");
+    let out = tv.run(&["export", "--format", "dotenv"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("NOT encrypted"), "{}", stderr(&out));
+    let parsed: std::collections::BTreeMap<String, String> =
+        dotenvy::from_read_iter(stdout(&out).as_bytes())
+            .map(|r| r.unwrap())
+            .collect();
+    assert_eq!(parsed["A"], "v4lue-one");
+    assert_eq!(parsed["B"], "it's $HOME", "read back literally");
+    assert!(!stderr(&out).contains("v4lue"), "no value on stderr");
+
+    let file = tv.path().join("for-ana.env");
+    let out = tv.run(&["export", "--format", "dotenv", "-o", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("A='v4lue-one'"));
+
+    let (_, r) = age_identity(tv.path(), "x.txt");
+    let out = tv.run(&["export", "--format", "dotenv", "--age", &r]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stdout(&out).is_empty(), "nothing written");
+}
+
+/// What `age -d -i KEY FILE` prints (the age CLI, as a colleague without keep runs it).
+fn age_decrypt(key: &std::path::Path, file: &std::path::Path) -> String {
+    let dec = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(key)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        dec.status.success(),
+        "age -d -i {}: {}",
+        key.display(),
+        stderr(&dec)
+    );
+    String::from_utf8_lossy(&dec.stdout).into_owned()
+}
+
+/// An SSH key pair made by `ssh-keygen` in `dir`: (private key path, public key line).
+fn ssh_key(
+    dir: &std::path::Path,
+    kind: &str,
+    bits: &str,
+    name: &str,
+) -> (std::path::PathBuf, String) {
+    let key = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            kind,
+            "-b",
+            bits,
+            "-N",
+            "",
+            "-C",
+            "ana@laptop",
+            "-f",
+        ])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ssh-keygen: {}", stderr(&out));
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    (key, public.trim().to_string())
+}
+
+#[test]
+fn ssh_recipients_decrypt_with_the_age_cli_and_a_weak_rsa_key_is_refused() {
+    let tv = TestVault::new();
+    tv.set("A", "ssh-handed-value");
+    let (ed, ed_pub) = ssh_key(tv.path(), "ed25519", "256", "id_ed25519");
+    let (rsa, _) = ssh_key(tv.path(), "rsa", "2048", "id_rsa");
+    let file = tv.path().join("out.age");
+    // One on the command line, one through a recipients file (the .pub file as it is).
+    let out = tv.run(&[
+        "export",
+        "--age",
+        &ed_pub,
+        "-R",
+        rsa.with_extension("pub").to_str().unwrap(),
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for key in [&ed, &rsa] {
+        assert!(age_decrypt(key, &file).contains("ssh-handed-value"));
+    }
+
+    let (_, weak) = ssh_key(tv.path(), "rsa", "1024", "id_weak");
+    std::fs::remove_file(&file).unwrap();
+    let out = tv.run(&["export", "--age", &weak, "-o", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("too weak"), "{}", stderr(&out));
+    assert!(!file.exists(), "nothing written");
+}

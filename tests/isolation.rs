@@ -697,7 +697,7 @@ fn a_pull_deletes_local_secrets_only_with_prune() {
     let out = run(&["pull", "t"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("keep pull --prune"),
+        stdout(&out).contains("`keep pull t --prune` deletes it here"),
         "{}",
         stdout(&out)
     );

@@ -32,6 +32,34 @@ pub fn recipient(text: &str) -> Result<age::x25519::Recipient> {
     })
 }
 
+/// The recipients of an age recipients file (`age -R FILE`): one a line, blank lines and `#`
+/// comments skipped. Each is checked by [`recipient`], which names the file's line on failure.
+pub fn recipients_file(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::NotFound(format!("recipients file {} does not exist", path.display()))
+        }
+        _ => Error::io("read the recipients file", path, e),
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        HandOff::parse(line)
+            .map_err(|e| Error::Usage(format!("{} line {}: {e}", path.display(), i + 1)))?;
+        out.push(line.to_string());
+    }
+    if out.is_empty() {
+        return Err(Error::Usage(format!(
+            "recipients file {} lists no recipient",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
 /// Read identities from an age identity file (as written by `age-keygen`).
 pub fn identities(path: &Path) -> Result<Vec<Box<dyn age::Identity>>> {
     if !path.is_file() {
@@ -63,13 +91,73 @@ pub fn encrypt(
     recipients: &[age::x25519::Recipient],
     armor: bool,
 ) -> Result<Vec<u8>> {
+    let dyns: Vec<&dyn age::Recipient> = recipients
+        .iter()
+        .map(|r| r as &dyn age::Recipient)
+        .collect();
+    encrypt_to(plaintext, &dyns, armor)
+}
+
+/// A hand-off recipient, as the age CLI takes them: an age X25519 key, or an SSH public key
+/// (`ssh-ed25519`, `ssh-rsa` of 2048 bits or more), so a colleague can decrypt with the key they
+/// already have (`age -d -i ~/.ssh/id_ed25519`).
+pub enum HandOff {
+    X25519(age::x25519::Recipient),
+    Ssh(age::ssh::Recipient),
+}
+
+impl HandOff {
+    /// Parse one recipient line; the message says which forms are accepted.
+    pub fn parse(text: &str) -> Result<HandOff> {
+        let text = text.trim();
+        if text.starts_with("ssh-") {
+            return age::ssh::Recipient::from_str(text)
+                .map(HandOff::Ssh)
+                .map_err(|e| {
+                    let why = match e {
+                        age::ssh::ParseRecipientKeyError::RsaModulusTooSmall => {
+                            "an ssh-rsa key under 2048 bits is too weak".to_string()
+                        }
+                        age::ssh::ParseRecipientKeyError::RsaModulusTooLarge => {
+                            "the ssh-rsa key is larger than age supports".to_string()
+                        }
+                        age::ssh::ParseRecipientKeyError::Unsupported(kind) => {
+                            format!("{kind} keys are not supported (use ssh-ed25519 or ssh-rsa)")
+                        }
+                        _ => "not a valid SSH public key".to_string(),
+                    };
+                    let kind = text.split_whitespace().next().unwrap_or_default();
+                    Error::Usage(format!("the {kind} recipient is not usable: {why}"))
+                });
+        }
+        recipient(text).map(HandOff::X25519).map_err(|_| {
+            Error::Usage(format!(
+                "{text:?} is not a recipient: give an age key (age1..., see `age-keygen -y`) or an \
+                 SSH public key (ssh-ed25519 ... or ssh-rsa ...)"
+            ))
+        })
+    }
+
+    pub fn as_dyn(&self) -> &dyn age::Recipient {
+        match self {
+            HandOff::X25519(r) => r,
+            HandOff::Ssh(r) => r,
+        }
+    }
+}
+
+/// Encrypt to any age recipients (X25519 or SSH).
+pub fn encrypt_to(
+    plaintext: &[u8],
+    recipients: &[&dyn age::Recipient],
+    armor: bool,
+) -> Result<Vec<u8>> {
     let fail = |e: std::io::Error| Error::Io {
         context: "age encryption failed".into(),
         source: e,
     };
-    let encryptor =
-        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-            .map_err(|e| Error::Usage(format!("cannot encrypt to these recipients: {e}")))?;
+    let encryptor = age::Encryptor::with_recipients(recipients.iter().copied())
+        .map_err(|e| Error::Usage(format!("cannot encrypt to these recipients: {e}")))?;
     let mut out = Vec::new();
     let format = if armor {
         age::armor::Format::AsciiArmor

@@ -71,6 +71,20 @@ pub fn export_age(
     recipients: &[age::x25519::Recipient],
     armor: bool,
 ) -> Result<(Vec<u8>, Vec<Address>)> {
+    let dyns: Vec<&dyn age::Recipient> = recipients
+        .iter()
+        .map(|r| r as &dyn age::Recipient)
+        .collect();
+    export_age_to(vault, selection, &dyns, armor)
+}
+
+/// [`export_age`] for any age recipients, SSH keys included (`keep export --age ssh-ed25519 ...`).
+pub fn export_age_to(
+    vault: &Vault,
+    selection: &Selection,
+    recipients: &[&dyn age::Recipient],
+    armor: bool,
+) -> Result<(Vec<u8>, Vec<Address>)> {
     // One pass over the vault either way: `all_values` opens every record once.
     let pairs = match selection {
         Selection::Scope(s) => vault.values(s)?,
@@ -104,7 +118,7 @@ pub fn export_age(
     serde_json::to_writer(&mut plain, &doc).expect("export document serialises");
     let plain = plain.into_string();
     Ok((
-        agefile::encrypt(plain.as_bytes(), recipients, armor)?,
+        agefile::encrypt_to(plain.as_bytes(), recipients, armor)?,
         exported,
     ))
 }

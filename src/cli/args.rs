@@ -196,6 +196,9 @@ pub struct RotateArgs {
     /// Drop the pending value
     #[arg(long, requires = "name", conflicts_with = "generator")]
     pub discard: bool,
+    /// Rotate locally only: do not push the new value to the scope's sync targets
+    #[arg(long)]
+    pub no_push: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -401,9 +404,10 @@ pub struct PushArgs {
     /// app.kubernetes.io/managed-by=keep label), taking it over
     #[arg(long)]
     pub force: bool,
-    /// Resolve names changed on both sides in favour of this side
-    #[arg(long, value_enum, value_name = "SIDE")]
-    pub prefer: Option<crate::sync::plan::Prefer>,
+    /// Resolve names changed on both sides: local|remote for all, NAME=local|remote for one
+    /// (repeatable)
+    #[arg(long, value_name = "[NAME=]SIDE")]
+    pub prefer: Vec<crate::sync::plan::Preference>,
 }
 
 #[derive(Debug, Args)]
@@ -413,9 +417,10 @@ pub struct PullArgs {
     /// Show what would change; change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Resolve names changed on both sides in favour of this side
-    #[arg(long, value_enum, value_name = "SIDE")]
-    pub prefer: Option<crate::sync::plan::Prefer>,
+    /// Resolve names changed on both sides: local|remote for all, NAME=local|remote for one
+    /// (repeatable)
+    #[arg(long, value_name = "[NAME=]SIDE")]
+    pub prefer: Vec<crate::sync::plan::Preference>,
     /// Also delete local secrets that were deleted remotely since the last sync (never without it)
     #[arg(long)]
     pub prune: bool,

@@ -33,9 +33,17 @@ pub struct InitCustodyArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Encrypt to this age X25519 recipient (repeatable)
-    #[arg(long = "age", value_name = "RECIPIENT", required = true)]
+    /// Encrypt to this recipient: an age key (age1...) or an SSH public key (ssh-ed25519/ssh-rsa ...)
+    /// (repeatable)
+    #[arg(long = "age", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
+    /// Encrypt to every recipient listed in FILE, one a line, `#` comments (repeatable; as `age -R`)
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+    pub recipients_files: Vec<PathBuf>,
+    /// `age` (encrypted, the default) or `dotenv`: plain NAME='value' lines for a colleague without
+    /// keep — NOT encrypted
+    #[arg(long, value_enum, default_value = "age")]
+    pub format: ExportFormat,
     /// ASCII-armor the age file (PEM-style text)
     #[arg(long)]
     pub armor: bool,
@@ -45,6 +53,13 @@ pub struct ExportArgs {
     /// Write here (created 0600, atomically) instead of stdout
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+}
+
+/// What `keep export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Age,
+    Dotenv,
 }
 
 /// After `init`: add a recovery slot when asked to (or when the user says yes on a terminal).
@@ -77,11 +92,25 @@ pub fn add_recovery(vault: &mut Vault) -> Result<u32> {
 }
 
 pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
-    let recipients = a
-        .recipients
+    if a.format == ExportFormat::Dotenv {
+        return export_dotenv(ctx, &a);
+    }
+    let mut texts = a.recipients.clone();
+    for file in &a.recipients_files {
+        texts.extend(agefile::recipients_file(file)?);
+    }
+    if texts.is_empty() {
+        return Err(Error::Usage(
+            "export needs a recipient: --age age1... or -R FILE (or --format dotenv for a plain, \
+             unencrypted file)"
+                .into(),
+        ));
+    }
+    let recipients = texts
         .iter()
-        .map(|r| agefile::recipient(r))
+        .map(|r| agefile::HandOff::parse(r))
         .collect::<Result<Vec<_>>>()?;
+    let recipients: Vec<&dyn age::Recipient> = recipients.iter().map(|r| r.as_dyn()).collect();
     if a.output.is_none() && !a.armor && std::io::stdout().is_terminal() {
         return Err(Error::Usage(
             "refusing to write a binary age file to the terminal; add --armor or -o FILE".into(),
@@ -93,7 +122,7 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     } else {
         Selection::Scope(ctx.scope.clone())
     };
-    let (bytes, exported) = backup::export_age(&vault, &selection, &recipients, a.armor)?;
+    let (bytes, exported) = backup::export_age_to(&vault, &selection, &recipients, a.armor)?;
     if exported.is_empty() && !a.all {
         ctx.check_empty_scope(&vault)?;
     }
@@ -112,6 +141,46 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
         }
     }
     output::note(&format!("Exported {count} secret(s) as an age file."));
+    Ok(0)
+}
+
+/// `export --format dotenv`: the scope's secrets as plain dotenv (the `materialize` quoting), to
+/// stdout or to `-o` (created 0600, atomically), with a warning that nothing protects it.
+fn export_dotenv(ctx: &Context, a: &ExportArgs) -> Result<i32> {
+    if !a.recipients.is_empty() || !a.recipients_files.is_empty() || a.armor || a.all {
+        return Err(Error::Usage(
+            "--format dotenv writes one scope, unencrypted: it takes no --age, -R, --armor or --all"
+                .into(),
+        ));
+    }
+    let mut vault = ctx.open()?;
+    let pairs = ctx.resolve(&vault, &[], false)?;
+    let text = crate::env::formats::dotenv(&pairs)?;
+    let read = super::using::scope_addresses(ctx, &pairs);
+    audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    drop(vault);
+    output::warn(&format!(
+        "this dotenv export of {} is NOT encrypted: anyone who can read it has the secrets. Hand it \
+         over on a channel you trust and delete it after use; `keep export --age` encrypts.",
+        ctx.scope
+    ));
+    match &a.output {
+        Some(path) => backup::write_atomic(path, text.as_bytes())?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::Io {
+                    context: "cannot write the export to stdout".into(),
+                    source: e,
+                })?;
+        }
+    }
+    output::note(&format!(
+        "Exported {} secret(s) of {} as plain dotenv.",
+        pairs.len(),
+        ctx.scope
+    ));
     Ok(0)
 }
 

@@ -74,25 +74,60 @@ pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {
         .collect();
     drop(vault);
     let names = example::names(in_vault, ctx.config.as_ref(), ctx.scope.env());
-    let text = example::render(&names, ctx.config.as_ref(), &ctx.scope.to_string());
+    let fresh = || example::render(&names, ctx.config.as_ref(), &ctx.scope.to_string());
     let path = match a.output {
         Some(p) if p.as_os_str() == "-" => {
-            print!("{text}");
+            print!("{}", fresh());
             return Ok(0);
         }
         Some(p) => p,
         None => check::project_dir(ctx.config.as_ref(), &cwd()?).join(check::EXAMPLE_FILE),
     };
-    atomic::write(&path, text.as_bytes(), 0o644)?;
-    if ctx.json {
-        output::json(
-            &serde_json::json!({ "path": path, "names": names.iter().map(|n| n.as_str()).collect::<Vec<_>>() }),
-        )?;
+    // An existing example (hand-written or not) keeps its lines; only missing names are added.
+    let existing = if a.force {
+        None
     } else {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("read", &path, e)),
+        }
+    };
+    let (text, added) = match &existing {
+        None => (Some(fresh()), names.len()),
+        Some(old) => {
+            let have = example::listed(old);
+            let added = names
+                .iter()
+                .filter(|n| !have.iter().any(|h| h == n.as_str()))
+                .count();
+            (example::merge(old, &names, ctx.config.as_ref()), added)
+        }
+    };
+    if let Some(text) = &text {
+        atomic::write(&path, text.as_bytes(), 0o644)?;
+    }
+    if ctx.json {
+        output::json(&serde_json::json!({
+            "path": path, "added": added,
+            "names": names.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+        }))?;
+    } else if existing.is_none() {
         output::note(&format!(
             "Wrote {} names to {} (no values).",
             names.len(),
             path.display()
+        ));
+    } else if text.is_some() {
+        output::note(&format!(
+            "Added {added} missing name(s) to {}; its other lines are kept (--force rewrites it).",
+            path.display()
+        ));
+    } else {
+        output::note(&format!(
+            "{} already lists all {} names; nothing changed.",
+            path.display(),
+            names.len()
         ));
     }
     Ok(0)

@@ -10,6 +10,7 @@ use crate::rotate::{
     self, engine, meta, AfterPromotion, Generator, Outcome, PlanItem, Policy, Rotation, Selection,
 };
 use crate::scope::Address;
+use crate::sync::linked::PushLinkedTargets;
 use crate::vault::Vault;
 
 fn parse_generator(spec: Option<&str>) -> Result<Option<Generator>> {
@@ -50,14 +51,21 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
             "--dry-run plans --due or --all; to preview one secret, use `keep status`".into(),
         ));
     }
-    let mut after =
-        crate::sync::linked::PushLinkedTargets::from_config(ctx.config.as_ref(), &ctx.scope)?;
+    let mut after = PushLinkedTargets::from_config(ctx.config.as_ref(), &ctx.scope, &|t| {
+        super::sync::hints(ctx, t)
+    })?;
+    if a.no_push {
+        after.disable();
+    }
     let mut vault = ctx.open()?;
     let config = ctx.config.as_ref();
     let Some(name) = &a.name else {
         return rotate_many(ctx, &mut vault, &a, flag.as_ref(), &mut after);
     };
     let address = ctx.address(name)?;
+    // The linked targets are pushed after the rotation's own result is printed, so a sync failure
+    // never hides what happened locally.
+    after.begin_batch();
     let mut rotation = Rotation {
         config,
         after: &mut after,
@@ -96,7 +104,25 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
     } else {
         report(ctx, &address, &outcome);
     }
+    if let Err(e) = rotation.after.end_batch(&mut vault) {
+        output::warn(&e.to_string());
+        return Ok(outcome.exit_code().max(e.exit_code()));
+    }
+    if a.no_push && outcome.version.is_some() {
+        not_pushed(&after.push_commands(&address));
+    }
     Ok(outcome.exit_code())
+}
+
+/// `rotate --no-push`: say which linked targets still hold the old value and how to send the new one.
+fn not_pushed(commands: &[String]) {
+    if !commands.is_empty() {
+        let list: Vec<String> = commands.iter().map(|c| format!("`{c}`")).collect();
+        output::note(&format!(
+            "Not pushed (--no-push); {} sends the new value.",
+            list.join(", ")
+        ));
+    }
 }
 
 /// A "no pending rotation" from the engine, with the hint for the right scope.
@@ -189,7 +215,7 @@ fn rotate_many(
     vault: &mut Vault,
     a: &RotateArgs,
     flag: Option<&Generator>,
-    after: &mut dyn AfterPromotion,
+    after: &mut PushLinkedTargets,
 ) -> Result<i32> {
     let config = ctx.config.as_ref();
     let selection = if a.all_envs {
@@ -201,7 +227,7 @@ fn rotate_many(
     if statuses.is_empty() && !a.all_envs {
         ctx.check_empty_scope(vault)?;
     }
-    let mut items = rotate::plan(&statuses, config, after, a.due);
+    let mut items = rotate::plan(&statuses, config, &*after, a.due);
     if let Some(g) = flag {
         for item in &mut items {
             item.generator = g.to_string();
@@ -214,6 +240,7 @@ fn rotate_many(
     let mut results = Vec::new();
     let mut code = 0;
     let mut first_error: Option<Error> = None;
+    let mut rotated = Vec::new();
     after.begin_batch();
     let mut rotation = Rotation { config, after };
     for item in &items {
@@ -233,6 +260,9 @@ fn rotate_many(
         let generator = Generator::parse(&item.generator)?;
         match rotation.rotate(vault, &item.address, &generator) {
             Ok(o) => {
+                if o.version.is_some() {
+                    rotated.push(item.address.clone());
+                }
                 // A failed hook (9) outranks a conflict (1).
                 code = code.max(o.exit_code());
                 if !ctx.json {
@@ -254,6 +284,15 @@ fn rotate_many(
     if let Err(e) = rotation.after.end_batch(vault) {
         output::warn(&e.to_string());
         first_error.get_or_insert(e);
+    }
+    if a.no_push {
+        let mut commands: Vec<String> = rotated
+            .iter()
+            .flat_map(|address| after.push_commands(address))
+            .collect();
+        commands.sort();
+        commands.dedup();
+        not_pushed(&commands);
     }
     if ctx.json {
         output::json(&serde_json::json!({ "dry_run": false, "results": results }))?;

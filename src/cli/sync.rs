@@ -3,6 +3,8 @@
 use super::args::{DiffArgs, PullArgs, PushArgs};
 use super::{output, Context};
 use crate::error::{Error, Result};
+use crate::sync::engine::Hints;
+use crate::sync::plan::Action;
 use crate::sync::{self, Outcome, SyncOptions, Target};
 
 /// Name the command in remote failures, so the message says which operation on which target failed.
@@ -17,9 +19,40 @@ fn target(ctx: &Context, name: &str) -> Result<Target> {
     Target::resolve(ctx.config.as_ref(), name, &ctx.scope)
 }
 
+/// `keep push T` / `keep pull T` spelled for the scope `t` was resolved in.
+pub(super) fn hints(ctx: &Context, t: &Target) -> Hints {
+    let cmd = |verb: &str| {
+        ctx.command(&t.scope, &format!("{verb} {}", t.name))
+            .trim_matches('`')
+            .to_string()
+    };
+    Hints {
+        push: cmd("push"),
+        pull: cmd("pull"),
+    }
+}
+
+/// Names a push left alone because the remote changed them since the last sync.
+fn blocked(o: &Outcome) -> Vec<&str> {
+    if o.operation != "push" || o.dry_run {
+        return Vec::new();
+    }
+    o.changes
+        .iter()
+        .filter(|c| c.action == Some(Action::OtherSideNewer) && c.remote_changed)
+        .map(|c| c.name.as_str())
+        .collect()
+}
+
 /// Names with their marks on stdout, a summary on stderr. Exit 1 when conflicts stopped the command.
-fn print(ctx: &Context, o: &Outcome) -> Result<i32> {
-    let code = if o.conflicts.is_empty() { 0 } else { 1 };
+/// A push that a remote change blocked exits 1 as well: the remote does not hold what was pushed.
+fn print(ctx: &Context, o: &Outcome, h: &Hints) -> Result<i32> {
+    let blocked = blocked(o);
+    let code = if o.conflicts.is_empty() && blocked.is_empty() {
+        0
+    } else {
+        1
+    };
     if ctx.json {
         output::json(o)?;
         return Ok(code);
@@ -44,13 +77,28 @@ fn print(ctx: &Context, o: &Outcome) -> Result<i32> {
     if !o.conflicts.is_empty() {
         output::warn(&format!(
             "{}: {} name(s) changed on both sides since the last sync: {}. Nothing was changed for them; \
-             rerun with --prefer local|remote.",
+             rerun with --prefer local|remote, or name by name with --prefer NAME=local|remote.",
             o.target,
             o.conflicts.len(),
             o.conflicts.join(", ")
         ));
     }
-    if o.operation != "diff" {
+    if !blocked.is_empty() {
+        output::warn(&format!(
+            "{}: {} name(s) changed remotely since the last sync and were not pushed: {}; `{}` \
+             takes them",
+            o.target,
+            blocked.len(),
+            blocked.join(", "),
+            h.pull
+        ));
+    }
+    if o.changes.is_empty() {
+        output::note(&format!(
+            "{}: in sync ({} name(s) compared).",
+            o.target, o.compared
+        ));
+    } else if o.operation != "diff" {
         output::note(&format!(
             "{} {}: {} compared, {verb} {}, {} {}.",
             o.operation,
@@ -73,12 +121,13 @@ pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
         prune: a.prune,
         force_delete: a.force_delete_without_recovery,
         force: a.force,
-        prefer: a.prefer,
+        prefer: crate::sync::plan::Preferences::new(&a.prefer)?,
         progress: !ctx.json,
         config: None,
+        hints: Some(hints(ctx, &t)),
     };
     let o = op("push", sync::push(&mut vault, &t, provider.as_mut(), &opts))?;
-    print(ctx, &o)
+    print(ctx, &o, &hints(ctx, &t))
 }
 
 pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
@@ -87,25 +136,28 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     let mut provider = op("pull", sync::connect(&t))?;
     let opts = SyncOptions {
         dry_run: a.dry_run,
-        prefer: a.prefer,
+        prefer: crate::sync::plan::Preferences::new(&a.prefer)?,
         prune: a.prune,
         progress: !ctx.json,
         config: ctx.config.clone(),
+        hints: Some(hints(ctx, &t)),
         ..Default::default()
     };
     let o = op("pull", sync::pull(&mut vault, &t, provider.as_mut(), &opts))?;
-    print(ctx, &o)
+    print(ctx, &o, &hints(ctx, &t))
 }
 
 pub fn diff(ctx: &Context, a: DiffArgs) -> Result<i32> {
     let t = target(ctx, &a.target)?;
     let mut vault = ctx.open()?;
     let mut provider = op("diff", sync::connect(&t))?;
-    let o = op(
-        "diff",
-        sync::diff(&mut vault, &t, provider.as_mut(), !ctx.json),
-    )?;
+    let opts = SyncOptions {
+        progress: !ctx.json,
+        hints: Some(hints(ctx, &t)),
+        ..Default::default()
+    };
+    let o = op("diff", sync::diff(&mut vault, &t, provider.as_mut(), &opts))?;
     let drift = !o.changes.is_empty();
-    print(ctx, &o)?;
+    print(ctx, &o, &hints(ctx, &t))?;
     Ok(if drift { 1 } else { 0 })
 }

@@ -72,7 +72,7 @@ pub struct MaterializeArgs {
     /// Write one file per secret into DIR instead (the Kubernetes mounted-secret layout)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Write even where git could commit the file
+    /// Write even where git could commit the file, and replace a file keep did not write
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
@@ -84,6 +84,9 @@ pub struct ExampleArgs {
     /// Where to write [default: .env.example beside keep.toml, else here]; `-` for stdout
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Rewrite the file from scratch instead of adding the missing names to it
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,20 +15,61 @@ pub fn render(names: &[Name], config: Option<&Config>, scope: &str) -> String {
     );
     for name in &names {
         out.push('\n');
-        let description = config
-            .and_then(|c| c.secrets.get(name.as_str()))
-            .and_then(|s| s.description.as_deref());
-        if let Some(d) = description {
-            for line in d.lines() {
-                out.push_str("# ");
-                out.push_str(line.trim_end());
-                out.push('\n');
-            }
-        }
-        out.push_str(name.as_str());
-        out.push_str("=\n");
+        entry(&mut out, name, config);
     }
     out
+}
+
+/// The names an existing `.env.example` lists: `NAME=...` lines, with or without `export`, and
+/// commented-out ones (`# NAME=`), which the author chose to show that way.
+pub fn listed(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim_start().trim_start_matches('#').trim_start();
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (name, _) = line.split_once('=')?;
+            Name::new(name.trim()).ok().map(|n| n.as_str().to_string())
+        })
+        .collect()
+}
+
+/// Add the names `existing` lacks to the end of it, with their descriptions, keeping every line of it
+/// (comments, extra names, placeholder values) as written. `None` when nothing is missing.
+pub fn merge(existing: &str, names: &[Name], config: Option<&Config>) -> Option<String> {
+    let have = listed(existing);
+    let missing: Vec<Name> = names
+        .iter()
+        .filter(|n| !have.iter().any(|h| h == n.as_str()))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut out = existing.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    for name in &missing {
+        out.push('\n');
+        entry(&mut out, name, config);
+    }
+    Some(out)
+}
+
+/// One name with its `keep.toml` description as comment lines.
+fn entry(out: &mut String, name: &Name, config: Option<&Config>) {
+    let description = config
+        .and_then(|c| c.secrets.get(name.as_str()))
+        .and_then(|s| s.description.as_deref());
+    if let Some(d) = description {
+        for line in d.lines() {
+            out.push_str("# ");
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out.push_str(name.as_str());
+    out.push_str("=\n");
 }
 
 /// The names an example should list: the scope's secrets, the environment's required names and every
@@ -58,5 +99,17 @@ mod tests {
         let out = render(&names, Some(&c), "p/dev");
         assert!(out.contains("\n# first\n# second\nA=\n"), "{out}");
         assert!(out.contains("\nB=\n") && out.contains("\nC=\n"), "{out}");
+    }
+
+    #[test]
+    fn merge_keeps_every_line_and_adds_only_missing_names() {
+        let names: Vec<Name> = ["A", "B", "C"]
+            .iter()
+            .map(|n| Name::new(n).unwrap())
+            .collect();
+        let hand = "# my notes\nexport A=placeholder\n# C=\nEXTRA=1";
+        let merged = merge(hand, &names, None).unwrap();
+        assert_eq!(merged, format!("{hand}\n\nB=\n"));
+        assert_eq!(merge(&merged, &names, None), None);
     }
 }

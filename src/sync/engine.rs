@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::plan::{self, Action, Direction, Item, Prefer};
+use super::plan::{self, Action, Direction, Item, Preferences};
 use super::state::{Ledger, Record};
 use super::{Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, Upsert};
 use crate::error::Result;
@@ -26,12 +26,34 @@ pub struct SyncOptions {
     pub force_delete: bool,
     /// Overwrite remote entries that lack keep's marker (`push --force`).
     pub force: bool,
-    pub prefer: Option<Prefer>,
+    /// `--prefer`: which side wins conflicting names (all of them, or name by name).
+    pub prefer: Preferences,
     /// Allow a progress bar (off for --json).
     pub progress: bool,
     /// The project's `keep.toml`, which may allow loader variables a pull would otherwise refuse
     /// (`crate::env::loader`).
     pub config: Option<crate::config::Config>,
+    /// The commands the notes suggest, in the caller's scope; [`Hints::plain`] when empty.
+    pub hints: Option<Hints>,
+}
+
+/// The `keep push T` / `keep pull T` commands a note suggests, spelled for the scope the target was
+/// resolved in (with `--env`/`--project` when that is not the default), so a hint acts on the same
+/// secrets the command just compared.
+#[derive(Clone, Debug)]
+pub struct Hints {
+    pub push: String,
+    pub pull: String,
+}
+
+impl Hints {
+    /// `keep push T` and `keep pull T`, with no scope flags.
+    pub fn plain(target: &Target) -> Hints {
+        Hints {
+            push: format!("keep push {}", target.name),
+            pull: format!("keep pull {}", target.name),
+        }
+    }
 }
 
 /// One differing name in a report. Names and marks only, never values.
@@ -151,19 +173,16 @@ pub fn diff(
     vault: &mut Vault,
     target: &Target,
     provider: &mut dyn Provider,
-    progress: bool,
+    opts: &SyncOptions,
 ) -> Result<Outcome> {
     let ledger = Ledger::new(vault.subkeys(), target);
-    let opts = SyncOptions {
-        progress,
-        ..Default::default()
-    };
-    let s = gather(vault, target, provider, &ledger, &opts)?;
+    let s = gather(vault, target, provider, &ledger, opts)?;
+    let hints = opts.hints.clone().unwrap_or_else(|| Hints::plain(target));
     let changes: Vec<ChangeReport> = s
         .items
         .iter()
         .filter(|i| i.mark.is_some())
-        .map(|i| report(i, None, None))
+        .map(|i| report(i, None, Some(side_note(i, &hints))))
         .collect();
     Ok(Outcome {
         target: target.name.clone(),
@@ -181,43 +200,72 @@ pub fn diff(
     })
 }
 
-fn note_for(action: Action, direction: Direction, managed: bool) -> Option<String> {
-    match (action, direction) {
-        (Action::OtherSideNewer, Direction::Push) => {
-            Some("changed remotely since the last sync; `keep pull` takes it".into())
-        }
-        (Action::OtherSideNewer, Direction::Pull) => {
-            Some("changed locally since the last sync; `keep push` sends it".into())
-        }
-        (Action::NeedsPrune, Direction::Push) => {
-            Some("only remote has it; `keep push --prune` deletes it".into())
-        }
-        (Action::NeedsPrune, Direction::Pull) => {
-            Some("deleted remotely since the last sync; `keep pull --prune` deletes it here".into())
-        }
-        (Action::Conflict, _) => {
-            Some("changed on both sides; rerun with --prefer local|remote".into())
-        }
-        (Action::Delete, Direction::Push) if !managed => {
+/// Which side changed a differing name since the last sync, and the command that fits: the side
+/// that changed flows to the other. A name only remote has is a teammate's addition unless local
+/// deleted it since the last sync, so `--prune` is suggested only for a deletion made here.
+fn side_note(item: &Item, h: &Hints) -> String {
+    use plan::Mark;
+    if item.conflict {
+        return format!(
+            "changed on both sides since the last sync; `{} --prefer local` or `{} --prefer remote` \
+             decides",
+            h.push, h.pull
+        );
+    }
+    match (item.mark, item.local_changed) {
+        (Some(Mark::Added), true) => format!("added locally; `{}` sends it", h.push),
+        (Some(Mark::Added), false) => format!(
+            "deleted remotely since the last sync; `{} --prune` deletes it here",
+            h.pull
+        ),
+        (Some(Mark::Removed), true) => format!(
+            "deleted locally since the last sync; `{} --prune` deletes it remotely",
+            h.push
+        ),
+        (Some(Mark::Removed), false) => format!("added remotely; `{}` takes it", h.pull),
+        (_, true) => format!("changed locally; `{}` sends it", h.push),
+        (_, false) => format!("changed remotely; `{}` takes it", h.pull),
+    }
+}
+
+/// Why push or pull did nothing for a name (`None` when it acted on it).
+fn note_for(
+    item: &Item,
+    action: Action,
+    direction: Direction,
+    managed: bool,
+    h: &Hints,
+) -> Option<String> {
+    match action {
+        Action::Write => None,
+        Action::Delete if direction == Direction::Push && !managed => {
             Some("not marked as managed by keep; never pruned".into())
         }
-        _ => None,
+        Action::Delete => None,
+        Action::OtherSideNewer | Action::NeedsPrune | Action::Conflict => Some(side_note(item, h)),
     }
 }
 
 /// Plan the differing names for `direction`; returns the reports and whether there are conflicts.
 fn decide_all(
     s: &Snapshot,
+    target: &Target,
     direction: Direction,
     opts: &SyncOptions,
 ) -> (Vec<(Item, Action)>, Vec<ChangeReport>, Vec<String>) {
     let mut acts = Vec::new();
     let mut reports = Vec::new();
     let mut conflicts = Vec::new();
+    let hints = opts.hints.clone().unwrap_or_else(|| Hints::plain(target));
     for item in s.items.iter().filter(|i| i.mark.is_some()) {
-        let mut action = plan::decide(item, direction, opts.prefer, opts.prune);
+        let mut action = plan::decide(
+            item,
+            direction,
+            opts.prefer.for_name(&item.name),
+            opts.prune,
+        );
         let managed = s.listing.get(&item.name).is_none_or(|m| m.managed);
-        let note = note_for(action, direction, managed);
+        let note = note_for(item, action, direction, managed, &hints);
         if action == Action::Delete && direction == Direction::Push && !managed {
             action = Action::NeedsPrune;
         }
@@ -262,7 +310,7 @@ pub fn push(
 ) -> Result<Outcome> {
     let ledger = Ledger::new(vault.subkeys(), target);
     let s = gather(vault, target, provider, &ledger, opts)?;
-    let (acts, mut changes, mut conflicts) = decide_all(&s, Direction::Push, opts);
+    let (acts, mut changes, mut conflicts) = decide_all(&s, target, Direction::Push, opts);
     let mut outcome = Outcome {
         target: target.name.clone(),
         operation: "push",
@@ -359,7 +407,7 @@ pub fn pull(
 ) -> Result<Outcome> {
     let ledger = Ledger::new(vault.subkeys(), target);
     let s = gather(vault, target, provider, &ledger, opts)?;
-    let (acts, changes, conflicts) = decide_all(&s, Direction::Pull, opts);
+    let (acts, changes, conflicts) = decide_all(&s, target, Direction::Pull, opts);
     let mut outcome = Outcome {
         target: target.name.clone(),
         operation: "pull",

@@ -43,6 +43,71 @@ pub enum Prefer {
     Remote,
 }
 
+/// One `--prefer` value: `local`/`remote` for every conflicting name, or `NAME=local|remote` for
+/// one of them (repeatable; a per-name choice wins over the global one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preference {
+    pub name: Option<Name>,
+    pub side: Prefer,
+}
+
+impl std::str::FromStr for Preference {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Preference, String> {
+        let side = |v: &str| match v {
+            "local" => Ok(Prefer::Local),
+            "remote" => Ok(Prefer::Remote),
+            other => Err(format!(
+                "{other:?} is not a side: use local or remote (or NAME=local|remote)"
+            )),
+        };
+        match s.split_once('=') {
+            None => Ok(Preference {
+                name: None,
+                side: side(s)?,
+            }),
+            Some((name, v)) => Ok(Preference {
+                name: Some(Name::new(name).map_err(|e| e.to_string())?),
+                side: side(v)?,
+            }),
+        }
+    }
+}
+
+/// Which side wins each conflicting name, from the `--prefer` values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Preferences {
+    pub all: Option<Prefer>,
+    pub names: std::collections::BTreeMap<Name, Prefer>,
+}
+
+impl Preferences {
+    /// Collect `--prefer` values; two different answers for the same name (or two global ones) are
+    /// a usage error rather than a silent last-one-wins.
+    pub fn new(list: &[Preference]) -> crate::error::Result<Preferences> {
+        let mut p = Preferences::default();
+        for pref in list {
+            let previous = match &pref.name {
+                None => p.all.replace(pref.side),
+                Some(n) => p.names.insert(n.clone(), pref.side),
+            };
+            if previous.is_some_and(|old| old != pref.side) {
+                return Err(crate::error::Error::Usage(format!(
+                    "--prefer gives two sides for {}",
+                    pref.name.as_ref().map_or("every name", |n| n.as_str())
+                )));
+            }
+        }
+        Ok(p)
+    }
+
+    /// The side that wins `name`, if one was given.
+    pub fn for_name(&self, name: &Name) -> Option<Prefer> {
+        self.names.get(name).copied().or(self.all)
+    }
+}
+
 /// The plan for one name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
