@@ -305,3 +305,14 @@ mod tests {
         assert!(parse_memory("5TiB").is_err());
     }
 }
+
+/// The KDF cost of the passphrase slot with `params`, so that a re-wrapped slot (`keep rekey`) keeps
+/// the cost its owner chose. `None` when unreadable.
+pub fn kdf_of(params: &str) -> Option<KdfParams> {
+    let p: SlotParams = serde_json::from_str(params).ok()?;
+    Some(KdfParams {
+        m_kib: p.m_kib,
+        t: p.t,
+        p: p.p,
+    })
+}
