@@ -235,7 +235,11 @@ impl Body {
         new: &Subkeys,
         vault_id: &[u8],
     ) -> Result<Vec<u8>> {
-        let bad = || Error::Integrity("an audit entry's body is unreadable, so the vault was not re-keyed".into());
+        let bad = || {
+            Error::Integrity(
+                "an audit entry's body is unreadable, so the vault was not re-keyed".into(),
+            )
+        };
         let mut body: Body = serde_json::from_slice(raw).map_err(|_| bad())?;
         let Some(address) = body.open_address(old, vault_id)? else {
             return Ok(raw.to_vec());

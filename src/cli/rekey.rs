@@ -104,7 +104,10 @@ pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
     let rows = vault.slot_rows()?;
     let new_passphrase = match change {
         Change::NewPassphrase => {
-            if rows.iter().find(|s| s.id == opener).map(|s| s.kind.as_str())
+            if rows
+                .iter()
+                .find(|s| s.id == opener)
+                .map(|s| s.kind.as_str())
                 != Some(passphrase::KIND)
             {
                 return Err(Error::Usage(format!(
@@ -132,7 +135,12 @@ pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
     let mut missing = Vec::new();
     let mut papers: Vec<(u32, Zeroizing<String>)> = Vec::new();
     for slot in rows.iter().filter(|s| Some(s.id) != removed) {
-        let unreadable = || format!("slot {} ({}): its parameters are unreadable", slot.id, slot.kind);
+        let unreadable = || {
+            format!(
+                "slot {} ({}): its parameters are unreadable",
+                slot.id, slot.kind
+            )
+        };
         match slot.kind.as_str() {
             passphrase::KIND => {
                 let kdf = passphrase::kdf_of(&slot.params);
@@ -257,7 +265,9 @@ pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
         ));
     }
     if was_cached {
-        lines.push("The session cache held the old key and was cleared; `keep unlock` again.".into());
+        lines.push(
+            "The session cache held the old key and was cleared; `keep unlock` again.".into(),
+        );
     }
     lines.push(
         "A copy of the old file, or a slot row taken from one, still opens that copy's data, but \
@@ -283,5 +293,8 @@ fn join(ids: &[u32]) -> String {
     if ids.is_empty() {
         return "none".into();
     }
-    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

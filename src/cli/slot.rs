@@ -54,7 +54,11 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
         } => super::rekey::rekey(ctx, super::rekey::Change::RemoveSlot(id), drop_other_slots),
         SlotCommand::Rm { id, .. } => {
             let mut vault = ctx.open()?;
-            let kind = vault.slots()?.into_iter().find(|s| s.id == id).map(|s| s.kind);
+            let kind = vault
+                .slots()?
+                .into_iter()
+                .find(|s| s.id == id)
+                .map(|s| s.kind);
             let result = vault.remove_slot(id);
             audit::recorded(&mut vault, Action::SlotRemove, &[], result)?;
             output::note(&format!("Removed slot {id}."));

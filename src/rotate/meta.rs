@@ -270,7 +270,10 @@ pub fn rekey_rows(
     ] {
         let what = format!("re-key {table}");
         let rows: Vec<(Vec<u8>, Vec<u8>)> = {
-            let mut stmt = q(&what, conn.prepare(&format!("SELECT lookup, sealed FROM {table}")))?;
+            let mut stmt = q(
+                &what,
+                conn.prepare(&format!("SELECT lookup, sealed FROM {table}")),
+            )?;
             let rows = q(&what, stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))))?;
             q(&what, rows.collect())?
         };

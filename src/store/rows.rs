@@ -441,10 +441,17 @@ pub fn update_secret(conn: &Connection, id: i64, lookup: &[u8], sealed_name: &[u
 }
 
 /// Replace one version's sealed blob (`keep rekey`).
-pub fn update_version(conn: &Connection, secret_id: i64, version: u32, sealed: &[u8]) -> Result<()> {
+pub fn update_version(
+    conn: &Connection,
+    secret_id: i64,
+    version: u32,
+    sealed: &[u8],
+) -> Result<()> {
     let mut stmt = q(
         "re-key a secret version",
-        conn.prepare_cached("UPDATE versions SET sealed = ?3 WHERE secret_id = ?1 AND version = ?2"),
+        conn.prepare_cached(
+            "UPDATE versions SET sealed = ?3 WHERE secret_id = ?1 AND version = ?2",
+        ),
     )?;
     q(
         "re-key a secret version",

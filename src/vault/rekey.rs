@@ -88,7 +88,8 @@ impl Vault {
             .map(|(id, w)| make_slot(w.as_ref(), &master, &vault_id, *id))
             .collect::<Result<Vec<_>>>()?;
         let header = read_header(&self.store)?;
-        let check = crypto::keys::hmac_parts(new.check.expose_secret(), &check_parts(&header, true));
+        let check =
+            crypto::keys::hmac_parts(new.check.expose_secret(), &check_parts(&header, true));
         let old = &self.keys;
         let mut outcome = Outcome {
             slots_kept: wrappers.keys().copied().collect(),
@@ -104,7 +105,8 @@ impl Vault {
             let mut heads: Vec<([u8; 32], HeadRow)> = Vec::new();
             let mut known: Vec<(Address, Vec<SecretValue>)> = Vec::new();
             for row in store::all_secrets(tx)? {
-                let address = record::open_name(old, &vault_id, row.id, &row.lookup, &row.sealed_name)?;
+                let address =
+                    record::open_name(old, &vault_id, row.id, &row.lookup, &row.sealed_name)?;
                 let lookup = new.index.secret(
                     address.scope.project(),
                     address.scope.env(),
@@ -114,7 +116,14 @@ impl Vault {
                 let mut values = Vec::new();
                 for v in store::versions(tx, row.id)? {
                     let (sealed, opened) = record::reseal_version(
-                        old, &new, &vault_id, &row.lookup, &lookup, row.id, v.version, &v.sealed,
+                        old,
+                        &new,
+                        &vault_id,
+                        &row.lookup,
+                        &lookup,
+                        row.id,
+                        v.version,
+                        &v.sealed,
                         &address,
                     )?;
                     store::update_version(tx, row.id, v.version, &sealed)?;
@@ -138,8 +147,12 @@ impl Vault {
                 outcome.secrets += 1;
                 progress.inc();
             }
-            Manifest::compute(&new, &vault_id, heads.iter().map(|(l, h)| (l.as_slice(), h)))
-                .store(tx, &new, &vault_id)?;
+            Manifest::compute(
+                &new,
+                &vault_id,
+                heads.iter().map(|(l, h)| (l.as_slice(), h)),
+            )
+            .store(tx, &new, &vault_id)?;
             outcome.rotation_records_dropped =
                 crate::rotate::meta::rekey_rows(tx, old, &new, &vault_id, &lookups)?;
             let known: Vec<_> = known
