@@ -4,6 +4,7 @@
 //! witness, `keep verify`) is intact; slots are re-wrapped or, only when asked, removed.
 
 mod common;
+mod custody_support;
 mod sync_support;
 
 use std::path::{Path, PathBuf};
@@ -522,4 +523,37 @@ fn sync_state_survives_a_rekey_against_openbao() {
     let out = sync(&["pull", "t"]);
     assert_eq!(code(&out), 0, "{} {}", stdout(&out), stderr(&out));
     assert_eq!(tv.get("X"), "x-remote");
+}
+
+#[test]
+fn an_hsm_slot_is_rewrapped_by_the_token_with_its_pin_and_refused_without() {
+    let token = custody_support::SoftToken::new("rekey");
+    let tv = TestVault::empty();
+    token.init_vault(&tv, "k");
+    token.set(&tv, "KEPT", "safe");
+    token.add_passphrase_slot(&tv);
+    // The passphrase alone cannot re-wrap the HSM slot: refused, naming it and what it needs.
+    let out = tv.run(&["rekey"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("slot 1 (hsm)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("KEEP_PKCS11_PIN_FILE"),
+        "{}",
+        stderr(&out)
+    );
+    // With the PIN too, the token re-wraps it.
+    let out = token
+        .keep(&tv, &["rekey"])
+        .env("KEEP_PASSPHRASE_FILE", tv.pass_file())
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        stderr(&out).contains("slot(s) 1, 2 re-wrapped"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(ok(&token.run(&tv, &["get", "KEPT"])), "safe");
+    assert_eq!(tv.get("KEPT"), "safe");
+    ok(&tv.run(&["verify"]));
 }
