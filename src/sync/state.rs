@@ -140,6 +140,9 @@ impl Ledger {
     }
 }
 
+/// A sync-state row as stored: target key, name key, remote version, value hash.
+type StoredRow = (Vec<u8>, Vec<u8>, Option<String>, Vec<u8>);
+
 /// One secret as `keep rekey` knows it: its address and every value it ever held (the value at a
 /// target's last sync is one of them).
 pub struct Known<'a> {
@@ -161,7 +164,7 @@ pub fn rekey_rows(
     targets: &[String],
     known: &[Known<'_>],
 ) -> Result<(u64, u64)> {
-    let rows: Vec<(Vec<u8>, Vec<u8>, Option<String>, Vec<u8>)> = {
+    let rows: Vec<StoredRow> = {
         let mut stmt = conn
             .prepare("SELECT target_key, name_key, version, hash FROM sync_state")
             .map_err(|e| Error::db("re-key the sync state", e))?;
