@@ -557,3 +557,46 @@ fn an_hsm_slot_is_rewrapped_by_the_token_with_its_pin_and_refused_without() {
     assert_eq!(tv.get("KEPT"), "safe");
     ok(&tv.run(&["verify"]));
 }
+
+#[test]
+fn a_progress_bar_is_drawn_on_a_terminal() {
+    let tv = TestVault::new();
+    let lines: String = (0..40).map(|k| format!("P{k}=value-{k}\n")).collect();
+    write_file(&tv, "in.env", &lines);
+    ok(&tv.run(&["import", "in.env"]));
+    // `script` (util-linux) runs keep on a pseudo-terminal of its own.
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} rekey", env!("CARGO_BIN_EXE_keep")),
+            "/dev/null",
+        ])
+        .current_dir(tv.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", tv.path())
+        .env("XDG_DATA_HOME", tv.path().join("xdg"))
+        .env("KEEP_VAULT", tv.vault_path())
+        .env("KEEP_PASSPHRASE_FILE", tv.pass_file())
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux)");
+    let shown = stdout(&out);
+    assert_eq!(code(&out), 0, "{shown}");
+    assert!(shown.contains("Re-keying ["), "{shown:?}");
+    assert!(shown.contains("Re-keyed"), "{shown:?}");
+    assert_eq!(tv.get("P39"), "value-39");
+}
+
+#[test]
+fn a_wrong_passphrase_is_exit_4_and_recorded_as_a_failed_unlock() {
+    let tv = TestVault::new();
+    tv.set("A", "alpha");
+    let wrong = write_file(&tv, "wrong-pass", "not the passphrase\n");
+    let out = with_pass(&tv, &wrong, &["rekey"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let log = ok(&tv.run(&["audit", "--json"]));
+    assert!(log.contains("unlock-failed"), "{log}");
+    assert_eq!(tv.get("A"), "alpha");
+}

@@ -96,7 +96,15 @@ fn credentials(rows: &[SlotRow]) -> Result<Credentials> {
 pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
     let rows = store::slots(Store::open(&ctx.vault_path)?.conn())?;
     let creds = credentials(&rows)?;
-    let mut vault = Vault::open_with(&ctx.vault_path, &creds.unwrappers)?;
+    let mut vault = match Vault::open_with(&ctx.vault_path, &creds.unwrappers) {
+        Ok(v) => v,
+        Err(e @ Error::Auth(_)) => {
+            // As for any unlock: a failed attempt is recorded unauthenticated, folded in later.
+            crate::audit::failed::record(&mut Store::open(&ctx.vault_path)?, e.kind());
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     audit::after_unlock(&mut vault)?;
     let opener = vault
         .opened_by()
