@@ -52,6 +52,16 @@ fn with_pass(tv: &TestVault, pass_file: &Path, args: &[&str]) -> std::process::O
         .unwrap()
 }
 
+/// Add a passphrase slot (cheap KDF) for the passphrase in `pass_file`.
+fn add_passphrase_slot(tv: &TestVault, pass_file: &Path) {
+    let out = tv
+        .keep(custody_support::ADD_CHEAP_PASSPHRASE)
+        .env("KEEP_NEW_PASSPHRASE_FILE", pass_file)
+        .output()
+        .unwrap();
+    ok(&out);
+}
+
 fn ok(out: &std::process::Output) -> String {
     assert_eq!(code(out), 0, "{}", stderr(out));
     stdout(out)
@@ -93,6 +103,15 @@ fn keyed_blobs(path: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// [`keyed_blobs`] without the audit chain, which a refused re-key still extends (its unlock and
+/// its failure are logged).
+fn records(path: &Path) -> Vec<(String, Vec<u8>)> {
+    keyed_blobs(path)
+        .into_iter()
+        .filter(|(what, _)| !what.starts_with("audit.") && what != "meta.audit_head")
+        .collect()
+}
+
 #[test]
 fn a_slot_copied_back_from_before_slot_rm_rekey_opens_nothing() {
     let tv = TestVault::new();
@@ -102,20 +121,7 @@ fn a_slot_copied_back_from_before_slot_rm_rekey_opens_nothing() {
     ok(&tv.run(&["rm", "GONE"]));
     // A second passphrase, for someone who later leaves.
     let leaver = write_file(&tv, "leaver-pass", "the leaver's passphrase\n");
-    let out = tv
-        .keep(&[
-            "slot",
-            "add",
-            "passphrase",
-            "--kdf-memory",
-            "1MiB",
-            "--kdf-iterations",
-            "1",
-        ])
-        .env("KEEP_NEW_PASSPHRASE_FILE", &leaver)
-        .output()
-        .unwrap();
-    ok(&out);
+    add_passphrase_slot(&tv, &leaver);
     assert_eq!(
         ok(&with_pass(&tv, &leaver, &["get", "DB_URL"])),
         "postgres://v2"
@@ -239,22 +245,11 @@ fn another_passphrase_slot_is_refused_then_dropped_only_with_the_flag() {
     let tv = TestVault::new();
     tv.set("A", "alpha");
     let other = write_file(&tv, "other-pass", "another passphrase\n");
-    ok(&tv
-        .keep(&[
-            "slot",
-            "add",
-            "passphrase",
-            "--kdf-memory",
-            "1MiB",
-            "--kdf-iterations",
-            "1",
-        ])
-        .env("KEEP_NEW_PASSPHRASE_FILE", &other)
-        .output()
-        .unwrap());
-    let before = std::fs::read(tv.vault_path()).unwrap();
+    add_passphrase_slot(&tv, &other);
+    let before = records(&tv.vault_path());
     let out = tv.run(&["rekey"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(records(&tv.vault_path()), before, "nothing was changed");
     assert!(
         stderr(&out).contains("slot 2 (passphrase)"),
         "{}",
@@ -278,7 +273,6 @@ fn another_passphrase_slot_is_refused_then_dropped_only_with_the_flag() {
         .unwrap();
     assert_eq!(n, 2);
     drop(conn);
-    let _ = before;
 
     // The same passphrase in two slots: both re-wrapped, nothing to drop.
     let out = tv.run(&["rekey", "--drop-other-slots"]);
@@ -299,19 +293,7 @@ fn another_passphrase_slot_is_refused_then_dropped_only_with_the_flag() {
 fn a_second_slot_with_the_same_passphrase_is_rewrapped() {
     let tv = TestVault::new();
     tv.set("A", "alpha");
-    ok(&tv
-        .keep(&[
-            "slot",
-            "add",
-            "passphrase",
-            "--kdf-memory",
-            "1MiB",
-            "--kdf-iterations",
-            "1",
-        ])
-        .env("KEEP_NEW_PASSPHRASE_FILE", tv.pass_file())
-        .output()
-        .unwrap());
+    add_passphrase_slot(&tv, &tv.pass_file());
     let out = tv.run(&["rekey"]);
     ok(&out);
     assert!(
@@ -422,19 +404,7 @@ fn passwd_rekey_changes_the_passphrase_and_revokes_the_old_row() {
 fn slot_rm_of_a_passphrase_slot_suggests_rekey() {
     let tv = TestVault::new();
     let other = write_file(&tv, "other-pass", "another passphrase\n");
-    ok(&tv
-        .keep(&[
-            "slot",
-            "add",
-            "passphrase",
-            "--kdf-memory",
-            "1MiB",
-            "--kdf-iterations",
-            "1",
-        ])
-        .env("KEEP_NEW_PASSPHRASE_FILE", &other)
-        .output()
-        .unwrap());
+    add_passphrase_slot(&tv, &other);
     let out = tv.run(&["slot", "rm", "2"]);
     ok(&out);
     assert!(stderr(&out).contains("--rekey"), "{}", stderr(&out));
@@ -475,12 +445,6 @@ fn a_tampered_vault_is_not_rekeyed() {
     .unwrap();
     drop(conn);
     // The audit log does change (the unlock and the failure are logged); nothing else may.
-    let records = |p: &Path| -> Vec<(String, Vec<u8>)> {
-        keyed_blobs(p)
-            .into_iter()
-            .filter(|(what, _)| !what.starts_with("audit.") && what != "meta.audit_head")
-            .collect()
-    };
     let before = records(&tv.vault_path());
     let out = tv.run(&["rekey"]);
     assert_eq!(code(&out), 5, "{}", stderr(&out));
