@@ -226,7 +226,6 @@ impl Body {
         serde_json::from_slice(bytes).ok()
     }
 
-    /// Open the sealed address. `Err` when it fails authentication.
     /// The stored body `raw` with its sealed address (if any) re-sealed under `new` (`keep rekey`).
     /// A body without an address is returned byte for byte.
     pub fn reseal_address(
@@ -248,6 +247,7 @@ impl Body {
         serde_json::to_vec(&body).map_err(|_| bad())
     }
 
+    /// Open the sealed address. `Err` when it fails authentication.
     pub fn open_address(&self, keys: &Subkeys, vault_id: &[u8]) -> Result<Option<Address>> {
         let Some(b64) = &self.address else {
             return Ok(None);

@@ -103,6 +103,9 @@ impl Vault {
         self.store.write(|tx| {
             let mut lookups: HashMap<Vec<u8>, [u8; 32]> = HashMap::new();
             let mut heads: Vec<([u8; 32], HeadRow)> = Vec::new();
+            // The old heads, checked against the old manifest inside this transaction: the whole-vault
+            // check ran before the write lock was taken, and what is re-sealed must be what it saw.
+            let mut old_heads: Vec<(Vec<u8>, HeadRow)> = Vec::new();
             let mut known: Vec<(Address, Vec<SecretValue>)> = Vec::new();
             for row in store::all_secrets(tx)? {
                 let address =
@@ -128,6 +131,14 @@ impl Vault {
                     )?;
                     store::update_version(tx, row.id, v.version, &sealed)?;
                     if let Some(h) = head.as_ref().filter(|h| h.version == v.version) {
+                        if h.digest != manifest::digest(&v.sealed) {
+                            return Err(Error::Integrity(format!(
+                                "{address}: its head does not name its newest version's blob, so \
+                                 the vault was not re-keyed (nothing was changed); `keep verify` \
+                                 says more"
+                            )));
+                        }
+                        old_heads.push((row.lookup.clone(), h.clone()));
                         let h = HeadRow {
                             digest: manifest::digest(&sealed),
                             ..h.clone()
@@ -147,6 +158,14 @@ impl Vault {
                 outcome.secrets += 1;
                 progress.inc();
             }
+            Manifest::load(tx, old, &vault_id)?.check_all(
+                &Manifest::compute(
+                    old,
+                    &vault_id,
+                    old_heads.iter().map(|(l, h)| (l.as_slice(), h)),
+                ),
+                outcome.secrets,
+            )?;
             Manifest::compute(
                 &new,
                 &vault_id,
