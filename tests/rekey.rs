@@ -131,6 +131,11 @@ fn a_slot_copied_back_from_before_slot_rm_rekey_opens_nothing() {
     let out = tv.run(&["slot", "rm", "2", "--rekey"]);
     ok(&out);
     assert!(stderr(&out).contains("Removed slot 2"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("drop-other-slots"),
+        "the named slot was removed on purpose: {}",
+        stderr(&out)
+    );
     // No sealed or keyed byte string of the old file survives in the new one.
     let old = keyed_blobs(&backup);
     let new = keyed_blobs(&tv.vault_path());

@@ -215,7 +215,9 @@ pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
     let progress = Progress::new(vault.rekey_work()? as usize, "Re-keying", !ctx.json);
     let result = vault.rekey(&wrappers, &targets, &progress);
     progress.finish();
-    let outcome = audit::recorded(&mut vault, Action::Rekey, &[], result)?;
+    let mut outcome = audit::recorded(&mut vault, Action::Rekey, &[], result)?;
+    // The slot `slot rm --rekey` named was removed on purpose, not for want of a credential.
+    outcome.slots_dropped.retain(|id| Some(*id) != removed);
     // The cached key is the old one: it opens nothing now, and must not linger.
     let was_cached = session::cache::clear(vault.id())?;
     for (_, paper) in &papers {
