@@ -215,14 +215,23 @@ pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
     let progress = Progress::new(vault.rekey_work()? as usize, "Re-keying", !ctx.json);
     let result = vault.rekey(&wrappers, &targets, &progress);
     progress.finish();
+    // Once committed, the new recovery codes are the only ones that open their slots, and the
+    // cached key is the old one: show the codes and drop the cache before anything else can fail.
+    let mut was_cached = false;
+    if result.is_ok() {
+        for (_, paper) in &papers {
+            eprintln!("{}", paper.as_str());
+        }
+        // A stale cached key fails the header check and is ignored, so a failure here is only
+        // reported; the re-key is done and must still be logged.
+        was_cached = session::cache::clear(vault.id()).unwrap_or_else(|e| {
+            output::note(&format!("warning: could not clear the session cache: {e}"));
+            false
+        });
+    }
     let mut outcome = audit::recorded(&mut vault, Action::Rekey, &[], result)?;
     // The slot `slot rm --rekey` named was removed on purpose, not for want of a credential.
     outcome.slots_dropped.retain(|id| Some(*id) != removed);
-    // The cached key is the old one: it opens nothing now, and must not linger.
-    let was_cached = session::cache::clear(vault.id())?;
-    for (_, paper) in &papers {
-        eprintln!("{}", paper.as_str());
-    }
     if ctx.json {
         output::json(&serde_json::json!({
             "vault": vault.path(),
