@@ -1,9 +1,10 @@
-//! Crash consistency: `keep set`, `rotate`, `import` and `pull` (against a real OpenBao dev server)
-//! are SIGKILLed at a random point, 50 times each (200 kills), and after every kill the vault must
-//! open, pass SQLite's `integrity_check` and `keep audit verify`, and give back every committed
+//! Crash consistency: `keep set`, `rotate`, `import`, `pull` (against a real OpenBao dev server) and
+//! `rekey` are SIGKILLed at a random point, 50 times each (250 kills), and after every kill the vault
+//! must open, pass SQLite's `integrity_check` and `keep audit verify`, and give back every committed
 //! value. Each command's write is one transaction, so a kill leaves all of it or none of it: a killed
 //! import or pull never leaves half the names updated, and a killed rotation leaves the old value
-//! current (with or without a pending one) or the new value current, never both.
+//! current (with or without a pending one) or the new value current, never both; a killed re-key
+//! leaves the old key's vault or the new key's, each verifying whole (`keep verify`).
 //!
 //! The kill point is uniform over 0..1.3× the command's own measured run time (measured once per
 //! family, so a slower CI machine still gets kills spread over the whole run). The seed is printed;
@@ -351,4 +352,40 @@ fn killed_pulls_from_openbao_are_all_or_nothing() {
         all_versions_decrypt(&tv, &format!("PULLED_{k}"));
     }
     t.report("pull");
+}
+
+/// The header MAC, which a committed re-key replaces (it is under the new key's check subkey).
+fn header_check(tv: &TestVault) -> Vec<u8> {
+    rusqlite::Connection::open(tv.vault_path())
+        .unwrap()
+        .query_row("SELECT value FROM meta WHERE key = 'check'", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+#[test]
+fn killed_rekeys_leave_the_old_vault_or_the_new_one() {
+    const N: usize = 60;
+    let mut rng = Rng::new("rekey");
+    let tv = TestVault::new();
+    tv.set("STABLE", "committed-before-the-storm");
+    let lines: String = (0..N).map(|k| format!("RK_{k}=value-{k}\n")).collect();
+    std::fs::write(tv.path().join("in.env"), lines).unwrap();
+    assert_eq!(code(&tv.run(&["import", "in.env"])), 0);
+    let typical = measure(|| (tv.keep(&["rekey"]), None));
+    let mut t = Tally::default();
+    for round in 0..ROUNDS {
+        let before = header_check(&tv);
+        let (running, ok) = run_and_kill(tv.keep(&["rekey"]), None, delay(&mut rng, typical));
+        after_kill(&tv, round);
+        // Old or new, the whole vault verifies: never a mix of the two keys.
+        let out = tv.run(&["verify"]);
+        assert_eq!(code(&out), 0, "round {round}: {}", stderr(&out));
+        for k in (0..N).step_by(7) {
+            assert_eq!(tv.get(&format!("RK_{k}")), format!("value-{k}"));
+        }
+        t.record(round, running, ok, header_check(&tv) != before);
+    }
+    t.report("rekey");
 }

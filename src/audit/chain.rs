@@ -154,6 +154,53 @@ pub fn append(
     Ok(head.count)
 }
 
+/// Re-MAC the whole chain under `new_key` (`keep rekey`), inside the caller's transaction, after
+/// checking it under `old_key`: a chain that does not verify is never re-MAC'd, which would launder
+/// whatever was done to it. `rebody` gives each entry's body as it is to be stored under the new keys
+/// (its sealed address re-sealed). Positions, order and entry ids stay, so the witness stays valid.
+/// Returns the number of entries.
+pub fn rekey(
+    conn: &Connection,
+    old_key: &[u8; KEY_LEN],
+    new_key: &[u8; KEY_LEN],
+    vault_id: &[u8],
+    mut rebody: impl FnMut(&[u8]) -> Result<Vec<u8>>,
+) -> Result<u64> {
+    if let Some(p) = verify(conn, old_key, vault_id)?.problem {
+        return Err(Error::Integrity(format!(
+            "the audit log is not intact ({}), so the vault was not re-keyed (nothing was changed); \
+             `keep audit verify` says more",
+            p.what
+        )));
+    }
+    let rows = rows(conn)?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut stmt = q(
+        "re-key the audit log",
+        conn.prepare_cached("UPDATE audit SET body = ?2, mac = ?3 WHERE seq = ?1"),
+    )?;
+    let mut head = Head {
+        count: 0,
+        last: [0; MAC_LEN],
+    };
+    for row in &rows {
+        let body = rebody(&row.body)?;
+        let mac = entry_mac(new_key, vault_id, row.seq, &head.last, &body);
+        q(
+            "re-key the audit log",
+            stmt.execute(params![row.seq as i64, body, &mac[..]]),
+        )?;
+        head = Head {
+            count: row.seq,
+            last: mac,
+        };
+    }
+    write_head(conn, new_key, vault_id, &head)?;
+    Ok(head.count)
+}
+
 /// A stored row.
 pub struct Row {
     pub seq: u64,

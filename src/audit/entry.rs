@@ -42,6 +42,8 @@ pub enum Action {
     SlotRemove,
     /// A passphrase was changed.
     Passwd,
+    /// The master key was replaced and every record re-sealed (`keep rekey`).
+    Rekey,
 }
 
 impl Action {
@@ -59,11 +61,12 @@ impl Action {
             Action::SlotAdd => "slot-add",
             Action::SlotRemove => "slot-remove",
             Action::Passwd => "passwd",
+            Action::Rekey => "rekey",
         }
     }
 
     /// Every action, for help texts and validation.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::Read,
         Action::Write,
         Action::Delete,
@@ -75,6 +78,7 @@ impl Action {
         Action::SlotAdd,
         Action::SlotRemove,
         Action::Passwd,
+        Action::Rekey,
     ];
 
     /// Parse an action name.
@@ -220,6 +224,27 @@ impl Body {
     /// Parse stored bytes; `None` when they are not a body this build understands.
     pub fn decode(bytes: &[u8]) -> Option<Body> {
         serde_json::from_slice(bytes).ok()
+    }
+
+    /// The stored body `raw` with its sealed address (if any) re-sealed under `new` (`keep rekey`).
+    /// A body without an address is returned byte for byte.
+    pub fn reseal_address(
+        raw: &[u8],
+        old: &Subkeys,
+        new: &Subkeys,
+        vault_id: &[u8],
+    ) -> Result<Vec<u8>> {
+        let bad = || {
+            Error::Integrity(
+                "an audit entry's body is unreadable, so the vault was not re-keyed".into(),
+            )
+        };
+        let mut body: Body = serde_json::from_slice(raw).map_err(|_| bad())?;
+        let Some(address) = body.open_address(old, vault_id)? else {
+            return Ok(raw.to_vec());
+        };
+        body = body.with_address(new, vault_id, &address);
+        serde_json::to_vec(&body).map_err(|_| bad())
     }
 
     /// Open the sealed address. `Err` when it fails authentication.

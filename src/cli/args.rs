@@ -63,7 +63,7 @@ pub enum Command {
     /// Make an earlier version current again, as a new version
     Rollback(RollbackArgs),
     /// Change the passphrase of the passphrase slot that opens with the current one
-    Passwd,
+    Passwd(PasswdArgs),
     /// Cache the unlocked key for this login session, so later commands skip the KDF or HSM
     Unlock(UnlockArgs),
     /// Forget the cached key
@@ -86,6 +86,9 @@ pub enum Command {
     /// Check the whole vault: every slot, record, version, head, the manifest and the audit chain;
     /// exit 5 naming what failed
     Verify,
+    /// Replace the master key: every record re-sealed and every slot re-wrapped in one step, so a
+    /// removed slot or an old passphrase opens nothing written from now on
+    Rekey(RekeyArgs),
     /// Inspect PKCS#11 tokens and make wrapping keys
     #[command(subcommand)]
     Hsm(super::hsm::HsmCommand),
@@ -314,6 +317,13 @@ pub enum SlotCommand {
     Rm {
         /// The slot id, from `keep slot ls`
         id: u32,
+        /// Also replace the master key (`keep rekey`), so that a copy of the removed slot opens
+        /// nothing written from now on
+        #[arg(long)]
+        rekey: bool,
+        /// With --rekey: remove the other slots whose credential is not at hand
+        #[arg(long, requires = "rekey")]
+        drop_other_slots: bool,
     },
 }
 
@@ -447,4 +457,23 @@ mod tests {
     fn the_argument_definitions_are_consistent() {
         super::Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// Also replace the master key (`keep rekey`), so that the old passphrase opens nothing written
+    /// from now on, even through a slot row copied back from a backup
+    #[arg(long)]
+    pub rekey: bool,
+    /// With --rekey: remove the other slots whose credential is not at hand
+    #[arg(long, requires = "rekey")]
+    pub drop_other_slots: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    /// Remove the slots whose credential is not at hand (another passphrase, an HSM slot without
+    /// its PIN) instead of refusing
+    #[arg(long)]
+    pub drop_other_slots: bool,
 }

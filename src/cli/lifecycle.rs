@@ -1,6 +1,6 @@
 //! `init`, `passwd`, `unlock`, `lock`: creating the vault and managing how it is opened.
 
-use super::args::{InitArgs, KdfArgs, UnlockArgs};
+use super::args::{InitArgs, KdfArgs, PasswdArgs, UnlockArgs};
 use super::output;
 use super::Context;
 use crate::audit::{self, Action};
@@ -75,7 +75,10 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn passwd(ctx: &Context) -> Result<i32> {
+pub fn passwd(ctx: &Context, a: PasswdArgs) -> Result<i32> {
+    if a.rekey {
+        return super::rekey::rekey(ctx, super::rekey::Change::NewPassphrase, a.drop_other_slots);
+    }
     // The current passphrase must be proven: the session cache does not count.
     let mut vault = Vault::open_without_cache(&ctx.vault_path)?;
     let slot = vault
@@ -93,7 +96,9 @@ pub fn passwd(ctx: &Context) -> Result<i32> {
     let result = vault.replace_slot(slot, &Passphrase::new(new, kdf));
     audit::recorded(&mut vault, Action::Passwd, &[], result)?;
     output::note(&format!(
-        "Changed the passphrase of slot {slot}. No secret was re-encrypted."
+        "Changed the passphrase of slot {slot}. No secret was re-encrypted, so the old passphrase \
+         still opens a copy of this slot's old row put back into the file; `keep passwd --rekey` \
+         replaces the master key as well."
     ));
     Ok(0)
 }

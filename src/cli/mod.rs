@@ -14,6 +14,7 @@ mod input;
 mod lifecycle;
 mod lint;
 pub mod output;
+mod rekey;
 mod rotation;
 mod scan;
 mod secrets;
@@ -54,7 +55,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     let ctx = Context::new(cli.global)?;
     match cli.command {
         Command::Init(a) => lifecycle::init(&ctx, a),
-        Command::Passwd => lifecycle::passwd(&ctx),
+        Command::Passwd(a) => lifecycle::passwd(&ctx, a),
         Command::Unlock(a) => lifecycle::unlock(&ctx, a),
         Command::Lock => lifecycle::lock(&ctx),
         Command::Set(a) => secrets::set(&ctx, a),
@@ -70,6 +71,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Audit(a) => audit::run(&ctx, a),
         Command::Lint => lint::run(&ctx),
         Command::Verify => verify::run(&ctx),
+        Command::Rekey(a) => rekey::run(&ctx, a),
         Command::Hsm(c) => hsm::run(&ctx, c),
         Command::Export(a) => custody::export(&ctx, a),
         Command::Exec(a) => using::exec(&ctx, a),

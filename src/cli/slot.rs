@@ -47,11 +47,39 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
             }
             Ok(0)
         }
-        SlotCommand::Rm { id } => {
+        SlotCommand::Rm {
+            id,
+            rekey: true,
+            drop_other_slots,
+        } => super::rekey::rekey(ctx, super::rekey::Change::RemoveSlot(id), drop_other_slots),
+        SlotCommand::Rm { id, .. } => {
             let mut vault = ctx.open()?;
+            let kind = vault
+                .slots()?
+                .into_iter()
+                .find(|s| s.id == id)
+                .map(|s| s.kind);
             let result = vault.remove_slot(id);
             audit::recorded(&mut vault, Action::SlotRemove, &[], result)?;
             output::note(&format!("Removed slot {id}."));
+            // A passphrase, an age identity or a recovery code is a copyable secret: whoever holds
+            // it can still open the slot's old row put back from a copy of the file. (An HSM slot's
+            // key stays in the token.)
+            if kind.as_deref().is_some_and(|k| {
+                [
+                    crate::slots::passphrase::KIND,
+                    crate::slots::age::KIND,
+                    crate::slots::recovery::KIND,
+                ]
+                .contains(&k)
+            }) {
+                output::note(&format!(
+                    "hint: the master key is unchanged, so the holder of slot {id}'s credential can \
+                     still open a copy of its row put back into the file. `keep rekey` (or `keep \
+                     slot rm ID --rekey` next time) replaces the key so that it opens nothing \
+                     written from now on."
+                ));
+            }
             Ok(0)
         }
     }

@@ -250,3 +250,59 @@ pub fn pending(vault: &mut Vault, address: &Address) -> Result<Option<Pending>> 
         value: SecretValue::new(plain[4 + n..].to_vec()),
     }))
 }
+
+/// Re-seal every metadata and pending-rotation row under new keys (`keep rekey`), inside the
+/// caller's transaction. `lookups` maps each secret's old blind-index tag to its new one. A row
+/// whose tag names no secret (a policy set before its secret was) cannot be re-keyed, since its name
+/// is not stored anywhere: it is removed, and the count of those is returned so the caller can say
+/// so. A row that fails to open aborts the re-key.
+pub fn rekey_rows(
+    conn: &Connection,
+    old: &crypto::Subkeys,
+    new: &crypto::Subkeys,
+    vault_id: &[u8],
+    lookups: &std::collections::HashMap<Vec<u8>, [u8; 32]>,
+) -> Result<u64> {
+    let mut dropped = 0;
+    for (table, aad) in [
+        ("secret_meta", meta_aad as fn(&[u8], &[u8]) -> Aad),
+        ("rotation_pending", pending_aad),
+    ] {
+        let what = format!("re-key {table}");
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = {
+            let mut stmt = q(
+                &what,
+                conn.prepare(&format!("SELECT lookup, sealed FROM {table}")),
+            )?;
+            let rows = q(&what, stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))))?;
+            q(&what, rows.collect())?
+        };
+        q(&what, conn.execute(&format!("DELETE FROM {table}"), []))?;
+        for (lookup, sealed) in rows {
+            let Some(new_lookup) = lookups.get(&lookup) else {
+                dropped += 1;
+                continue;
+            };
+            let plain = crypto::open(old.values.expose_secret(), &aad(vault_id, &lookup), &sealed)
+                .ok_or_else(|| {
+                    Error::Integrity(format!(
+                        "a {table} row failed authentication, so the vault was not re-keyed \
+                         (nothing was changed)"
+                    ))
+                })?;
+            let resealed = crypto::seal(
+                new.values.expose_secret(),
+                &aad(vault_id, new_lookup),
+                &plain,
+            );
+            q(
+                &what,
+                conn.execute(
+                    &format!("INSERT INTO {table} (lookup, sealed) VALUES (?1, ?2)"),
+                    params![&new_lookup[..], resealed],
+                ),
+            )?;
+        }
+    }
+    Ok(dropped)
+}

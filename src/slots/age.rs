@@ -106,3 +106,10 @@ pub fn describe(params: &str) -> String {
         .map(|p| format!("recipient {}", p.recipient))
         .unwrap_or_else(|_| "unreadable parameters".into())
 }
+
+/// A wrapper for the recipient of the age slot with `params` (`keep rekey`): wrapping needs only
+/// the public recipient, so the slot is re-made without its identity. `None` when unreadable.
+pub fn rewrapper(params: &str) -> Option<AgeRecipient> {
+    let p: SlotParams = serde_json::from_str(params).ok()?;
+    AgeRecipient::parse(&p.recipient).ok()
+}

@@ -241,3 +241,22 @@ pub fn describe(params: &str) -> String {
         Err(_) => "unreadable parameters".into(),
     }
 }
+
+/// A wrapper that makes a new slot on the same token and key as the HSM slot with `params`
+/// (`keep rekey`): the token wraps with its key, so only the PIN is needed, not the old wrapped key.
+/// The module is found as for any open (never from the stored path). `None` when the parameters
+/// are unreadable.
+pub fn rewrapper(params: &str, pin: SecretString) -> Option<HsmWrapper> {
+    let p: SlotParams = serde_json::from_str(params).ok()?;
+    Some(HsmWrapper {
+        target: HsmTarget {
+            module: None,
+            token: p.token,
+            key: p.key,
+        },
+        pin,
+        generate: false,
+        allow_weak_key: p.allow_weak_key,
+        mech: Some(p.mech),
+    })
+}

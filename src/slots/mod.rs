@@ -137,7 +137,9 @@ pub fn check_row_mac(records_key: &[u8; KEY_LEN], vault_id: &[u8], slot: &SlotRo
         Ok(())
     } else {
         Err(Error::Integrity(format!(
-            "key slot {} ({}) failed authentication: its row (parameters, wrapped key or date) was              edited, or copied from elsewhere. Nothing was unlocked with it; remove it with              `keep slot rm {}` after opening the vault with another slot",
+            "key slot {} ({}) failed authentication: its row (parameters, wrapped key or date) was \
+             edited, or copied from elsewhere. Nothing was unlocked with it; remove it with \
+             `keep slot rm {}` after opening the vault with another slot",
             slot.id, slot.kind, slot.id
         )))
     }

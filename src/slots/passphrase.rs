@@ -225,6 +225,17 @@ fn bad_size(text: &str) -> Error {
     ))
 }
 
+/// The KDF cost of the passphrase slot with `params`, so that a re-wrapped slot (`keep rekey`) keeps
+/// the cost its owner chose. `None` when unreadable.
+pub fn kdf_of(params: &str) -> Option<KdfParams> {
+    let p: SlotParams = serde_json::from_str(params).ok()?;
+    Some(KdfParams {
+        m_kib: p.m_kib,
+        t: p.t,
+        p: p.p,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

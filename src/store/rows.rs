@@ -427,3 +427,35 @@ pub fn all_latest(conn: &Connection) -> Result<Vec<(SecretRow, HeadRow, Option<V
     )?;
     q("list secrets", rows.collect())
 }
+
+/// Replace a secret's lookup tag and sealed name (`keep rekey`).
+pub fn update_secret(conn: &Connection, id: i64, lookup: &[u8], sealed_name: &[u8]) -> Result<()> {
+    q(
+        "re-key a secret",
+        conn.execute(
+            "UPDATE secrets SET lookup = ?2, name = ?3 WHERE id = ?1",
+            params![id, lookup, sealed_name],
+        ),
+    )
+    .map(|_| ())
+}
+
+/// Replace one version's sealed blob (`keep rekey`).
+pub fn update_version(
+    conn: &Connection,
+    secret_id: i64,
+    version: u32,
+    sealed: &[u8],
+) -> Result<()> {
+    let mut stmt = q(
+        "re-key a secret version",
+        conn.prepare_cached(
+            "UPDATE versions SET sealed = ?3 WHERE secret_id = ?1 AND version = ?2",
+        ),
+    )?;
+    q(
+        "re-key a secret version",
+        stmt.execute(params![secret_id, version, sealed]),
+    )
+    .map(|_| ())
+}

@@ -38,22 +38,26 @@ impl Ledger {
     /// The ledger of target `t` (a copy of the sync subkey, wiped on drop, so that it can be used
     /// inside a vault write transaction).
     pub fn new(keys: &Subkeys, t: &Target) -> Ledger {
+        Ledger::from_parts(keys, &t.name, t.scope.project(), t.scope.env())
+    }
+
+    /// The ledger of the target named `target` for one scope.
+    fn from_parts(keys: &Subkeys, target: &str, project: &str, env: &str) -> Ledger {
         let key = Zeroizing::new(*keys.sync.expose_secret());
-        let (project, env) = (t.scope.project().to_string(), t.scope.env().to_string());
         let target_key = hmac_parts(
             &key,
             &[
                 b"target",
-                t.name.as_bytes(),
+                target.as_bytes(),
                 project.as_bytes(),
                 env.as_bytes(),
             ],
         );
         Ledger {
             key,
-            target: t.name.clone(),
-            project,
-            env,
+            target: target.to_string(),
+            project: project.to_string(),
+            env: env.to_string(),
             target_key,
         }
     }
@@ -134,6 +138,80 @@ impl Ledger {
             .map(|_| ())
             .map_err(|e| Error::db("record the sync state", e))
     }
+}
+
+/// A sync-state row as stored: target key, name key, remote version, value hash.
+type StoredRow = (Vec<u8>, Vec<u8>, Option<String>, Vec<u8>);
+
+/// One secret as `keep rekey` knows it: its address and every value it ever held (the value at a
+/// target's last sync is one of them).
+pub struct Known<'a> {
+    pub address: &'a crate::scope::Address,
+    pub values: &'a [SecretValue],
+}
+
+/// Re-key the sync state (`keep rekey`), inside the caller's transaction. The rows are HMACs of
+/// names the table does not store, so each is recognised by recomputing, under the old key, the
+/// lookups of every target in `targets` for every secret in `known`, and its value hash against every
+/// value that secret held; a recognised row is written again under the new key. A row no candidate
+/// explains (a target not in this keep.toml, or a base value no longer in the history) is removed:
+/// the next sync of that name then plans without a base, which still sees equal values as in sync.
+/// Returns (re-keyed, removed).
+pub fn rekey_rows(
+    conn: &Connection,
+    old: &Subkeys,
+    new: &Subkeys,
+    targets: &[String],
+    known: &[Known<'_>],
+) -> Result<(u64, u64)> {
+    let rows: Vec<StoredRow> = {
+        let mut stmt = conn
+            .prepare("SELECT target_key, name_key, version, hash FROM sync_state")
+            .map_err(|e| Error::db("re-key the sync state", e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(|e| Error::db("re-key the sync state", e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| Error::db("re-key the sync state", e))?
+    };
+    if rows.is_empty() {
+        return Ok((0, 0));
+    }
+    // (old target key, old name key) -> (old ledger, new ledger, secret)
+    let mut candidates = std::collections::HashMap::new();
+    for target in targets {
+        for k in known {
+            let (project, env) = (k.address.scope.project(), k.address.scope.env());
+            let old_ledger = Ledger::from_parts(old, target, project, env);
+            let key = (old_ledger.target_key, old_ledger.name_key(&k.address.name));
+            let new_ledger = Ledger::from_parts(new, target, project, env);
+            candidates.insert(key, (old_ledger, new_ledger, k));
+        }
+    }
+    conn.execute("DELETE FROM sync_state", [])
+        .map_err(|e| Error::db("re-key the sync state", e))?;
+    let (mut kept, mut removed) = (0, 0);
+    for (target_key, name_key, version, hash) in rows {
+        let found = <[u8; 32]>::try_from(target_key.as_slice())
+            .ok()
+            .zip(<[u8; 32]>::try_from(name_key.as_slice()).ok())
+            .and_then(|key| candidates.get(&key));
+        let rekeyed = found.and_then(|(old_ledger, new_ledger, k)| {
+            let name = &k.address.name;
+            k.values
+                .iter()
+                .find(|v| old_ledger.value_hash(name, v)[..] == hash[..])
+                .map(|v| (new_ledger, name, new_ledger.value_hash(name, v)))
+        });
+        match rekeyed {
+            Some((ledger, name, hash)) => {
+                ledger.save(conn, name, &Record { version, hash })?;
+                kept += 1;
+            }
+            None => removed += 1,
+        }
+    }
+    Ok((kept, removed))
 }
 
 #[cfg(test)]

@@ -13,12 +13,14 @@
 
 mod manifest;
 mod record;
+mod rekey;
 mod secrets;
 mod slots;
 mod upgrade;
 mod verify;
 
 pub use record::Kind;
+pub use rekey::Outcome as RekeyOutcome;
 pub use secrets::{Entry, VersionInfo, Writer};
 pub use slots::SlotInfo;
 pub use verify::Report as VerifyReport;

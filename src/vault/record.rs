@@ -141,17 +141,57 @@ pub fn open_version(
         sealed,
     )
     .ok_or_else(bad)?;
-    let (&kind, rest) = plain.split_first().ok_or_else(bad)?;
-    let (ms, value) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
+    decode(&plain, version).ok_or_else(bad)
+}
+
+/// Parse an opened version's plaintext; `None` when it is malformed.
+fn decode(plain: &[u8], version: u32) -> Option<Version> {
+    let (&kind, rest) = plain.split_first()?;
+    let (ms, value) = rest.split_first_chunk::<8>()?;
     let kind = match kind {
         0 => Kind::Value,
         1 => Kind::Tombstone,
-        _ => return Err(bad()),
+        _ => return None,
     };
-    Ok(Version {
+    Some(Version {
         version,
         kind,
         created: UNIX_EPOCH + Duration::from_millis(u64::from_be_bytes(*ms)),
         value: SecretValue::new(value.to_vec()),
     })
+}
+
+/// Re-seal one version under new keys and a new lookup tag (`keep rekey`), keeping its plaintext,
+/// kind and creation time byte for byte. Returns the new blob and the opened version.
+#[allow(clippy::too_many_arguments)]
+pub fn reseal_version(
+    old: &Subkeys,
+    new: &Subkeys,
+    vault_id: &[u8],
+    old_lookup: &[u8],
+    new_lookup: &[u8],
+    secret_id: i64,
+    version: u32,
+    sealed: &[u8],
+    what: &dyn std::fmt::Display,
+) -> Result<(Vec<u8>, Version)> {
+    let bad = || {
+        Error::Integrity(format!(
+            "{what} version {version}: the ciphertext failed authentication, so the vault was not \
+             re-keyed (nothing was changed); `keep verify` names every damaged record"
+        ))
+    };
+    let plain = crypto::open(
+        old.values.expose_secret(),
+        &value_aad(vault_id, old_lookup, secret_id, version),
+        sealed,
+    )
+    .ok_or_else(bad)?;
+    let opened = decode(&plain, version).ok_or_else(bad)?;
+    let resealed = crypto::seal(
+        new.values.expose_secret(),
+        &value_aad(vault_id, new_lookup, secret_id, version),
+        &plain,
+    );
+    Ok((resealed, opened))
 }
