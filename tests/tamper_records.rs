@@ -279,7 +279,11 @@ fn a_deleted_secret_fails_ls_env_exec_and_verify_instead_of_vanishing() {
     assert_eq!(tv.get("OTHER"), "other");
     // Asking for it by name does not pretend it never existed: looking for a "did you mean" hint
     // lists the scope, and that check of the manifest fails too.
-    fails(&tv.run(&["get", "ROTATED"]), &["manifest"], "get of the removed secret");
+    fails(
+        &tv.run(&["get", "ROTATED"]),
+        &["manifest"],
+        "get of the removed secret",
+    );
 }
 
 #[test]
