@@ -225,6 +225,23 @@ fn a_deleted_newest_version_is_exit_5_naming_the_secret_not_a_silent_rollback() 
     fails(&out, &["ROTATED"], "set");
 }
 
+/// Found by the `vault_rows` fuzz target: an older (not the newest) version row deleted left
+/// `verify` saying intact while `history` silently skipped it. Versions run 1..=head with no hole.
+#[test]
+fn a_deleted_older_version_fails_verify_naming_the_secret() {
+    let tv = two_secrets_one_rotated();
+    let id = secret_ids(&db(&tv))[0];
+    delete_version(&tv, id, 1);
+    fails(
+        &tv.run(&["verify"]),
+        &["ROTATED", "versions 1 to 2 but holds 2"],
+        "verify",
+    );
+    // The current value is still the newest one; the other secret is untouched.
+    assert_eq!(tv.get("ROTATED"), "new");
+    assert_eq!(tv.get("OTHER"), "other");
+}
+
 #[test]
 fn deleting_the_tombstone_does_not_bring_a_deleted_secret_back() {
     let tv = two_secrets_one_rotated();

@@ -354,6 +354,18 @@ pub fn version(conn: &Connection, secret_id: i64, version: u32) -> Result<Option
 }
 
 /// Every version of a secret, oldest first.
+/// How many version rows belong to no secret (their secret's row was deleted): `keep verify`.
+pub fn orphan_versions(conn: &Connection) -> Result<i64> {
+    q(
+        "check the vault's versions",
+        conn.query_row(
+            "SELECT COUNT(*) FROM versions WHERE secret_id NOT IN (SELECT id FROM secrets)",
+            [],
+            |r| r.get(0),
+        ),
+    )
+}
+
 pub fn versions(conn: &Connection, secret_id: i64) -> Result<Vec<VersionRow>> {
     let mut stmt = q(
         "read a secret's history",

@@ -68,7 +68,8 @@ impl Vault {
                         continue;
                     }
                 };
-            for v in store::versions(conn, row.id)? {
+            let versions = store::versions(conn, row.id)?;
+            for v in &versions {
                 report.versions += 1;
                 note(
                     problems,
@@ -76,7 +77,19 @@ impl Vault {
                 );
             }
             match ctx.head(row, &address) {
-                Ok((head, _)) => heads.push((row.lookup.clone(), head)),
+                Ok((head, _)) => {
+                    // Versions are numbered 1, 2, ... with no hole up to the head; a missing older
+                    // row would otherwise vanish from `history` without a word.
+                    let numbers: Vec<u32> = versions.iter().map(|v| v.version).collect();
+                    if numbers != (1..=head.version).collect::<Vec<u32>>() {
+                        problems.push(format!(
+                            "{address}: its history should hold versions 1 to {} but holds {}",
+                            head.version,
+                            describe_versions(&numbers)
+                        ));
+                    }
+                    heads.push((row.lookup.clone(), head));
+                }
                 Err(e) => problems.push(e.to_string()),
             }
         }
@@ -93,13 +106,7 @@ impl Vault {
                 ));
             }
         }
-        let orphans: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM versions WHERE secret_id NOT IN (SELECT id FROM secrets)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| Error::db("check the vault's versions", e))?;
+        let orphans = store::orphan_versions(conn)?;
         if orphans > 0 {
             problems.push(format!(
                 "{orphans} version row(s) belong to no secret (their secret's row was deleted)"
@@ -123,4 +130,16 @@ impl Vault {
         }
         Ok(report)
     }
+}
+
+/// Version numbers as a short list for a message: `1, 2, 4`, or `none`.
+fn describe_versions(numbers: &[u32]) -> String {
+    if numbers.is_empty() {
+        return "none".into();
+    }
+    numbers
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
