@@ -38,6 +38,9 @@
 //! point and not to the final contents.
 #![no_main]
 
+#[path = "two_slot_vault.rs"]
+mod two_slot_vault;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -168,28 +171,14 @@ fn addr(uri: &str) -> Address {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let base = if std::path::Path::new("/dev/shm").is_dir() {
-            "/dev/shm".into()
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("keep-fuzz-rows-")
-            .tempdir_in(base)
-            .unwrap();
-        let path = dir.path().join("template.db");
-        let kdf = KdfParams {
-            m_kib: 8,
-            t: 1,
-            p: 1,
-        };
-        let code = RecoveryCode::generate();
-        let recovery = code.display().to_string();
+        let two_slot_vault::TwoSlotVault {
+            dir,
+            path,
+            mut vault,
+            recovery,
+        } = two_slot_vault::create("keep-fuzz-rows-", PASSPHRASE);
         let mut points = Vec::new();
         {
-            let pass = Passphrase::new(SecretString::from(PASSPHRASE), kdf);
-            let mut vault = Vault::create(&path, &pass, kdf).unwrap();
-            vault.add_slot(&code).unwrap();
             let mut model = Model::new();
             let mut save = |model: &Model| {
                 let conn = Connection::open(&path).unwrap();
@@ -225,6 +214,7 @@ fn fixture() -> &'static Fixture {
             model.get_mut(C).unwrap().push(Some("tok_dev_1".into()));
             save(&model);
         }
+        drop(vault);
         Fixture {
             path,
             points,
@@ -568,10 +558,14 @@ fn check(
     }
 }
 
-/// Put every edited table back as the fixture left it.
-fn restore(conn: &mut Connection, f: &Fixture) {
+/// Put every edited table (`now` differs from the final rows) back as the fixture left it.
+fn restore(conn: &mut Connection, f: &Fixture, now: &[Rows]) {
     let tx = conn.transaction().unwrap();
-    for (t, rows) in TABLES.iter().zip(&f.points.last().unwrap().tables) {
+    let last = &f.points.last().unwrap().tables;
+    for ((t, rows), now) in TABLES.iter().zip(last).zip(now) {
+        if now == rows {
+            continue;
+        }
         tx.execute(&format!("DELETE FROM {}", t.name), []).unwrap();
         for row in rows {
             assert!(insert(&tx, t, row, "ABORT"), "restoring {}", t.name);
@@ -614,5 +608,5 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    restore(&mut conn, f);
+    restore(&mut conn, f, &tables);
 });
