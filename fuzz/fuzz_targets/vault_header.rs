@@ -18,6 +18,9 @@
 //! checked by `KdfParams::validate`'s unit tests.
 #![no_main]
 
+#[path = "two_slot_vault.rs"]
+mod two_slot_vault;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -67,30 +70,18 @@ fn meta_values(conn: &Connection) -> Vec<Vec<u8>> {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let base = if std::path::Path::new("/dev/shm").is_dir() {
-            "/dev/shm".into()
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("keep-fuzz-")
-            .tempdir_in(base)
-            .unwrap();
-        let path = dir.path().join("template.db");
-        let kdf = KdfParams {
-            m_kib: 8,
-            t: 1,
-            p: 1,
-        };
-        let code = RecoveryCode::generate();
-        let recovery = code.display().to_string();
+        let two_slot_vault::TwoSlotVault {
+            dir,
+            path,
+            mut vault,
+            recovery,
+        } = two_slot_vault::create("keep-fuzz-", PASSPHRASE);
         {
-            let pass = Passphrase::new(SecretString::from(PASSPHRASE), kdf);
-            let mut vault = Vault::create(&path, &pass, kdf).unwrap();
-            vault.add_slot(&code).unwrap();
             let address = Address::parse_uri(SECRET).unwrap();
             vault.set(&address, &SecretValue::from(VALUE)).unwrap();
         }
+        // Closing the vault checkpoints its WAL into the file.
+        drop(vault);
         let template = std::fs::read(&path).unwrap();
         let conn = Connection::open(&path).unwrap();
         let fixture = Fixture {

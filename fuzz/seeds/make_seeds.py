@@ -172,6 +172,48 @@ vh = [
 for v in vh:
     put("vault_header", v)
 
+# ---- vault_rows: 4-byte operations [op][a][b][c]; op % 8 is the operation (0 delete, 1 duplicate,
+# 2 renumber, 3 copy onto, 4 replay a row, 5 replay a table, 6 xor a byte, 7 roll a secret back),
+# (op // 8) % 5 the table (0 meta, 1 slots, 2 secrets, 3 versions, 4 heads), op // 40 the column.
+# Rows are in primary-key order: meta check, kdf, manifest, vault_id; secrets A, B, C, D; versions
+# A1-3, B1-2, C1-3, D1-2 (D2 the deletion); heads A, B, C, D. Points 0 (empty) to 10 (final).
+def op(kind, table, col=0, a=0, b=0, c=0):
+    return bytes([kind + 8 * table + 40 * col, a, b, c])
+
+vr = [
+    b"",
+    op(0, 3, a=2),                      # delete A's newest version
+    op(0, 3, a=9),                      # delete D's tombstone
+    op(0, 4, a=0),                      # delete A's head
+    op(0, 2, a=1) + op(0, 3, a=3) + op(0, 3, a=3) + op(0, 4, a=1),  # delete B entirely
+    op(0, 0, a=2),                      # delete the manifest
+    op(0, 1, a=0),                      # delete the passphrase slot
+    op(1, 3, a=2, b=0),                 # duplicate A3 as A4
+    op(1, 4, col=2, a=0, b=5),          # duplicate A's head into bucket + 256
+    op(1, 0, a=2, b=1),                 # the manifest's value under "check"
+    op(2, 2, a=0, b=5),                 # renumber A's secret id by 256 (same head group)
+    op(2, 3, col=1, a=8, b=1),          # D's rows moved to secret id 3
+    op(3, 4, a=1, b=0),                 # B's head onto A's
+    op(3, 3, col=1, a=2, b=1),          # A3 copied onto secret B
+    op(3, 1, a=0, b=1),                 # slot 1 copied onto slot 2
+    op(4, 4, a=3, b=0),                 # A's head from point 3
+    op(4, 0, a=7, b=2),                 # the manifest from point 7
+    op(5, 4, a=7),                      # the heads table from point 7
+    op(5, 4, a=9) + op(5, 0, a=9),      # heads and meta from point 9 (C3 still present)
+    op(6, 3, a=2, b=30, c=1),           # flip a byte of A3
+    op(6, 0, a=2, b=100, c=0x80),       # flip a byte of the manifest
+    op(6, 2, col=1, a=1, b=3, c=4),     # flip a byte of B's sealed name
+    op(7, 0, a=0, b=7, c=0),            # roll A back to point 7, manifest kept
+    op(7, 0, a=0, b=7, c=1),            # ... with point 7's manifest (the known get gap)
+    op(7, 2, a=2, b=9, c=1),            # roll C back to point 9 with its manifest: the whole file
+    op(7, 3, a=3, b=6, c=1),            # bring D back as before its deletion
+    # Found by the first long run (an oracle false positive, fixed in the target): every secret row
+    # gone, the empty vault's manifest back, heads left behind; `list` is the empty vault's.
+    bytes.fromhex("177a002607fff273656372657473ff00"),
+]
+for v in vr:
+    put("vault_rows", v)
+
 # ---- audit_verify: edit list [op][target][len][bytes]; ops (mod 10): 0 delete row, 1 overwrite
 # body/mac (target bit 7 picks mac), 2 bit-flip, 3 renumber, 4 insert, 5 copy another row's column,
 # 6 retype, 7 overwrite head, 8 bit-flip head, 9 delete head.
