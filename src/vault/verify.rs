@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::manifest::Manifest;
 use super::record;
 use super::Vault;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::{self, bucket_of};
 
 /// What `keep verify` found.
