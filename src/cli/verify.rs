@@ -7,14 +7,17 @@ pub fn run(ctx: &Context) -> Result<i32> {
     let mut vault = ctx.open()?;
     let report = vault.verify()?;
     if ctx.json {
-        output::json(&serde_json::json!({
-            "intact": report.intact(),
-            "secrets": report.secrets,
-            "versions": report.versions,
-            "slots": report.slots,
-            "audit_entries": report.audit_entries,
-            "problems": report.problems,
-        }))?;
+        /// The report as `--json` prints it: its verdict first, then its own fields.
+        #[derive(serde::Serialize)]
+        struct Json<'a> {
+            intact: bool,
+            #[serde(flatten)]
+            report: &'a crate::vault::VerifyReport,
+        }
+        output::json(&Json {
+            intact: report.intact(),
+            report: &report,
+        })?;
         return Ok(if report.intact() {
             0
         } else {
