@@ -9,7 +9,7 @@ use super::suggest;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Name, Scope};
-use crate::vault::{default_vault_path, Vault};
+use crate::vault::{default_vault_path, Entry, Vault};
 
 /// Resolved global settings.
 #[derive(Debug)]
@@ -101,7 +101,7 @@ impl Context {
     /// `--env`/`--project`: exit 3, naming the ones that hold secrets. Cheap when it matters: only
     /// called once a command has found nothing.
     pub fn check_empty_scope(&self, vault: &Vault) -> Result<()> {
-        self.check_scope(vault, &self.scope)
+        self.check_scope(&vault.list(None, true)?, &self.scope)
     }
 
     /// The current scope's values, or `only` those, for `exec`, `env` and `materialize`: a missing
@@ -135,9 +135,9 @@ impl Context {
         Ok(pairs)
     }
 
-    fn check_scope(&self, vault: &Vault, scope: &Scope) -> Result<()> {
+    /// `all`: every secret of the vault, deleted ones included (`Vault::list(None, true)`).
+    fn check_scope(&self, all: &[Entry], scope: &Scope) -> Result<()> {
         let (project, env) = (scope.project(), scope.env());
-        let all = vault.list(None, true)?;
         let config_project = self.config.as_ref().and_then(|c| c.project.as_deref());
         let project_declared = project == config_project.unwrap_or(Scope::DEFAULT_PROJECT);
         let in_project: Vec<_> = all
@@ -194,9 +194,11 @@ impl Context {
     ) -> Result<T> {
         match result {
             Err(Error::NotFound(message)) => {
-                self.check_scope(vault, &address.scope)?;
+                // One listing serves the scope check and the name hint.
+                let all = vault.list(None, true)?;
+                self.check_scope(&all, &address.scope)?;
                 // The hint goes right after what was not found, before the advice.
-                let hint = self.name_hint(vault, address);
+                let hint = name_hint(&all, address);
                 Err(Error::NotFound(match message.split_once("; ") {
                     Some((what, advice)) => format!("{what}{hint}; {advice}"),
                     None => message + &hint,
@@ -205,37 +207,36 @@ impl Context {
             other => other,
         }
     }
+}
 
-    fn name_hint(&self, vault: &Vault, address: &Address) -> String {
-        let Ok(all) = vault.list(None, true) else {
-            return String::new();
-        };
-        let name = address.name.as_str();
-        let here: Vec<&str> = all
-            .iter()
-            .filter(|e| e.address.scope == address.scope)
-            .map(|e| e.address.name.as_str())
-            .collect();
-        if here.contains(&name) {
-            // It exists (perhaps deleted, or that version does not): the message already says so.
-            return String::new();
-        }
-        if let Some(near) = suggest::closest(name, here.iter().copied()) {
-            return format!(" (did you mean {near}?)");
-        }
-        let elsewhere: Vec<String> = all
-            .iter()
-            .filter(|e| {
-                !e.deleted
-                    && e.address.name.as_str() == name
-                    && e.address.scope.project() == address.scope.project()
-            })
-            .map(|e| e.address.to_string())
-            .collect();
-        match elsewhere.as_slice() {
-            [] => String::new(),
-            some => format!(" (it exists as {})", some.join(", ")),
-        }
+/// The closest name in `address`'s scope ("did you mean DATABASE_URL"), else the other
+/// environments of its project that have the name; empty when neither helps.
+fn name_hint(all: &[Entry], address: &Address) -> String {
+    let name = address.name.as_str();
+    let here: Vec<&str> = all
+        .iter()
+        .filter(|e| e.address.scope == address.scope)
+        .map(|e| e.address.name.as_str())
+        .collect();
+    if here.contains(&name) {
+        // It exists (perhaps deleted, or that version does not): the message already says so.
+        return String::new();
+    }
+    if let Some(near) = suggest::closest(name, here.iter().copied()) {
+        return format!(" (did you mean {near}?)");
+    }
+    let elsewhere: Vec<String> = all
+        .iter()
+        .filter(|e| {
+            !e.deleted
+                && e.address.name.as_str() == name
+                && e.address.scope.project() == address.scope.project()
+        })
+        .map(|e| e.address.to_string())
+        .collect();
+    match elsewhere.as_slice() {
+        [] => String::new(),
+        some => format!(" (it exists as {})", some.join(", ")),
     }
 }
 
