@@ -6,7 +6,7 @@ Dockerfiles and notebooks; and (issue 18) the formats and contexts other corpora
 in the file types where they occur (Go, PHP, Makefiles, XML/nuget.config, .netrc, shell scripts with
 curl and psexec, C# with ODBC strings), with hard negatives for each false-positive category. Every
 secret is made at run time from a seeded RNG: nothing here is real. The rules were written against
-test strings from other generators and seeds (tests/scan_cli.rs's LCG, a scratch script), never
+test strings from other generators and seeds (tests/it/scan_cli.rs's LCG, a scratch script), never
 against this file's output.
 
 usage: scan_corpus.py OUT_DIR [--files N] [--seed S]

@@ -33,7 +33,7 @@ pub fn default_sigpipe() {
 ///
 /// Killed there, keep would leave no message and exit 153 mid-transaction; ignored, the write fails
 /// with EFBIG, SQLite rolls the transaction back, and keep says the vault could not be written and
-/// exits 8 (tests/faults_disk_full.rs).
+/// exits 8 (tests/it/faults_disk_full.rs).
 pub fn ignore_sigxfsz() {
     // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
     unsafe {

@@ -3,5 +3,5 @@
 # benches/custody_get.sh.
 apt_install softhsm2 opensc age hyperfine
 # openssh-client: ssh-keygen makes the ssh-ed25519/ssh-rsa recipients `keep export --age` accepts
-# (tests/custody_age.rs decrypts them with the age CLI).
+# (tests/it/custody_age.rs decrypts them with the age CLI).
 apt_install openssh-client

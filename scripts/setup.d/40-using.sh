@@ -9,5 +9,5 @@ apt_install bsdutils git
 python3 -c "import yaml" 2>/dev/null || pip_install pyyaml
 command -v kubectl >/dev/null 2>&1 || apt_install kubernetes-client
 # keyutils: the isolation tests run `keyctl` inside an exec child and a hook to prove they cannot read
-# the session keyring's cached key (tests/isolation.rs).
+# the session keyring's cached key (tests/it/isolation.rs).
 apt_install keyutils

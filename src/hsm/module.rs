@@ -11,7 +11,7 @@
 //! The module path recorded in an HSM slot is never a candidate: the vault file is not trusted before
 //! it is unlocked, and loading a module runs its code (constructors) inside keep, which then sees the
 //! PIN and the unwrapped key. The recorded path only appears in the error as a hint
-//! (tests/tamper_records.rs, `a_planted_module_path_is_never_loaded`).
+//! (tests/it/tamper_records.rs, `a_planted_module_path_is_never_loaded`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

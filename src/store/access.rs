@@ -4,7 +4,7 @@
 //! record reads), so a read-only vault cannot serve any command honestly. Left to itself SQLite opens
 //! such a file read-only without a word and fails later with "attempt to write a readonly database",
 //! after the unlock, naming neither the file nor the folder. Checking first turns that into one clear
-//! message that says which path is the problem and what to do (tests/faults_readonly.rs).
+//! message that says which path is the problem and what to do (tests/it/faults_readonly.rs).
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;

@@ -5,7 +5,7 @@
 //! trait below: list what is there (with version metadata), read values, and apply a set of writes and
 //! deletions. Everything else — the three-way plan, conflict detection, the recorded state, progress —
 //! is shared, so a new provider (GCP, Kubernetes) only teaches keep its wire protocol and must pass the
-//! same conformance suite (`tests/sync_conformance.rs`).
+//! same conformance suite (`tests/it/sync_conformance.rs`).
 //!
 //! Version metadata is what makes `diff` cheap and `push` safe: when the remote version equals the
 //! one recorded at the last sync, the value is known unchanged without reading it; on a write, the

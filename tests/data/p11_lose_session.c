@@ -1,4 +1,4 @@
-/* A PKCS#11 shim for tests/faults_hsm.rs: forwards everything to the real module named by
+/* A PKCS#11 shim for tests/it/faults_hsm.rs: forwards everything to the real module named by
  * SHIM_REAL_MODULE, except that the first SHIM_LOSE_SESSIONS calls to C_DecryptInit in a process
  * (default 1; -1 = every call) return CKR_SESSION_HANDLE_INVALID, as a token does when it drops the
  * session mid-command (a reset, another application's C_CloseAllSessions, a USB hiccup).

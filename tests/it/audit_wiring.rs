@@ -1,0 +1,52 @@
+//! Commands that hand values out (exec, env, inject, export) or take them in (import) leave audit
+//! entries naming the secrets, and the chain stays intact.
+
+use crate::common;
+
+use common::{code, stderr, TestVault};
+
+fn entries(tv: &TestVault) -> Vec<serde_json::Value> {
+    let out = tv.run(&["audit", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn reads_by(tv: &TestVault, command: &str) -> Vec<String> {
+    entries(tv)
+        .into_iter()
+        .filter(|e| e["command"] == command && e["action"] == "read")
+        .map(|e| e["secret"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn value_handling_commands_are_audited() {
+    let tv = TestVault::new();
+    tv.set("A", "alpha");
+    tv.set("B", "bravo");
+    assert_eq!(code(&tv.run(&["exec", "--", "true"])), 0);
+    assert_eq!(
+        reads_by(&tv, "exec"),
+        ["keep://default/dev/A", "keep://default/dev/B"]
+    );
+    assert_eq!(code(&tv.run(&["env", "--format", "dotenv"])), 0);
+    assert_eq!(reads_by(&tv, "env").len(), 2);
+    std::fs::write(tv.path().join("t.tpl"), "a={{ keep://default/dev/A }}\n").unwrap();
+    let out = tv.run(&["inject", "-i", "t.tpl", "-o", "out.txt", "--force"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(reads_by(&tv, "inject"), ["keep://default/dev/A"]);
+    std::fs::write(tv.path().join("in.env"), "C=charlie\n").unwrap();
+    assert_eq!(code(&tv.run(&["import", "in.env"])), 0);
+    let writes: Vec<_> = entries(&tv)
+        .into_iter()
+        .filter(|e| e["command"] == "import" && e["action"] == "write")
+        .map(|e| e["secret"].clone())
+        .collect();
+    assert_eq!(writes, [serde_json::json!("keep://default/dev/C")]);
+    let out = tv.run(&["audit", "verify"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
