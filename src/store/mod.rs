@@ -23,6 +23,15 @@ use crate::error::{Error, Result};
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A commit that leaves the WAL longer than this many pages (4 KiB each: 512 KiB) checkpoints it into
+/// the main file (SQLite's default is 1,000 pages). keep processes never close their connection
+/// cleanly (they exit or `exec`), so this is the checkpoint that runs.
+const WAL_CHECKPOINT_PAGES: u32 = 128;
+
+/// After a checkpoint resets the WAL, SQLite truncates the file to this size (1 MiB), so a burst of
+/// writes does not leave a large file behind for every later open to map.
+pub const WAL_LIMIT_BYTES: u64 = 1024 * 1024;
+
 /// An open vault database.
 pub struct Store {
     conn: Connection,
@@ -98,11 +107,15 @@ impl Store {
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| Error::db("configure the vault", e))?;
         // WAL lets readers run beside a writer; FULL sync makes a committed write survive power loss,
-        // not only a killed process.
+        // not only a killed process. keep exits (or `exec`s its child) without closing the connection,
+        // so the close-time checkpoint never runs and every read's audit entry stays in the WAL: the
+        // commit-time checkpoint every WAL_CHECKPOINT_PAGES and the size limit keep the file bounded.
         self.conn
-            .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-            )
+            .execute_batch(&format!(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
+                 PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}; \
+                 PRAGMA journal_size_limit={WAL_LIMIT_BYTES};"
+            ))
             .map_err(|e| Error::db(format!("configure {}", self.path.display()), e))
     }
 

@@ -55,3 +55,4 @@ mod using_files;
 mod using_formats;
 mod using_redact;
 mod using_settings;
+mod wal;

@@ -1,0 +1,55 @@
+//! The write-ahead log stays bounded (issue 17): every read appends an audit entry, and keep `exec`s
+//! or exits without closing its connection, so nothing but SQLite's own checkpointing keeps
+//! `vault.db-wal` from growing. The bound is `src/store/mod.rs`'s `WAL_LIMIT_BYTES` plus one
+//! transaction; SECURITY.md ("Durability") states it.
+
+use crate::common;
+
+use common::{code, stderr, stdout, TestVault};
+
+/// The bound the store documents (1 MiB of journal kept after a checkpoint) with room for the
+/// transaction that triggers the next checkpoint.
+const BOUND: u64 = 2 * 1024 * 1024;
+
+fn wal_size(tv: &TestVault) -> u64 {
+    let wal = tv.vault_path().with_extension("db-wal");
+    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+}
+
+#[test]
+fn reads_do_not_grow_the_wal_past_its_bound_and_every_value_survives() {
+    let tv = TestVault::new();
+    for i in 0..40 {
+        tv.set(
+            &format!("NAME_{i}"),
+            &format!("value-{i}-{}", "x".repeat(200)),
+        );
+    }
+    let mut largest = 0;
+    for round in 0..8 {
+        // `env` reads all 40 values: the heaviest audit write per command.
+        for _ in 0..40 {
+            let out = tv.run(&["env"]);
+            assert_eq!(code(&out), 0, "{}", stderr(&out));
+        }
+        largest = largest.max(wal_size(&tv));
+        assert!(
+            largest < BOUND,
+            "after {} reads the WAL is {largest} bytes (bound {BOUND})",
+            (round + 1) * 40
+        );
+    }
+    // Checkpointed pages are in the main file: every committed value reads back and the vault verifies.
+    for i in [0, 17, 39] {
+        let out = tv.run(&["get", &format!("NAME_{i}")]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out).trim_end(),
+            format!("value-{i}-{}", "x".repeat(200))
+        );
+    }
+    let out = tv.run(&["verify"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = tv.run(&["audit", "verify"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
