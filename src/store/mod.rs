@@ -30,7 +30,7 @@ const WAL_CHECKPOINT_PAGES: u32 = 128;
 
 /// After a checkpoint resets the WAL, SQLite truncates the file to this size (1 MiB), so a burst of
 /// writes does not leave a large file behind for every later open to map.
-pub const WAL_LIMIT_BYTES: u64 = 1024 * 1024;
+const WAL_LIMIT_BYTES: u64 = 1024 * 1024;
 
 /// An open vault database.
 pub struct Store {
