@@ -31,6 +31,10 @@ pub fn create(prefix: &str, passphrase: &str) -> TwoSlotVault {
         .tempdir_in(base)
         .unwrap();
     let path = dir.path().join("template.db");
+    // The audit witness and the write generation are kept outside the vault file, under
+    // XDG_STATE_HOME: in the scratch folder, never the user's home. (The fuzz process is single-
+    // threaded when the fixture is made.)
+    std::env::set_var("XDG_STATE_HOME", dir.path().join("state"));
     let kdf = KdfParams {
         m_kib: 8,
         t: 1,

@@ -17,6 +17,7 @@ pub mod chain;
 pub mod context;
 pub mod entry;
 pub mod failed;
+pub mod generation;
 pub mod unusual;
 pub mod witness;
 

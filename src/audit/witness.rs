@@ -110,14 +110,15 @@ impl Line {
     }
 }
 
-fn io<'a>(action: &str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
+/// An I/O error on a file kept beside the witness, naming a planted symbolic link as such.
+pub(super) fn io<'a>(action: &str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
     let action = action.to_string();
     move |e| {
         if e.raw_os_error() == Some(libc::ELOOP) {
             Error::Io {
                 context: format!(
-                    "the audit witness {} is a symbolic link, which keep does not follow; remove \
-                     it",
+                    "{} (kept beside the audit witness) is a symbolic link, which keep does not \
+                     follow; remove it",
                     path.display()
                 ),
                 source: e,
@@ -243,11 +244,9 @@ fn open_append(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-/// Create the witness holding its start line, atomically (a temp file linked into place, so a
-/// concurrent keep never appends to a witness without its start line, and a crash never leaves an
-/// empty one). Losing the race to another keep is fine: its start line is as good.
-fn create(path: &Path, start: &Line) -> Result<()> {
-    let dir = path.parent().expect("the witness path has a folder");
+/// Create the witness folder (0700) if it is not there, and refuse one that is not a folder (a
+/// planted symbolic link is not followed).
+pub(super) fn ensure_dir(dir: &Path) -> Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -265,6 +264,15 @@ fn create(path: &Path, start: &Line) -> Result<()> {
             source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
         });
     }
+    Ok(())
+}
+
+/// Create the witness holding its start line, atomically (a temp file linked into place, so a
+/// concurrent keep never appends to a witness without its start line, and a crash never leaves an
+/// empty one). Losing the race to another keep is fine: its start line is as good.
+fn create(path: &Path, start: &Line) -> Result<()> {
+    let dir = path.parent().expect("the witness path has a folder");
+    ensure_dir(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".witness-")
         .suffix(".tmp")
@@ -321,7 +329,7 @@ pub struct Report {
     pub problem: Option<Problem>,
 }
 
-fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(super) fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut f = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)

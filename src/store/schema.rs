@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub const APPLICATION_ID: i32 = 0x6B65_6570;
 
 /// The schema version this build writes. Equal to `MIGRATIONS.len()`.
-pub const FORMAT_VERSION: i32 = 4;
+pub const FORMAT_VERSION: i32 = 5;
 
 /// Each entry moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -87,6 +87,11 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      ALTER TABLE slots ADD COLUMN mac BLOB;
      INSERT INTO meta (key, value) VALUES ('upgrade_pending', x'04');",
+    // 4 -> 5: the manifest carries the vault's write generation under its MAC, and the vault records
+    // each new one outside the file (src/vault/manifest.rs, src/audit/generation.rs). No table
+    // changes: a format-4 manifest reads as generation 0 until the next write replaces it. The
+    // version bump is what stops an older keep, which would call the longer manifest damaged.
+    "",
 ];
 
 /// Lay down the current schema in a new, empty database.

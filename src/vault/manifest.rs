@@ -20,9 +20,13 @@
 //! bucket (1/256 of the vault, ~40 HMACs at 10,000 secrets) instead of every head, while `ls`, `env`,
 //! `exec` and `verify`, which read every secret anyway, check all buckets and the count.
 //!
-//! What stays possible: restoring the manifest together with every head and version row from one
-//! older copy is a rollback of every secret at once, i.e. of the whole file; that is out of scope
-//! here (SECURITY.md; the audit witness outside the file is what can notice it).
+//! The manifest also carries a **generation**, advanced by every write transaction. The file alone
+//! cannot tell an older manifest (restored with the heads and versions it names) from the newest:
+//! both are authentic. So the vault records each new generation outside the file, beside the audit
+//! witness (src/audit/generation.rs), and [`Manifest::load`] refuses a manifest older than that
+//! record: putting back an older copy of one secret, of several, or of the whole file is exit 5 on
+//! the next read of any secret, not only on the next listing. Without the record (another home, or
+//! the file deleted) it is as before: undetectable from the file alone (SECURITY.md).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -38,8 +42,10 @@ use crate::store::{self, bucket_of, HeadRow, HEAD_BUCKETS};
 
 const META_KEY: &str = "manifest";
 const BUCKETS: usize = HEAD_BUCKETS as usize;
-/// `count (u64 BE) || 256 bucket digests || HMAC`.
-const LEN: usize = 8 + BUCKETS * 32 + 32;
+/// `count (u64 BE) || 256 bucket digests || generation (u64 BE) || HMAC` (format 5).
+const LEN: usize = 8 + BUCKETS * 32 + 8 + 32;
+/// The format-4 manifest, without a generation: read as generation 0 until the next write.
+const LEN_FORMAT4: usize = LEN - 8;
 
 /// What a head records of its version's sealed blob: its nonce and its Poly1305 tag (40 bytes).
 ///
@@ -92,11 +98,26 @@ fn xor(into: &mut [u8; 32], e: &[u8; 32]) {
     into.iter_mut().zip(e).for_each(|(a, b)| *a ^= b);
 }
 
-/// The manifest: how many secrets exist and each bucket's XOR of head elements.
+/// The manifest: how many secrets exist, each bucket's XOR of head elements, and which write made it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Manifest {
     pub count: u64,
     buckets: Vec<[u8; 32]>,
+    /// How many write transactions the vault has had (0 for a format-4 manifest not yet rewritten).
+    pub generation: u64,
+}
+
+/// A manifest older than the newest one this account has seen: the file was put back.
+fn rolled_back(vault_id: &[u8], generation: u64, floor: u64) -> Error {
+    let record = crate::audit::generation::path(vault_id)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "the state folder".into());
+    Error::Integrity(format!(
+        "the vault file is older than the newest state of it this account has seen: its manifest \
+         is from write {generation}, but write {floor} was recorded outside the file ({record}). \
+         The vault, or some of its secrets, was put back from an older copy. If you restored that \
+         copy yourself, remove {record} to accept it; otherwise restore the vault from a backup"
+    ))
 }
 
 fn failed(what: impl std::fmt::Display) -> Error {
@@ -112,6 +133,7 @@ impl Manifest {
         Manifest {
             count: 0,
             buckets: vec![[0u8; 32]; BUCKETS],
+            generation: 0,
         }
     }
 
@@ -121,45 +143,75 @@ impl Manifest {
         for b in &self.buckets {
             out.extend_from_slice(b);
         }
+        out.extend_from_slice(&self.generation.to_be_bytes());
         out
     }
 
-    fn mac_parts<'a>(vault_id: &'a [u8], body: &'a [u8]) -> [&'a [u8]; 3] {
-        [b"keep/v2/manifest", vault_id, body]
+    /// The MAC's input. Format 5 has its own label, so a format-4 manifest (no generation) can
+    /// never be read as a format-5 one or the other way round.
+    fn mac_parts<'a>(vault_id: &'a [u8], body: &'a [u8], format4: bool) -> [&'a [u8]; 3] {
+        let label: &[u8] = if format4 {
+            b"keep/v2/manifest"
+        } else {
+            b"keep/v3/manifest"
+        };
+        [label, vault_id, body]
     }
 
-    /// Read and authenticate the manifest.
-    pub fn load(conn: &Connection, keys: &Subkeys, vault_id: &[u8]) -> Result<Manifest> {
+    /// Read and authenticate the manifest, and refuse one older than `floor`, the newest
+    /// generation recorded outside the file (0 when none is).
+    pub fn load(
+        conn: &Connection,
+        keys: &Subkeys,
+        vault_id: &[u8],
+        floor: u64,
+    ) -> Result<Manifest> {
         let raw = store::meta(conn, META_KEY)?
             .ok_or_else(|| failed("the vault's manifest (the list of its secrets) is missing"))?;
-        if raw.len() != LEN {
-            return Err(failed("the vault's manifest is damaged"));
-        }
-        let (body, tag) = raw.split_at(LEN - 32);
+        let format4 = match raw.len() {
+            LEN => false,
+            LEN_FORMAT4 => true,
+            _ => return Err(failed("the vault's manifest is damaged")),
+        };
+        let (body, tag) = raw.split_at(raw.len() - 32);
         if !hmac_parts_verify(
             keys.records.expose_secret(),
-            &Self::mac_parts(vault_id, body),
+            &Self::mac_parts(vault_id, body, format4),
             tag,
         ) {
             return Err(failed("the vault's manifest failed authentication"));
         }
         let count = u64::from_be_bytes(body[..8].try_into().expect("8 bytes"));
-        let buckets = body[8..]
+        let buckets = body[8..8 + BUCKETS * 32]
             .chunks_exact(32)
             .map(|c| c.try_into().expect("32 bytes"))
             .collect();
-        Ok(Manifest { count, buckets })
+        let generation = match format4 {
+            true => 0,
+            false => u64::from_be_bytes(body[8 + BUCKETS * 32..].try_into().expect("8 bytes")),
+        };
+        if generation < floor {
+            return Err(rolled_back(vault_id, generation, floor));
+        }
+        Ok(Manifest {
+            count,
+            buckets,
+            generation,
+        })
     }
 
-    /// MAC and write the manifest.
-    pub fn store(&self, conn: &Connection, keys: &Subkeys, vault_id: &[u8]) -> Result<()> {
+    /// Write the manifest as the next generation, under a new MAC. Returns that generation, which
+    /// the caller records outside the file once the transaction has committed.
+    pub fn store(&mut self, conn: &Connection, keys: &Subkeys, vault_id: &[u8]) -> Result<u64> {
+        self.generation += 1;
         let mut raw = self.body();
         let tag = hmac_parts(
             keys.records.expose_secret(),
-            &Self::mac_parts(vault_id, &raw),
+            &Self::mac_parts(vault_id, &raw, false),
         );
         raw.extend_from_slice(&tag);
-        store::set_meta(conn, META_KEY, &raw)
+        store::set_meta(conn, META_KEY, &raw)?;
+        Ok(self.generation)
     }
 
     /// Replace `old` (absent for a new secret) by `new` in the manifest.
@@ -273,10 +325,10 @@ pub fn rebuild(conn: &Connection, keys: &Subkeys, vault_id: &[u8]) -> Result<()>
         }
         lookups.insert(row.id, row.lookup);
     }
-    let m = Manifest::compute(
+    let mut m = Manifest::compute(
         keys,
         vault_id,
         heads.iter().map(|h| (lookups[&h.secret_id].as_slice(), h)),
     );
-    m.store(conn, keys, vault_id)
+    m.store(conn, keys, vault_id).map(drop)
 }

@@ -57,6 +57,9 @@ pub struct Vault {
     master: MasterKey,
     /// The slot that opened the vault, when a slot (not the session cache) did.
     opened_by: Option<u32>,
+    /// The newest write generation recorded outside the file when the vault was opened (or written
+    /// since): a manifest older than this is refused (manifest.rs, src/audit/generation.rs).
+    floor: u64,
 }
 
 impl std::fmt::Debug for Vault {
@@ -123,21 +126,25 @@ impl Vault {
         let check =
             crypto::keys::hmac_parts(keys.check.expose_secret(), &check_parts(&header, true));
         let mut store = Store::create(path)?;
-        store.write(|tx| {
+        let generation = store.write(|tx| {
             store::set_meta(tx, "vault_id", &vault_id)?;
             store::set_meta(tx, "kdf", header.kdf.as_bytes())?;
             store::set_meta(tx, "check", &check)?;
-            manifest::Manifest::empty().store(tx, &keys, &vault_id)?;
+            let generation = manifest::Manifest::empty().store(tx, &keys, &vault_id)?;
             store::delete_meta(tx, upgrade::PENDING)?;
-            store::insert_slot(tx, &slot)
+            store::insert_slot(tx, &slot)?;
+            Ok(generation)
         })?;
-        Ok(Vault {
+        let mut vault = Vault {
             store,
             vault_id,
             keys,
             master,
             opened_by: Some(1),
-        })
+            floor: 0,
+        };
+        vault.committed_generation(generation)?;
+        Ok(vault)
     }
 
     /// Open the vault at `path` and unlock it: from the session cache, else with a credential from the
@@ -255,12 +262,30 @@ impl Vault {
             })?;
             crate::slots::check_row_mac(keys.records.expose_secret(), &header.vault_id, slot)?;
         }
+        // Read before any query of the secrets, so that it can only trail what they will show.
+        let floor = crate::audit::generation::recorded(&header.vault_id)?.unwrap_or(0);
         Ok(Vault {
             store,
             vault_id: header.vault_id.clone(),
             keys,
             master,
             opened_by,
+            floor,
+        })
+    }
+
+    /// A write transaction that stored manifest `generation` has committed: record it outside the
+    /// file. The change is saved either way; an error here says the record could not be written.
+    pub(super) fn committed_generation(&mut self, generation: u64) -> Result<()> {
+        self.floor = self.floor.max(generation);
+        crate::audit::generation::record(&self.vault_id, generation).map_err(|e| match e {
+            Error::Io { context, source } => Error::Io {
+                context: format!(
+                    "the change was saved, but its generation was not recorded: {context}"
+                ),
+                source,
+            },
+            e => e,
         })
     }
 

@@ -100,7 +100,8 @@ impl Vault {
                 .collect(),
             ..Outcome::default()
         };
-        self.store.write(|tx| {
+        let floor = self.floor;
+        let generation = self.store.write(|tx| {
             let mut lookups: HashMap<Vec<u8>, [u8; 32]> = HashMap::new();
             let mut heads: Vec<([u8; 32], HeadRow)> = Vec::new();
             // The old heads, checked against the old manifest inside this transaction: the whole-vault
@@ -158,7 +159,8 @@ impl Vault {
                 outcome.secrets += 1;
                 progress.inc();
             }
-            Manifest::load(tx, old, &vault_id)?.check_all(
+            let before = Manifest::load(tx, old, &vault_id, floor)?;
+            before.check_all(
                 &Manifest::compute(
                     old,
                     &vault_id,
@@ -166,12 +168,14 @@ impl Vault {
                 ),
                 outcome.secrets,
             )?;
-            Manifest::compute(
+            let mut after = Manifest::compute(
                 &new,
                 &vault_id,
                 heads.iter().map(|(l, h)| (l.as_slice(), h)),
-            )
-            .store(tx, &new, &vault_id)?;
+            );
+            // The re-keyed manifest continues the count: it is the next write, not a new vault.
+            after.generation = before.generation;
+            let generation = after.store(tx, &new, &vault_id)?;
             outcome.rotation_records_dropped =
                 crate::rotate::meta::rekey_rows(tx, old, &new, &vault_id, &lookups)?;
             let known: Vec<_> = known
@@ -197,12 +201,13 @@ impl Vault {
             for s in &slots {
                 store::insert_slot(tx, s)?;
             }
-            Ok(())
+            Ok(generation)
         })?;
         progress.finish();
         self.opened_by = self.opened_by.filter(|id| wrappers.contains_key(id));
         self.keys = new;
         self.master = master;
+        self.committed_generation(generation)?;
         Ok(outcome)
     }
 

@@ -40,6 +40,8 @@ pub(super) struct Ctx<'a> {
     conn: &'a Connection,
     keys: &'a Subkeys,
     vault_id: &'a [u8],
+    /// The newest generation recorded outside the file: an older manifest is refused.
+    floor: u64,
 }
 
 impl Ctx<'_> {
@@ -148,7 +150,8 @@ impl Ctx<'_> {
     }
 
     fn latest(&self, row: &SecretRow, address: &Address) -> Result<Version> {
-        let manifest = Manifest::load(self.conn, self.keys, self.vault_id)?;
+        let manifest = Manifest::load(self.conn, self.keys, self.vault_id, self.floor)
+            .map_err(|e| in_reading(address, e))?;
         self.latest_with(row, address, &manifest).map(|(_, v)| v)
     }
 
@@ -186,6 +189,7 @@ impl Vault {
             conn: self.store.conn(),
             keys: &self.keys,
             vault_id: &self.vault_id,
+            floor: self.floor,
         }
     }
 
@@ -232,7 +236,7 @@ impl Vault {
     /// an error naming it rather than silently skipped.
     fn latest_all(&self, scope: Option<&Scope>) -> Result<Vec<(Address, Version)>> {
         let ctx = self.ctx();
-        let manifest = Manifest::load(ctx.conn, ctx.keys, ctx.vault_id)?;
+        let manifest = Manifest::load(ctx.conn, ctx.keys, ctx.vault_id, ctx.floor)?;
         let rows = store::all_latest(ctx.conn)?;
         // Every head against the manifest first: a deleted secret or a rolled-back head fails the
         // whole listing (naming what is wrong) instead of silently leaving a name out.
@@ -339,14 +343,19 @@ impl Vault {
     }
 
     /// Run several writes in one transaction: all of them land, or none does.
+    ///
+    /// A transaction that changed a secret writes the manifest as a new generation and, once it has
+    /// committed, records that generation outside the file (src/audit/generation.rs).
     pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
-        let (keys, vault_id) = (&self.keys, &self.vault_id);
-        self.store.write(|tx| {
+        let (keys, vault_id, floor) = (&self.keys, &self.vault_id, self.floor);
+        let mut stored = None;
+        let out = self.store.write(|tx| {
             let mut w = Writer {
                 ctx: Ctx {
                     conn: tx,
                     keys,
                     vault_id,
+                    floor,
                 },
                 manifest: None,
                 checked: HashSet::new(),
@@ -354,12 +363,16 @@ impl Vault {
             };
             let out = f(&mut w)?;
             if w.dirty {
-                if let Some(m) = &w.manifest {
-                    m.store(tx, keys, vault_id)?;
+                if let Some(m) = &mut w.manifest {
+                    stored = Some(m.store(tx, keys, vault_id)?);
                 }
             }
             Ok(out)
-        })
+        })?;
+        if let Some(generation) = stored {
+            self.committed_generation(generation)?;
+        }
+        Ok(out)
     }
 }
 
@@ -405,7 +418,7 @@ impl Writer<'_> {
     fn manifest(&mut self) -> Result<&mut Manifest> {
         if self.manifest.is_none() {
             let c = &self.ctx;
-            self.manifest = Some(Manifest::load(c.conn, c.keys, c.vault_id)?);
+            self.manifest = Some(Manifest::load(c.conn, c.keys, c.vault_id, c.floor)?);
         }
         Ok(self.manifest.as_mut().expect("just loaded"))
     }

@@ -112,7 +112,7 @@ impl Vault {
                 "{orphans} version row(s) belong to no secret (their secret's row was deleted)"
             ));
         }
-        match Manifest::load(conn, keys, vault_id) {
+        match Manifest::load(conn, keys, vault_id, self.floor) {
             Ok(m) => {
                 let computed =
                     Manifest::compute(keys, vault_id, heads.iter().map(|(l, h)| (l.as_slice(), h)));

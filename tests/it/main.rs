@@ -50,6 +50,7 @@ mod sync_cli;
 mod sync_conformance;
 mod tamper_audit;
 mod tamper_records;
+mod tamper_rollback;
 mod using_exec;
 mod using_files;
 mod using_formats;

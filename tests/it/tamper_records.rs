@@ -12,7 +12,7 @@ use common::{code, stderr, stdout, TestVault};
 use custody_support::SoftToken;
 use rusqlite::Connection;
 
-fn db(tv: &TestVault) -> Connection {
+pub(crate) fn db(tv: &TestVault) -> Connection {
     Connection::open(tv.vault_path()).unwrap()
 }
 
@@ -142,7 +142,7 @@ fn the_per_user_setting_chooses_the_module_and_is_parsed_strictly() {
 // ---- Heads and manifest: deletion and replay of records ---------------------------------------
 
 /// The secret row ids in insertion order.
-fn secret_ids(conn: &Connection) -> Vec<i64> {
+pub(crate) fn secret_ids(conn: &Connection) -> Vec<i64> {
     let mut stmt = conn.prepare("SELECT id FROM secrets ORDER BY id").unwrap();
     stmt.query_map([], |r| r.get(0))
         .unwrap()
@@ -151,9 +151,9 @@ fn secret_ids(conn: &Connection) -> Vec<i64> {
 }
 
 /// Every row of a table as SQL values, to put back later (a replay from an older copy).
-type Rows = Vec<Vec<rusqlite::types::Value>>;
+pub(crate) type Rows = Vec<Vec<rusqlite::types::Value>>;
 
-fn rows(conn: &Connection, sql: &str) -> Rows {
+pub(crate) fn rows(conn: &Connection, sql: &str) -> Rows {
     let mut stmt = conn.prepare(sql).unwrap();
     let n = stmt.column_count();
     stmt.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
@@ -162,7 +162,7 @@ fn rows(conn: &Connection, sql: &str) -> Rows {
         .collect()
 }
 
-fn put_back(conn: &Connection, table: &str, rows: &Rows) {
+pub(crate) fn put_back(conn: &Connection, table: &str, rows: &Rows) {
     for row in rows {
         let marks = vec!["?"; row.len()].join(", ");
         conn.execute(
@@ -174,7 +174,7 @@ fn put_back(conn: &Connection, table: &str, rows: &Rows) {
 }
 
 /// Exit 5, and stderr contains every one of `says`.
-fn fails(out: &std::process::Output, says: &[&str], what: &str) {
+pub(crate) fn fails(out: &std::process::Output, says: &[&str], what: &str) {
     assert_eq!(code(out), 5, "{what}: {}{}", stdout(out), stderr(out));
     for s in says {
         assert!(
@@ -186,7 +186,7 @@ fn fails(out: &std::process::Output, says: &[&str], what: &str) {
 }
 
 /// Delete one version row, as `sqlite3 vault.db "DELETE FROM versions ..."` would.
-fn delete_version(tv: &TestVault, id: i64, version: u32) {
+pub(crate) fn delete_version(tv: &TestVault, id: i64, version: u32) {
     let n = db(tv)
         .execute(
             "DELETE FROM versions WHERE secret_id = ?1 AND version = ?2",
@@ -617,25 +617,35 @@ fn edited_hsm_slot_params_are_refused_for_both_mechanisms() {
 /// passphrase", Argon2id 1 MiB / t=1): default/dev ROTATED (v1..v3 = "v1".."v3"), DELETED (a value,
 /// then deleted), PLAIN ("plain"), and default/prod PROD_ONLY ("prodval").
 fn fixture_vault() -> TestVault {
+    fixture("vault_format3.db")
+}
+
+/// A vault written by an older keep, `tests/data/FILE` (passphrase "fixture passphrase").
+pub(crate) fn fixture(file: &str) -> TestVault {
     let tv = TestVault::empty();
     std::fs::create_dir_all(tv.vault_path().parent().unwrap()).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vault_format3.db");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(file);
     std::fs::copy(src, tv.vault_path()).unwrap();
     std::fs::write(tv.pass_file(), "fixture passphrase\n").unwrap();
     tv
 }
 
+/// The vault file's format (`PRAGMA user_version`).
+pub(crate) fn format_of(tv: &TestVault) -> i64 {
+    db(tv)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
 #[test]
 fn a_format_3_vault_migrates_verifies_and_reads() {
     let tv = fixture_vault();
-    let version = |tv: &TestVault| -> i64 {
-        db(tv)
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap()
-    };
+    let version = format_of;
     assert_eq!(version(&tv), 3);
     assert_eq!(tv.get("ROTATED"), "v3");
-    assert_eq!(version(&tv), 4);
+    assert_eq!(version(&tv), i64::from(keep::store::FORMAT_VERSION));
     let out = tv.run(&["verify"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(

@@ -84,11 +84,15 @@ def main(vault_path: str, pass_path: str) -> None:
                               params.encode(), wrapped, struct.pack(">q", created))
             assert hmac.compare_digest(body, mac), "slot MAC failed"
 
-    # The manifest: count || 256 bucket XORs || HMAC; each head's keyed element goes into its bucket.
+    # The manifest (format 5): count || 256 bucket XORs || generation || HMAC; each head's keyed
+    # element goes into its bucket.
     manifest = meta["manifest"]
     body, tag = manifest[:-32], manifest[-32:]
-    assert hmac.compare_digest(hmac_parts(keys["records"], b"keep/v2/manifest", vault_id, body), tag), "manifest MAC failed"
+    assert len(body) == 8 + 256 * 32 + 8, "manifest length"
+    assert hmac.compare_digest(hmac_parts(keys["records"], b"keep/v3/manifest", vault_id, body), tag), "manifest MAC failed"
     count = struct.unpack(">Q", body[:8])[0]
+    generation = struct.unpack(">Q", body[-8:])[0]
+    assert generation >= 1, "a written manifest has a generation"
     buckets = [bytearray(32) for _ in range(256)]
     rows = list(db.execute(
         "SELECT s.id, s.lookup, s.name, h.bucket, h.version, h.digest, v.sealed FROM secrets s "
@@ -101,7 +105,7 @@ def main(vault_path: str, pass_path: str) -> None:
         e = hmac_parts(keys["records"], b"keep/v2/head", vault_id, struct.pack(">q", secret_id), lookup,
                        struct.pack(">I", version), digest)
         buckets[bucket] = bytearray(a ^ b for a, b in zip(buckets[bucket], e))
-    assert b"".join(bytes(b) for b in buckets) == body[8:], "manifest buckets"
+    assert b"".join(bytes(b) for b in buckets) == body[8:-8], "manifest buckets"
 
     out = {}
     for secret_id, lookup, sealed_name, _bucket, version, _digest, sealed in rows:
