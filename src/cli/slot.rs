@@ -22,11 +22,7 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
                         "KEEP_NEW_PASSPHRASE",
                         Some("KEEP_PASSPHRASE"),
                     )?;
-                    let result = vault.add_slot(&Passphrase::new(pass, kdf));
-                    (
-                        audit::recorded(&mut vault, Action::SlotAdd, &[], result)?,
-                        "passphrase",
-                    )
+                    (vault.add_slot(&Passphrase::new(pass, kdf))?, "passphrase")
                 }
                 SlotAddCommand::Hsm(a) => {
                     let w = super::hsm::wrapper(&a)?;

@@ -31,14 +31,16 @@ impl Vault {
             .collect())
     }
 
-    /// Add a slot made by `wrapper`; returns its id.
+    /// Add a slot made by `wrapper`; returns its id. Records a `slot-add` audit entry (its outcome
+    /// on failure) for every kind of slot, so no caller can forget it.
     pub fn add_slot(&mut self, wrapper: &dyn SlotWrapper) -> Result<u32> {
         let (master, vault_id) = (&self.master, &self.vault_id);
-        self.store.write(|tx| {
+        let result = self.store.write(|tx| {
             let id = store::next_slot_id(tx)?;
             store::insert_slot(tx, &make_slot(wrapper, master, vault_id, id)?)?;
             Ok(id)
-        })
+        });
+        crate::audit::recorded(self, crate::audit::Action::SlotAdd, &[], result)
     }
 
     /// Remove slot `id`. Removing the last slot is refused: the vault could never be opened again.

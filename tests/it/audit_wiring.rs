@@ -50,3 +50,32 @@ fn value_handling_commands_are_audited() {
     let out = tv.run(&["audit", "verify"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+/// The attack on accountability: a slot added without a trace. Every kind of slot (not only a
+/// passphrase) leaves a `slot-add` entry, because the vault records it, not the command.
+#[test]
+fn every_slot_kind_records_a_slot_add_entry() {
+    let tv = TestVault::new();
+    let (_id, recipient) = crate::custody_support::age_identity(tv.path(), "id.txt");
+    let out = tv.run(&["slot", "add", "age", "--recipient", &recipient]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = tv.run(&["slot", "add", "recovery"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let adds: Vec<_> = entries(&tv)
+        .into_iter()
+        .filter(|e| e["action"] == "slot-add")
+        .map(|e| (e["command"].clone(), e["outcome"].clone()))
+        .collect();
+    assert_eq!(
+        adds,
+        [
+            (serde_json::json!("slot add age"), serde_json::json!("ok")),
+            (
+                serde_json::json!("slot add recovery"),
+                serde_json::json!("ok")
+            ),
+        ]
+    );
+    let out = tv.run(&["audit", "verify"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
