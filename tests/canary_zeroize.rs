@@ -471,8 +471,8 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         use keep::scan::detect::{Detector, Origin};
         watch("the value", VALUE.as_bytes());
         let unwrappers: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(passphrase())];
-        let vault = Vault::open_with(&path, &unwrappers).unwrap();
-        let needles = keep::scan::vault_needles(&vault).unwrap();
+        let mut vault = Vault::open_with(&path, &unwrappers).unwrap();
+        let needles = keep::scan::vault_needles(&mut vault).unwrap();
         assert_eq!(needles.len(), 1);
         let detector =
             Detector::new(keep::scan::rules::RuleSet::builtin().unwrap(), needles).unwrap();

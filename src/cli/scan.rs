@@ -24,7 +24,10 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
         (Vec::new(), None)
     } else {
         match Vault::open_cached(&ctx.vault_path) {
-            Ok(Some(v)) => (scan::vault_needles(&v)?, Some(scan::fingerprint_key(&v))),
+            Ok(Some(mut v)) => (
+                scan::vault_needles(&mut v)?,
+                Some(scan::fingerprint_key(&v)),
+            ),
             Ok(None) => (Vec::new(), None),
             Err(e) => {
                 if ctx.verbose {

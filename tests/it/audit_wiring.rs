@@ -79,3 +79,31 @@ fn every_slot_kind_records_a_slot_add_entry() {
     let out = tv.run(&["audit", "verify"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+/// A vault-aware scan reads every value to look for it: like `env`, it leaves a read entry naming
+/// what it read. `--no-vault` reads nothing and records nothing.
+#[test]
+fn a_vault_aware_scan_is_audited_as_a_read_of_what_it_looked_for() {
+    let tv = TestVault::new();
+    tv.set("DB_PASS", "plain words no rule would flag");
+    std::fs::write(tv.path().join("notes.txt"), "nothing to find\n").unwrap();
+    assert!(tv.run(&["unlock", "--ttl", "2m"]).status.success());
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan"];
+        args.extend_from_slice(extra);
+        args.push("notes.txt");
+        let out = tv
+            .keep(&args)
+            .env_remove("KEEP_PASSPHRASE_FILE")
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    };
+    scan(&["--no-vault"]);
+    assert!(reads_by(&tv, "scan").is_empty());
+    scan(&[]);
+    let _ = tv.run(&["lock"]);
+    assert_eq!(reads_by(&tv, "scan"), ["keep://default/dev/DB_PASS"]);
+    let out = tv.run(&["audit", "verify"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
