@@ -145,6 +145,15 @@ impl Watcher {
         }
     }
 
+    /// The exit code of child `pid` if its exit is among the messages kept for later: a command
+    /// that exited on its own while a change was being checked is not started again.
+    pub fn exited(&self, pid: i32) -> Option<i32> {
+        self.pending.iter().find_map(|m| match m {
+            Msg::Exited { pid: p, code } if *p == pid => Some(*code),
+            _ => None,
+        })
+    }
+
     /// After a [`Msg::Vault`]: absorb the burst of events that follows ([`QUIET`], at most
     /// [`SETTLE_AT_MOST`]); anything else that arrives meanwhile is kept for later.
     pub fn settle(&mut self) {

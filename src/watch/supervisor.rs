@@ -182,6 +182,9 @@ impl Supervisor<'_> {
 
     /// Act on new values; `Some(code)` when keep must exit.
     fn changed(&mut self, resolved: Resolved) -> std::result::Result<Option<i32>, Failure> {
+        if let Some(code) = self.watcher.exited(self.child.pid) {
+            return Ok(Some(code));
+        }
         let names = resolved
             .read
             .iter()
