@@ -40,6 +40,7 @@ pub mod store;
 pub mod sync;
 pub mod value;
 pub mod vault;
+pub mod watch;
 
 pub use error::{Error, Result};
 pub use scope::{Address, Name, Scope};

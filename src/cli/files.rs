@@ -34,19 +34,21 @@ pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
     let pairs = ctx.resolve(&vault, &only, false)?;
     let read = super::using::scope_addresses(ctx, &pairs);
     audit::record(&mut vault, Action::Read, &read, audit::OK)?;
-    drop(vault);
-    let (path, status, mode) = match &a.dir {
-        Some(dir) => (
-            dir.clone(),
-            materialize::write_dir(dir, &pairs, a.force)?,
-            materialize::DIR_FILE_MODE,
-        ),
-        None => (
-            a.path.clone(),
-            materialize::write_file(&a.path, &pairs, &ctx.scope.to_string(), a.force)?,
-            materialize::FILE_MODE,
-        ),
+    let write = |pairs: &[using::Pair]| -> Result<(PathBuf, git::Status, u32)> {
+        Ok(match &a.dir {
+            Some(dir) => (
+                dir.clone(),
+                materialize::write_dir(dir, pairs, a.force)?,
+                materialize::DIR_FILE_MODE,
+            ),
+            None => (
+                a.path.clone(),
+                materialize::write_file(&a.path, pairs, &ctx.scope.to_string(), a.force)?,
+                materialize::FILE_MODE,
+            ),
+        })
     };
+    let (path, status, mode) = write(&pairs)?;
     if ctx.json {
         output::json(&serde_json::json!({
             "path": path, "count": pairs.len(), "mode": format!("{mode:o}"),
@@ -62,7 +64,39 @@ pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
             git_word(status)
         ));
     }
-    Ok(0)
+    if !a.watch {
+        return Ok(0);
+    }
+    let whole_scope = only.is_empty().then(|| ctx.scope.clone());
+    let first = crate::watch::Resolved {
+        pairs,
+        read,
+        whole_scope: whole_scope.clone(),
+    };
+    let watcher = crate::watch::Watcher::start(vault, &first)?;
+    drop(first);
+    if ctx.verbose {
+        output::note(&format!(
+            "keep: watching {} for changes; Ctrl-C stops",
+            ctx.vault_path.display()
+        ));
+    }
+    let mut source = |v: &crate::vault::Vault| {
+        let pairs = ctx.resolve(v, &only, false)?;
+        Ok(crate::watch::Resolved {
+            read: super::using::scope_addresses(ctx, &pairs),
+            pairs,
+            whole_scope: whole_scope.clone(),
+        })
+    };
+    let mut rewrite = |pairs: &[using::Pair]| write(pairs).map(|_| ());
+    crate::watch::files::serve(
+        watcher,
+        &mut source,
+        &mut rewrite,
+        &output::note,
+        ctx.verbose,
+    )
 }
 
 pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {

@@ -158,9 +158,11 @@ fn unlock_status(ctx: &Context) -> Result<i32> {
 
 pub fn lock(ctx: &Context) -> Result<i32> {
     if vault::lock(&ctx.vault_path)? {
-        output::note("Locked: the cached key was removed.");
+        output::note("Locked: the cached key was removed; watchers of this vault stop.");
     } else {
-        output::note("The vault was not unlocked in this session.");
+        output::note(
+            "The vault was not unlocked in this session; watchers of this vault (--watch) stop.",
+        );
     }
     Ok(0)
 }

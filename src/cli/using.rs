@@ -11,65 +11,27 @@ use crate::env::formats::{self, Format};
 use crate::env::redact::Patterns;
 use crate::env::{self as using, loader, reference};
 use crate::error::{Error, Result};
+use crate::watch;
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     // Parse the env files before unlocking, so a typo fails fast.
-    let files = a
-        .env_file
-        .iter()
-        .map(|f| reference::read(f))
-        .collect::<Result<Vec<_>>>()?;
+    let files = read_env_files(&a)?;
     let mut vault = ctx.open()?;
-    let mut pairs = ctx.resolve(&vault, &only, !files.is_empty())?;
-    let mut read = scope_addresses(ctx, &pairs);
-    for entries in files {
-        read.extend(entries.iter().filter_map(|e| match e {
-            reference::Entry::Reference(_, address) => Some(address.clone()),
-            reference::Entry::Literal(..) => None,
-        }));
-        pairs.extend(reference::resolve(entries, &vault)?);
-    }
-    // A loader variable (planted by a hand-off file or a pull, or from an env file) is never injected
-    // unless keep.toml declares it.
-    pairs.retain(|(name, _)| {
-        let ok = loader::allowed(ctx.config.as_ref(), name.as_str());
-        if !ok {
-            output::warn(&format!(
-                "{name} changes how programs load or start and is not injected; {}",
-                loader::how_to_allow(name.as_str())
-            ));
-        }
-        ok
-    });
+    let (pairs, read) = gather(ctx, &vault, &only, files, true)?;
     // Recorded before the child starts: without --redact keep becomes the child and never returns.
     audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    if a.watch {
+        return watch_exec(ctx, &a, vault, pairs, read, &only);
+    }
     drop(vault);
-    let mut env = Environment::new(!a.clean);
-    if a.inherit_session {
-        env.session = exec::Session::Inherit;
-    }
-    env.inject(&pairs)?;
-    if ctx.verbose {
-        for name in &env.replaced {
-            output::note(&format!(
-                "notice: {name} from keep replaces a variable of the same name"
-            ));
-        }
-    }
+    let env = environment(ctx, &a, &pairs)?;
     let failure = if a.redact {
         let refs = pairs
             .iter()
             .map(|(n, v)| (n.as_str(), v.expose()))
             .collect::<Vec<_>>();
-        if ctx.verbose {
-            for name in Patterns::skipped(refs.iter().copied()) {
-                output::note(&format!(
-                    "notice: {name} is shorter than {} bytes and is not redacted",
-                    crate::env::redact::MIN_VALUE_LEN
-                ));
-            }
-        }
+        warn_unredacted(ctx, &pairs);
         let patterns = Arc::new(Patterns::new(refs));
         match exec::run_redacted(&env, &a.command, patterns) {
             Ok(code) => return Ok(code),
@@ -78,9 +40,128 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
     } else {
         exec::replace(&env, &a.command)
     };
+    launch_failed(ctx, failure)
+}
+
+fn read_env_files(a: &ExecArgs) -> Result<Vec<Vec<reference::Entry>>> {
+    a.env_file.iter().map(|f| reference::read(f)).collect()
+}
+
+/// The values `exec` injects and the addresses read for them: the scope's (or `--only`), then the env
+/// files' entries. A loader variable (planted by a hand-off file or a pull, or from an env file) is
+/// never injected unless keep.toml declares it; `warn` says so on stderr.
+fn gather(
+    ctx: &Context,
+    vault: &crate::vault::Vault,
+    only: &[crate::scope::Name],
+    files: Vec<Vec<reference::Entry>>,
+    warn: bool,
+) -> Result<(Vec<using::Pair>, Vec<crate::scope::Address>)> {
+    let mut pairs = ctx.resolve(vault, only, !files.is_empty())?;
+    let mut read = scope_addresses(ctx, &pairs);
+    for entries in files {
+        read.extend(entries.iter().filter_map(|e| match e {
+            reference::Entry::Reference(_, address) => Some(address.clone()),
+            reference::Entry::Literal(..) => None,
+        }));
+        pairs.extend(reference::resolve(entries, vault)?);
+    }
+    pairs.retain(|(name, _)| {
+        let ok = loader::allowed(ctx.config.as_ref(), name.as_str());
+        if !ok && warn {
+            output::warn(&format!(
+                "{name} changes how programs load or start and is not injected; {}",
+                loader::how_to_allow(name.as_str())
+            ));
+        }
+        ok
+    });
+    Ok((pairs, read))
+}
+
+/// The command's environment: keep's own (unless `--clean`) with the values injected over it.
+fn environment(ctx: &Context, a: &ExecArgs, pairs: &[using::Pair]) -> Result<Environment> {
+    let mut env = Environment::new(!a.clean);
+    if a.inherit_session {
+        env.session = exec::Session::Inherit;
+    }
+    env.inject(pairs)?;
+    if ctx.verbose {
+        for name in &env.replaced {
+            output::note(&format!(
+                "notice: {name} from keep replaces a variable of the same name"
+            ));
+        }
+    }
+    Ok(env)
+}
+
+/// Under `--redact --verbose`: the values too short to be redacted.
+fn warn_unredacted(ctx: &Context, pairs: &[using::Pair]) {
+    if ctx.verbose {
+        let refs = pairs.iter().map(|(n, v)| (n.as_str(), v.expose()));
+        for name in Patterns::skipped(refs) {
+            output::note(&format!(
+                "notice: {name} is shorter than {} bytes and is not redacted",
+                crate::env::redact::MIN_VALUE_LEN
+            ));
+        }
+    }
+}
+
+fn launch_failed(ctx: &Context, failure: Failure) -> Result<i32> {
     match failure {
         Failure::Keep(e) => Err(e),
         Failure::Launch { code, message } => Ok(report_launch(ctx, code, &message)),
+    }
+}
+
+/// `exec --watch`: keep stays the parent and restarts (or signals) the command on a change.
+fn watch_exec(
+    ctx: &Context,
+    a: &ExecArgs,
+    vault: crate::vault::Vault,
+    pairs: Vec<using::Pair>,
+    read: Vec<crate::scope::Address>,
+    only: &[crate::scope::Name],
+) -> Result<i32> {
+    let whole_scope = only.is_empty().then(|| ctx.scope.clone());
+    let first = watch::Resolved {
+        pairs,
+        read,
+        whole_scope: whole_scope.clone(),
+    };
+    if a.redact {
+        warn_unredacted(ctx, &first.pairs);
+    }
+    let watcher = watch::Watcher::start(vault, &first)?;
+    let mut source = |v: &crate::vault::Vault| {
+        let (pairs, read) = gather(ctx, v, only, read_env_files(a)?, false)?;
+        Ok(watch::Resolved {
+            pairs,
+            read,
+            whole_scope: whole_scope.clone(),
+        })
+    };
+    let options = watch::supervisor::Options {
+        signal: a.signal,
+        restart_signal: a.restart_signal,
+        grace: a.grace,
+        redact: a.redact,
+        verbose: ctx.verbose,
+    };
+    let make_env = |pairs: &[using::Pair]| environment(ctx, a, pairs);
+    match watch::supervisor::run(
+        watcher,
+        first,
+        &mut source,
+        &a.command,
+        &options,
+        &make_env,
+        &output::note,
+    ) {
+        Ok(code) => Ok(code),
+        Err(f) => launch_failed(ctx, f),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -21,7 +22,13 @@ pub struct OnlyArgs {
 pid, terminal, signals and exit status. With --redact keep stays as the parent, redacts CMD's stdout \
 and stderr, forwards SIGINT/SIGTERM/SIGHUP and exits with CMD's code (128+N after signal N). \
 Exit codes of keep itself: 3 a secret or reference is missing, 126 CMD is not executable, 127 CMD \
-was not found; CMD is never started in these cases."
+was not found; CMD is never started in these cases.
+
+With --watch keep stays the parent and watches the vault: when a value it injected changes (set, \
+rotate, pull, rollback, cp, from any process) it restarts CMD with the new values (--restart-signal, \
+--grace, then SIGKILL), or sends --signal instead. It exits with CMD's code when CMD exits on its own; \
+a SIGTERM to keep stops CMD the same way. The watcher stops CMD and exits 6 when `keep lock` runs, \
+5 when the vault file is replaced or removed."
 )]
 pub struct ExecArgs {
     #[command(flatten)]
@@ -42,6 +49,20 @@ pub struct ExecArgs {
     /// without it CMD starts in a fresh session keyring and gets only the injected values
     #[arg(long)]
     pub inherit_session: bool,
+    /// Stay CMD's parent and restart it when a value it was given changes in the vault
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: on a change send CMD this signal (e.g. HUP) instead of restarting it
+    #[arg(long, value_name = "SIG", requires = "watch", value_parser = crate::watch::supervisor::parse_signal)]
+    pub signal: Option<i32>,
+    /// With --watch: the signal that asks CMD to exit before a restart
+    #[arg(long, value_name = "SIG", requires = "watch", default_value = "TERM",
+          value_parser = crate::watch::supervisor::parse_signal, conflicts_with = "signal")]
+    pub restart_signal: i32,
+    /// With --watch: how long CMD has to exit after the restart signal (or keep's SIGTERM) before
+    /// SIGKILL
+    #[arg(long, value_name = "DURATION", requires = "watch", default_value = "10s", value_parser = parse_grace)]
+    pub grace: Duration,
     /// The command and its arguments (after `--`)
     #[arg(
         required = true,
@@ -77,6 +98,19 @@ pub struct MaterializeArgs {
     pub force: bool,
     #[command(flatten)]
     pub only: OnlyArgs,
+    /// Keep running and write again (atomically) whenever a value written changes in the vault;
+    /// stop with Ctrl-C or SIGTERM. Exits 6 when `keep lock` runs, 5 when the vault file is replaced
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// `--grace`: a duration such as `10s`, `500ms`, `0s`, at most an hour.
+fn parse_grace(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("{e} (use e.g. 10s, 500ms)"))?;
+    if d > Duration::from_secs(3600) {
+        return Err("must be at most 1h".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

@@ -107,6 +107,23 @@ pub struct Subkeys {
     pub records: SecretBox<[u8; KEY_LEN]>,
 }
 
+impl Subkeys {
+    /// The memory holding each subkey, for a long-lived process to lock into RAM
+    /// (`keep exec --watch`, src/watch/memory.rs).
+    pub fn regions(&self) -> [&[u8]; 8] {
+        [
+            &self.values.expose_secret()[..],
+            &self.names.expose_secret()[..],
+            &self.index.0.expose_secret()[..],
+            &self.audit.expose_secret()[..],
+            &self.check.expose_secret()[..],
+            &self.sync.expose_secret()[..],
+            &self.scan.expose_secret()[..],
+            &self.records.expose_secret()[..],
+        ]
+    }
+}
+
 impl std::fmt::Debug for Subkeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Subkeys([REDACTED])")

@@ -82,6 +82,68 @@ pub fn isolate(cmd: &mut Command, session: Session) {
     }
 }
 
+/// Make the child get SIGTERM when keep dies, even by SIGKILL (`PR_SET_PDEATHSIG`), so a watched
+/// command never outlives the watcher that would restart it. The kernel sends it when the *thread*
+/// that spawned the child ends: watchers spawn from their main thread, which lives as long as keep.
+/// A parent that died before the call is caught by comparing `getppid` with keep's pid.
+pub fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: prctl, getppid and kill are async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::kill(libc::getpid(), libc::SIGTERM);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A running child, signalled through a pidfd where the kernel has them (Linux 5.3+): a pidfd names
+/// this process and no other, so a signal sent after it exited and its pid was reused cannot reach
+/// a stranger. Without one, `kill` on the pid.
+#[derive(Debug)]
+pub struct Running {
+    pub pid: i32,
+    pidfd: Option<std::os::fd::OwnedFd>,
+}
+
+impl Running {
+    /// Take hold of the child `pid` (call before anything can reap it).
+    pub fn new(pid: i32) -> Running {
+        use std::os::fd::FromRawFd;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        Running {
+            pid,
+            // SAFETY: a non-negative result is a descriptor that nothing else owns.
+            pidfd: (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }),
+        }
+    }
+
+    /// Send `signal`; `false` when the child is gone already.
+    pub fn signal(&self, signal: i32) -> bool {
+        use std::os::fd::AsRawFd;
+        // SAFETY: plain system calls on integers; the null siginfo asks for a kill()-like signal.
+        let rc = unsafe {
+            match &self.pidfd {
+                Some(fd) => libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    signal,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                ) as i32,
+                None => libc::kill(self.pid, signal),
+            }
+        };
+        rc == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -303,6 +303,49 @@ pub fn run_redacted(
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
+/// Start the command as a watched child (`exec --watch`): it dies with keep ([`child::die_with_parent`]),
+/// its output goes through `patterns` when given, and `on_exit` gets its pid and exit code (128+N
+/// for a death by signal N) once it has exited and its output is drained. Call from the main thread.
+pub fn start(
+    env: &Environment,
+    argv: &[OsString],
+    patterns: Option<Arc<Patterns>>,
+    on_exit: impl FnOnce(i32, i32) + Send + 'static,
+) -> Result<child::Running, Failure> {
+    let program = find_program(&argv[0], env.get("PATH"))?;
+    let mut cmd = env.command(&program, argv);
+    child::die_with_parent(&mut cmd);
+    if patterns.is_some() {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut proc = cmd.spawn().map_err(|e| launch_error(&program, e))?;
+    let pid = proc.id() as i32;
+    let running = child::Running::new(pid);
+    let pumps = patterns.map(|patterns| {
+        let out = proc.stdout.take().expect("piped stdout");
+        let err = proc.stderr.take().expect("piped stderr");
+        let p1 = patterns.clone();
+        [
+            std::thread::spawn(move || pump(out, &p1, std::io::stdout())),
+            std::thread::spawn(move || pump(err, &patterns, std::io::stderr())),
+        ]
+    });
+    std::thread::spawn(move || {
+        let status = proc.wait();
+        for t in pumps.into_iter().flatten() {
+            let _ = t.join();
+        }
+        on_exit(
+            pid,
+            match status {
+                Ok(s) => s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0)),
+                Err(_) => exit::SYSTEM,
+            },
+        );
+    });
+    Ok(running)
+}
+
 /// Copy one stream through a redactor. If our side is closed (a pipe reader went away), keep draining
 /// so the child is not blocked, but write nothing more.
 fn pump(mut from: impl Read, patterns: &Patterns, mut to: impl Write) {

@@ -5,6 +5,7 @@
 //! passes through here.
 
 mod access;
+pub mod generation;
 mod rows;
 mod schema;
 

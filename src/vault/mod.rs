@@ -319,6 +319,14 @@ impl Vault {
         session::cache::store(&self.vault_id, &self.master, ttl)
     }
 
+    /// The memory holding this vault's keys (the master key and its subkeys), for a process that
+    /// keeps the vault open for long to lock into RAM (`keep exec --watch`, src/watch/memory.rs).
+    pub fn key_memory(&self) -> Vec<&[u8]> {
+        let mut regions = self.keys.regions().to_vec();
+        regions.push(&self.master.expose()[..]);
+        regions
+    }
+
     /// The default KDF parameters recorded at `init`.
     pub fn default_kdf(&self) -> Result<KdfParams> {
         let raw = self.store.meta("kdf")?.unwrap_or_default();
@@ -327,9 +335,12 @@ impl Vault {
     }
 }
 
-/// Forget a vault's cached key (`keep lock`). Needs no key: the header gives the vault id.
+/// Forget a vault's cached key (`keep lock`), and stop every watcher of the vault (they hold the key
+/// themselves; src/watch). Needs no key: the header gives the vault id.
 pub fn lock(path: &Path) -> Result<bool> {
-    let store = Store::open(path)?;
+    let mut store = Store::open(path)?;
     let header = read_header(&store)?;
-    session::cache::clear(&header.vault_id)
+    let cleared = session::cache::clear(&header.vault_id)?;
+    store::generation::bump_lock_epoch(&mut store)?;
+    Ok(cleared)
 }

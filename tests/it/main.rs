@@ -57,3 +57,4 @@ mod using_formats;
 mod using_redact;
 mod using_settings;
 mod wal;
+mod watch;
