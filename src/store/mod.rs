@@ -5,7 +5,7 @@
 //! passes through here.
 
 mod access;
-pub mod generation;
+pub mod watched;
 mod rows;
 mod schema;
 

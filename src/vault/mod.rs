@@ -341,6 +341,6 @@ pub fn lock(path: &Path) -> Result<bool> {
     let mut store = Store::open(path)?;
     let header = read_header(&store)?;
     let cleared = session::cache::clear(&header.vault_id)?;
-    store::generation::bump_lock_epoch(&mut store)?;
+    store::watched::bump_lock_epoch(&mut store)?;
     Ok(cleared)
 }

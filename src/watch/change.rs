@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use super::Resolved;
 use crate::error::{Error, Result};
 use crate::scope::{Name, Scope};
-use crate::store::generation;
+use crate::store::watched;
 use crate::vault::Vault;
 
 /// What the cheap reads say.
@@ -38,7 +38,7 @@ pub struct Check {
     lock_epoch: u64,
     read: Vec<crate::scope::Address>,
     lookups: Vec<[u8; 32]>,
-    heads: Vec<Option<generation::Head>>,
+    heads: Vec<Option<watched::Head>>,
     shape: (i64, i64),
     names: Option<(Scope, Vec<Name>)>,
 }
@@ -75,12 +75,12 @@ impl Check {
         let mut check = Check {
             identity,
             vault_id,
-            data_version: generation::data_version(conn)?,
-            lock_epoch: generation::lock_epoch(conn)?,
+            data_version: watched::data_version(conn)?,
+            lock_epoch: watched::lock_epoch(conn)?,
             read: Vec::new(),
             lookups: Vec::new(),
             heads: Vec::new(),
-            shape: generation::secrets_shape(conn)?,
+            shape: watched::secrets_shape(conn)?,
             names: None,
             path,
         };
@@ -112,8 +112,8 @@ impl Check {
     /// Read the watched heads (and the secrets' shape) as they are now.
     pub fn refresh_heads(&mut self, vault: &mut Vault) -> Result<()> {
         let conn = vault.store().conn();
-        self.heads = generation::heads_of(conn, &self.lookups)?;
-        self.shape = generation::secrets_shape(conn)?;
+        self.heads = watched::heads_of(conn, &self.lookups)?;
+        self.shape = watched::secrets_shape(conn)?;
         Ok(())
     }
 
@@ -123,7 +123,7 @@ impl Check {
             return Ok(Verdict::Stop(replaced(&self.path)));
         }
         let conn = vault.store().conn();
-        let data_version = generation::data_version(conn)?;
+        let data_version = watched::data_version(conn)?;
         if data_version == self.data_version {
             return Ok(Verdict::Same);
         }
@@ -132,20 +132,20 @@ impl Check {
         if crate::store::meta(conn, "vault_id")? != Some(self.vault_id.clone()) {
             return Ok(Verdict::Stop(replaced(&self.path)));
         }
-        if generation::lock_epoch(conn)? != self.lock_epoch {
+        if watched::lock_epoch(conn)? != self.lock_epoch {
             return Ok(Verdict::Stop(Error::Locked(
                 "the session was locked (`keep lock`): the watcher stopped and forgot the key. \
                  Unlock and start it again"
                     .into(),
             )));
         }
-        if generation::heads_of(conn, &self.lookups)? != self.heads {
+        if watched::heads_of(conn, &self.lookups)? != self.heads {
             return Ok(Verdict::Moved);
         }
         let Some((scope, names)) = &self.names else {
             return Ok(Verdict::Same);
         };
-        let shape = generation::secrets_shape(conn)?;
+        let shape = watched::secrets_shape(conn)?;
         if shape == self.shape {
             return Ok(Verdict::Same);
         }
