@@ -18,6 +18,7 @@ pub mod bundle;
 pub mod engine;
 #[cfg(feature = "gcp")]
 pub mod gcp;
+pub mod http;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod linked;
