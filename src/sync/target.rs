@@ -39,9 +39,10 @@ fn is_dns_subdomain(s: &str) -> bool {
 }
 
 /// The `[sync.NAME]` table as written: the keys every target has, and the provider's own
-/// ([`ProviderConfig`], chosen by `provider`). A key of another provider is an error naming the key,
-/// as an unknown one is. Keys that apply to every provider go here, not in the provider structs.
-#[derive(Clone, Debug, Deserialize)]
+/// ([`ProviderConfig`], chosen by `provider`). A key of another provider is an error naming the key
+/// and its provider; an unknown one is an error naming the key. Keys that apply to every provider go
+/// here (and in [`Shared`]), not in the provider structs.
+#[derive(Clone, Debug)]
 pub struct TargetConfig {
     /// The environment synced [default: the current one].
     pub env: Option<String>,
@@ -49,10 +50,65 @@ pub struct TargetConfig {
     pub concurrency: Option<usize>,
     /// Per-request timeout, e.g. "10s" [default: 30s].
     pub timeout: Option<String>,
-    /// `provider = "..."` and that provider's keys; every other key of the table lands here, where
-    /// it must be one of the provider's.
-    #[serde(flatten)]
+    /// `provider = "..."` and that provider's keys.
     pub provider: ProviderConfig,
+}
+
+/// The table as read: the shared keys, and the rest for the provider.
+#[derive(Deserialize)]
+struct Shared {
+    env: Option<String>,
+    concurrency: Option<usize>,
+    timeout: Option<String>,
+    #[serde(flatten)]
+    rest: toml::Table,
+}
+
+/// Keys that belong to one provider only, for the message when another provider's table has one.
+const OWNED_KEYS: &[(&str, ProviderKind)] = &[
+    ("region", ProviderKind::Aws),
+    ("mount", ProviderKind::Vault),
+    ("project", ProviderKind::Gcp),
+    ("old_versions", ProviderKind::Gcp),
+    ("namespace", ProviderKind::Kubernetes),
+    ("secret", ProviderKind::Kubernetes),
+    ("context", ProviderKind::Kubernetes),
+];
+
+impl<'de> Deserialize<'de> for TargetConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let shared = Shared::deserialize(d)?;
+        let kind = shared
+            .rest
+            .get("provider")
+            .cloned()
+            .map(ProviderKind::deserialize)
+            .transpose()
+            .map_err(D::Error::custom)?;
+        if let Some(kind) = kind {
+            for key in shared.rest.keys() {
+                if let Some((_, owner)) = OWNED_KEYS
+                    .iter()
+                    .find(|(k, owner)| k == key && *owner != kind)
+                {
+                    return Err(D::Error::custom(format!(
+                        "`{key}` is for {} targets only; this target's provider is {}",
+                        owner.label(),
+                        kind.label()
+                    )));
+                }
+            }
+        }
+        let provider = ProviderConfig::deserialize(toml::Value::Table(shared.rest))
+            .map_err(|e| D::Error::custom(e.message()))?;
+        Ok(TargetConfig {
+            env: shared.env,
+            concurrency: shared.concurrency,
+            timeout: shared.timeout,
+            provider,
+        })
+    }
 }
 
 /// The provider-specific half of a target, tagged by `provider`.
@@ -146,6 +202,18 @@ pub enum ProviderKind {
     Gcp,
     /// Kubernetes Secrets (`provider = "kubernetes"`).
     Kubernetes,
+}
+
+impl ProviderKind {
+    /// The provider's name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProviderKind::Aws => "AWS",
+            ProviderKind::Vault => "Vault",
+            ProviderKind::Gcp => "GCP",
+            ProviderKind::Kubernetes => "Kubernetes",
+        }
+    }
 }
 
 /// How names map onto remote entries.
@@ -436,6 +504,16 @@ mod tests {
                 ),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn every_owned_key_is_a_key_of_its_provider() {
+        for (key, owner) in OWNED_KEYS {
+            let provider = format!("{owner:?}").to_lowercase();
+            let value = if *key == "old_versions" { "keep" } else { "x" };
+            let text = format!("[sync.x]\nprovider = \"{provider}\"\n{key} = \"{value}\"\n");
+            assert!(Config::parse(&text).is_ok(), "{text}");
         }
     }
 }
