@@ -22,6 +22,8 @@ pub mod http;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod linked;
+#[cfg(test)]
+pub(crate) mod memory;
 pub mod parallel;
 pub mod plan;
 pub mod progress;
