@@ -16,13 +16,19 @@ pub const MAX_BYTES: usize = 16 << 20;
 
 /// A parsed answer whose strings are wiped when it is dropped (see [`wipe`]). Providers take values
 /// out of it (cloning them into [`crate::value::SecretValue`]s) and let it go.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Answer(Value);
 
-impl Answer {
-    /// The answer's value, to be wiped by the caller.
-    pub fn into_inner(mut self) -> Value {
-        self.0.take()
+/// An answer may hold values: its Debug form says only what kind of JSON it is.
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.0 {
+            Value::Null => "null",
+            Value::Object(_) => "object",
+            Value::Array(_) => "array",
+            _ => "scalar",
+        };
+        write!(f, "Answer({kind}, redacted)")
     }
 }
 
@@ -137,6 +143,8 @@ mod tests {
         // A non-2xx answer that is not JSON: its status says what failed.
         assert!(parse(b"<html>bad gateway</html>", 502).unwrap().is_null());
         assert_eq!(parse(br#"{"a":1}"#, 200).unwrap()["a"], 1);
+        let secret = parse(br#"{"data":{"A":"debug-canary"}}"#, 200).unwrap();
+        assert_eq!(format!("{secret:?}"), "Answer(object, redacted)");
     }
 
     #[test]
