@@ -4,7 +4,7 @@ use super::args::{DiffArgs, PullArgs, PushArgs};
 use super::{output, Context};
 use crate::error::{Error, Result};
 use crate::sync::engine::Hints;
-use crate::sync::plan::Action;
+use crate::sync::plan::{Action, Mark, Operation};
 use crate::sync::{self, Outcome, SyncOptions, Target};
 
 /// Name the command in remote failures, so the message says which operation on which target failed.
@@ -34,7 +34,7 @@ pub(super) fn hints(ctx: &Context, t: &Target) -> Hints {
 
 /// Names a push left alone because the remote changed them since the last sync.
 fn blocked(o: &Outcome) -> Vec<&str> {
-    if o.operation != "push" || o.dry_run {
+    if o.operation != Operation::Push || o.dry_run {
         return Vec::new();
     }
     o.changes
@@ -60,12 +60,16 @@ fn print(ctx: &Context, o: &Outcome, h: &Hints) -> Result<i32> {
     let color = output::color_stdout();
     let mut out = String::new();
     for c in &o.changes {
-        let colour = match c.mark.as_str() {
-            "+" => "32",
-            "-" => "31",
-            _ => "33",
+        let colour = match c.mark {
+            Mark::Added => "32",
+            Mark::Removed => "31",
+            Mark::Changed => "33",
         };
-        let mut line = format!("{} {}", output::paint(&c.mark, colour, color), c.name);
+        let mut line = format!(
+            "{} {}",
+            output::paint(c.mark.symbol(), colour, color),
+            c.name
+        );
         if let Some(note) = &c.note {
             line.push_str(&format!("  ({note})"));
         }
@@ -98,7 +102,7 @@ fn print(ctx: &Context, o: &Outcome, h: &Hints) -> Result<i32> {
             "{}: in sync ({} name(s) compared).",
             o.target, o.compared
         ));
-    } else if o.operation != "diff" {
+    } else if o.operation != Operation::Diff {
         output::note(&format!(
             "{} {}: {} compared, {verb} {}, {} {}.",
             o.operation,

@@ -292,3 +292,129 @@ pub fn set_generated(
     })?;
     Ok((version, generated.public))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::Name;
+    use crate::sync::memory::{vault_and_target, Memory};
+    use crate::sync::{SyncOptions, Target};
+    use crate::value::SecretValue;
+
+    /// The sync seam, filled with the in-memory provider: each promotion pushes the target.
+    struct PushToMemory {
+        target: Target,
+        remote: Memory,
+    }
+
+    impl AfterPromotion for PushToMemory {
+        fn promoted(&mut self, vault: &mut Vault, _: &Address, _: u32) -> Result<()> {
+            let o = crate::sync::push(
+                vault,
+                &self.target,
+                &mut self.remote,
+                &SyncOptions::default(),
+            )?;
+            assert!(o.conflicts.is_empty(), "{:?}", o.conflicts);
+            Ok(())
+        }
+    }
+
+    fn current(vault: &mut Vault, a: &Address) -> (u32, String) {
+        let (v, value) = vault.current(a).unwrap();
+        (v, value.expose_str("test").unwrap().to_string())
+    }
+
+    /// A vault whose `A` holds "old", already pushed to the in-memory remote.
+    fn setup() -> (tempfile::TempDir, Vault, Address, PushToMemory) {
+        let (dir, mut vault, target) = vault_and_target();
+        let a = target.scope.address(Name::new("A").unwrap());
+        vault.set(&a, &SecretValue::from("old")).unwrap();
+        let mut remote = Memory::default();
+        crate::sync::push(&mut vault, &target, &mut remote, &SyncOptions::default()).unwrap();
+        (dir, vault, a, PushToMemory { target, remote })
+    }
+
+    fn generator() -> Generator {
+        Generator::parse("token:16").unwrap()
+    }
+
+    #[test]
+    fn a_rotation_promotes_the_new_value_and_pushes_it() {
+        let (_d, mut vault, a, mut after) = setup();
+        let mut r = Rotation {
+            config: None,
+            after: &mut after,
+        };
+        let o = r.rotate(&mut vault, &a, &generator()).unwrap();
+        assert!(o.ok() && o.exit_code() == 0, "{o:?}");
+        assert_eq!(o.version, Some(2));
+        let (version, value) = current(&mut vault, &a);
+        assert_eq!(version, 2);
+        assert_ne!(value, "old");
+        assert_eq!(after.remote.get("A"), Some(value));
+        assert!(meta::pending(&mut vault, &a).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_failing_hook_keeps_the_old_value_current_pushes_nothing_and_keeps_the_pending_one() {
+        let (_d, mut vault, a, mut after) = setup();
+        let config =
+            Config::parse("project = \"app\"\n[secrets.A]\non_rotate = \"exit 3\"\n").unwrap();
+        let applies = after.remote.applies;
+        let mut r = Rotation {
+            config: Some(&config),
+            after: &mut after,
+        };
+        let o = r.rotate(&mut vault, &a, &generator()).unwrap();
+        assert!(!o.ok());
+        assert_eq!(o.exit_code(), EXIT_HOOK_FAILED);
+        assert_eq!(o.failed_hook.as_deref(), Some("exit 3"));
+        assert_eq!(current(&mut vault, &a), (1, "old".to_string()));
+        let pending = meta::pending(&mut vault, &a)
+            .unwrap()
+            .expect("the pending value");
+        assert_eq!(pending.failed_hook.as_deref(), Some("exit 3"));
+        assert_eq!(after.remote.applies, applies, "nothing was pushed");
+        assert_eq!(after.remote.get("A").as_deref(), Some("old"));
+
+        // The consumer fixed (no failing hook): a retry promotes the same pending value and pushes it.
+        let mut r = Rotation {
+            config: None,
+            after: &mut after,
+        };
+        let o = r.retry(&mut vault, &a).unwrap();
+        assert!(o.ok(), "{o:?}");
+        let (_, value) = current(&mut vault, &a);
+        assert_eq!(value.as_bytes(), pending.value.expose());
+        assert_eq!(after.remote.get("A"), Some(value));
+    }
+
+    #[test]
+    fn a_push_failure_after_promotion_is_an_error_and_the_next_push_sends_the_new_value() {
+        let (_d, mut vault, a, mut after) = setup();
+        after.remote.fail_list = true;
+        let mut r = Rotation {
+            config: None,
+            after: &mut after,
+        };
+        let e = r.rotate(&mut vault, &a, &generator()).unwrap_err();
+        assert!(matches!(e, Error::Remote(_)), "{e}");
+        // Promotion had already happened: the new value is current locally, nothing is pending,
+        // and the remote still holds the old one until a push succeeds.
+        let (version, value) = current(&mut vault, &a);
+        assert_eq!(version, 2);
+        assert!(meta::pending(&mut vault, &a).unwrap().is_none());
+        assert_eq!(after.remote.get("A").as_deref(), Some("old"));
+        after.remote.fail_list = false;
+        let o = crate::sync::push(
+            &mut vault,
+            &after.target,
+            &mut after.remote,
+            &crate::sync::SyncOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(o.written, 1);
+        assert_eq!(after.remote.get("A"), Some(value));
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::plan::{self, Action, Direction, Item, Preferences};
+use super::plan::{self, Action, Direction, Item, Mark, Operation, Preferences};
 use super::state::{Ledger, Record};
 use super::{Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, Upsert};
 use crate::error::Result;
@@ -61,7 +61,7 @@ impl Hints {
 pub struct ChangeReport {
     pub name: String,
     /// `+` local only, `-` remote only, `~` both, different.
-    pub mark: String,
+    pub mark: Mark,
     pub local_changed: bool,
     pub remote_changed: bool,
     pub conflict: bool,
@@ -77,7 +77,7 @@ pub struct ChangeReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     pub target: String,
-    pub operation: &'static str,
+    pub operation: Operation,
     pub dry_run: bool,
     /// Names compared (in sync or not).
     pub compared: usize,
@@ -153,13 +153,10 @@ fn gather(
     })
 }
 
-fn report(item: &Item, action: Option<Action>, note: Option<String>) -> ChangeReport {
+fn report(item: &Item, mark: Mark, action: Option<Action>, note: Option<String>) -> ChangeReport {
     ChangeReport {
         name: item.name.to_string(),
-        mark: item
-            .mark
-            .map(|m| m.symbol().to_string())
-            .unwrap_or_default(),
+        mark,
         local_changed: item.local_changed,
         remote_changed: item.remote_changed,
         conflict: item.conflict,
@@ -181,12 +178,11 @@ pub fn diff(
     let changes: Vec<ChangeReport> = s
         .items
         .iter()
-        .filter(|i| i.mark.is_some())
-        .map(|i| report(i, None, Some(side_note(i, &hints))))
+        .filter_map(|i| Some(report(i, i.mark?, None, Some(side_note(i, &hints)))))
         .collect();
     Ok(Outcome {
         target: target.name.clone(),
-        operation: "diff",
+        operation: Operation::Diff,
         dry_run: true,
         compared: s.items.len(),
         conflicts: changes
@@ -204,7 +200,6 @@ pub fn diff(
 /// that changed flows to the other. A name only remote has is a teammate's addition unless local
 /// deleted it since the last sync, so `--prune` is suggested only for a deletion made here.
 fn side_note(item: &Item, h: &Hints) -> String {
-    use plan::Mark;
     if item.conflict {
         return format!(
             "changed on both sides since the last sync; `{} --prefer local` or `{} --prefer remote` \
@@ -257,7 +252,7 @@ fn decide_all(
     let mut reports = Vec::new();
     let mut conflicts = Vec::new();
     let hints = opts.hints.clone().unwrap_or_else(|| Hints::plain(target));
-    for item in s.items.iter().filter(|i| i.mark.is_some()) {
+    for (item, mark) in s.items.iter().filter_map(|i| Some((i, i.mark?))) {
         let mut action = plan::decide(
             item,
             direction,
@@ -272,7 +267,7 @@ fn decide_all(
         if action == Action::Conflict {
             conflicts.push(item.name.to_string());
         }
-        reports.push(report(item, Some(action), note));
+        reports.push(report(item, mark, Some(action), note));
         acts.push((item.clone(), action));
     }
     (acts, reports, conflicts)
@@ -313,7 +308,7 @@ pub fn push(
     let (acts, mut changes, mut conflicts) = decide_all(&s, target, Direction::Push, opts);
     let mut outcome = Outcome {
         target: target.name.clone(),
-        operation: "push",
+        operation: Operation::Push,
         dry_run: opts.dry_run,
         compared: s.items.len(),
         changes: Vec::new(),
@@ -410,7 +405,7 @@ pub fn pull(
     let (acts, changes, conflicts) = decide_all(&s, target, Direction::Pull, opts);
     let mut outcome = Outcome {
         target: target.name.clone(),
-        operation: "pull",
+        operation: Operation::Pull,
         dry_run: opts.dry_run,
         compared: s.items.len(),
         changes,
@@ -474,10 +469,223 @@ fn audit_hook(vault: &mut Vault, target: &Target, outcome: &Outcome) -> Result<(
         .filter_map(|c| Name::new(&c.name).ok())
         .map(|n| target.scope.address(n))
         .collect();
-    let action = if outcome.operation == "pull" {
-        crate::audit::Action::Write
-    } else {
-        crate::audit::Action::Read
+    let action = match outcome.operation {
+        Operation::Pull => crate::audit::Action::Write,
+        Operation::Push | Operation::Diff => crate::audit::Action::Read,
     };
     crate::audit::record(vault, action, &addresses, crate::audit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::sync::memory::{vault_and_target, Memory};
+    use crate::sync::plan::Prefer;
+
+    fn set(vault: &mut Vault, target: &Target, name: &str, value: &str) {
+        let a = target.scope.address(Name::new(name).unwrap());
+        vault.set(&a, &SecretValue::from(value)).unwrap();
+    }
+
+    fn local(vault: &mut Vault, target: &Target, name: &str) -> Option<String> {
+        let a = target.scope.address(Name::new(name).unwrap());
+        match vault.current(&a) {
+            Ok((_, v)) => Some(v.expose_str("test").unwrap().to_string()),
+            Err(Error::NotFound(_)) => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn marks(o: &Outcome) -> Vec<(String, Mark)> {
+        o.changes.iter().map(|c| (c.name.clone(), c.mark)).collect()
+    }
+
+    fn opts() -> SyncOptions {
+        SyncOptions::default()
+    }
+
+    fn name(n: &str) -> Name {
+        Name::new(n).unwrap()
+    }
+
+    #[test]
+    fn diff_plans_every_side_and_changes_nothing() {
+        let (_d, mut vault, t) = vault_and_target();
+        set(&mut vault, &t, "A", "local-a");
+        set(&mut vault, &t, "B", "local-b");
+        let mut remote = Memory::with(&[("B", "remote-b"), ("C", "remote-c")]);
+        let o = diff(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(o.operation, Operation::Diff);
+        assert_eq!(o.compared, 3);
+        assert_eq!(
+            marks(&o),
+            vec![
+                ("A".into(), Mark::Added),
+                ("B".into(), Mark::Changed),
+                ("C".into(), Mark::Removed)
+            ]
+        );
+        // Never synced and different on both sides: a conflict, not a guess.
+        assert_eq!(o.conflicts, vec!["B".to_string()]);
+        assert_eq!(remote.applies, 0);
+        assert_eq!(remote.get("B").as_deref(), Some("remote-b"));
+        assert_eq!(local(&mut vault, &t, "C"), None);
+        // The JSON carries the marks as printed.
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["operation"], "diff");
+        assert_eq!(json["changes"][0]["mark"], "+");
+    }
+
+    #[test]
+    fn push_then_pull_carry_one_sided_changes() {
+        let (_d, mut vault, t) = vault_and_target();
+        set(&mut vault, &t, "A", "one");
+        set(&mut vault, &t, "B", "two");
+        let mut remote = Memory::default();
+        let o = push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!((o.written, o.deleted, o.operation), (2, 0, Operation::Push));
+        assert_eq!(remote.get("A").as_deref(), Some("one"));
+        assert!(remote.entries[&name("A")].managed);
+        // In sync now: nothing to do either way.
+        assert!(diff(&mut vault, &t, &mut remote, &opts())
+            .unwrap()
+            .changes
+            .is_empty());
+
+        // A teammate changes A and adds C; a local edit of B is not overwritten by the pull.
+        remote.put(&name("A"), Some("one-remote"), true);
+        remote.put(&name("C"), Some("three"), false);
+        set(&mut vault, &t, "B", "two-local");
+        let o = pull(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(o.written, 2, "{:?}", o.changes);
+        assert_eq!(local(&mut vault, &t, "A").as_deref(), Some("one-remote"));
+        assert_eq!(local(&mut vault, &t, "C").as_deref(), Some("three"));
+        assert_eq!(local(&mut vault, &t, "B").as_deref(), Some("two-local"));
+        let b = o.changes.iter().find(|c| c.name == "B").unwrap();
+        assert_eq!(b.action, Some(Action::OtherSideNewer));
+        // And the push that follows sends B only.
+        let o = push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(o.written, 1);
+        assert_eq!(remote.get("B").as_deref(), Some("two-local"));
+    }
+
+    #[test]
+    fn a_conflict_stops_both_directions_until_a_side_is_preferred() {
+        let (_d, mut vault, t) = vault_and_target();
+        set(&mut vault, &t, "A", "base");
+        let mut remote = Memory::default();
+        push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        set(&mut vault, &t, "A", "mine");
+        remote.put(&name("A"), Some("theirs"), true);
+        let applies = remote.applies;
+        let o = push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!((o.conflicts.clone(), o.written), (vec!["A".to_string()], 0));
+        assert_eq!(remote.applies, applies, "a conflicting push sends nothing");
+        let o = pull(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(o.conflicts, vec!["A".to_string()]);
+        assert_eq!(local(&mut vault, &t, "A").as_deref(), Some("mine"));
+
+        let prefer_local = SyncOptions {
+            prefer: plan::Preferences {
+                all: Some(Prefer::Local),
+                ..Default::default()
+            },
+            ..opts()
+        };
+        let o = push(&mut vault, &t, &mut remote, &prefer_local).unwrap();
+        assert!(o.conflicts.is_empty());
+        assert_eq!(remote.get("A").as_deref(), Some("mine"));
+    }
+
+    #[test]
+    fn a_remote_change_between_plan_and_write_is_a_conflict_not_a_lost_update() {
+        let (_d, mut vault, t) = vault_and_target();
+        set(&mut vault, &t, "A", "one");
+        let mut remote = Memory::default();
+        push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        set(&mut vault, &t, "A", "two");
+        remote.race = vec![(name("A"), Some(SecretValue::from("racer")))];
+        let o = push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(o.conflicts, vec!["A".to_string()]);
+        assert_eq!(o.written, 0);
+        assert_eq!(remote.get("A").as_deref(), Some("racer"));
+        // The base was not moved: the next push sees both sides changed.
+        let o = push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(o.conflicts, vec!["A".to_string()]);
+    }
+
+    #[test]
+    fn prune_deletes_only_marked_entries_and_only_when_asked() {
+        let (_d, mut vault, t) = vault_and_target();
+        set(&mut vault, &t, "A", "one");
+        let mut remote = Memory::with(&[("THEIRS", "not keep's")]);
+        push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        vault
+            .write(|w| w.remove(&t.scope.address(name("A"))))
+            .unwrap();
+        let o = push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(o.deleted, 0);
+        assert!(remote.get("A").is_some());
+        let prune = SyncOptions {
+            prune: true,
+            ..opts()
+        };
+        let o = push(&mut vault, &t, &mut remote, &prune).unwrap();
+        assert_eq!(o.deleted, 1);
+        assert_eq!(remote.get("A"), None);
+        let theirs = o.changes.iter().find(|c| c.name == "THEIRS").unwrap();
+        assert_eq!(theirs.action, Some(Action::NeedsPrune));
+        assert!(theirs.note.as_deref().unwrap().contains("never pruned"));
+        assert_eq!(remote.get("THEIRS").as_deref(), Some("not keep's"));
+    }
+
+    #[test]
+    fn a_push_failing_half_way_loses_nothing_and_the_next_one_finishes() {
+        let (_d, mut vault, t) = vault_and_target();
+        for n in ["A", "B", "C"] {
+            set(&mut vault, &t, n, &format!("{n}-value"));
+        }
+        let mut remote = Memory::default();
+        remote.fail_apply_after = Some(1);
+        let e = push(&mut vault, &t, &mut remote, &opts()).unwrap_err();
+        assert!(matches!(e, Error::Remote(_)), "{e}");
+        assert_eq!(
+            remote.entries.len(),
+            1,
+            "one write landed before the failure"
+        );
+        remote.fail_apply_after = None;
+        let o = push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert!(o.conflicts.is_empty(), "{:?}", o.conflicts);
+        assert_eq!(o.written, 2, "the landed write is recognised as in sync");
+        for n in ["A", "B", "C"] {
+            assert_eq!(remote.get(n), Some(format!("{n}-value")));
+        }
+    }
+
+    #[test]
+    fn a_pull_from_a_remote_that_is_down_changes_nothing() {
+        let (_d, mut vault, t) = vault_and_target();
+        set(&mut vault, &t, "A", "one");
+        let mut remote = Memory::default();
+        push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        remote.fail_list = true;
+        let prune = SyncOptions {
+            prune: true,
+            ..opts()
+        };
+        assert!(matches!(
+            pull(&mut vault, &t, &mut remote, &prune),
+            Err(Error::Remote(_))
+        ));
+        assert_eq!(local(&mut vault, &t, "A").as_deref(), Some("one"));
+        // An empty remote deletes locally only with --prune.
+        remote.fail_list = false;
+        remote.entries.clear();
+        pull(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(local(&mut vault, &t, "A").as_deref(), Some("one"));
+        pull(&mut vault, &t, &mut remote, &prune).unwrap();
+        assert_eq!(local(&mut vault, &t, "A"), None);
+    }
 }

@@ -32,14 +32,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
+use super::answer::{self, Answer};
 use super::bundle::{self, Bundle, BundleBacked, TwoLayouts};
-use super::retry::{self, Attempt};
+use super::http::{self, Client, Method, Reply, Service};
 use super::target::{Location, OldVersions};
 use super::{
     parallel, Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY,
@@ -69,7 +69,7 @@ pub fn sanitise(s: &str) -> String {
 
 /// A connected project.
 pub struct GcpProvider {
-    http: Http,
+    http: Client,
     location: Location,
     concurrency: usize,
     old_versions: OldVersions,
@@ -85,140 +85,25 @@ struct Seen {
     managed: bool,
 }
 
-struct Http {
-    agent: ureq::Agent,
-    /// `{endpoint}v1/projects/{project}/`
-    base: String,
-    token: Zeroizing<String>,
-    target: String,
+/// Google's error text: `error.message`.
+fn errors(body: &Value) -> Vec<String> {
+    body["error"]["message"]
+        .as_str()
+        .map(|m| vec![m.to_string()])
+        .unwrap_or_default()
 }
 
-enum Method<'a> {
-    Get,
-    Post(&'a Value),
-    Delete,
+/// Google's canonical error status (`ALREADY_EXISTS`, `ABORTED`...), if any.
+fn code(r: &Reply) -> &str {
+    r.body["error"]["status"].as_str().unwrap_or("")
 }
 
-/// A finished request: status and JSON body (Null when empty).
-struct Reply {
-    status: u16,
-    body: Value,
-}
-
-impl Reply {
-    fn ok(&self) -> bool {
-        (200..=299).contains(&self.status)
-    }
-
-    /// Google's canonical error status (`ALREADY_EXISTS`, `ABORTED`...), if any.
-    fn code(&self) -> &str {
-        self.body["error"]["status"].as_str().unwrap_or("")
-    }
-
-    /// A check-and-set style failure: the resource changed under us.
-    fn conflict(&self) -> bool {
-        matches!(
-            self.code(),
-            "ALREADY_EXISTS" | "ABORTED" | "FAILED_PRECONDITION"
-        ) || self.status == 409
-    }
-}
-
-impl Http {
-    fn remote(&self, op: &str, what: &str, why: impl std::fmt::Display) -> Error {
-        Error::Remote(format!(
-            "sync target {}: {op} {what} on GCP Secret Manager failed: {why}",
-            self.target
-        ))
-    }
-
-    fn describe(&self, r: &Reply) -> String {
-        let mut msg = format!("HTTP {}", r.status);
-        if let Some(m) = r.body["error"]["message"].as_str() {
-            msg.push_str(": ");
-            msg.push_str(m);
-        }
-        if matches!(r.status, 401 | 403) {
-            msg.push_str(
-                " (check GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`, \
-                 the project, and the role roles/secretmanager.admin)",
-            );
-        }
-        msg
-    }
-
-    /// One request (path relative to the project), retried on 429/5xx and transport errors.
-    fn call(
-        &self,
-        op: &str,
-        what: &str,
-        path: &str,
-        query: &[(&str, &str)],
-        method: Method,
-    ) -> Result<Reply> {
-        let url = format!("{}{}", self.base, path);
-        retry::run(|| {
-            let auth = format!("Bearer {}", self.token.as_str());
-            let sent = match &method {
-                Method::Get => self
-                    .agent
-                    .get(&url)
-                    .header("Authorization", &auth)
-                    .query_pairs(query.iter().copied())
-                    .call(),
-                Method::Delete => self
-                    .agent
-                    .delete(&url)
-                    .header("Authorization", &auth)
-                    .query_pairs(query.iter().copied())
-                    .call(),
-                Method::Post(body) => self
-                    .agent
-                    .post(&url)
-                    .header("Authorization", &auth)
-                    .query_pairs(query.iter().copied())
-                    .send_json(body),
-            };
-            let mut resp = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    return Err(Attempt::Retry(self.remote(
-                        op,
-                        what,
-                        format!("{e} (is the network up, or CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER right?)"),
-                    )))
-                }
-            };
-            let status = resp.status().as_u16();
-            let body = super::answer::json(&mut resp, status)
-                .map_err(|why| Attempt::Fail(self.remote(op, what, why)))?;
-            let reply = Reply { status, body };
-            if retry::retryable_status(status) {
-                return Err(Attempt::Retry(self.remote(op, what, self.describe(&reply))));
-            }
-            Ok(reply)
-        })
-    }
-
-    /// A call where anything but 2xx (and 404 when `absent_ok`) is an error.
-    fn expect(
-        &self,
-        op: &str,
-        what: &str,
-        path: &str,
-        query: &[(&str, &str)],
-        method: Method,
-        absent_ok: bool,
-    ) -> Result<Option<Value>> {
-        let r = self.call(op, what, path, query, method)?;
-        if r.ok() {
-            Ok(Some(r.body))
-        } else if r.status == 404 && absent_ok {
-            Ok(None)
-        } else {
-            Err(self.remote(op, what, self.describe(&r)))
-        }
-    }
+/// A check-and-set style failure: the resource changed under us.
+fn conflict(r: &Reply) -> bool {
+    matches!(
+        code(r),
+        "ALREADY_EXISTS" | "ABORTED" | "FAILED_PRECONDITION"
+    ) || r.status == 409
 }
 
 /// The version number at the end of a version resource name (`projects/p/secrets/s/versions/3`).
@@ -281,14 +166,6 @@ fn token(target: &Target) -> Result<(Zeroizing<String>, Option<String>)> {
     })
 }
 
-fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .build()
-        .into()
-}
-
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
@@ -343,12 +220,22 @@ impl GcpProvider {
             },
         };
         GcpProvider {
-            http: Http {
-                agent: agent(target.timeout),
-                base: format!("{endpoint}v1/projects/{}/", settings.project),
-                token: settings.token,
-                target: target.name.clone(),
-            },
+            http: Client::new(
+                http::agent(target.timeout, None),
+                format!("{endpoint}v1/projects/{}/", settings.project),
+                Service {
+                    name: "GCP Secret Manager".into(),
+                    target: target.name.clone(),
+                    unreachable: "is the network up, or CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER right?",
+                    denied: "check GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`, \
+                             the project, and the role roles/secretmanager.admin",
+                    errors,
+                },
+            )
+            .header(
+                "Authorization",
+                Zeroizing::new(format!("Bearer {}", settings.token.as_str())),
+            ),
             location,
             concurrency: target.concurrency,
             old_versions: target.old_versions,
@@ -385,7 +272,7 @@ impl GcpProvider {
                 return Err(self.http.remote(
                     "list",
                     "secrets",
-                    super::answer::missing("a `secrets` list"),
+                    answer::missing("a `secrets` list"),
                 ));
             }
             for s in body["secrets"].as_array().into_iter().flatten() {
@@ -423,7 +310,7 @@ impl GcpProvider {
             return Err(self.http.remote(
                 "read the latest version of",
                 id,
-                super::answer::missing("state"),
+                answer::missing("state"),
             ));
         };
         if state != "ENABLED" {
@@ -435,19 +322,13 @@ impl GcpProvider {
     /// The value of the latest version and its number, CRC32C-checked; `None` if nothing is readable.
     fn access(&self, id: &str) -> Result<Option<(SecretValue, String)>> {
         let path = format!("secrets/{id}/versions/latest:access");
-        let mut r = self.http.call("read", id, &path, &[], Method::Get)?;
-        let taken = Self::take_access(&self.http, id, &mut r);
-        super::answer::wipe(&mut r.body);
-        taken
-    }
-
-    /// The value and version out of an `:access` answer (which the caller wipes).
-    fn take_access(http: &Http, id: &str, r: &mut Reply) -> Result<Option<(SecretValue, String)>> {
-        if r.status == 404 || (r.status == 400 && r.code() == "FAILED_PRECONDITION") {
+        let r = self.http.call("read", id, &path, &[], Method::Get)?;
+        let http = &self.http;
+        if r.status == 404 || (r.status == 400 && code(&r) == "FAILED_PRECONDITION") {
             return Ok(None);
         }
         if !r.ok() {
-            return Err(http.remote("read", id, http.describe(r)));
+            return Err(http.status_error("read", id, &r, None));
         }
         let version = r.body["name"]
             .as_str()
@@ -455,11 +336,11 @@ impl GcpProvider {
             .unwrap_or_default();
         let data = r.body["payload"]["data"]
             .as_str()
-            .ok_or_else(|| http.remote("read", id, super::answer::missing("payload.data")))?;
+            .ok_or_else(|| http.remote("read", id, answer::missing("payload.data")))?;
         let bytes = b64().decode(data).map_err(|_| {
             Error::Integrity(format!(
                 "sync target {}: secret {id}: the payload is not valid base64",
-                http.target
+                http.target()
             ))
         })?;
         let value = SecretValue::new(bytes);
@@ -474,7 +355,7 @@ impl GcpProvider {
                 return Err(Error::Integrity(format!(
                     "sync target {}: secret {id} version {version}: the payload does not match its CRC32C \
                      checksum (corrupted in transit or at rest); nothing was changed locally",
-                    http.target
+                    http.target()
                 )));
             }
         }
@@ -495,18 +376,19 @@ impl GcpProvider {
         if r.ok() {
             return Ok(true);
         }
-        if r.status == 409 || r.code() == "ALREADY_EXISTS" {
+        if r.status == 409 || code(&r) == "ALREADY_EXISTS" {
             return Ok(false);
         }
-        Err(self.http.remote("create", id, self.http.describe(&r)))
+        Err(self.http.status_error("create", id, &r, None))
     }
 
     /// Add a version holding `bytes`, with its checksum; returns the new version number.
     fn add_version(&self, id: &str, bytes: &[u8]) -> Result<String> {
-        let body = json!({ "payload": {
+        // The payload is the value, base64-encoded: an `Answer` wipes it however this ends.
+        let body = Answer::from(json!({ "payload": {
             "data": b64().encode(bytes),
             "dataCrc32c": crc32c::crc32c(bytes).to_string(),
-        }});
+        }}));
         let path = format!("secrets/{id}:addVersion");
         let v = self
             .http
@@ -550,8 +432,8 @@ impl GcpProvider {
             let path = format!("secrets/{id}/versions/{number}:{verb}");
             let r = self.http.call(verb, id, &path, &[], Method::Post(&req))?;
             // A version changed by someone else since the listing is left as it is.
-            if !r.ok() && !r.conflict() {
-                return Err(self.http.remote(verb, id, self.http.describe(&r)));
+            if !r.ok() && !conflict(&r) {
+                return Err(self.http.status_error(verb, id, &r, None));
             }
         }
         Ok(())
@@ -599,10 +481,10 @@ impl GcpProvider {
         if r.ok() || r.status == 404 {
             return Ok(true);
         }
-        if r.conflict() {
+        if conflict(&r) {
             return Ok(false);
         }
-        Err(self.http.remote("delete", id, self.http.describe(&r)))
+        Err(self.http.status_error("delete", id, &r, None))
     }
 
     fn load_bundle(&mut self, id: &str) -> Result<Bundle> {
@@ -629,7 +511,7 @@ impl GcpProvider {
                         return Err(Error::Usage(format!(
                             "sync target {}: secret {id} does not hold a JSON object, so it is not a keep bundle; \
                              point `path` at another secret",
-                            self.http.target
+                            self.http.target()
                         )))
                     }
                 };

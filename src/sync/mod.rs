@@ -18,9 +18,12 @@ pub mod bundle;
 pub mod engine;
 #[cfg(feature = "gcp")]
 pub mod gcp;
+pub mod http;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 pub mod linked;
+#[cfg(test)]
+pub(crate) mod memory;
 pub mod parallel;
 pub mod plan;
 pub mod progress;

@@ -13,24 +13,27 @@ use serde::Serialize;
 use super::state::Record;
 use crate::scope::Name;
 
-/// How local and remote differ, from local's point of view (the `diff` marks).
+/// How local and remote differ, from local's point of view (the `diff` marks). Serialised, as
+/// printed, as its symbol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Mark {
     /// Only local has the name (`+`).
+    #[serde(rename = "+")]
     Added,
     /// Only remote has the name (`-`).
+    #[serde(rename = "-")]
     Removed,
     /// Both have it, with different values (`~`).
+    #[serde(rename = "~")]
     Changed,
 }
 
 impl Mark {
-    pub fn symbol(self) -> char {
+    pub fn symbol(self) -> &'static str {
         match self {
-            Mark::Added => '+',
-            Mark::Removed => '-',
-            Mark::Changed => '~',
+            Mark::Added => "+",
+            Mark::Removed => "-",
+            Mark::Changed => "~",
         }
     }
 }
@@ -171,6 +174,41 @@ pub enum Action {
 pub enum Direction {
     Push,
     Pull,
+}
+
+/// Which command produced an outcome: a sync in one direction, or a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    Push,
+    Pull,
+    Diff,
+}
+
+impl Operation {
+    /// The command's name, as the user typed it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Push => "push",
+            Operation::Pull => "pull",
+            Operation::Diff => "diff",
+        }
+    }
+}
+
+impl From<Direction> for Operation {
+    fn from(d: Direction) -> Operation {
+        match d {
+            Direction::Push => Operation::Push,
+            Direction::Pull => Operation::Pull,
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Decide what `direction` does with a differing item (`item.mark` is `Some`).

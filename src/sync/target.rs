@@ -38,35 +38,143 @@ fn is_dns_subdomain(s: &str) -> bool {
         && edge(s.chars().last())
 }
 
-/// The `[sync.NAME]` table as written.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The `[sync.NAME]` table as written: the keys every target has, and the provider's own
+/// ([`ProviderConfig`], chosen by `provider`). A key of another provider is an error naming the key
+/// and its provider; an unknown one is an error naming the key. Keys that apply to every provider go
+/// here (and in [`Shared`]), not in the provider structs.
+#[derive(Clone, Debug)]
 pub struct TargetConfig {
-    pub provider: ProviderKind,
     /// The environment synced [default: the current one].
     pub env: Option<String>,
-    pub layout: Option<Layout>,
-    /// Per-key layout: the remote name of NAME is `prefix + NAME`.
-    pub prefix: Option<String>,
-    /// Bundle layout: the remote secret (AWS) or KV path (Vault) holding every name.
-    pub path: Option<String>,
-    /// AWS region [default: AWS_REGION, the profile, ...].
-    pub region: Option<String>,
-    /// Vault KV mount [default: "secret"].
-    pub mount: Option<String>,
     /// Requests in flight at once [default: 8].
     pub concurrency: Option<usize>,
     /// Per-request timeout, e.g. "10s" [default: 30s].
     pub timeout: Option<String>,
-    /// GCP project id [default: CLOUDSDK_CORE_PROJECT, GOOGLE_CLOUD_PROJECT, the service account's].
+    /// `provider = "..."` and that provider's keys.
+    pub provider: ProviderConfig,
+}
+
+/// The table as read: the shared keys, and the rest for the provider.
+#[derive(Deserialize)]
+struct Shared {
+    env: Option<String>,
+    concurrency: Option<usize>,
+    timeout: Option<String>,
+    #[serde(flatten)]
+    rest: toml::Table,
+}
+
+/// Keys that belong to one provider only, for the message when another provider's table has one.
+const OWNED_KEYS: &[(&str, ProviderKind)] = &[
+    ("region", ProviderKind::Aws),
+    ("mount", ProviderKind::Vault),
+    ("project", ProviderKind::Gcp),
+    ("old_versions", ProviderKind::Gcp),
+    ("namespace", ProviderKind::Kubernetes),
+    ("secret", ProviderKind::Kubernetes),
+    ("context", ProviderKind::Kubernetes),
+];
+
+impl<'de> Deserialize<'de> for TargetConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let shared = Shared::deserialize(d)?;
+        let kind = shared
+            .rest
+            .get("provider")
+            .cloned()
+            .map(ProviderKind::deserialize)
+            .transpose()
+            .map_err(D::Error::custom)?;
+        if let Some(kind) = kind {
+            for key in shared.rest.keys() {
+                if let Some((_, owner)) = OWNED_KEYS
+                    .iter()
+                    .find(|(k, owner)| k == key && *owner != kind)
+                {
+                    return Err(D::Error::custom(format!(
+                        "`{key}` is for {} targets only; this target's provider is {}",
+                        owner.label(),
+                        kind.label()
+                    )));
+                }
+            }
+        }
+        let provider = ProviderConfig::deserialize(toml::Value::Table(shared.rest))
+            .map_err(|e| D::Error::custom(e.message()))?;
+        Ok(TargetConfig {
+            env: shared.env,
+            concurrency: shared.concurrency,
+            timeout: shared.timeout,
+            provider,
+        })
+    }
+}
+
+/// The provider-specific half of a target, tagged by `provider`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "provider", rename_all = "kebab-case")]
+pub enum ProviderConfig {
+    Aws(AwsConfig),
+    Vault(VaultConfig),
+    Gcp(GcpConfig),
+    Kubernetes(KubernetesConfig),
+}
+
+/// `provider = "aws"`: AWS Secrets Manager.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    pub layout: Option<Layout>,
+    /// Per-key layout: the remote name of NAME is `prefix + NAME`.
+    pub prefix: Option<String>,
+    /// Bundle layout: the one secret holding every name as a JSON object.
+    pub path: Option<String>,
+    /// AWS region [default: AWS_REGION, the profile, ...].
+    pub region: Option<String>,
+}
+
+/// `provider = "vault"`: HashiCorp Vault or OpenBao KV.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    pub layout: Option<Layout>,
+    /// Per-key layout: NAME is at KV path `prefix + NAME` (field `value`).
+    pub prefix: Option<String>,
+    /// Bundle layout: the KV path holding every name as a field.
+    pub path: Option<String>,
+    /// KV mount [default: "secret"].
+    pub mount: Option<String>,
+}
+
+/// `provider = "gcp"`: GCP Secret Manager.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcpConfig {
+    pub layout: Option<Layout>,
+    /// Per-key layout: the secret id of NAME is `prefix + NAME` (sanitised).
+    pub prefix: Option<String>,
+    /// Bundle layout: the one secret holding every name as a JSON object.
+    pub path: Option<String>,
+    /// Project id [default: CLOUDSDK_CORE_PROJECT, GOOGLE_CLOUD_PROJECT, the service account's].
     pub project: Option<String>,
-    /// GCP: what a push does to the versions it supersedes [default: "keep"].
+    /// What a push does to the versions it supersedes [default: "keep"].
     pub old_versions: Option<OldVersions>,
-    /// Kubernetes: the namespace of the Secret [default: the kubeconfig context's, else "default"].
-    pub namespace: Option<String>,
-    /// Kubernetes: the name of the Secret object holding every name.
+}
+
+/// `provider = "kubernetes"`: one Secret object.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// Only "bundle" (one Secret holds every name), accepted for symmetry with the other providers.
+    pub layout: Option<Layout>,
+    /// The name of the Secret object holding every name.
     pub secret: Option<String>,
-    /// Kubernetes: the kubeconfig context [default: the current context].
+    /// The Secret's name under the other providers' key for a bundle entry.
+    pub path: Option<String>,
+    /// The namespace of the Secret [default: the kubeconfig context's, else "default"].
+    pub namespace: Option<String>,
+    /// The kubeconfig context [default: the current context].
     pub context: Option<String>,
 }
 
@@ -94,6 +202,18 @@ pub enum ProviderKind {
     Gcp,
     /// Kubernetes Secrets (`provider = "kubernetes"`).
     Kubernetes,
+}
+
+impl ProviderKind {
+    /// The provider's name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            ProviderKind::Aws => "AWS",
+            ProviderKind::Vault => "Vault",
+            ProviderKind::Gcp => "GCP",
+            ProviderKind::Kubernetes => "Kubernetes",
+        }
+    }
 }
 
 /// How names map onto remote entries.
@@ -163,100 +283,6 @@ impl Target {
             Some(env) => Scope::new(default_scope.project(), env)?,
             None => default_scope.clone(),
         };
-        let layout = t.layout.unwrap_or(match t.provider {
-            ProviderKind::Aws | ProviderKind::Gcp => Layout::PerKey,
-            ProviderKind::Vault | ProviderKind::Kubernetes => Layout::Bundle,
-        });
-        let is = |k: ProviderKind| t.provider == k;
-        let only = |set: bool, key: &str, kind: ProviderKind, what: &str| {
-            if set && !is(kind) {
-                Err(bad(format!("`{key}` is a {what} setting")))
-            } else {
-                Ok(())
-            }
-        };
-        only(t.project.is_some(), "project", ProviderKind::Gcp, "GCP")?;
-        only(
-            t.old_versions.is_some(),
-            "old_versions",
-            ProviderKind::Gcp,
-            "GCP",
-        )?;
-        only(
-            t.namespace.is_some(),
-            "namespace",
-            ProviderKind::Kubernetes,
-            "Kubernetes",
-        )?;
-        only(
-            t.secret.is_some(),
-            "secret",
-            ProviderKind::Kubernetes,
-            "Kubernetes",
-        )?;
-        only(
-            t.context.is_some(),
-            "context",
-            ProviderKind::Kubernetes,
-            "Kubernetes",
-        )?;
-        if is(ProviderKind::Kubernetes) {
-            // One Secret object per target: the bundle layout, named by `secret` (or `path`, as the
-            // bundle entry of the other providers is).
-            if layout != Layout::Bundle
-                || t.prefix.is_some()
-                || (t.path.is_some() && t.secret.is_some())
-            {
-                return Err(bad(
-                    "a Kubernetes target is one Secret: set `secret` (and `namespace`), not `prefix` or per-key".into(),
-                ));
-            }
-        }
-        let location = match layout {
-            Layout::Bundle if is(ProviderKind::Kubernetes) => {
-                let secret = t
-                    .secret
-                    .clone()
-                    .or_else(|| t.path.clone())
-                    .filter(|s| is_dns_subdomain(s))
-                    .ok_or_else(|| bad("a Kubernetes target needs `secret`, the Secret object's name (lowercase letters, digits, '-' and '.', at most 253)".into()))?;
-                Location::Bundle { path: secret }
-            }
-            Layout::PerKey => {
-                if t.path.is_some() {
-                    return Err(bad(
-                        "`path` is for layout = \"bundle\"; per-key uses `prefix`".into(),
-                    ));
-                }
-                Location::PerKey {
-                    prefix: t.prefix.clone().unwrap_or_default(),
-                }
-            }
-            Layout::Bundle => {
-                if t.prefix.is_some() {
-                    return Err(bad(
-                        "`prefix` is for layout = \"per-key\"; bundle uses `path`".into(),
-                    ));
-                }
-                let path = t
-                    .path
-                    .clone()
-                    .filter(|p| !p.trim_matches('/').is_empty())
-                    .ok_or_else(|| {
-                        bad(
-                            "layout = \"bundle\" needs `path` (the entry holding every name)"
-                                .into(),
-                        )
-                    })?;
-                Location::Bundle { path }
-            }
-        };
-        if t.provider != ProviderKind::Vault && t.mount.is_some() {
-            return Err(bad("`mount` is a Vault setting".into()));
-        }
-        if t.provider != ProviderKind::Aws && t.region.is_some() {
-            return Err(bad("`region` is an AWS setting".into()));
-        }
         let concurrency = t.concurrency.unwrap_or(super::DEFAULT_CONCURRENCY);
         if !(1..=64).contains(&concurrency) {
             return Err(bad(format!(
@@ -268,25 +294,107 @@ impl Target {
                 .map_err(|e| bad(format!("timeout {s:?}: {e} (e.g. \"10s\")")))?,
             None => Duration::from_secs(30),
         };
-        Ok(Target {
+        let mut target = Target {
             name: name.to_string(),
-            provider: t.provider,
+            provider: t.provider.kind(),
             scope,
-            location,
-            region: t.region.clone(),
-            mount: t
-                .mount
-                .clone()
-                .unwrap_or_else(|| "secret".into())
-                .trim_matches('/')
-                .to_string(),
+            location: Location::Bundle {
+                path: String::new(),
+            },
+            region: None,
+            mount: "secret".into(),
             concurrency,
             timeout,
-            project: t.project.clone(),
-            old_versions: t.old_versions.unwrap_or_default(),
-            namespace: t.namespace.clone(),
-            context: t.context.clone(),
-        })
+            project: None,
+            old_versions: OldVersions::default(),
+            namespace: None,
+            context: None,
+        };
+        match &t.provider {
+            ProviderConfig::Aws(c) => {
+                target.location = location(&bad, c.layout, Layout::PerKey, &c.prefix, &c.path)?;
+                target.region = c.region.clone();
+            }
+            ProviderConfig::Vault(c) => {
+                target.location = location(&bad, c.layout, Layout::Bundle, &c.prefix, &c.path)?;
+                if let Some(mount) = &c.mount {
+                    target.mount = mount.trim_matches('/').to_string();
+                }
+            }
+            ProviderConfig::Gcp(c) => {
+                target.location = location(&bad, c.layout, Layout::PerKey, &c.prefix, &c.path)?;
+                target.project = c.project.clone();
+                target.old_versions = c.old_versions.unwrap_or_default();
+            }
+            ProviderConfig::Kubernetes(c) => {
+                // One Secret object per target: the bundle layout, named by `secret` (or `path`, as
+                // the bundle entry of the other providers is).
+                if c.layout == Some(Layout::PerKey) || (c.path.is_some() && c.secret.is_some()) {
+                    return Err(bad(
+                        "a Kubernetes target is one Secret: set `secret` (and `namespace`), not `prefix` or per-key".into(),
+                    ));
+                }
+                let secret = c
+                    .secret
+                    .clone()
+                    .or_else(|| c.path.clone())
+                    .filter(|s| is_dns_subdomain(s))
+                    .ok_or_else(|| bad("a Kubernetes target needs `secret`, the Secret object's name (lowercase letters, digits, '-' and '.', at most 253)".into()))?;
+                target.location = Location::Bundle { path: secret };
+                target.namespace = c.namespace.clone();
+                target.context = c.context.clone();
+            }
+        }
+        Ok(target)
+    }
+}
+
+impl ProviderConfig {
+    /// Which provider the table names.
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            ProviderConfig::Aws(_) => ProviderKind::Aws,
+            ProviderConfig::Vault(_) => ProviderKind::Vault,
+            ProviderConfig::Gcp(_) => ProviderKind::Gcp,
+            ProviderConfig::Kubernetes(_) => ProviderKind::Kubernetes,
+        }
+    }
+}
+
+/// Where a target of a two-layout provider points: `prefix` for per-key, `path` for bundle
+/// (`default` when `layout` is not given).
+fn location(
+    bad: &dyn Fn(String) -> Error,
+    layout: Option<Layout>,
+    default: Layout,
+    prefix: &Option<String>,
+    path: &Option<String>,
+) -> Result<Location> {
+    match layout.unwrap_or(default) {
+        Layout::PerKey => {
+            if path.is_some() {
+                return Err(bad(
+                    "`path` is for layout = \"bundle\"; per-key uses `prefix`".into(),
+                ));
+            }
+            Ok(Location::PerKey {
+                prefix: prefix.clone().unwrap_or_default(),
+            })
+        }
+        Layout::Bundle => {
+            if prefix.is_some() {
+                return Err(bad(
+                    "`prefix` is for layout = \"per-key\"; bundle uses `path`".into(),
+                ));
+            }
+            let path = path
+                .clone()
+                .filter(|p| !p.trim_matches('/').is_empty())
+                .ok_or_else(|| {
+                    bad("layout = \"bundle\" needs `path` (the entry holding every name)".into())
+                })?;
+            Ok(Location::Bundle { path })
+        }
     }
 }
 
@@ -338,5 +446,74 @@ mod tests {
             Target::resolve(Some(&c), "x", &scope()),
             Err(Error::Usage(_))
         ));
+    }
+
+    #[test]
+    fn a_key_of_another_provider_is_an_error_naming_it() {
+        for (provider, key) in [
+            ("vault", "project = \"p\""),
+            ("aws", "mount = \"secret\""),
+            ("gcp", "namespace = \"x\""),
+            ("kubernetes", "region = \"eu-west-1\""),
+            ("kubernetes", "prefix = \"a/\""),
+        ] {
+            let text = format!("[sync.x]\nprovider = \"{provider}\"\n{key}\n");
+            let e = Config::parse(&text).unwrap_err().to_string();
+            let name = key.split(' ').next().unwrap();
+            assert!(e.contains(&format!("`{name}`")), "{provider} {key}: {e}");
+        }
+    }
+
+    #[test]
+    fn each_provider_gets_its_own_settings() {
+        let c = Config::parse(
+            "[sync.g]\nprovider = \"gcp\"\nproject = \"p\"\nold_versions = \"destroy\"\n\
+             concurrency = 3\ntimeout = \"5s\"\n\
+             [sync.k]\nprovider = \"kubernetes\"\nnamespace = \"ns\"\nsecret = \"app-env\"\n\
+             [sync.v]\nprovider = \"vault\"\nmount = \"/kv/\"\npath = \"app\"\n",
+        )
+        .unwrap();
+        let g = Target::resolve(Some(&c), "g", &scope()).unwrap();
+        assert_eq!(g.provider, ProviderKind::Gcp);
+        assert_eq!(g.project.as_deref(), Some("p"));
+        assert_eq!(g.old_versions, OldVersions::Destroy);
+        assert_eq!((g.concurrency, g.timeout), (3, Duration::from_secs(5)));
+        assert_eq!(g.location, Location::PerKey { prefix: "".into() });
+        let k = Target::resolve(Some(&c), "k", &scope()).unwrap();
+        assert_eq!(k.namespace.as_deref(), Some("ns"));
+        assert_eq!(
+            k.location,
+            Location::Bundle {
+                path: "app-env".into()
+            }
+        );
+        let v = Target::resolve(Some(&c), "v", &scope()).unwrap();
+        assert_eq!(v.mount, "kv");
+        // A Secret name Kubernetes would refuse, and a per-key path, are usage errors.
+        for bad in [
+            "[sync.x]\nprovider = \"kubernetes\"\nsecret = \"Bad_Name\"\n",
+            "[sync.x]\nprovider = \"aws\"\npath = \"p\"\n",
+            "[sync.x]\nprovider = \"vault\"\nprefix = \"p/\"\n",
+            "[sync.x]\nprovider = \"aws\"\nconcurrency = 0\n",
+        ] {
+            let c = Config::parse(bad).unwrap();
+            assert!(
+                matches!(
+                    Target::resolve(Some(&c), "x", &scope()),
+                    Err(Error::Usage(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_owned_key_is_a_key_of_its_provider() {
+        for (key, owner) in OWNED_KEYS {
+            let provider = format!("{owner:?}").to_lowercase();
+            let value = if *key == "old_versions" { "keep" } else { "x" };
+            let text = format!("[sync.x]\nprovider = \"{provider}\"\n{key} = \"{value}\"\n");
+            assert!(Config::parse(&text).is_ok(), "{text}");
+        }
     }
 }

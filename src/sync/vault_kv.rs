@@ -16,14 +16,13 @@
 //! conditional.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use super::answer;
+use super::answer::{self, Answer};
 use super::bundle::{self, Bundle, BundleBacked, TwoLayouts};
-use super::retry::{self, Attempt};
+use super::http::{self, Client, Method, Reply, Service};
 use super::target::Location;
 use super::{
     parallel, Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, MARKER_KEY,
@@ -61,124 +60,37 @@ struct Meta {
     managed: bool,
 }
 
-/// The HTTP side: address, token, namespace, agent, and error wording.
-struct Http {
-    agent: ureq::Agent,
-    addr: String,
-    token: Zeroizing<String>,
-    namespace: Option<String>,
-    target: String,
-}
-
-enum Method {
-    Get,
-    List,
-    Post(Value),
-    Delete,
-}
+/// The shared client, called with Vault's paths (which also name what a message is about).
+struct Http(Client);
 
 impl Http {
     fn remote(&self, op: &str, path: &str, why: impl std::fmt::Display) -> Error {
-        Error::Remote(format!(
-            "sync target {}: {op} {path} on Vault at {} failed: {why}",
-            self.target, self.addr
-        ))
+        self.0.remote(op, path, why)
     }
 
-    /// One request with retries on 429/5xx and transport errors. Returns (status, JSON body or Null).
-    fn call(&self, op: &str, path: &str, method: &Method) -> Result<(u16, Value)> {
-        let url = format!("{}/v1/{}", self.addr, path.trim_start_matches('/'));
-        retry::run(|| {
-            let with = |mut r: ureq::RequestBuilder<ureq::typestate::WithoutBody>| {
-                r = r
-                    .header("X-Vault-Token", self.token.as_str())
-                    .header("X-Vault-Request", "true");
-                if let Some(ns) = &self.namespace {
-                    r = r.header("X-Vault-Namespace", ns);
-                }
-                r
-            };
-            let sent = match method {
-                Method::Get => with(self.agent.get(&url)).call(),
-                Method::List => with(self.agent.get(&url)).query("list", "true").call(),
-                Method::Delete => with(self.agent.delete(&url)).call(),
-                Method::Post(body) => {
-                    let mut r = self
-                        .agent
-                        .post(&url)
-                        .header("X-Vault-Token", self.token.as_str())
-                        .header("X-Vault-Request", "true");
-                    if let Some(ns) = &self.namespace {
-                        r = r.header("X-Vault-Namespace", ns);
-                    }
-                    r.send_json(body)
-                }
-            };
-            let mut resp = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    return Err(Attempt::Retry(self.remote(
-                        op,
-                        path,
-                        format!("{e} (is VAULT_ADDR right and the server up?)"),
-                    )))
-                }
-            };
-            let status = resp.status().as_u16();
-            let body = answer::json(&mut resp, status)
-                .map_err(|why| Attempt::Fail(self.remote(op, path, why)))?;
-            if retry::retryable_status(status) {
-                return Err(Attempt::Retry(self.remote(
-                    op,
-                    path,
-                    describe(status, &body),
-                )));
-            }
-            Ok((status, body))
-        })
+    fn call(&self, op: &str, path: &str, method: Method) -> Result<Reply> {
+        self.0.call(op, path, path, &[], method)
     }
 
-    /// A call where anything but 2xx (and 404 when `absent_ok`) is an error.
     fn expect(
         &self,
         op: &str,
         path: &str,
         method: Method,
         absent_ok: bool,
-    ) -> Result<Option<Value>> {
-        let (status, body) = self.call(op, path, &method)?;
-        match status {
-            200..=299 => Ok(Some(body)),
-            404 if absent_ok => Ok(None),
-            _ => Err(self.remote(op, path, describe(status, &body))),
-        }
+    ) -> Result<Option<Answer>> {
+        self.0.expect(op, path, path, &[], method, absent_ok)
     }
 }
 
-/// Vault's error text (`errors` array) with the status, plus a hint for denials.
-fn describe(status: u16, body: &Value) -> String {
-    let errors: Vec<&str> = body["errors"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let mut msg = format!("HTTP {status}");
-    if !errors.is_empty() {
-        msg.push_str(": ");
-        msg.push_str(&errors.join("; "));
-    }
-    if status == 403 {
-        if !msg.contains("permission denied") {
-            msg.push_str(": permission denied");
-        }
-        msg.push_str(
-            " (check VAULT_TOKEN or ~/.vault-token, VAULT_NAMESPACE and the token's policy)",
-        );
-    }
-    msg
+/// Vault's error text: its `errors` array.
+fn errors(body: &Value) -> Vec<String> {
+    http::strings(&body["errors"])
 }
 
-fn cas_failed(status: u16, body: &Value) -> bool {
-    status == 400 && body.to_string().contains("check-and-set")
+/// A KV v2 write refused because `cas` no longer names the current version.
+fn cas_failed(r: &Reply) -> bool {
+    r.status == 400 && errors(&r.body).iter().any(|e| e.contains("check-and-set"))
 }
 
 /// Where and how to reach Vault (from `VAULT_*` in [`VaultKv::connect`]).
@@ -189,30 +101,29 @@ pub struct Settings {
     pub cacert: Option<std::path::PathBuf>,
 }
 
-fn agent(timeout: Duration, cacert: Option<&std::path::Path>) -> Result<ureq::Agent> {
-    let mut tls = ureq::tls::TlsConfig::builder();
-    if let Some(path) = cacert {
-        let pem = std::fs::read(path).map_err(|e| Error::io("read VAULT_CACERT", path, e))?;
-        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-            .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .collect();
-        if certs.is_empty() {
-            return Err(Error::Usage(format!(
-                "VAULT_CACERT {} holds no PEM certificate",
-                path.display()
-            )));
-        }
-        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+/// The TLS settings: the system roots, or the PEM certificates of `VAULT_CACERT`.
+fn tls(cacert: Option<&std::path::Path>) -> Result<Option<ureq::tls::TlsConfig>> {
+    let Some(path) = cacert else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(path).map_err(|e| Error::io("read VAULT_CACERT", path, e))?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(Error::Usage(format!(
+            "VAULT_CACERT {} holds no PEM certificate",
+            path.display()
+        )));
     }
-    Ok(ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .tls_config(tls.build())
-        .build()
-        .into())
+    Ok(Some(
+        ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+            .build(),
+    ))
 }
 
 fn token() -> Option<Zeroizing<String>> {
@@ -254,13 +165,22 @@ impl VaultKv {
                 target.name
             ))
         })?;
-        let http = Http {
-            agent: agent(target.timeout, settings.cacert.as_deref())?,
-            addr: settings.addr.trim_end_matches('/').to_string(),
-            token,
-            namespace: settings.namespace,
+        let addr = settings.addr.trim_end_matches('/').to_string();
+        let service = Service {
+            name: format!("Vault at {addr}"),
             target: target.name.clone(),
+            unreachable: "is VAULT_ADDR right and the server up?",
+            denied: "check VAULT_TOKEN or ~/.vault-token, VAULT_NAMESPACE and the token's policy",
+            errors,
         };
+        let agent = http::agent(target.timeout, tls(settings.cacert.as_deref())?);
+        let mut client = Client::new(agent, format!("{addr}/v1/"), service)
+            .header("X-Vault-Token", token)
+            .header("X-Vault-Request", Zeroizing::new("true".into()));
+        if let Some(ns) = settings.namespace {
+            client = client.header("X-Vault-Namespace", Zeroizing::new(ns));
+        }
+        let http = Http(client);
         let path = format!("sys/internal/ui/mounts/{}", target.mount);
         let mount = http
             .expect("detect the KV version of", &path, Method::Get, true)?
@@ -343,32 +263,32 @@ impl VaultKv {
     /// the caller wipes the fields it gets ([`answer::wipe_map`]).
     fn read_path(&self, rel: &str) -> Result<Option<Entry>> {
         let path = self.data_path(rel);
-        let (status, mut body) = self.http.call("read", &path, &Method::Get)?;
-        match status {
+        let mut r = self.http.call("read", &path, Method::Get)?;
+        match r.status {
             200 => {}
-            404 => {
-                answer::wipe(&mut body);
-                return Ok(None);
-            }
-            _ => return Err(self.http.remote("read", &path, describe(status, &body))),
+            404 => return Ok(None),
+            _ => return Err(self.http.0.status_error("read", &path, &r, None)),
         }
+        let body = &mut r.body;
         let lacks = |what: &str| self.http.remote("read", &path, answer::missing(what));
-        let result = if self.v2 {
-            let version = body["data"]["metadata"]["version"].as_u64();
-            match body["data"]["data"].take() {
-                Value::Object(fields) => Ok(Some((fields, version))),
-                // A deleted or destroyed current version: metadata, no data.
-                Value::Null if body["data"]["metadata"].is_object() => Ok(None),
-                _ => Err(lacks("data.data (the secret's fields)")),
-            }
+        // Fields are taken out only when they are an object; anything else stays in the answer,
+        // which wipes it.
+        let version = body["data"]["metadata"]["version"].as_u64();
+        let has_meta = body["data"]["metadata"].is_object();
+        let fields = if self.v2 {
+            &mut body["data"]["data"]
         } else {
-            match body["data"].take() {
-                Value::Object(fields) => Ok(Some((fields, None))),
-                _ => Err(lacks("data (the secret's fields)")),
-            }
+            &mut body["data"]
         };
-        answer::wipe(&mut body);
-        result
+        match fields {
+            Value::Object(fields) => {
+                Ok(Some((std::mem::take(fields), version.filter(|_| self.v2))))
+            }
+            // A deleted or destroyed current version: metadata, no data.
+            Value::Null if self.v2 && has_meta => Ok(None),
+            _ if self.v2 => Err(lacks("data.data (the secret's fields)")),
+            _ => Err(lacks("data (the secret's fields)")),
+        }
     }
 
     /// v2 metadata of one path, `None` when the path has none.
@@ -423,24 +343,22 @@ impl VaultKv {
             fields.insert(MARKER_KEY.into(), MARKER_VALUE.into());
             Value::Object(fields)
         };
-        let mut method = Method::Post(body);
-        let sent = self.http.call("write", &path, &method);
-        if let Method::Post(b) = &mut method {
-            answer::wipe(b);
-        }
-        let (status, resp) = sent?;
-        if self.v2 && cas_failed(status, &resp) {
+        // The body holds the values: an `Answer` wipes it however this ends.
+        let body = Answer::from(body);
+        let r = self.http.call("write", &path, Method::Post(&body))?;
+        if self.v2 && cas_failed(&r) {
             return Ok(None);
         }
-        if !(200..=299).contains(&status) {
-            return Err(self.http.remote("write", &path, describe(status, &resp)));
+        if !r.ok() {
+            return Err(self.http.0.status_error("write", &path, &r, Some(&*body)));
         }
         if self.v2 && mark {
             let meta = self.meta_path(rel);
             let body = json!({ "custom_metadata": { MARKER_KEY: MARKER_VALUE } });
-            self.http.expect("mark", &meta, Method::Post(body), false)?;
+            self.http
+                .expect("mark", &meta, Method::Post(&body), false)?;
         }
-        Ok(Some(resp["data"]["version"].as_u64()))
+        Ok(Some(r.body["data"]["version"].as_u64()))
     }
 
     fn delete_path(&self, rel: &str, force: bool) -> Result<()> {

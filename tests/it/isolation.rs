@@ -493,6 +493,13 @@ fn a_discovered_keep_toml_someone_else_owns_or_can_write_is_refused() {
 /// A one-thread HTTP server on 127.0.0.1 that answers each request with `answer(path)` (status,
 /// body); runs until the test process ends.
 fn fake_server(answer: impl Fn(&str) -> (u16, Vec<u8>) + Send + 'static) -> String {
+    fake_server_seeing_bodies(move |path, _| answer(path))
+}
+
+/// [`fake_server`], with the request's body passed to `answer` too.
+fn fake_server_seeing_bodies(
+    answer: impl Fn(&str, &[u8]) -> (u16, Vec<u8>) + Send + 'static,
+) -> String {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -517,7 +524,7 @@ fn fake_server(answer: impl Fn(&str) -> (u16, Vec<u8>) + Send + 'static) -> Stri
             let mut body = vec![0u8; length];
             let _ = std::io::Read::read_exact(&mut reader, &mut body);
             let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
-            let (status, body) = answer(&path);
+            let (status, body) = answer(&path, &body);
             let head = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
                  Connection: close\r\n\r\n",
@@ -669,6 +676,55 @@ fn a_gcp_answering_garbage_is_exit_7_and_changes_nothing() {
             stderr(&out)
         );
         assert_eq!(tv.get("A"), "local-one", "{what}");
+    }
+}
+
+#[test]
+fn a_server_echoing_a_refused_write_never_puts_the_value_in_keeps_message() {
+    const VALUE: &str = "echoed-secret-canary-4f1e";
+    let tv = vault_with_bundle_target();
+    tv.set("A", VALUE);
+    // A Vault whose mount is KV v2 and empty, and that refuses the write quoting what it got, as a
+    // strict JSON validator or a misconfigured proxy might; or a denial carrying terminal escapes.
+    for (status, quote_body, hint) in [
+        (400, true, "repeats part of what keep sent"),
+        (403, false, "permission denied"),
+    ] {
+        let addr = fake_server_seeing_bodies(move |path, body| {
+            if path.contains("sys/internal/ui/mounts") {
+                let mount = br#"{"data":{"type":"kv","path":"secret/","options":{"version":"2"}}}"#;
+                return (200, mount.to_vec());
+            }
+            if body.is_empty() {
+                return (404, br#"{"errors":[]}"#.to_vec());
+            }
+            let text = if quote_body {
+                format!("cannot parse {}", String::from_utf8_lossy(body))
+            } else {
+                "denied \u{1b}[2J\u{1b}]0;owned\u{7} here".to_string()
+            };
+            (
+                status,
+                serde_json::json!({ "errors": [text] })
+                    .to_string()
+                    .into_bytes(),
+            )
+        });
+        let out = tv
+            .keep(&["push", "t"])
+            .env("VAULT_ADDR", &addr)
+            .env("VAULT_TOKEN", sync_support::ROOT_TOKEN)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(code(&out), 7, "{err}");
+        assert!(err.contains(&format!("HTTP {status}")), "{err}");
+        assert!(err.contains(hint), "{err}");
+        assert!(
+            !err.contains(VALUE) && !stdout(&out).contains(VALUE),
+            "{err}"
+        );
+        assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
     }
 }
 
