@@ -20,15 +20,28 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
         .iter()
         .map(|f| reference::read(f))
         .collect::<Result<Vec<_>>>()?;
+    if !files.is_empty() && !a.with_scope && !only.is_empty() {
+        return Err(Error::Usage(
+            "--only picks names of the scope, which --env-file leaves out; add --with-scope to \
+             inject those names beside the files' entries"
+                .into(),
+        ));
+    }
     let mut vault = ctx.open()?;
-    let mut pairs = ctx.resolve(&vault, &only, !files.is_empty())?;
-    let mut read = scope_addresses(ctx, &pairs);
+    // With env files, only their entries (and the scope's view with --with-scope): a prod run must
+    // not get whatever the current scope holds.
+    let view = if files.is_empty() || a.with_scope {
+        ctx.resolve(&vault, &only, !files.is_empty())?
+    } else {
+        Default::default()
+    };
+    let settings = view.settings();
+    let mut read = view.read();
+    let mut pairs = view.pairs();
     for entries in files {
-        read.extend(entries.iter().filter_map(|e| match e {
-            reference::Entry::Reference(_, address) => Some(address.clone()),
-            reference::Entry::Literal(..) => None,
-        }));
-        pairs.extend(reference::resolve(entries, &vault)?);
+        let (resolved, records) = reference::resolve(entries, &vault, ctx.config.as_ref())?;
+        read.extend(records);
+        pairs.extend(resolved);
     }
     // A loader variable (planted by a hand-off file or a pull, or from an env file) is never injected
     // unless keep.toml declares it.
@@ -58,9 +71,13 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
         }
     }
     let failure = if a.redact {
+        // Settings are not secret: never redacted (an env file may still name the same variable
+        // with a secret value, and then it is).
         let refs = pairs
             .iter()
-            .map(|(n, v)| (n.as_str(), v.expose()))
+            .enumerate()
+            .filter(|(i, (n, _))| !settings.contains(n) || *i >= view.len())
+            .map(|(_, (n, v))| (n.as_str(), v.expose()))
             .collect::<Vec<_>>();
         if ctx.verbose {
             for name in Patterns::skipped(refs.iter().copied()) {
@@ -82,14 +99,6 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
         Failure::Keep(e) => Err(e),
         Failure::Launch { code, message } => Ok(report_launch(ctx, code, &message)),
     }
-}
-
-/// The addresses of values resolved in the current scope, for the audit log.
-pub(super) fn scope_addresses(ctx: &Context, pairs: &[using::Pair]) -> Vec<crate::scope::Address> {
-    pairs
-        .iter()
-        .map(|(name, _)| ctx.scope.address(name.clone()))
-        .collect()
 }
 
 /// A command that could not be started: the message on stderr (and a JSON error with `--json`).
@@ -116,15 +125,14 @@ pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     let format = if ctx.json { Format::Json } else { a.format };
     let mut vault = ctx.open()?;
-    let pairs = ctx.resolve(&vault, &only, false)?;
-    audit::record(
-        &mut vault,
-        Action::Read,
-        &scope_addresses(ctx, &pairs),
-        audit::OK,
-    )?;
+    let view = ctx.resolve(&vault, &only, false)?;
+    audit::record(&mut vault, Action::Read, &view.read(), audit::OK)?;
     drop(vault);
+    let pairs = view.pairs();
+    // Settings are not secret: the github format never masks them.
+    let unmasked = view.settings();
     let options = formats::Options {
+        unmasked: unmasked.clone(),
         k8s_name: a
             .k8s_name
             .unwrap_or_else(|| formats::k8s_name(ctx.scope.project(), ctx.scope.env())),
@@ -137,7 +145,7 @@ pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
         if let Some(path) = std::env::var_os("GITHUB_ENV").filter(|p| !p.is_empty()) {
             // Inside Actions: the values go to the runner's env file, never to the log; only the
             // masks reach stdout, where the runner reads them.
-            let g = formats::github(&pairs)?;
+            let g = formats::github(&pairs, &unmasked)?;
             let path = std::path::PathBuf::from(path);
             let mut f = std::fs::OpenOptions::new()
                 .append(true)

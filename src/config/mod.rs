@@ -56,6 +56,10 @@ pub struct Config {
     pub project: Option<String>,
     /// The environment used when none is given.
     pub default_env: Option<String>,
+    /// Settings that are not secret, for every environment (`[vars]`): committed here, never stored
+    /// in the vault (`crate::env::layers`).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
     /// Per-environment settings.
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
@@ -80,6 +84,11 @@ pub struct Config {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvConfig {
+    /// The environment a name this one lacks is read from (a chain is allowed, a cycle is an error).
+    pub extends: Option<String>,
+    /// This environment's own settings (`[env.E.vars]`): they win over inherited ones and `[vars]`.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
     /// Names that must exist in this environment (`keep check`).
     #[serde(default)]
     pub required: Vec<String>,
@@ -141,6 +150,32 @@ impl Config {
             .as_deref()
             .and_then(|t| parse_duration("[rotate] hook_timeout", t).ok())
             .unwrap_or(crate::rotate::hooks::DEFAULT_TIMEOUT)
+    }
+}
+
+/// A setting as an environment sees it: its value and the table it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    pub value: String,
+    /// `None` for `[vars]`, else the environment whose `[env.E.vars]` set it.
+    pub from: Option<String>,
+}
+
+impl Setting {
+    /// The keep.toml table this setting is written in, for messages.
+    pub fn table(&self) -> String {
+        match &self.from {
+            None => "[vars]".into(),
+            Some(e) => format!("[env.{e}.vars]"),
+        }
+    }
+}
+
+/// Prefix a validation error with the key it is about.
+fn in_key(key: &str, e: Error) -> Error {
+    match e {
+        Error::Usage(m) => Error::Usage(format!("{key}: {m}")),
+        other => other,
     }
 }
 
@@ -316,11 +351,22 @@ impl Config {
             project,
             self.default_env.as_deref().unwrap_or(Scope::DEFAULT_ENV),
         )?;
+        for name in self.vars.keys() {
+            Name::new(name).map_err(|e| in_key("[vars]", e))?;
+        }
         for (env, settings) in &self.env {
             Scope::new(project, env)?;
             for name in &settings.required {
                 Name::new(name)?;
             }
+            for name in settings.vars.keys() {
+                Name::new(name).map_err(|e| in_key(&format!("[env.{env}.vars]"), e))?;
+            }
+            if let Some(base) = &settings.extends {
+                Scope::new(project, base)
+                    .map_err(|e| in_key(&format!("[env.{env}] extends"), e))?;
+            }
+            self.chain(env)?;
         }
         for (name, s) in &self.secrets {
             Name::new(name)?;
@@ -344,6 +390,54 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `env` and the environments it extends, nearest first: `["prod", "shared"]`. A cycle is a usage
+    /// error (exit 2) naming it: `prod -> shared -> prod`. An environment may extend one that keep.toml
+    /// does not declare (it ends the chain).
+    pub fn chain(&self, env: &str) -> Result<Vec<String>> {
+        let mut chain = vec![env.to_string()];
+        let mut at = env;
+        while let Some(base) = self.env.get(at).and_then(|e| e.extends.as_deref()) {
+            if let Some(i) = chain.iter().position(|e| e == base) {
+                let mut cycle: Vec<&str> = chain[i..].iter().map(String::as_str).collect();
+                cycle.push(base);
+                return Err(Error::Usage(format!(
+                    "[env.{at}] extends makes a cycle: {} (an environment cannot inherit from itself)",
+                    cycle.join(" -> ")
+                )));
+            }
+            chain.push(base.to_string());
+            at = base;
+        }
+        Ok(chain)
+    }
+
+    /// The settings `env` sees: `[vars]`, then each environment of its chain from the farthest to
+    /// itself (the nearest wins), with where each came from. Names were validated at parse time.
+    pub fn settings(&self, env: &str) -> Result<BTreeMap<Name, Setting>> {
+        let mut out = BTreeMap::new();
+        for (name, value) in &self.vars {
+            out.insert(
+                Name::new(name)?,
+                Setting {
+                    value: value.clone(),
+                    from: None,
+                },
+            );
+        }
+        for e in self.chain(env)?.iter().rev() {
+            for (name, value) in self.env.get(e).map(|c| &c.vars).into_iter().flatten() {
+                out.insert(
+                    Name::new(name)?,
+                    Setting {
+                        value: value.clone(),
+                        from: Some(e.clone()),
+                    },
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// The names required in `env`.
@@ -448,6 +542,34 @@ mod tests {
         assert!(Config::parse("[secrets.T]\nmax_age = \"soon\"\n").is_err());
         assert!(Config::parse("[secrets.T]\ngenerator = \"nope:3\"\n").is_err());
         assert!(Config::parse("[audit]\nburst = 3\n").is_err());
+    }
+
+    #[test]
+    fn settings_and_extends_resolve_nearest_first() {
+        let c = Config::parse(
+            "[vars]\nLOG_LEVEL = \"info\"\nPORT = \"1\"\n[env.base.vars]\nPORT = \"2\"\nA = \"a\"\n\
+             [env.prod]\nextends = \"base\"\n[env.prod.vars]\nPORT = \"3\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.chain("prod").unwrap(), ["prod", "base"]);
+        assert_eq!(c.chain("dev").unwrap(), ["dev"]);
+        let s = c.settings("prod").unwrap();
+        let get = |n: &str| s[&Name::new(n).unwrap()].clone();
+        assert_eq!(
+            (get("PORT").value, get("PORT").table()),
+            ("3".into(), "[env.prod.vars]".into())
+        );
+        assert_eq!(
+            (get("A").value, get("A").table()),
+            ("a".into(), "[env.base.vars]".into())
+        );
+        assert_eq!(get("LOG_LEVEL").table(), "[vars]");
+        let err = Config::parse("[env.a]\nextends = \"a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cycle: a -> a"), "{err}");
+        assert!(Config::parse("[vars]\nA-B = \"x\"\n").is_err());
+        assert!(Config::parse("[env.a]\nextends = \"no/slash\"\n").is_err());
     }
 
     #[test]
