@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
-use super::args::{GetArgs, LsArgs, NameArg, RollbackArgs, SetArgs};
+use super::args::{GetArgs, LsArgs, NameArg, NamesArg, RollbackArgs, SetArgs};
 use super::{input, output, Context};
 use crate::audit::{self, Action};
 use crate::env::layers::{self, Listed, Origin};
@@ -190,21 +190,44 @@ pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn rm(ctx: &Context, a: NameArg) -> Result<i32> {
-    let address = ctx.address(&a.name)?;
+pub fn rm(ctx: &Context, a: NamesArg) -> Result<i32> {
+    let addresses = a
+        .names
+        .iter()
+        .map(|n| ctx.address(n))
+        .collect::<Result<Vec<_>>>()?;
     let mut vault = ctx.open()?;
-    let result = audit::write(
-        &mut vault,
-        Action::Delete,
-        std::slice::from_ref(&address),
-        |w| w.remove(&address),
-    );
-    let version = ctx.hint_missing(&vault, &address, result)?;
+    // All in one transaction: one name that cannot be deleted leaves every other as it was.
+    let result = audit::write(&mut vault, Action::Delete, &addresses, |w| {
+        addresses
+            .iter()
+            .map(|a| w.remove(a))
+            .collect::<Result<Vec<u32>>>()
+    });
+    let versions = match result {
+        Err(e @ Error::NotFound(_)) => {
+            let missing = addresses
+                .iter()
+                .find(|a| !matches!(vault.contains(a), Ok(true)))
+                .unwrap_or(&addresses[0]);
+            return ctx.hint_missing(&vault, missing, Err(e));
+        }
+        other => other?,
+    };
     if ctx.json {
-        output::json(
-            &serde_json::json!({ "address": address.to_string(), "version": version, "deleted": true }),
-        )?;
-    } else {
+        let items: Vec<_> = addresses
+            .iter()
+            .zip(&versions)
+            .map(|(a, v)| serde_json::json!({ "address": a.to_string(), "version": v, "deleted": true }))
+            .collect();
+        // One name: the object itself (as before several were accepted); several: a list.
+        return match items.as_slice() {
+            [one] => output::json(one),
+            _ => output::json(&items),
+        }
+        .map(|_| 0);
+    }
+    for (address, version) in addresses.iter().zip(&versions) {
         output::note(&format!(
             "Deleted {address} (version {version}); {} restores it.",
             ctx.command(

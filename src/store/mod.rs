@@ -5,9 +5,11 @@
 //! passes through here.
 
 mod access;
+mod housekeeping;
 mod rows;
 mod schema;
 
+pub use housekeeping::purge_secret;
 pub use rows::*;
 pub use schema::{APPLICATION_ID, FORMAT_VERSION};
 

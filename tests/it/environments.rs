@@ -344,3 +344,169 @@ fn an_extends_cycle_is_exit_2_naming_it_and_unknown_keys_are_rejected() {
         assert!(stderr(&out).contains("keep.toml"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn cp_and_mv_copy_secrets_and_scopes_as_new_versions_with_audit_entries() {
+    let tv = webapp();
+    // A whole scope: prod's own secrets (not shared's, not settings) into staging.
+    let out = tv.run(&["cp", "keep://webapp/prod", "keep://webapp/staging"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("keep://webapp/staging/API_KEY"), API_KEY);
+    let out = tv.run(&["--env", "staging", "--json", "ls"]);
+    let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let own: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["origin"] == "own")
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(own, ["API_KEY"], "{items}");
+    // One secret into a scope, then onto a name that holds another value: refused without --force.
+    let out = tv.run(&["cp", "DEV_KEY", "keep://webapp/staging"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = tv.run(&["cp", "DEV_KEY", "keep://webapp/staging/API_KEY"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(!stderr(&out).contains(DEV_KEY), "{}", stderr(&out));
+    assert_eq!(tv.get("keep://webapp/staging/API_KEY"), API_KEY);
+    let out = tv.run(&[
+        "--json",
+        "cp",
+        "--force",
+        "DEV_KEY",
+        "keep://webapp/staging/API_KEY",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc[0]["version"], 2, "{doc}");
+    assert_eq!(tv.get("keep://webapp/staging/API_KEY"), DEV_KEY);
+    // mv: the destination gets the value, the source is deleted (rollback can bring it back).
+    let out = tv.run(&["mv", "keep://webapp/staging", "keep://webapp/qa"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(tv.get("keep://webapp/qa/DEV_KEY"), DEV_KEY);
+    let out = tv.run(&["get", "keep://webapp/staging/DEV_KEY"]);
+    assert_eq!(code(&out), 3);
+    // The audit log has a write for each copy and a delete for each moved source.
+    let out = tv.run(&["--json", "audit", "--name", "keep://webapp/qa/DEV_KEY"]);
+    assert!(stdout(&out).contains("\"write\""), "{}", stdout(&out));
+    let out = tv.run(&[
+        "--json",
+        "audit",
+        "--name",
+        "keep://webapp/staging/DEV_KEY",
+        "--action",
+        "delete",
+    ]);
+    assert!(stdout(&out).contains("\"delete\""), "{}", stdout(&out));
+    // Bad operands: a scope into one secret, a copy onto itself.
+    for args in [
+        ["cp", "keep://webapp/prod", "keep://webapp/qa/X"],
+        ["cp", "DEV_KEY", "keep://webapp/dev/DEV_KEY"],
+    ] {
+        let out = tv.run(&args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+    }
+    let out = tv.run(&["cp", "keep://webapp/nothing", "keep://webapp/qa"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+}
+
+#[test]
+fn scopes_lists_counts_and_declared_empty_envs() {
+    let tv = webapp();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        format!("{TOML}\n[env.staging]\nrequired = [\"API_KEY\"]\n"),
+    )
+    .unwrap();
+    tv.set("keep://other/dev/X", "another-projects-value-1234");
+    tv.set("keep://webapp/prod/GONE", "to-be-deleted-value-1234");
+    assert_eq!(code(&tv.run(&["rm", "keep://webapp/prod/GONE"])), 0);
+    let out = tv.run(&["--json", "scopes"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<String> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}/{} {} {} {}",
+                i["project"].as_str().unwrap(),
+                i["env"].as_str().unwrap(),
+                i["secrets"],
+                i["deleted"],
+                i["declared"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "other/dev 1 0 false",
+            "webapp/dev 1 0 true",
+            "webapp/prod 1 1 true",
+            "webapp/shared 1 0 true",
+            "webapp/staging 0 0 true",
+        ]
+    );
+    let out = tv.run(&["scopes"]);
+    assert!(
+        stdout(&out).contains("webapp/staging  0 secret(s) (declared in keep.toml)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn rm_takes_several_names_all_or_none() {
+    let tv = webapp();
+    tv.set("A", "value-of-a-123456789");
+    tv.set("B", "value-of-b-123456789");
+    // One name that does not exist: nothing is deleted.
+    let out = tv.run(&["rm", "A", "NOPE", "B"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("NOPE"), "{}", stderr(&out));
+    assert_eq!(tv.get("A"), "value-of-a-123456789");
+    let out = tv.run(&["--json", "rm", "A", "B"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc.as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!(code(&tv.run(&["get", "A"])), 3);
+    assert_eq!(code(&tv.run(&["get", "B"])), 3);
+}
+
+#[test]
+fn purge_drops_a_deleted_secrets_history_and_verify_stays_intact() {
+    let tv = webapp();
+    tv.set("OLD", "old-value-one-123456789");
+    tv.set("OLD", "old-value-two-123456789");
+    // A live secret is refused, and so is a purge without --yes.
+    let out = tv.run(&["purge", "OLD", "--yes"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("old-value"), "{}", stderr(&out));
+    assert_eq!(code(&tv.run(&["rm", "OLD"])), 0);
+    let out = tv.run(&["purge", "OLD"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert_eq!(code(&tv.run(&["history", "OLD"])), 0);
+    let out = tv.run(&["--json", "purge", "OLD", "--yes"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["versions"], 3, "{doc}");
+    // Gone for good: no history, no rollback, not listed as deleted.
+    assert_eq!(code(&tv.run(&["history", "OLD"])), 3);
+    assert_eq!(code(&tv.run(&["rollback", "OLD", "--to", "1"])), 3);
+    assert!(!stdout(&tv.run(&["ls", "--deleted"])).contains("OLD"));
+    assert_eq!(code(&tv.run(&["purge", "OLD", "--yes"])), 3);
+    // The manifest, heads and audit chain are consistent; other secrets read as before.
+    let out = tv.run(&["verify"]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let out = tv.run(&["audit", "verify"]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(tv.get("DEV_KEY"), DEV_KEY);
+    // The vault's file no longer holds the old values' records: a new secret of the same name
+    // starts at version 1.
+    tv.set("OLD", "a-new-value-123456789");
+    let out = tv.run(&["--json", "history", "OLD"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["versions"].as_array().unwrap().len(), 1, "{doc}");
+}
