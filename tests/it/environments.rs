@@ -510,3 +510,37 @@ fn purge_drops_a_deleted_secrets_history_and_verify_stays_intact() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["versions"].as_array().unwrap().len(), 1, "{doc}");
 }
+
+/// A keep.toml is committed, so anyone with a pull request can change it: a setting can neither
+/// replace a vault secret (the conflict rule) nor plant a loader variable (the loader rule holds for
+/// settings as for secrets).
+#[test]
+fn a_committed_setting_cannot_replace_a_secret_or_plant_a_loader_variable() {
+    let tv = webapp();
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        TOML.replace(
+            "[vars]",
+            "[vars]\nLD_PRELOAD = \"/tmp/evil.so\"\nDEV_KEY = \"attacker-chosen-value\"",
+        ),
+    )
+    .unwrap();
+    let out = tv.run(&["exec", "--", "sh", "-c", "printf %s \"$DEV_KEY\""]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    std::fs::write(
+        tv.path().join("keep.toml"),
+        TOML.replace("[vars]", "[vars]\nLD_PRELOAD = \"/tmp/evil.so\""),
+    )
+    .unwrap();
+    let out = tv.run(&[
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "printf %s \"${LD_PRELOAD-unset}\"",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "unset");
+    assert!(stderr(&out).contains("LD_PRELOAD"), "{}", stderr(&out));
+}
