@@ -39,6 +39,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -106,8 +107,9 @@ pub struct EnvConfig {
 pub struct SecretConfig {
     /// A human description, used as the comment in `.env.example`.
     pub description: Option<String>,
-    /// Rotation policy: the longest a value may live, e.g. `30d`.
-    pub max_age: Option<String>,
+    /// Rotation policy: the longest a value may live, e.g. `30d` (parsed when the file is read).
+    #[serde(default, deserialize_with = "max_age")]
+    pub max_age: Option<Duration>,
     /// How `keep rotate` makes a new value, e.g. `token:32` (README lists the generators).
     pub generator: Option<String>,
     /// Commands run when this secret is rotated, with KEEP_OLD / KEEP_NEW in their environment.
@@ -125,10 +127,12 @@ pub struct SecretConfig {
 pub struct AuditConfig {
     /// Reading more distinct secrets than this within `burst_window` is a burst.
     pub burst_reads: Option<usize>,
-    pub burst_window: Option<String>,
+    #[serde(default, deserialize_with = "burst_window")]
+    pub burst_window: Option<Duration>,
     /// This many failed unlocks within `failed_unlock_window` are flagged.
     pub failed_unlocks: Option<usize>,
-    pub failed_unlock_window: Option<String>,
+    #[serde(default, deserialize_with = "failed_unlock_window")]
+    pub failed_unlock_window: Option<Duration>,
     /// Flag the first entry of a user or host not seen before.
     pub new_user_host: Option<bool>,
 }
@@ -138,19 +142,39 @@ pub struct AuditConfig {
 #[serde(deny_unknown_fields)]
 pub struct RotateConfig {
     /// How long one `on_rotate` hook may run before keep stops it and leaves the rotation pending
-    /// (default `crate::rotate::hooks::DEFAULT_TIMEOUT`).
-    pub hook_timeout: Option<String>,
+    /// (default `crate::rotate::hooks::DEFAULT_TIMEOUT`). A bad value fails the file (exit 2).
+    #[serde(default, deserialize_with = "hook_timeout")]
+    pub hook_timeout: Option<Duration>,
 }
 
 impl Config {
     /// The `on_rotate` hook time limit: `[rotate] hook_timeout`, else the default.
-    pub fn hook_timeout(&self) -> std::time::Duration {
+    pub fn hook_timeout(&self) -> Duration {
         self.rotate
             .hook_timeout
-            .as_deref()
-            .and_then(|t| parse_duration("[rotate] hook_timeout", t).ok())
             .unwrap_or(crate::rotate::hooks::DEFAULT_TIMEOUT)
     }
+}
+
+/// Deserializers of the duration keys: each parses once, when the file is read, and names its key
+/// in the error (the line number comes from the TOML parser; the value is masked by `hide_values`).
+macro_rules! duration_key {
+    ($($f:ident => $key:literal),* $(,)?) => {$(
+        fn $f<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
+            let text = String::deserialize(d)?;
+            parse_duration($key, &text).map(Some).map_err(|e| match e {
+                Error::Usage(m) => serde::de::Error::custom(m),
+                other => serde::de::Error::custom(other.to_string()),
+            })
+        }
+    )*};
+}
+
+duration_key! {
+    max_age => "max_age",
+    burst_window => "[audit] burst_window",
+    failed_unlock_window => "[audit] failed_unlock_window",
+    hook_timeout => "[rotate] hook_timeout",
 }
 
 /// A setting as an environment sees it: its value and the table it came from.
@@ -196,7 +220,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(
 }
 
 /// Parse a duration of keep.toml or a flag (`30d`, `1m`), naming the key in the error.
-pub fn parse_duration(what: &str, text: &str) -> Result<std::time::Duration> {
+pub fn parse_duration(what: &str, text: &str) -> Result<Duration> {
     let d = humantime::parse_duration(text).map_err(|e| {
         Error::Usage(format!(
             "invalid {what} {text:?}: {e} (use e.g. 90d, 12h, 1m)"
@@ -370,23 +394,8 @@ impl Config {
         }
         for (name, s) in &self.secrets {
             Name::new(name)?;
-            if let Some(age) = &s.max_age {
-                parse_duration(&format!("[secrets.{name}] max_age"), age)?;
-            }
             if let Some(g) = &s.generator {
                 crate::rotate::Generator::parse(g)?;
-            }
-        }
-        for (key, value) in [
-            ("[audit] burst_window", &self.audit.burst_window),
-            (
-                "[audit] failed_unlock_window",
-                &self.audit.failed_unlock_window,
-            ),
-            ("[rotate] hook_timeout", &self.rotate.hook_timeout),
-        ] {
-            if let Some(v) = value {
-                parse_duration(key, v)?;
             }
         }
         Ok(())
