@@ -60,7 +60,7 @@ pub struct Config {
     /// Settings that are not secret, for every environment (`[vars]`): committed here, never stored
     /// in the vault (`crate::env::layers`).
     #[serde(default)]
-    pub vars: BTreeMap<String, String>,
+    pub vars: BTreeMap<Name, String>,
     /// Per-environment settings.
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
@@ -89,10 +89,10 @@ pub struct EnvConfig {
     pub extends: Option<String>,
     /// This environment's own settings (`[env.E.vars]`): they win over inherited ones and `[vars]`.
     #[serde(default)]
-    pub vars: BTreeMap<String, String>,
+    pub vars: BTreeMap<Name, String>,
     /// Names that must exist in this environment (`keep check`).
     #[serde(default)]
-    pub required: Vec<String>,
+    pub required: Vec<Name>,
     /// Reads of this environment are flagged by `keep audit --unusual`.
     #[serde(default)]
     pub sensitive: bool,
@@ -375,17 +375,8 @@ impl Config {
             project,
             self.default_env.as_deref().unwrap_or(Scope::DEFAULT_ENV),
         )?;
-        for name in self.vars.keys() {
-            Name::new(name).map_err(|e| in_key("[vars]", e))?;
-        }
         for (env, settings) in &self.env {
             Scope::new(project, env)?;
-            for name in &settings.required {
-                Name::new(name)?;
-            }
-            for name in settings.vars.keys() {
-                Name::new(name).map_err(|e| in_key(&format!("[env.{env}.vars]"), e))?;
-            }
             if let Some(base) = &settings.extends {
                 Scope::new(project, base)
                     .map_err(|e| in_key(&format!("[env.{env}] extends"), e))?;
@@ -423,12 +414,12 @@ impl Config {
     }
 
     /// The settings `env` sees: `[vars]`, then each environment of its chain from the farthest to
-    /// itself (the nearest wins), with where each came from. Names were validated at parse time.
+    /// itself (the nearest wins), with where each came from.
     pub fn settings(&self, env: &str) -> Result<BTreeMap<Name, Setting>> {
         let mut out = BTreeMap::new();
         for (name, value) in &self.vars {
             out.insert(
-                Name::new(name)?,
+                name.clone(),
                 Setting {
                     value: value.clone(),
                     from: None,
@@ -438,7 +429,7 @@ impl Config {
         for e in self.chain(env)?.iter().rev() {
             for (name, value) in self.env.get(e).map(|c| &c.vars).into_iter().flatten() {
                 out.insert(
-                    Name::new(name)?,
+                    name.clone(),
                     Setting {
                         value: value.clone(),
                         from: Some(e.clone()),
@@ -453,12 +444,7 @@ impl Config {
     pub fn required(&self, env: &str) -> Vec<Name> {
         self.env
             .get(env)
-            .map(|e| {
-                e.required
-                    .iter()
-                    .filter_map(|n| Name::new(n).ok())
-                    .collect()
-            })
+            .map(|e| e.required.clone())
             .unwrap_or_default()
     }
 }
