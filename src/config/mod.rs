@@ -4,8 +4,17 @@
 //! project = "billing"
 //! default_env = "dev"
 //!
+//! [vars]                               # settings that are not secret (crate::env::layers)
+//! LOG_LEVEL = "info"
+//!
 //! [env.dev]
 //! required = ["DATABASE_URL", "STRIPE_KEY"]
+//!
+//! [env.dev.vars]
+//! PORT = "3000"
+//!
+//! [env.staging]
+//! extends = "dev"                      # a name staging lacks is read from dev (a cycle is exit 2)
 //!
 //! [secrets.DATABASE_URL]
 //! description = "Postgres connection string"
