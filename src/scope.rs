@@ -11,9 +11,17 @@ use crate::error::{Error, Result};
 /// The URI scheme of a fully qualified address.
 pub const SCHEME: &str = "keep://";
 
-/// A validated secret name: `[A-Za-z_][A-Za-z0-9_]*`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A validated secret name: `[A-Za-z_][A-Za-z0-9_]*`. Deserializing one validates it (keep.toml).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct Name(String);
+
+impl TryFrom<String> for Name {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Name> {
+        Name::new(&s)
+    }
+}
 
 impl Name {
     /// Validate a secret name.

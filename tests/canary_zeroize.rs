@@ -438,6 +438,7 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
             ];
             let options = Options {
                 k8s_name: "app".into(),
+                ..Options::default()
             };
             for format in [
                 Format::Dotenv,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{Action, Record};
-use crate::config::{parse_duration, Config};
+use crate::config::Config;
 use crate::error::Result;
 
 /// The thresholds.
@@ -54,14 +54,14 @@ impl Rules {
         if let Some(n) = a.burst_reads {
             r.burst_reads = n;
         }
-        if let Some(w) = &a.burst_window {
-            r.burst_window = parse_duration("[audit] burst_window", w)?;
+        if let Some(w) = a.burst_window {
+            r.burst_window = w;
         }
         if let Some(n) = a.failed_unlocks {
             r.failed_unlocks = n.max(1);
         }
-        if let Some(w) = &a.failed_unlock_window {
-            r.failed_unlock_window = parse_duration("[audit] failed_unlock_window", w)?;
+        if let Some(w) = a.failed_unlock_window {
+            r.failed_unlock_window = w;
         }
         if let Some(b) = a.new_user_host {
             r.new_user_host = b;

@@ -56,8 +56,16 @@ pub enum Command {
     Get(GetArgs),
     /// List secret names in the current scope
     Ls(LsArgs),
-    /// Delete a secret (a tombstone version; `rollback` brings it back)
-    Rm(NameArg),
+    /// Delete secrets (a tombstone version each, in one transaction; `rollback` brings one back)
+    Rm(NamesArg),
+    /// Copy a secret or a whole scope (keep://PROJECT/ENV) to another, as new versions
+    Cp(super::housekeeping::CopyArgs),
+    /// Move a secret or a whole scope: copy it, then delete the source
+    Mv(super::housekeeping::CopyArgs),
+    /// List projects and environments with their secret counts, and the empty ones keep.toml declares
+    Scopes,
+    /// Drop a deleted secret's history for good (needs --yes; refuses a live secret)
+    Purge(super::housekeeping::PurgeArgs),
     /// List a secret's versions
     History(NameArg),
     /// Make an earlier version current again, as a new version
@@ -279,6 +287,13 @@ pub struct LsArgs {
     /// Include deleted secrets
     #[arg(long)]
     pub deleted: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NamesArg {
+    /// NAME, or keep://PROJECT/ENV/NAME (several: all are deleted, or none)
+    #[arg(required = true)]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]

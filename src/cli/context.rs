@@ -104,22 +104,29 @@ impl Context {
         self.check_scope(&vault.list(None, true)?, &self.scope)
     }
 
-    /// The current scope's values, or `only` those, for `exec`, `env` and `materialize`: a missing
-    /// name gets its hint ([`Context::hint_missing`]), and an empty result is checked for a mistyped
-    /// scope ([`Context::check_empty_scope`]) unless `may_be_empty` (values come from elsewhere).
+    /// The current scope's view (its settings, own and inherited secrets, `crate::env::layers`), or
+    /// `only` those names, for `exec`, `env` and `materialize`: a missing name gets its hint
+    /// ([`Context::hint_missing`]), and an empty result is checked for a mistyped scope
+    /// ([`Context::check_empty_scope`]) unless `may_be_empty` (values come from elsewhere).
     pub fn resolve(
         &self,
         vault: &Vault,
         only: &[Name],
         may_be_empty: bool,
-    ) -> Result<Vec<crate::env::Pair>> {
-        let pairs = match crate::env::resolve(vault, &self.scope, only) {
+    ) -> Result<crate::env::layers::View> {
+        let view = match crate::env::layers::resolve(vault, self.config.as_ref(), &self.scope, only)
+        {
             Err(Error::NotFound(message)) => {
                 // Which name was it? The first that does not read; hint about that one.
                 let missing = only
                     .iter()
                     .map(|n| self.scope.address(n.clone()))
-                    .find(|a| matches!(vault.current(a), Err(Error::NotFound(_))));
+                    .find(|a| {
+                        matches!(
+                            crate::env::layers::lookup(vault, self.config.as_ref(), a),
+                            Err(Error::NotFound(_))
+                        )
+                    });
                 return match missing {
                     Some(address) => {
                         self.hint_missing(vault, &address, Err(Error::NotFound(message)))
@@ -129,10 +136,10 @@ impl Context {
             }
             other => other?,
         };
-        if pairs.is_empty() && !may_be_empty {
+        if view.is_empty() && !may_be_empty {
             self.check_empty_scope(vault)?;
         }
-        Ok(pairs)
+        Ok(view)
     }
 
     /// `all`: every secret of the vault, deleted ones included (`Vault::list(None, true)`).
@@ -166,14 +173,15 @@ impl Context {
         )))
     }
 
-    /// Whether `env` is the default environment or one keep.toml names (`[env.E]`, a sync target's
-    /// `env`).
+    /// Whether `env` is the default environment or one keep.toml names (`[env.E]`, an `extends`, a
+    /// sync target's `env`).
     fn env_declared(&self, env: &str) -> bool {
         let Some(c) = &self.config else {
             return env == Scope::DEFAULT_ENV;
         };
         env == c.default_env.as_deref().unwrap_or(Scope::DEFAULT_ENV)
             || c.env.contains_key(env)
+            || c.env.values().any(|e| e.extends.as_deref() == Some(env))
             || c.sync.values().any(|t| t.env.as_deref() == Some(env))
     }
 

@@ -154,10 +154,9 @@ fn export_dotenv(ctx: &Context, a: &ExportArgs) -> Result<i32> {
         ));
     }
     let mut vault = ctx.open()?;
-    let pairs = ctx.resolve(&vault, &[], false)?;
-    let text = crate::env::formats::dotenv(&pairs)?;
-    let read = super::using::scope_addresses(ctx, &pairs);
-    audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    let view = ctx.resolve(&vault, &[], false)?;
+    let text = crate::env::formats::dotenv(&view.pairs())?;
+    audit::record(&mut vault, Action::Read, &view.read(), audit::OK)?;
     drop(vault);
     output::warn(&format!(
         "this dotenv export of {} is NOT encrypted: anyone who can read it has the secrets. Hand it \
@@ -178,7 +177,7 @@ fn export_dotenv(ctx: &Context, a: &ExportArgs) -> Result<i32> {
     }
     output::note(&format!(
         "Exported {} secret(s) of {} as plain dotenv.",
-        pairs.len(),
+        view.len(),
         ctx.scope
     ));
     Ok(0)

@@ -8,7 +8,7 @@ use super::using_args::{ExampleArgs, ImportArgs, InjectArgs, MaterializeArgs};
 use super::{output, Context};
 use crate::audit::{self, Action};
 use crate::env::{
-    self as using, atomic, check, example, git, import, loader, materialize, template,
+    self as using, atomic, check, example, git, import, layers, loader, materialize, template,
 };
 use crate::error::{exit, Error, Result};
 
@@ -31,9 +31,10 @@ fn git_word(s: git::Status) -> &'static str {
 pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     let mut vault = ctx.open()?;
-    let pairs = ctx.resolve(&vault, &only, false)?;
-    let read = super::using::scope_addresses(ctx, &pairs);
+    let view = ctx.resolve(&vault, &only, false)?;
+    let read = view.read();
     audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    let pairs = view.pairs();
     let write = |pairs: &[using::Pair]| -> Result<(PathBuf, git::Status, u32)> {
         Ok(match &a.dir {
             Some(dir) => (
@@ -82,10 +83,10 @@ pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
         ));
     }
     let mut source = |v: &crate::vault::Vault| {
-        let pairs = ctx.resolve(v, &only, false)?;
+        let view = ctx.resolve(v, &only, false)?;
         Ok(crate::watch::Resolved {
-            read: super::using::scope_addresses(ctx, &pairs),
-            pairs,
+            read: view.read(),
+            pairs: view.pairs(),
             whole_scope: whole_scope.clone(),
         })
     };
@@ -101,13 +102,20 @@ pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
 
 pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {
     let vault = ctx.open()?;
-    let in_vault = vault
-        .list(Some(&ctx.scope), false)?
-        .into_iter()
-        .map(|e| e.address.name)
-        .collect();
+    let seen = layers::names(&vault, ctx.config.as_ref(), &ctx.scope, false)?;
     drop(vault);
+    let in_vault = seen
+        .iter()
+        .filter(|l| !l.origin.is_setting())
+        .map(|l| l.name.clone())
+        .collect();
+    // Settings are written with their values (they are in keep.toml already); secrets stay blank.
+    let settings = layers::settings(ctx.config.as_ref(), &ctx.scope)?
+        .into_iter()
+        .map(|(n, s)| (n, s.value))
+        .collect();
     let names = example::names(in_vault, ctx.config.as_ref(), ctx.scope.env());
+    let names = example::Names { names, settings };
     let fresh = || example::render(&names, ctx.config.as_ref(), &ctx.scope.to_string());
     let path = match a.output {
         Some(p) if p.as_os_str() == "-" => {
@@ -128,10 +136,11 @@ pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {
         }
     };
     let (text, added) = match &existing {
-        None => (Some(fresh()), names.len()),
+        None => (Some(fresh()), names.all().len()),
         Some(old) => {
             let have = example::listed(old);
             let added = names
+                .all()
                 .iter()
                 .filter(|n| !have.iter().any(|h| h == n.as_str()))
                 .count();
@@ -144,12 +153,12 @@ pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {
     if ctx.json {
         output::json(&serde_json::json!({
             "path": path, "added": added,
-            "names": names.iter().map(|n| n.as_str()).collect::<Vec<_>>(),
+            "names": names.all().iter().map(|n| n.as_str()).collect::<Vec<_>>(),
         }))?;
     } else if existing.is_none() {
         output::note(&format!(
-            "Wrote {} names to {} (no values).",
-            names.len(),
+            "Wrote {} names to {} (no secret values).",
+            names.all().len(),
             path.display()
         ));
     } else if text.is_some() {
@@ -161,7 +170,7 @@ pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {
         output::note(&format!(
             "{} already lists all {} names; nothing changed.",
             path.display(),
-            names.len()
+            names.all().len()
         ));
     }
     Ok(0)
@@ -190,9 +199,11 @@ pub fn inject(ctx: &Context, a: InjectArgs) -> Result<i32> {
     }
     let mut vault = ctx.open()?;
     let mut read = Vec::new();
+    let config = ctx.config.as_ref();
     let rendered = template::render(&text, |address| {
-        read.push(address.clone());
-        vault.get(address)
+        let (value, record) = layers::lookup(&vault, config, address)?;
+        read.extend(record);
+        Ok(value)
     })
     .map_err(with_origin)?;
     audit::record(&mut vault, Action::Read, &read, audit::OK)?;
@@ -338,7 +349,11 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
 pub fn check(ctx: &Context) -> Result<i32> {
     let required = check::required(ctx.config.as_ref(), ctx.scope.env(), &cwd()?)?;
     let vault = ctx.open()?;
-    let missing = check::missing(&vault, &ctx.scope, &required.names)?;
+    let present: Vec<_> = layers::names(&vault, ctx.config.as_ref(), &ctx.scope, false)?
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    let missing = check::missing(&present, &required.names);
     let code = if missing.is_empty() {
         exit::OK
     } else {

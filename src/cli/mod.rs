@@ -9,6 +9,7 @@ mod context;
 mod custody;
 mod docs;
 mod files;
+mod housekeeping;
 mod hsm;
 mod input;
 mod lifecycle;
@@ -62,6 +63,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Get(a) => secrets::get(&ctx, a),
         Command::Ls(a) => secrets::ls(&ctx, a),
         Command::Rm(a) => secrets::rm(&ctx, a),
+        Command::Cp(a) => housekeeping::copy(&ctx, a, false),
+        Command::Mv(a) => housekeeping::copy(&ctx, a, true),
+        Command::Scopes => housekeeping::scopes(&ctx),
+        Command::Purge(a) => housekeeping::purge(&ctx, a),
         Command::History(a) => secrets::history(&ctx, a),
         Command::Rollback(a) => secrets::rollback(&ctx, a),
         Command::Slot(c) => slot::run(&ctx, c),

@@ -4,10 +4,13 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
-use super::args::{GetArgs, LsArgs, NameArg, RollbackArgs, SetArgs};
+use super::args::{GetArgs, LsArgs, NameArg, NamesArg, RollbackArgs, SetArgs};
 use super::{input, output, Context};
 use crate::audit::{self, Action};
+use crate::env::layers::{self, Listed, Origin};
 use crate::error::{Error, Result};
+use crate::scope::Name;
+use crate::vault::Entry;
 
 pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
     if !a.stray.is_empty() {
@@ -102,54 +105,83 @@ pub fn get(ctx: &Context, a: GetArgs) -> Result<i32> {
 #[derive(Serialize)]
 struct LsItem {
     name: String,
+    /// The record's project and environment (an inherited secret's are its ancestor's).
     project: String,
     env: String,
-    address: String,
-    version: u32,
-    updated: String,
+    /// `own`, `inherited` or `setting` (`crate::env::layers::Origin`).
+    origin: &'static str,
+    /// The ancestor environment of an inherited secret, the keep.toml table of a setting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    /// `None` for a setting, which is not in the vault.
+    address: Option<String>,
+    version: Option<u32>,
+    updated: Option<String>,
     deleted: bool,
+}
+
+impl LsItem {
+    fn new(ctx: &Context, name: &Name, origin: &Origin, entry: Option<&Entry>) -> LsItem {
+        let scope = entry.map_or(&ctx.scope, |e| &e.address.scope);
+        LsItem {
+            name: name.to_string(),
+            project: scope.project().to_string(),
+            env: scope.env().to_string(),
+            origin: origin.kind(),
+            from: match origin {
+                Origin::Own => None,
+                Origin::Inherited(env) => Some(env.clone()),
+                Origin::Setting(table) => Some(table.clone()),
+            },
+            address: entry.map(|e| e.address.to_string()),
+            version: entry.map(|e| e.version),
+            updated: entry.map(|e| output::time(e.updated)),
+            deleted: entry.is_some_and(|e| e.deleted),
+        }
+    }
 }
 
 pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
     let vault = ctx.open()?;
-    let entries = if a.all_envs {
+    // Every environment: the records themselves (each is its environment's own).
+    let listed: Vec<Listed> = if a.all_envs {
         let project = ctx.scope.project();
         vault
             .list(None, a.deleted)?
             .into_iter()
             .filter(|e| e.address.scope.project() == project)
+            .map(|e| Listed {
+                name: e.address.name.clone(),
+                origin: Origin::Own,
+                entry: Some(e),
+            })
             .collect()
     } else {
-        let entries = vault.list(Some(&ctx.scope), a.deleted)?;
-        if entries.is_empty() {
+        // One environment: its view, with where each name comes from.
+        let listed = layers::names(&vault, ctx.config.as_ref(), &ctx.scope, a.deleted)?;
+        if listed.is_empty() {
             ctx.check_empty_scope(&vault)?;
         }
-        entries
+        listed
     };
     if ctx.json {
-        let items: Vec<LsItem> = entries
+        let items: Vec<LsItem> = listed
             .iter()
-            .map(|e| LsItem {
-                name: e.address.name.to_string(),
-                project: e.address.scope.project().to_string(),
-                env: e.address.scope.env().to_string(),
-                address: e.address.to_string(),
-                version: e.version,
-                updated: output::time(e.updated),
-                deleted: e.deleted,
-            })
+            .map(|l| LsItem::new(ctx, &l.name, &l.origin, l.entry.as_ref()))
             .collect();
         return output::json(&items).map(|_| 0);
     }
     let mut out = String::new();
-    for e in &entries {
-        let mut line = if a.all_envs {
-            format!("{}/{}", e.address.scope.env(), e.address.name)
-        } else {
-            e.address.name.to_string()
+    for l in &listed {
+        let mut line = match (&l.entry, a.all_envs) {
+            (Some(e), true) => format!("{}/{}", e.address.scope.env(), e.address.name),
+            _ => l.name.to_string(),
         };
-        if e.deleted {
+        if l.entry.as_ref().is_some_and(|e| e.deleted) {
             line.push_str(" (deleted)");
+        }
+        if l.origin != Origin::Own {
+            line.push_str(&format!("  ({})", l.origin.label()));
         }
         out.push_str(&line);
         out.push('\n');
@@ -158,21 +190,44 @@ pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn rm(ctx: &Context, a: NameArg) -> Result<i32> {
-    let address = ctx.address(&a.name)?;
+pub fn rm(ctx: &Context, a: NamesArg) -> Result<i32> {
+    let addresses = a
+        .names
+        .iter()
+        .map(|n| ctx.address(n))
+        .collect::<Result<Vec<_>>>()?;
     let mut vault = ctx.open()?;
-    let result = audit::write(
-        &mut vault,
-        Action::Delete,
-        std::slice::from_ref(&address),
-        |w| w.remove(&address),
-    );
-    let version = ctx.hint_missing(&vault, &address, result)?;
+    // All in one transaction: one name that cannot be deleted leaves every other as it was.
+    let result = audit::write(&mut vault, Action::Delete, &addresses, |w| {
+        addresses
+            .iter()
+            .map(|a| w.remove(a))
+            .collect::<Result<Vec<u32>>>()
+    });
+    let versions = match result {
+        Err(e @ Error::NotFound(_)) => {
+            let missing = addresses
+                .iter()
+                .find(|a| !matches!(vault.contains(a), Ok(true)))
+                .unwrap_or(&addresses[0]);
+            return ctx.hint_missing(&vault, missing, Err(e));
+        }
+        other => other?,
+    };
     if ctx.json {
-        output::json(
-            &serde_json::json!({ "address": address.to_string(), "version": version, "deleted": true }),
-        )?;
-    } else {
+        let items: Vec<_> = addresses
+            .iter()
+            .zip(&versions)
+            .map(|(a, v)| serde_json::json!({ "address": a.to_string(), "version": v, "deleted": true }))
+            .collect();
+        // One name: the object itself (as before several were accepted); several: a list.
+        return match items.as_slice() {
+            [one] => output::json(one),
+            _ => output::json(&items),
+        }
+        .map(|_| 0);
+    }
+    for (address, version) in addresses.iter().zip(&versions) {
         output::note(&format!(
             "Deleted {address} (version {version}); {} restores it.",
             ctx.command(

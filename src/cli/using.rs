@@ -17,8 +17,20 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     // Parse the env files before unlocking, so a typo fails fast.
     let files = read_env_files(&a)?;
+    if !files.is_empty() && !a.with_scope && !only.is_empty() {
+        return Err(Error::Usage(
+            "--only picks names of the scope, which --env-file leaves out; add --with-scope to \
+             inject those names beside the files' entries"
+                .into(),
+        ));
+    }
     let mut vault = ctx.open()?;
-    let (pairs, read) = gather(ctx, &vault, &only, files, true)?;
+    let Gathered {
+        pairs,
+        read,
+        settings,
+        view_len,
+    } = gather(ctx, &vault, &a, &only, files, true)?;
     // Recorded before the child starts: without --redact keep becomes the child and never returns.
     audit::record(&mut vault, Action::Read, &read, audit::OK)?;
     if a.watch {
@@ -27,9 +39,13 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
     drop(vault);
     let env = environment(ctx, &a, &pairs)?;
     let failure = if a.redact {
+        // Settings are not secret: never redacted (an env file may still name the same variable
+        // with a secret value, and then it is).
         let refs = pairs
             .iter()
-            .map(|(n, v)| (n.as_str(), v.expose()))
+            .enumerate()
+            .filter(|(i, (n, _))| !settings.contains(n) || *i >= view_len)
+            .map(|(_, (n, v))| (n.as_str(), v.expose()))
             .collect::<Vec<_>>();
         warn_unredacted(ctx, &pairs);
         let patterns = Arc::new(Patterns::new(refs));
@@ -47,24 +63,41 @@ fn read_env_files(a: &ExecArgs) -> Result<Vec<Vec<reference::Entry>>> {
     a.env_file.iter().map(|f| reference::read(f)).collect()
 }
 
-/// The values `exec` injects and the addresses read for them: the scope's (or `--only`), then the env
-/// files' entries. A loader variable (planted by a hand-off file or a pull, or from an env file) is
+/// What `exec` injects, and what it read for it.
+struct Gathered {
+    pairs: Vec<using::Pair>,
+    read: Vec<crate::scope::Address>,
+    /// The names among the first `view_len` pairs that are keep.toml settings (never redacted).
+    settings: std::collections::BTreeSet<crate::scope::Name>,
+    /// How many pairs come from the scope's view; the env files' entries follow.
+    view_len: usize,
+}
+
+/// The values `exec` injects and the addresses read for them. With env files, only their entries
+/// (and the scope's view too with `--with-scope`): a prod run must not get whatever the current
+/// scope holds. A loader variable (planted by a hand-off file or a pull, or from an env file) is
 /// never injected unless keep.toml declares it; `warn` says so on stderr.
 fn gather(
     ctx: &Context,
     vault: &crate::vault::Vault,
+    a: &ExecArgs,
     only: &[crate::scope::Name],
     files: Vec<Vec<reference::Entry>>,
     warn: bool,
-) -> Result<(Vec<using::Pair>, Vec<crate::scope::Address>)> {
-    let mut pairs = ctx.resolve(vault, only, !files.is_empty())?;
-    let mut read = scope_addresses(ctx, &pairs);
+) -> Result<Gathered> {
+    let view = if files.is_empty() || a.with_scope {
+        ctx.resolve(vault, only, !files.is_empty())?
+    } else {
+        Default::default()
+    };
+    let settings = view.settings();
+    let view_len = view.len();
+    let mut read = view.read();
+    let mut pairs = view.pairs();
     for entries in files {
-        read.extend(entries.iter().filter_map(|e| match e {
-            reference::Entry::Reference(_, address) => Some(address.clone()),
-            reference::Entry::Literal(..) => None,
-        }));
-        pairs.extend(reference::resolve(entries, vault)?);
+        let (resolved, records) = reference::resolve(entries, vault, ctx.config.as_ref())?;
+        read.extend(records);
+        pairs.extend(resolved);
     }
     pairs.retain(|(name, _)| {
         let ok = loader::allowed(ctx.config.as_ref(), name.as_str());
@@ -76,7 +109,12 @@ fn gather(
         }
         ok
     });
-    Ok((pairs, read))
+    Ok(Gathered {
+        pairs,
+        read,
+        settings,
+        view_len,
+    })
 }
 
 /// The command's environment: keep's own (unless `--clean`) with the values injected over it.
@@ -136,10 +174,10 @@ fn watch_exec(
     }
     let watcher = watch::Watcher::start(vault, &first)?;
     let mut source = |v: &crate::vault::Vault| {
-        let (pairs, read) = gather(ctx, v, only, read_env_files(a)?, false)?;
+        let g = gather(ctx, v, a, only, read_env_files(a)?, false)?;
         Ok(watch::Resolved {
-            pairs,
-            read,
+            pairs: g.pairs,
+            read: g.read,
             whole_scope: whole_scope.clone(),
         })
     };
@@ -163,14 +201,6 @@ fn watch_exec(
         Ok(code) => Ok(code),
         Err(f) => launch_failed(ctx, f),
     }
-}
-
-/// The addresses of values resolved in the current scope, for the audit log.
-pub(super) fn scope_addresses(ctx: &Context, pairs: &[using::Pair]) -> Vec<crate::scope::Address> {
-    pairs
-        .iter()
-        .map(|(name, _)| ctx.scope.address(name.clone()))
-        .collect()
 }
 
 /// A command that could not be started: the message on stderr (and a JSON error with `--json`).
@@ -197,15 +227,14 @@ pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     let format = if ctx.json { Format::Json } else { a.format };
     let mut vault = ctx.open()?;
-    let pairs = ctx.resolve(&vault, &only, false)?;
-    audit::record(
-        &mut vault,
-        Action::Read,
-        &scope_addresses(ctx, &pairs),
-        audit::OK,
-    )?;
+    let view = ctx.resolve(&vault, &only, false)?;
+    audit::record(&mut vault, Action::Read, &view.read(), audit::OK)?;
     drop(vault);
+    let pairs = view.pairs();
+    // Settings are not secret: the github format never masks them.
+    let unmasked = view.settings();
     let options = formats::Options {
+        unmasked: unmasked.clone(),
         k8s_name: a
             .k8s_name
             .unwrap_or_else(|| formats::k8s_name(ctx.scope.project(), ctx.scope.env())),
@@ -218,7 +247,7 @@ pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
         if let Some(path) = std::env::var_os("GITHUB_ENV").filter(|p| !p.is_empty()) {
             // Inside Actions: the values go to the runner's env file, never to the log; only the
             // masks reach stdout, where the runner reads them.
-            let g = formats::github(&pairs)?;
+            let g = formats::github(&pairs, &unmasked)?;
             let path = std::path::PathBuf::from(path);
             let mut f = std::fs::OpenOptions::new()
                 .append(true)

@@ -36,10 +36,15 @@ pub struct ExecArgs {
     /// Start CMD with only the secrets in its environment, not keep's own environment
     #[arg(long)]
     pub clean: bool,
-    /// Also read this dotenv file; values of the form keep://PROJECT/ENV/NAME are resolved from the
-    /// vault, others pass through literally (repeatable; later files win)
+    /// Inject this dotenv file's entries instead of the scope: values of the form
+    /// keep://PROJECT/ENV/NAME are resolved from the vault, others pass through literally
+    /// (repeatable; later files win). The scope's secrets and settings are added only with
+    /// --with-scope
     #[arg(long, value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
+    /// With --env-file: also inject the scope's secrets and settings (the files' entries win)
+    #[arg(long, requires = "env_file")]
+    pub with_scope: bool,
     /// Replace every injected value (and its base64, URL and JSON forms) in CMD's output with
     /// [REDACTED:NAME]
     #[arg(long)]

@@ -4,8 +4,17 @@
 //! project = "billing"
 //! default_env = "dev"
 //!
+//! [vars]                               # settings that are not secret (crate::env::layers)
+//! LOG_LEVEL = "info"
+//!
 //! [env.dev]
 //! required = ["DATABASE_URL", "STRIPE_KEY"]
+//!
+//! [env.dev.vars]
+//! PORT = "3000"
+//!
+//! [env.staging]
+//! extends = "dev"                      # a name staging lacks is read from dev (a cycle is exit 2)
 //!
 //! [secrets.DATABASE_URL]
 //! description = "Postgres connection string"
@@ -39,6 +48,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -56,6 +66,10 @@ pub struct Config {
     pub project: Option<String>,
     /// The environment used when none is given.
     pub default_env: Option<String>,
+    /// Settings that are not secret, for every environment (`[vars]`): committed here, never stored
+    /// in the vault (`crate::env::layers`).
+    #[serde(default)]
+    pub vars: BTreeMap<Name, String>,
     /// Per-environment settings.
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
@@ -80,9 +94,14 @@ pub struct Config {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvConfig {
+    /// The environment a name this one lacks is read from (a chain is allowed, a cycle is an error).
+    pub extends: Option<String>,
+    /// This environment's own settings (`[env.E.vars]`): they win over inherited ones and `[vars]`.
+    #[serde(default)]
+    pub vars: BTreeMap<Name, String>,
     /// Names that must exist in this environment (`keep check`).
     #[serde(default)]
-    pub required: Vec<String>,
+    pub required: Vec<Name>,
     /// Reads of this environment are flagged by `keep audit --unusual`.
     #[serde(default)]
     pub sensitive: bool,
@@ -97,8 +116,9 @@ pub struct EnvConfig {
 pub struct SecretConfig {
     /// A human description, used as the comment in `.env.example`.
     pub description: Option<String>,
-    /// Rotation policy: the longest a value may live, e.g. `30d`.
-    pub max_age: Option<String>,
+    /// Rotation policy: the longest a value may live, e.g. `30d` (parsed when the file is read).
+    #[serde(default, deserialize_with = "max_age")]
+    pub max_age: Option<Duration>,
     /// How `keep rotate` makes a new value, e.g. `token:32` (README lists the generators).
     pub generator: Option<String>,
     /// Commands run when this secret is rotated, with KEEP_OLD / KEEP_NEW in their environment.
@@ -116,10 +136,12 @@ pub struct SecretConfig {
 pub struct AuditConfig {
     /// Reading more distinct secrets than this within `burst_window` is a burst.
     pub burst_reads: Option<usize>,
-    pub burst_window: Option<String>,
+    #[serde(default, deserialize_with = "burst_window")]
+    pub burst_window: Option<Duration>,
     /// This many failed unlocks within `failed_unlock_window` are flagged.
     pub failed_unlocks: Option<usize>,
-    pub failed_unlock_window: Option<String>,
+    #[serde(default, deserialize_with = "failed_unlock_window")]
+    pub failed_unlock_window: Option<Duration>,
     /// Flag the first entry of a user or host not seen before.
     pub new_user_host: Option<bool>,
 }
@@ -129,18 +151,64 @@ pub struct AuditConfig {
 #[serde(deny_unknown_fields)]
 pub struct RotateConfig {
     /// How long one `on_rotate` hook may run before keep stops it and leaves the rotation pending
-    /// (default `crate::rotate::hooks::DEFAULT_TIMEOUT`).
-    pub hook_timeout: Option<String>,
+    /// (default `crate::rotate::hooks::DEFAULT_TIMEOUT`). A bad value fails the file (exit 2).
+    #[serde(default, deserialize_with = "hook_timeout")]
+    pub hook_timeout: Option<Duration>,
 }
 
 impl Config {
     /// The `on_rotate` hook time limit: `[rotate] hook_timeout`, else the default.
-    pub fn hook_timeout(&self) -> std::time::Duration {
+    pub fn hook_timeout(&self) -> Duration {
         self.rotate
             .hook_timeout
-            .as_deref()
-            .and_then(|t| parse_duration("[rotate] hook_timeout", t).ok())
             .unwrap_or(crate::rotate::hooks::DEFAULT_TIMEOUT)
+    }
+}
+
+/// Deserializers of the duration keys: each parses once, when the file is read, and names its key
+/// in the error (the line number comes from the TOML parser; the value is masked by `hide_values`).
+macro_rules! duration_key {
+    ($($f:ident => $key:literal),* $(,)?) => {$(
+        fn $f<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
+            let text = String::deserialize(d)?;
+            parse_duration($key, &text).map(Some).map_err(|e| match e {
+                Error::Usage(m) => serde::de::Error::custom(m),
+                other => serde::de::Error::custom(other.to_string()),
+            })
+        }
+    )*};
+}
+
+duration_key! {
+    max_age => "max_age",
+    burst_window => "[audit] burst_window",
+    failed_unlock_window => "[audit] failed_unlock_window",
+    hook_timeout => "[rotate] hook_timeout",
+}
+
+/// A setting as an environment sees it: its value and the table it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    pub value: String,
+    /// `None` for `[vars]`, else the environment whose `[env.E.vars]` set it.
+    pub from: Option<String>,
+}
+
+impl Setting {
+    /// The keep.toml table this setting is written in, for messages.
+    pub fn table(&self) -> String {
+        match &self.from {
+            None => "[vars]".into(),
+            Some(e) => format!("[env.{e}.vars]"),
+        }
+    }
+}
+
+/// Prefix a validation error with the key it is about.
+fn in_key(key: &str, e: Error) -> Error {
+    match e {
+        Error::Usage(m) => Error::Usage(format!("{key}: {m}")),
+        other => other,
     }
 }
 
@@ -161,7 +229,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(
 }
 
 /// Parse a duration of keep.toml or a flag (`30d`, `1m`), naming the key in the error.
-pub fn parse_duration(what: &str, text: &str) -> Result<std::time::Duration> {
+pub fn parse_duration(what: &str, text: &str) -> Result<Duration> {
     let d = humantime::parse_duration(text).map_err(|e| {
         Error::Usage(format!(
             "invalid {what} {text:?}: {e} (use e.g. 90d, 12h, 1m)"
@@ -318,44 +386,74 @@ impl Config {
         )?;
         for (env, settings) in &self.env {
             Scope::new(project, env)?;
-            for name in &settings.required {
-                Name::new(name)?;
+            if let Some(base) = &settings.extends {
+                Scope::new(project, base)
+                    .map_err(|e| in_key(&format!("[env.{env}] extends"), e))?;
             }
+            self.chain(env)?;
         }
         for (name, s) in &self.secrets {
             Name::new(name)?;
-            if let Some(age) = &s.max_age {
-                parse_duration(&format!("[secrets.{name}] max_age"), age)?;
-            }
             if let Some(g) = &s.generator {
                 crate::rotate::Generator::parse(g)?;
             }
         }
-        for (key, value) in [
-            ("[audit] burst_window", &self.audit.burst_window),
-            (
-                "[audit] failed_unlock_window",
-                &self.audit.failed_unlock_window,
-            ),
-            ("[rotate] hook_timeout", &self.rotate.hook_timeout),
-        ] {
-            if let Some(v) = value {
-                parse_duration(key, v)?;
+        Ok(())
+    }
+
+    /// `env` and the environments it extends, nearest first: `["prod", "shared"]`. A cycle is a usage
+    /// error (exit 2) naming it: `prod -> shared -> prod`. An environment may extend one that keep.toml
+    /// does not declare (it ends the chain).
+    pub fn chain(&self, env: &str) -> Result<Vec<String>> {
+        let mut chain = vec![env.to_string()];
+        let mut at = env;
+        while let Some(base) = self.env.get(at).and_then(|e| e.extends.as_deref()) {
+            if let Some(i) = chain.iter().position(|e| e == base) {
+                let mut cycle: Vec<&str> = chain[i..].iter().map(String::as_str).collect();
+                cycle.push(base);
+                return Err(Error::Usage(format!(
+                    "[env.{at}] extends makes a cycle: {} (an environment cannot inherit from itself)",
+                    cycle.join(" -> ")
+                )));
+            }
+            chain.push(base.to_string());
+            at = base;
+        }
+        Ok(chain)
+    }
+
+    /// The settings `env` sees: `[vars]`, then each environment of its chain from the farthest to
+    /// itself (the nearest wins), with where each came from.
+    pub fn settings(&self, env: &str) -> Result<BTreeMap<Name, Setting>> {
+        let mut out = BTreeMap::new();
+        for (name, value) in &self.vars {
+            out.insert(
+                name.clone(),
+                Setting {
+                    value: value.clone(),
+                    from: None,
+                },
+            );
+        }
+        for e in self.chain(env)?.iter().rev() {
+            for (name, value) in self.env.get(e).map(|c| &c.vars).into_iter().flatten() {
+                out.insert(
+                    name.clone(),
+                    Setting {
+                        value: value.clone(),
+                        from: Some(e.clone()),
+                    },
+                );
             }
         }
-        Ok(())
+        Ok(out)
     }
 
     /// The names required in `env`.
     pub fn required(&self, env: &str) -> Vec<Name> {
         self.env
             .get(env)
-            .map(|e| {
-                e.required
-                    .iter()
-                    .filter_map(|n| Name::new(n).ok())
-                    .collect()
-            })
+            .map(|e| e.required.clone())
             .unwrap_or_default()
     }
 }
@@ -448,6 +546,34 @@ mod tests {
         assert!(Config::parse("[secrets.T]\nmax_age = \"soon\"\n").is_err());
         assert!(Config::parse("[secrets.T]\ngenerator = \"nope:3\"\n").is_err());
         assert!(Config::parse("[audit]\nburst = 3\n").is_err());
+    }
+
+    #[test]
+    fn settings_and_extends_resolve_nearest_first() {
+        let c = Config::parse(
+            "[vars]\nLOG_LEVEL = \"info\"\nPORT = \"1\"\n[env.base.vars]\nPORT = \"2\"\nA = \"a\"\n\
+             [env.prod]\nextends = \"base\"\n[env.prod.vars]\nPORT = \"3\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.chain("prod").unwrap(), ["prod", "base"]);
+        assert_eq!(c.chain("dev").unwrap(), ["dev"]);
+        let s = c.settings("prod").unwrap();
+        let get = |n: &str| s[&Name::new(n).unwrap()].clone();
+        assert_eq!(
+            (get("PORT").value, get("PORT").table()),
+            ("3".into(), "[env.prod.vars]".into())
+        );
+        assert_eq!(
+            (get("A").value, get("A").table()),
+            ("a".into(), "[env.base.vars]".into())
+        );
+        assert_eq!(get("LOG_LEVEL").table(), "[vars]");
+        let err = Config::parse("[env.a]\nextends = \"a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cycle: a -> a"), "{err}");
+        assert!(Config::parse("[vars]\nA-B = \"x\"\n").is_err());
+        assert!(Config::parse("[env.a]\nextends = \"no/slash\"\n").is_err());
     }
 
     #[test]

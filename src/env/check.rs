@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::scope::{Name, Scope};
-use crate::vault::Vault;
+use crate::scope::Name;
 
 /// The file name of the example env file.
 pub const EXAMPLE_FILE: &str = ".env.example";
@@ -61,16 +60,12 @@ pub fn required(config: Option<&Config>, env: &str, cwd: &Path) -> Result<Requir
     }
 }
 
-/// The required names that have no current value in `scope`, in the order required.
-pub fn missing(vault: &Vault, scope: &Scope, required: &[Name]) -> Result<Vec<Name>> {
-    let present: Vec<Name> = vault
-        .list(Some(scope), false)?
-        .into_iter()
-        .map(|e| e.address.name)
-        .collect();
-    Ok(required
+/// The required names not in `present` (the names the environment sees: its settings, own and
+/// inherited secrets, `super::layers::names`), in the order required.
+pub fn missing(present: &[Name], required: &[Name]) -> Vec<Name> {
+    required
         .iter()
         .filter(|n| !present.contains(n))
         .cloned()
-        .collect())
+        .collect()
 }

@@ -414,6 +414,7 @@ mod tests {
         let pairs = vec![(Name::new("V").unwrap(), SecretValue::from(tricky))];
         let options = Options {
             k8s_name: "x".into(),
+            ..Options::default()
         };
         let text = render(Format::Dotenv, &pairs, &options).unwrap();
         for expand in [Expand::Literal, Expand::File] {

@@ -38,6 +38,8 @@ pub enum Format {
 pub struct Options {
     /// `metadata.name` of the Kubernetes Secret.
     pub k8s_name: String,
+    /// Names that are settings, not secrets: the github format writes no mask for them.
+    pub unmasked: std::collections::BTreeSet<crate::scope::Name>,
 }
 
 /// Render `pairs` in `format`. For [`Format::Github`] this is the masks followed by the blocks; see
@@ -49,7 +51,7 @@ pub fn render(format: Format, pairs: &[Pair], options: &Options) -> Result<Zeroi
         Format::Json => json(pairs),
         Format::Yaml => yaml(pairs),
         Format::Docker => docker(pairs),
-        Format::Github => github(pairs).map(|g| {
+        Format::Github => github(pairs, &options.unmasked).map(|g| {
             let mut s = WipingString::with_capacity(g.masks.len() + g.env_file.len());
             s.push_str(&g.masks);
             s.push_str(&g.env_file);
@@ -233,7 +235,12 @@ fn command_escape(s: &str, out: &mut WipingString) {
 }
 
 /// Masks and `$GITHUB_ENV` blocks. Each block uses a random delimiter that does not occur in its value.
-pub fn github(pairs: &[Pair]) -> Result<Github> {
+/// The names in `unmasked` (settings, which are not secret) get a block but no mask: masking `3000`
+/// would hide every `3000` in the log.
+pub fn github(
+    pairs: &[Pair],
+    unmasked: &std::collections::BTreeSet<crate::scope::Name>,
+) -> Result<Github> {
     let mut masks = WipingString::default();
     let mut env_file = WipingString::default();
     for pair in pairs {
@@ -241,7 +248,8 @@ pub fn github(pairs: &[Pair]) -> Result<Github> {
         if value.contains('\r') {
             return Err(refuse(pair, "github", "a carriage return"));
         }
-        for line in value.split('\n').filter(|l| !l.trim().is_empty()) {
+        let masked = !unmasked.contains(&pair.0);
+        for line in value.split('\n').filter(|l| masked && !l.trim().is_empty()) {
             masks.push_str("::add-mask::");
             command_escape(line, &mut masks);
             masks.push('\n');

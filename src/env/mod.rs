@@ -15,6 +15,7 @@ pub mod exec;
 pub mod formats;
 pub mod git;
 pub mod import;
+pub mod layers;
 pub mod loader;
 pub mod materialize;
 pub mod redact;

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::dotenv::{self, Expand};
 use super::Pair;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Name, SCHEME};
 use crate::value::SecretValue;
@@ -77,26 +78,35 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
     parse(&text, &path.display().to_string())
 }
 
-/// Resolve every entry: references from the vault (an unknown one is not found, exit 3), literals as
-/// they are.
-pub fn resolve(entries: Vec<Entry>, vault: &Vault) -> Result<Vec<Pair>> {
-    entries
-        .into_iter()
-        .map(|e| match e {
-            Entry::Literal(n, v) => Ok((n, v)),
+/// Resolve every entry: references as their environment sees them (its settings, own and inherited
+/// secrets: [`super::layers::lookup`]; an unknown one is not found, exit 3), literals as they are.
+/// Also returns the vault records read, for the audit log.
+pub fn resolve(
+    entries: Vec<Entry>,
+    vault: &Vault,
+    config: Option<&Config>,
+) -> Result<(Vec<Pair>, Vec<Address>)> {
+    let mut pairs = Vec::with_capacity(entries.len());
+    let mut read = Vec::new();
+    for e in entries {
+        match e {
+            Entry::Literal(n, v) => pairs.push((n, v)),
             Entry::Reference(n, address) => {
-                let value = vault.get(&address).map_err(|err| match err {
-                    Error::NotFound(_) => Error::NotFound(format!(
-                        "{n} refers to {address}, which does not exist; `keep ls --env {}` lists \
-                         that environment",
-                        address.scope.env()
-                    )),
-                    other => other,
-                })?;
-                Ok((n, value))
+                let (value, record) =
+                    super::layers::lookup(vault, config, &address).map_err(|err| match err {
+                        Error::NotFound(_) => Error::NotFound(format!(
+                            "{n} refers to {address}, which does not exist; `keep ls --env {}` \
+                             lists that environment",
+                            address.scope.env()
+                        )),
+                        other => other,
+                    })?;
+                read.extend(record);
+                pairs.push((n, value));
             }
-        })
-        .collect()
+        }
+    }
+    Ok((pairs, read))
 }
 
 #[cfg(test)]

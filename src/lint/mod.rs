@@ -11,9 +11,14 @@
 //! | `dotenv-tracked` | error | a `.env` file git tracks |
 //! | `dotenv-not-ignored` | error | a `.env` file git does not ignore |
 //! | `plaintext-in-file` | error | a vault value found in a project file git could commit |
+//! | `inherited-into-sensitive` | error | a `sensitive` environment inherits secrets from one that is not |
+//! | `setting-and-secret` | error | a name that is both a keep.toml setting and a secret of an environment |
 //!
+//! Settings (keep.toml `[vars]`) are not secret and not in the vault: no value rule looks at them.
+//! A value an environment inherits is one record, so `reused-across-envs` never counts it twice.
 //! Findings name secrets, files and lines, never values.
 
+pub mod envs;
 pub mod files;
 pub mod weak;
 
@@ -142,6 +147,11 @@ pub fn run(vault: &mut Vault, input: &Input<'_>) -> Result<Vec<Finding>> {
             line: None,
             message: format!("{address} {message}"),
         });
+    }
+
+    if let Some(config) = input.config {
+        let addresses: Vec<&Address> = all.iter().map(|(a, _)| a).collect();
+        out.extend(envs::findings(config, input.project, &addresses)?);
     }
 
     for s in rotate::status(vault, input.config, &Selection::Project(input.project))? {

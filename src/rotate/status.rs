@@ -12,7 +12,7 @@ use super::engine::AfterPromotion;
 use super::generator::PublicPart;
 use super::hooks;
 use super::meta::{self, Policy};
-use crate::config::{parse_duration, Config};
+use crate::config::Config;
 use crate::error::Result;
 use crate::scope::{Address, Scope};
 use crate::vault::Vault;
@@ -52,7 +52,7 @@ fn from_config(config: Option<&Config>, address: &Address) -> Result<Option<Effe
         return Ok(None);
     };
     Ok(Some(EffectivePolicy {
-        max_age_secs: parse_duration("max_age", age)?.as_secs(),
+        max_age_secs: age.as_secs(),
         generator: s.generator.clone(),
         source: "keep.toml",
     }))

@@ -5,10 +5,12 @@
 //! passes through here.
 
 mod access;
-pub mod watched;
+mod housekeeping;
 mod rows;
 mod schema;
+pub mod watched;
 
+pub use housekeeping::purge_secret;
 pub use rows::*;
 pub use schema::{APPLICATION_ID, FORMAT_VERSION};
 

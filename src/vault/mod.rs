@@ -11,6 +11,7 @@
 //! # let _ = url; Ok(()) }
 //! ```
 
+mod housekeeping;
 mod manifest;
 mod record;
 mod rekey;

@@ -238,6 +238,15 @@ fn every_command_has_a_canary_run() {
     r.check(&["rm", "FROM_FILE"], opts(0));
     r.check(&["rollback", "FROM_FILE", "--to", "1"], opts(0));
     r.check(&["rollback", CANARY_NAME, "--to", "7"], opts(3));
+    r.check(&["cp", CANARY_NAME, "keep://default/stage"], opts(0));
+    r.check(
+        &["mv", "keep://default/stage", "keep://default/stage2"],
+        opts(0),
+    );
+    r.check(&["scopes"], opts(0));
+    let moved = format!("keep://default/stage2/{CANARY_NAME}");
+    r.check(&["rm", &moved], opts(0));
+    r.check(&["purge", &moved, "--yes"], opts(0));
 
     // --- using the secrets ---
     r.check(

@@ -26,6 +26,7 @@ mod core_slots;
 mod core_tamper;
 mod custody_age;
 mod custody_hsm;
+mod environments;
 mod everyday;
 mod faults_concurrency;
 mod faults_crash;
