@@ -256,6 +256,7 @@ pub fn verify_witness(vault: &mut Vault) -> Result<witness::Report> {
 pub struct Record {
     /// Position in the chain; `None` for a failed unlock not yet folded in (unauthenticated).
     pub seq: Option<u64>,
+    /// The entry's body; once its addresses are opened, without their sealed copies.
     pub body: Body,
     /// The opened address this record stands for, if the entry has any.
     pub address: Option<Address>,
@@ -329,12 +330,21 @@ pub fn list(vault: &mut Vault, filter: &Filter) -> Result<Vec<Record>> {
                 address: None,
                 damaged: false,
             }),
-            Ok(addresses) => out.extend(addresses.into_iter().map(|a| Record {
-                seq,
-                body: body.clone(),
-                address: Some(a),
-                damaged: false,
-            })),
+            Ok(addresses) => {
+                // Opened: the records need no sealed copy (an `env` of 10,000 secrets would
+                // otherwise clone its 40 KB list 10,000 times).
+                let body = Body {
+                    address: None,
+                    addresses: None,
+                    ..body
+                };
+                out.extend(addresses.into_iter().map(|a| Record {
+                    seq,
+                    body: body.clone(),
+                    address: Some(a),
+                    damaged: false,
+                }))
+            }
         }
     }
     out.extend(pending.into_iter().map(|body| Record {
