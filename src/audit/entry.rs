@@ -1,9 +1,11 @@
 //! One audit entry and its stored body.
 //!
 //! The body is JSON: who (OS user, host, pid), what (command, action), when (milliseconds since the
-//! epoch) and how it ended (outcome). The secret's address is sealed under the names key, like the
-//! store's names, with associated data binding it to this vault; the chain MAC then binds the whole
-//! body to its position. Everything but the address is readable by anyone who can read the file:
+//! epoch) and how it ended (outcome). One entry per command: the addresses of every secret it touched
+//! are sealed together under the names key (`addresses`: one AEAD blob of the list `addresses.rs`
+//! encodes), with associated data binding them to this vault and this entry's id; the chain MAC then
+//! binds the whole body to its position. Entries written before issue 17 hold one sealed `address`
+//! each and still read. Everything but the addresses is readable by anyone who can read the file:
 //! SECURITY.md lists that.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -108,9 +110,12 @@ pub struct Body {
     pub action: Action,
     /// `ok`, or the error kind (`not_found`, `auth`, `hook_failed`, ...).
     pub outcome: String,
-    /// The sealed `PROJECT/ENV/NAME`, base64.
+    /// Entries written before issue 17: the one sealed `PROJECT/ENV/NAME`, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Every address the command touched, in its order: base64 of one sealed list (`addresses.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addresses: Option<String>,
     /// For a failed unlock recorded unauthenticated: when it was folded into the chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub folded_at: Option<u64>,
@@ -164,8 +169,21 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// The associated data of an old entry's single sealed address.
 fn name_aad(vault_id: &[u8]) -> Aad {
     Aad::new("keep/v1/audit-name").bytes(vault_id)
+}
+
+/// The associated data of an entry's sealed address list: this vault and this entry (its id, empty
+/// for a body without one), so a list cannot be moved to another vault or another entry.
+fn names_aad(vault_id: &[u8], id: Option<&str>) -> Aad {
+    Aad::new("keep/v1/audit-names")
+        .bytes(vault_id)
+        .bytes(id.unwrap_or_default().as_bytes())
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
 }
 
 /// Milliseconds since the epoch.
@@ -193,14 +211,40 @@ impl Body {
             action,
             outcome: outcome.to_string(),
             address: None,
+            addresses: None,
             folded_at: None,
             claimed_t: None,
             id: Some(new_id()),
         }
     }
 
-    /// Seal `address` into this body.
-    pub fn with_address(mut self, keys: &Subkeys, vault_id: &[u8], address: &Address) -> Body {
+    /// Seal `addresses` (every secret the command touched, in order) into this body, as one list.
+    /// An empty slice leaves the body without addresses.
+    pub fn with_addresses(
+        mut self,
+        keys: &Subkeys,
+        vault_id: &[u8],
+        addresses: &[Address],
+    ) -> Body {
+        self.addresses = (!addresses.is_empty()).then(|| {
+            let sealed = crypto::seal(
+                keys.names.expose_secret(),
+                &names_aad(vault_id, self.id.as_deref()),
+                &super::addresses::encode(addresses),
+            );
+            b64().encode(sealed)
+        });
+        self
+    }
+
+    /// Seal one address the way entries before issue 17 did (`address`). Kept for re-keying those
+    /// entries and for tests that build an old-format log.
+    pub fn with_legacy_address(
+        mut self,
+        keys: &Subkeys,
+        vault_id: &[u8],
+        address: &Address,
+    ) -> Body {
         let text = format!(
             "{}/{}/{}",
             address.scope.project(),
@@ -212,7 +256,7 @@ impl Body {
             &name_aad(vault_id),
             text.as_bytes(),
         );
-        self.address = Some(base64::engine::general_purpose::STANDARD.encode(sealed));
+        self.address = Some(b64().encode(sealed));
         self
     }
 
@@ -226,8 +270,9 @@ impl Body {
         serde_json::from_slice(bytes).ok()
     }
 
-    /// The stored body `raw` with its sealed address (if any) re-sealed under `new` (`keep rekey`).
-    /// A body without an address is returned byte for byte.
+    /// The stored body `raw` with its sealed addresses (if any) re-sealed under `new` (`keep rekey`):
+    /// the list of a new entry, or the single address of an old one, each in its own form. A body
+    /// without addresses is returned byte for byte.
     pub fn reseal_address(
         raw: &[u8],
         old: &Subkeys,
@@ -240,32 +285,56 @@ impl Body {
             )
         };
         let mut body: Body = serde_json::from_slice(raw).map_err(|_| bad())?;
-        let Some(address) = body.open_address(old, vault_id)? else {
+        if body.address.is_none() && body.addresses.is_none() {
             return Ok(raw.to_vec());
-        };
-        body = body.with_address(new, vault_id, &address);
+        }
+        if let Some(address) = body.open_legacy(old, vault_id)? {
+            body = body.with_legacy_address(new, vault_id, &address);
+        }
+        if let Some(list) = body.open_list(old, vault_id)? {
+            body = body.with_addresses(new, vault_id, &list);
+        }
         serde_json::to_vec(&body).map_err(|_| bad())
     }
 
-    /// Open the sealed address. `Err` when it fails authentication.
-    pub fn open_address(&self, keys: &Subkeys, vault_id: &[u8]) -> Result<Option<Address>> {
-        let Some(b64) = &self.address else {
+    /// Open the sealed addresses: the list of a new entry, the single address of an old one (a body
+    /// holding both lists the old one first), or none. `Err` when any fails authentication.
+    pub fn open_addresses(&self, keys: &Subkeys, vault_id: &[u8]) -> Result<Vec<Address>> {
+        let mut out: Vec<Address> = self.open_legacy(keys, vault_id)?.into_iter().collect();
+        out.extend(self.open_list(keys, vault_id)?.unwrap_or_default());
+        Ok(out)
+    }
+
+    fn open_legacy(&self, keys: &Subkeys, vault_id: &[u8]) -> Result<Option<Address>> {
+        let Some(b64_text) = &self.address else {
             return Ok(None);
         };
-        let bad = || Error::Integrity("an audit entry's sealed name failed authentication".into());
-        let sealed = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|_| bad())?;
-        let plain = crypto::open(keys.names.expose_secret(), &name_aad(vault_id), &sealed)
-            .ok_or_else(bad)?;
-        let text = std::str::from_utf8(&plain).map_err(|_| bad())?;
-        Address::parse(
-            &format!("{}{text}", crate::scope::SCHEME),
-            &crate::Scope::new("x", "x")?,
-        )
-        .map(Some)
-        .map_err(|_| bad())
+        let plain = open_sealed(keys, &name_aad(vault_id), b64_text)?;
+        let text = std::str::from_utf8(&plain).map_err(|_| sealed_name_error())?;
+        super::addresses::parse_text(text)
+            .map(Some)
+            .ok_or_else(sealed_name_error)
     }
+
+    fn open_list(&self, keys: &Subkeys, vault_id: &[u8]) -> Result<Option<Vec<Address>>> {
+        let Some(b64_text) = &self.addresses else {
+            return Ok(None);
+        };
+        let plain = open_sealed(keys, &names_aad(vault_id, self.id.as_deref()), b64_text)?;
+        super::addresses::decode(&plain)
+            .map(Some)
+            .ok_or_else(sealed_name_error)
+    }
+}
+
+fn sealed_name_error() -> Error {
+    Error::Integrity("an audit entry's sealed name failed authentication".into())
+}
+
+/// Base64-decode and open a sealed name or list under the names key.
+fn open_sealed(keys: &Subkeys, aad: &Aad, b64_text: &str) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let sealed = b64().decode(b64_text).map_err(|_| sealed_name_error())?;
+    crypto::open(keys.names.expose_secret(), aad, &sealed).ok_or_else(sealed_name_error)
 }
 
 #[cfg(test)]
@@ -281,12 +350,63 @@ mod tests {
             &crate::Scope::new("a", "b").unwrap(),
         )
         .unwrap();
-        let body = Body::now(Action::Read, "ok").with_address(&keys, b"v1", &addr);
+        let body = Body::now(Action::Read, "ok").with_legacy_address(&keys, b"v1", &addr);
         let bytes = body.encode();
         assert!(!String::from_utf8_lossy(&bytes).contains("DB_URL"));
         let back = Body::decode(&bytes).unwrap();
-        assert_eq!(back.open_address(&keys, b"v1").unwrap(), Some(addr));
-        assert!(back.open_address(&keys, b"v2").is_err());
+        assert_eq!(back.open_addresses(&keys, b"v1").unwrap(), [addr]);
+        assert!(back.open_addresses(&keys, b"v2").is_err());
+    }
+
+    fn addrs(names: &[&str]) -> Vec<Address> {
+        let scope = crate::Scope::new("p", "prod").unwrap();
+        names
+            .iter()
+            .map(|n| Address::parse(n, &scope).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn an_address_list_is_one_sealed_blob_bound_to_the_vault_and_the_entry() {
+        let keys = MasterKey::generate().subkeys(b"v1");
+        let list = addrs(&["DB_URL", "API_KEY", "DB_PASSWORD"]);
+        let body = Body::now(Action::Read, "ok").with_addresses(&keys, b"v1", &list);
+        assert!(body.address.is_none());
+        let bytes = body.encode();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("DB_") && !text.contains("API_KEY"), "{text}");
+        let back = Body::decode(&bytes).unwrap();
+        assert_eq!(back.open_addresses(&keys, b"v1").unwrap(), list);
+        assert!(back.open_addresses(&keys, b"v2").is_err());
+        // The same blob under another entry's id fails: lists cannot be moved between entries.
+        let mut moved = Body::now(Action::Read, "ok");
+        moved.addresses = back.addresses.clone();
+        assert!(moved.open_addresses(&keys, b"v1").is_err());
+        let other = MasterKey::generate().subkeys(b"v1");
+        assert!(back.open_addresses(&other, b"v1").is_err());
+        assert!(Body::now(Action::Read, "ok")
+            .with_addresses(&keys, b"v1", &[])
+            .addresses
+            .is_none());
+    }
+
+    #[test]
+    fn reseal_moves_lists_and_old_addresses_to_the_new_key() {
+        let old = MasterKey::generate().subkeys(b"v1");
+        let new = MasterKey::generate().subkeys(b"v1");
+        let list = addrs(&["A", "B"]);
+        let listed = Body::now(Action::Read, "ok").with_addresses(&old, b"v1", &list);
+        let single = Body::now(Action::Read, "ok").with_legacy_address(&old, b"v1", &list[0]);
+        let bare = Body::now(Action::Unlock, "ok");
+        for (body, want) in [(listed, list.clone()), (single, list[..1].to_vec())] {
+            let raw = Body::reseal_address(&body.encode(), &old, &new, b"v1").unwrap();
+            let back = Body::decode(&raw).unwrap();
+            assert_eq!(back.open_addresses(&new, b"v1").unwrap(), want);
+            assert!(back.open_addresses(&old, b"v1").is_err());
+            assert_eq!(back.id, body.id);
+        }
+        let raw = bare.encode();
+        assert_eq!(Body::reseal_address(&raw, &old, &new, b"v1").unwrap(), raw);
     }
 
     #[test]

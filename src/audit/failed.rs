@@ -80,7 +80,9 @@ pub fn take(conn: &Connection, floor: u64) -> Result<Vec<Body>> {
         .into_iter()
         .map(|bytes| {
             let body = Body::decode(&bytes)
-                .filter(|b| b.action == Action::UnlockFailed && b.address.is_none())
+                .filter(|b| {
+                    b.action == Action::UnlockFailed && b.address.is_none() && b.addresses.is_none()
+                })
                 .unwrap_or_else(|| {
                     // Keep the evidence that something was there, without inventing who did it.
                     let mut b = Body::now(Action::UnlockFailed, "malformed-unauthenticated-record");

@@ -13,6 +13,7 @@
 //! Every append also writes a line to the witness outside the vault file (`witness.rs`), inside the
 //! same transaction and before it commits; [`append`] is the one place that does both.
 
+pub mod addresses;
 pub mod chain;
 pub mod context;
 pub mod entry;
@@ -51,7 +52,7 @@ fn audit_key(vault: &Vault) -> Zeroizing<[u8; KEY_LEN]> {
     Zeroizing::new(*vault.subkeys().audit.expose_secret())
 }
 
-/// Append one entry per address (or one entry without an address when `addresses` is empty), in one
+/// Append one entry for the command, its `addresses` (none, one or many) sealed inside it, in one
 /// transaction. This is the function every command calls after it acts.
 pub fn record(
     vault: &mut Vault,
@@ -177,16 +178,10 @@ pub fn write<T>(
     result
 }
 
+/// The one entry of a command: an `exec` of 100 secrets is one chain row and one witness entry,
+/// not 100 (issue 17). Listing expands it back to one record per secret (`list`).
 fn bodies(vault: &Vault, action: Action, addresses: &[Address], outcome: &str) -> Vec<Body> {
-    let vault_id = vault.id();
-    if addresses.is_empty() {
-        vec![Body::now(action, outcome)]
-    } else {
-        addresses
-            .iter()
-            .map(|a| Body::now(action, outcome).with_address(vault.subkeys(), vault_id, a))
-            .collect()
-    }
+    vec![Body::now(action, outcome).with_addresses(vault.subkeys(), vault.id(), addresses)]
 }
 
 /// Called by `Vault::open` once the key is known: fold failed unlocks into the chain and, when a key
@@ -255,13 +250,15 @@ pub fn verify_witness(vault: &mut Vault) -> Result<witness::Report> {
     witness::compare(&vault_id, &ids)
 }
 
-/// One entry as listed.
+/// One entry as listed, per secret: an entry naming N secrets lists as N records sharing `seq` and
+/// `body`, so filters and `--unusual` rules count reads exactly as when each had its own entry.
 #[derive(Clone, Debug)]
 pub struct Record {
     /// Position in the chain; `None` for a failed unlock not yet folded in (unauthenticated).
     pub seq: Option<u64>,
+    /// The entry's body; once its addresses are opened, without their sealed copies.
     pub body: Body,
-    /// The opened address, if the entry has one.
+    /// The opened address this record stands for, if the entry has any.
     pub address: Option<Address>,
     /// The entry's body or sealed name could not be read: `keep audit verify` says why.
     pub damaged: bool,
@@ -314,19 +311,41 @@ pub fn list(vault: &mut Vault, filter: &Filter) -> Result<Vec<Record>> {
         .read(|tx| Ok((chain::rows(tx)?, failed::pending(tx, last_time(tx)?)?)))?;
     let mut out = Vec::with_capacity(rows.len() + pending.len());
     for row in rows {
-        let (body, address, damaged) = match Body::decode(&row.body) {
-            Some(body) => match body.open_address(vault.subkeys(), &vault_id) {
-                Ok(addr) => (body, addr, false),
-                Err(_) => (body, None, true),
-            },
-            None => (Body::now(Action::Read, "unreadable"), None, true),
-        };
-        out.push(Record {
-            seq: Some(row.seq),
+        let seq = Some(row.seq);
+        let damaged = |body| Record {
+            seq,
             body,
-            address,
-            damaged,
-        });
+            address: None,
+            damaged: true,
+        };
+        let Some(body) = Body::decode(&row.body) else {
+            out.push(damaged(Body::now(Action::Read, "unreadable")));
+            continue;
+        };
+        match body.open_addresses(vault.subkeys(), &vault_id) {
+            Err(_) => out.push(damaged(body)),
+            Ok(addresses) if addresses.is_empty() => out.push(Record {
+                seq,
+                body,
+                address: None,
+                damaged: false,
+            }),
+            Ok(addresses) => {
+                // Opened: the records need no sealed copy (an `env` of 10,000 secrets would
+                // otherwise clone its 40 KB list 10,000 times).
+                let body = Body {
+                    address: None,
+                    addresses: None,
+                    ..body
+                };
+                out.extend(addresses.into_iter().map(|a| Record {
+                    seq,
+                    body: body.clone(),
+                    address: Some(a),
+                    damaged: false,
+                }))
+            }
+        }
     }
     out.extend(pending.into_iter().map(|body| Record {
         seq: None,
