@@ -49,6 +49,11 @@ pub fn load(vault_id: &[u8]) -> Option<MasterKey> {
     MasterKey::from_bytes(&mut buf[..KEY_LEN])
 }
 
+/// Whether the session still holds an unexpired key for this vault (without reading it).
+pub fn present(vault_id: &[u8]) -> bool {
+    session_ring().is_ok_and(|ring| ring.search(&description(vault_id)).is_ok())
+}
+
 /// The longest `unlock --ttl`: 7 days. Long enough for a login session that spans a working week or
 /// a long CI job; short enough that a forgotten unlock still ends. The kernel takes the timeout as
 /// 32-bit seconds, where 0 means "never" and larger values wrap (`4294967296s` was a permanent key,

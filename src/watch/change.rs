@@ -34,6 +34,8 @@ pub struct Check {
     path: PathBuf,
     identity: (u64, u64),
     vault_id: Vec<u8>,
+    /// The key came from the session cache (not a slot): the watcher ends with the session.
+    from_session: bool,
     data_version: i64,
     lock_epoch: u64,
     read: Vec<crate::scope::Address>,
@@ -71,10 +73,12 @@ impl Check {
         let path = vault.path().to_path_buf();
         let identity = identity(&path).ok_or_else(|| replaced(&path))?;
         let vault_id = vault.id().to_vec();
+        let from_session = vault.opened_by().is_none();
         let conn = vault.store().conn();
         let mut check = Check {
             identity,
             vault_id,
+            from_session,
             data_version: watched::data_version(conn)?,
             lock_epoch: watched::lock_epoch(conn)?,
             read: Vec::new(),
@@ -121,6 +125,16 @@ impl Check {
     pub fn look(&mut self, vault: &mut Vault) -> Result<Verdict> {
         if identity(&self.path) != Some(self.identity) {
             return Ok(Verdict::Stop(replaced(&self.path)));
+        }
+        // A watcher that got its key from the session ends with the session: its `--ttl` running
+        // out is noticed here, at the first change after it (no timer: an idle watcher wakes for
+        // nothing), before anything new is decrypted.
+        if self.from_session && !crate::session::cache::present(&self.vault_id) {
+            return Ok(Verdict::Stop(Error::Locked(
+                "the session ended (its `keep unlock --ttl` ran out, or it was locked): the \
+                 watcher stopped and forgot the key. Unlock and start it again"
+                    .into(),
+            )));
         }
         let conn = vault.store().conn();
         let data_version = watched::data_version(conn)?;

@@ -365,6 +365,44 @@ fn the_watcher_stops_with_a_clear_message_when_keep_lock_runs() {
     assert_eq!(lines(&log, "term").len(), 1);
 }
 
+/// A watcher opened from `keep unlock --ttl`'s session ends with it: the first change after the
+/// session expired stops it (exit 6) before anything new is decrypted.
+#[test]
+fn a_watcher_opened_from_the_session_stops_when_its_ttl_runs_out() {
+    let tv = TestVault::new();
+    tv.set("A", "one");
+    let log = logging_child(&tv, false);
+    let out = tv.run(&["unlock", "--ttl", "2s"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = std::fs::File::create(tv.path().join("keep.err")).unwrap();
+    let keep = tv
+        .keep(&["--verbose", "exec", "--watch", "--", "./child.sh"])
+        .env_remove("KEEP_PASSPHRASE_FILE")
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    wait_until("the first start", || lines(&log, "start").len() == 1);
+    let pid = pid_of(&lines(&log, "start")[0]);
+    wait_until("the session to expire", || {
+        let out = tv
+            .keep(&["get", "A"])
+            .env_remove("KEEP_PASSPHRASE_FILE")
+            .output()
+            .unwrap();
+        code(&out) == 6
+    });
+    tv.set("A", "two");
+    let (code, err) = finish(&tv, keep);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("`keep unlock --ttl` ran out"), "{err}");
+    assert!(!alive(pid), "the command was stopped");
+    assert!(
+        lines(&log, "start").iter().all(|l| !l.contains("two")),
+        "the new value reached the command after the session ended"
+    );
+}
+
 #[test]
 fn the_watcher_stops_with_a_clear_message_when_the_vault_file_is_replaced() {
     let tv = TestVault::new();
