@@ -39,6 +39,16 @@ pub enum Method<'a> {
     Post(&'a Value),
 }
 
+impl<'a> Method<'a> {
+    /// The JSON body the request sends, if any (what an error message must never echo).
+    fn body(&self) -> Option<&'a Value> {
+        match self {
+            Method::Post(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
 /// How a provider's service is named and how it reports errors.
 pub struct Service {
     /// In messages: "on {name} failed", e.g. "Vault at https://vault:8200".
@@ -185,10 +195,7 @@ impl Client {
             let status = resp.status().as_u16();
             let body = answer::json(&mut resp, status)
                 .map_err(|why| Attempt::Fail(self.remote(op, what, why)))?;
-            let sent = match &method {
-                Method::Post(b) => Some(*b),
-                _ => None,
-            };
+            let sent = method.body();
             if retry::retryable_status(status) {
                 return Err(Attempt::Retry(self.remote(
                     op,
@@ -210,10 +217,7 @@ impl Client {
         method: Method,
         absent_ok: bool,
     ) -> Result<Option<Answer>> {
-        let sent = match &method {
-            Method::Post(b) => Some(*b),
-            _ => None,
-        };
+        let sent = method.body();
         let r = self.call(op, what, path, query, method)?;
         if r.ok() {
             Ok(Some(r.body))

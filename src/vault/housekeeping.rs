@@ -58,14 +58,7 @@ fn purge_rows(
         )));
     }
     // Every head against the manifest before anything changes.
-    let all = store::all_latest(conn)?;
-    let before = Manifest::compute(
-        keys,
-        vault_id,
-        all.iter().map(|(r, head, _)| (r.lookup.as_slice(), head)),
-    );
-    let stored = Manifest::load(conn, keys, vault_id, floor)?;
-    stored.check_all(&before, store::count(conn, "secrets")?)?;
+    let (stored, all) = manifest::load_checked_heads(conn, keys, vault_id, floor)?;
     let (_, head, sealed) = all.iter().find(|(r, _, _)| r.id == row.id).ok_or_else(|| {
         Error::Integrity(format!(
             "{address}: its head is missing; nothing was purged"

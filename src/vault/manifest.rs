@@ -308,6 +308,29 @@ impl Manifest {
     }
 }
 
+/// Every secret's row, head and newest sealed version (`store::all_latest`), after checking every
+/// head against the authenticated manifest (not older than `floor`): a deleted secret or a
+/// rolled-back head fails here, naming what is wrong, instead of silently leaving a name out.
+/// Returns the manifest too, for a caller that goes on to change the heads.
+#[allow(clippy::type_complexity)]
+pub fn load_checked_heads(
+    conn: &Connection,
+    keys: &Subkeys,
+    vault_id: &[u8],
+    floor: u64,
+) -> Result<(Manifest, Vec<(store::SecretRow, HeadRow, Option<Vec<u8>>)>)> {
+    let manifest = Manifest::load(conn, keys, vault_id, floor)?;
+    let rows = store::all_latest(conn)?;
+    let computed = Manifest::compute(
+        keys,
+        vault_id,
+        rows.iter()
+            .map(|(row, head, _)| (row.lookup.as_slice(), head)),
+    );
+    manifest.check_all(&computed, store::count(conn, "secrets")?)?;
+    Ok((manifest, rows))
+}
+
 /// Build heads and a manifest from the rows as they are (the format-4 upgrade of an older vault,
 /// whose newest versions were never authenticated): each secret's highest version becomes its head.
 pub fn rebuild(conn: &Connection, keys: &Subkeys, vault_id: &[u8]) -> Result<()> {
