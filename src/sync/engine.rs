@@ -14,7 +14,7 @@ use super::plan::{self, Action, Direction, Item, Mark, Operation, Preferences};
 use super::state::{Ledger, Record};
 use super::{Applied, Changes, Progress, Provider, RemoteMeta, RemoteValue, Target, Upsert};
 use crate::error::Result;
-use crate::scope::Name;
+use crate::scope::{Name, Scope};
 use crate::value::SecretValue;
 use crate::vault::Vault;
 
@@ -92,6 +92,8 @@ pub struct Outcome {
 /// The three sides, gathered.
 struct Snapshot {
     local: BTreeMap<Name, SecretValue>,
+    /// Local names read from an ancestor environment (`inherited = true`), with that ancestor.
+    inherited: BTreeMap<Name, Scope>,
     local_hash: BTreeMap<Name, [u8; 32]>,
     listing: BTreeMap<Name, RemoteMeta>,
     remote: BTreeMap<Name, RemoteValue>,
@@ -106,11 +108,21 @@ fn gather(
     ledger: &Ledger,
     opts: &SyncOptions,
 ) -> Result<Snapshot> {
-    let local: BTreeMap<Name, SecretValue> = vault
+    let mut local: BTreeMap<Name, SecretValue> = vault
         .values(&target.scope)?
         .into_iter()
         .map(|(a, v)| (a.name, v))
         .collect();
+    // The environment's own record wins; each ancestor fills in only the names still missing.
+    let mut inherited = BTreeMap::new();
+    for ancestor in &target.inherited {
+        for (a, v) in vault.values(ancestor)? {
+            if !local.contains_key(&a.name) {
+                inherited.insert(a.name.clone(), ancestor.clone());
+                local.insert(a.name, v);
+            }
+        }
+    }
     let local_hash: BTreeMap<Name, [u8; 32]> = local
         .iter()
         .map(|(n, v)| (n.clone(), ledger.value_hash(n, v)))
@@ -145,6 +157,7 @@ fn gather(
         .collect();
     Ok(Snapshot {
         local,
+        inherited,
         local_hash,
         listing,
         remote,
@@ -238,6 +251,7 @@ fn note_for(
         }
         Action::Delete => None,
         Action::OtherSideNewer | Action::NeedsPrune | Action::Conflict => Some(side_note(item, h)),
+        Action::Inherited => None,
     }
 }
 
@@ -264,6 +278,21 @@ fn decide_all(
         if action == Action::Delete && direction == Direction::Push && !managed {
             action = Action::NeedsPrune;
         }
+        let ancestor = s.inherited.get(&item.name);
+        let note = match ancestor {
+            // A pull never deletes an ancestor's record: that would change every environment that
+            // extends it. The ancestor's own target, or `rm` there, does.
+            Some(from) if action == Action::Delete && direction == Direction::Pull => {
+                action = Action::Inherited;
+                Some(format!(
+                    "deleted remotely, but inherited from {}: a pull never deletes an \
+                     ancestor's secret (`keep rm {}` does)",
+                    from.env(),
+                    from.address(item.name.clone())
+                ))
+            }
+            _ => note,
+        };
         if action == Action::Conflict {
             conflicts.push(item.name.to_string());
         }
@@ -388,7 +417,7 @@ pub fn push(
     outcome.deleted = applied.values().filter(|a| **a == Applied::Deleted).count();
     outcome.conflicts = conflicts;
     outcome.changes = changes;
-    audit_hook(vault, target, &outcome)?;
+    audit_hook(vault, target, &s.inherited, &outcome)?;
     Ok(outcome)
 }
 
@@ -452,13 +481,20 @@ pub fn pull(
         }
         refresh_base(&s, &ledger, w.conn())
     })?;
-    audit_hook(vault, target, &outcome)?;
+    // A pull writes the environment's own records, an inherited name's too (its own copy now).
+    audit_hook(vault, target, &BTreeMap::new(), &outcome)?;
     Ok(outcome)
 }
 
 /// The one place a completed push or pull is reported to the audit log: a push reads the values it
-/// sends (`read`), a pull writes the values it takes (`write`). A dry run moves nothing and logs nothing.
-fn audit_hook(vault: &mut Vault, target: &Target, outcome: &Outcome) -> Result<()> {
+/// sends (`read`; an inherited one under its ancestor's address), a pull writes the values it takes
+/// (`write`). A dry run moves nothing and logs nothing.
+fn audit_hook(
+    vault: &mut Vault,
+    target: &Target,
+    inherited: &BTreeMap<Name, Scope>,
+    outcome: &Outcome,
+) -> Result<()> {
     if outcome.dry_run {
         return Ok(());
     }
@@ -467,7 +503,7 @@ fn audit_hook(vault: &mut Vault, target: &Target, outcome: &Outcome) -> Result<(
         .iter()
         .filter(|c| matches!(c.action, Some(Action::Write) | Some(Action::Delete)))
         .filter_map(|c| Name::new(&c.name).ok())
-        .map(|n| target.scope.address(n))
+        .map(|n| target.owner_of(&n, inherited).address(n.clone()))
         .collect();
     let action = match outcome.operation {
         Operation::Pull => crate::audit::Action::Write,
@@ -535,6 +571,46 @@ mod tests {
         let json = serde_json::to_value(&o).unwrap();
         assert_eq!(json["operation"], "diff");
         assert_eq!(json["changes"][0]["mark"], "+");
+    }
+
+    /// `inherited = true`: the ancestor's names fill in what the environment lacks, its own record
+    /// wins, and a pull never deletes the ancestor's record.
+    #[test]
+    fn an_inherited_target_pushes_the_ancestors_names_and_a_pull_leaves_them() {
+        let (_d, mut vault, mut t) = vault_and_target();
+        let base = t.scope.with_env("base").unwrap();
+        t.inherited = vec![base.clone()];
+        let mut at_base = t.clone();
+        at_base.scope = base.clone();
+        set(&mut vault, &at_base, "SHARED", "from-base");
+        set(&mut vault, &at_base, "BOTH", "base-value");
+        set(&mut vault, &t, "BOTH", "own-value");
+        let mut remote = Memory::default();
+        push(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(remote.get("SHARED").as_deref(), Some("from-base"));
+        assert_eq!(remote.get("BOTH").as_deref(), Some("own-value"));
+        remote.entries.remove(&name("SHARED"));
+        let prune = SyncOptions {
+            prune: true,
+            ..opts()
+        };
+        let o = pull(&mut vault, &t, &mut remote, &prune).unwrap();
+        assert_eq!(o.changes[0].action, Some(Action::Inherited));
+        assert!(o.changes[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("inherited from base"));
+        assert_eq!(o.deleted, 0);
+        assert_eq!(
+            local(&mut vault, &at_base, "SHARED").as_deref(),
+            Some("from-base")
+        );
+        assert_eq!(local(&mut vault, &t, "SHARED"), None);
+        // Without the option the ancestor is invisible: a push would prune nothing of it either.
+        t.inherited.clear();
+        let o = diff(&mut vault, &t, &mut remote, &opts()).unwrap();
+        assert_eq!(o.compared, 1, "only BOTH is the environment's own");
     }
 
     #[test]

@@ -166,6 +166,8 @@ pub enum Action {
     NeedsPrune,
     /// Nothing: unresolved conflict.
     Conflict,
+    /// Nothing: a pull found an inherited name deleted remotely; the ancestor's record stays.
+    Inherited,
 }
 
 /// The direction of a sync.

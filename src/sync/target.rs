@@ -13,6 +13,7 @@
 //! env = "dev"
 //! mount = "secret"
 //! path = "billing/dev"       # bundle (default for vault): one KV entry, every name a field
+//! inherited = true           # also the secrets dev inherits through `extends` [default: false]
 //! ```
 //!
 //! The table says only *where*; credentials and endpoints come from each provider's own environment
@@ -25,7 +26,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::scope::Scope;
+use crate::scope::{Name, Scope};
 
 /// Kubernetes object names: lowercase RFC 1123 subdomains.
 fn is_dns_subdomain(s: &str) -> bool {
@@ -50,6 +51,8 @@ pub struct TargetConfig {
     pub concurrency: Option<usize>,
     /// Per-request timeout, e.g. "10s" [default: 30s].
     pub timeout: Option<String>,
+    /// Also sync the secrets `env` inherits through `extends` [default: false].
+    pub inherited: Option<bool>,
     /// `provider = "..."` and that provider's keys.
     pub provider: ProviderConfig,
 }
@@ -60,6 +63,7 @@ struct Shared {
     env: Option<String>,
     concurrency: Option<usize>,
     timeout: Option<String>,
+    inherited: Option<bool>,
     #[serde(flatten)]
     rest: toml::Table,
 }
@@ -106,6 +110,7 @@ impl<'de> Deserialize<'de> for TargetConfig {
             env: shared.env,
             concurrency: shared.concurrency,
             timeout: shared.timeout,
+            inherited: shared.inherited,
             provider,
         })
     }
@@ -241,6 +246,11 @@ pub struct Target {
     pub name: String,
     pub provider: ProviderKind,
     pub scope: Scope,
+    /// With `inherited = true`: the environments `scope` extends, nearest first, whose secrets are
+    /// synced too where `scope` has no record of its own. Empty by default: an inherited secret
+    /// belongs to its ancestor, which has its own target, and pushing it with every child would make
+    /// each child's remote a copy that drifts from the ancestor's.
+    pub inherited: Vec<Scope>,
     pub location: Location,
     pub region: Option<String>,
     pub mount: String,
@@ -273,7 +283,24 @@ impl Target {
                 }
             ))
         })?;
-        Target::from_config(name, table, default_scope)
+        let mut target = Target::from_config(name, table, default_scope)?;
+        if table.inherited == Some(true) {
+            target.inherited = crate::env::layers::chain(config, &target.scope)?
+                .into_iter()
+                .skip(1)
+                .collect();
+        }
+        Ok(target)
+    }
+
+    /// The environment whose record of `name` this target syncs: its own scope unless `name` was
+    /// found only in an ancestor (`inherited` gives the ancestors that hold which name).
+    pub fn owner_of<'a>(
+        &'a self,
+        name: &Name,
+        inherited: &'a std::collections::BTreeMap<Name, Scope>,
+    ) -> &'a Scope {
+        inherited.get(name).unwrap_or(&self.scope)
     }
 
     /// Validate one table.
@@ -298,6 +325,7 @@ impl Target {
             name: name.to_string(),
             provider: t.provider.kind(),
             scope,
+            inherited: Vec::new(),
             location: Location::Bundle {
                 path: String::new(),
             },
@@ -505,6 +533,25 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn inherited_names_the_ancestors_nearest_first_and_is_off_by_default() {
+        let c = Config::parse(
+            "project = \"billing\"\n[env.prod]\nextends = \"staging\"\n\
+             [env.staging]\nextends = \"shared\"\n\
+             [sync.all]\nprovider = \"aws\"\nenv = \"prod\"\ninherited = true\n\
+             [sync.own]\nprovider = \"aws\"\nenv = \"prod\"\n",
+        )
+        .unwrap();
+        let all = Target::resolve(Some(&c), "all", &scope()).unwrap();
+        let envs: Vec<&str> = all.inherited.iter().map(Scope::env).collect();
+        assert_eq!(envs, ["staging", "shared"]);
+        assert!(Target::resolve(Some(&c), "own", &scope())
+            .unwrap()
+            .inherited
+            .is_empty());
+        assert!(Config::parse("[sync.x]\nprovider = \"aws\"\ninherited = \"yes\"\n").is_err());
     }
 
     #[test]

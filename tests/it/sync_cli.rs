@@ -358,3 +358,98 @@ fn prefer_can_name_single_secrets() {
         assert_eq!(code(&out), 2, "{bad:?}: {}", stderr(&out));
     }
 }
+
+/// `inherited = true` (issue 19). `prod` extends `shared`: a default target of prod pushes prod's own
+/// records only; one with `inherited = true` pushes shared's too, prod's own record winning a name
+/// both hold, and its audit entry names the record each value was read from. A pull never touches
+/// the ancestor: a remote change to an inherited name becomes prod's own version, and a remote
+/// deletion of one leaves shared's record alone (exit 0, a note naming shared).
+#[test]
+fn an_inherited_target_syncs_the_ancestors_secrets_and_a_pull_never_changes_them() {
+    let bao = Bao::start();
+    let p = bao.provider_toml();
+    let tv = with_toml(&format!(
+        "project = \"app\"\n[env.prod]\nextends = \"shared\"\n\
+         [sync.own]\nenv = \"prod\"\n{p}layout = \"bundle\"\npath = \"app/own\"\n\
+         [sync.all]\nenv = \"prod\"\ninherited = true\n{p}layout = \"bundle\"\npath = \"app/all\"\n"
+    ));
+    tv.set("keep://app/shared/DB_URL", "shared-db");
+    tv.set("keep://app/shared/SHARED_ONLY", "from-shared");
+    tv.set("keep://app/shared/GONE", "g");
+    tv.set("keep://app/prod/DB_URL", "prod-db");
+    tv.set("keep://app/prod/API_KEY", "prod-key");
+    let run = |args: &[&str]| tv.keep(args).envs(bao.env()).output().unwrap();
+    let (own, all) = (Loc::Bundle("app/own".into()), Loc::Bundle("app/all".into()));
+
+    let out = run(&["push", "own"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let remote = bao.read("app/own").expect("the own bundle");
+    assert_eq!(
+        remote,
+        serde_json::json!({"API_KEY": "prod-key", "DB_URL": "prod-db"}),
+        "the default pushes prod's own records only"
+    );
+
+    let out = run(&["push", "all"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(bao.remote_get(&all, "DB_URL").as_deref(), Some("prod-db"));
+    assert_eq!(bao.remote_get(&all, "API_KEY").as_deref(), Some("prod-key"));
+    assert_eq!(
+        bao.remote_get(&all, "SHARED_ONLY").as_deref(),
+        Some("from-shared")
+    );
+    assert_eq!(bao.remote_get(&all, "GONE").as_deref(), Some("g"));
+    let audit = tv.run(&["audit", "--json"]);
+    let pushed: Vec<String> = serde_json::from_slice::<serde_json::Value>(&audit.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["command"] == "push" && e["action"] == "read")
+        .map(|e| e["secret"].as_str().unwrap().to_string())
+        .collect();
+    for read in [
+        "keep://app/prod/DB_URL",
+        "keep://app/prod/API_KEY",
+        "keep://app/shared/SHARED_ONLY",
+        "keep://app/shared/GONE",
+    ] {
+        assert!(pushed.contains(&read.to_string()), "{read} in {pushed:?}");
+    }
+    assert!(
+        !pushed.contains(&"keep://app/shared/DB_URL".to_string()),
+        "prod's own DB_URL was pushed, not shared's: {pushed:?}"
+    );
+
+    // A teammate changes an inherited name and deletes another.
+    bao.remote_set(&all, "SHARED_ONLY", "changed-remotely");
+    let mut fields = bao.read("app/all").unwrap();
+    fields.as_object_mut().unwrap().remove("GONE");
+    bao.write("app/all", fields);
+    let out = run(&["pull", "all", "--prune"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        said.contains("inherited from shared"),
+        "the deletion left alone is explained: {said}"
+    );
+    let get = |a: &str| stdout(&tv.run(&["get", a])).trim_end().to_string();
+    assert_eq!(get("keep://app/prod/SHARED_ONLY"), "changed-remotely");
+    assert_eq!(get("keep://app/shared/SHARED_ONLY"), "from-shared");
+    assert_eq!(get("keep://app/shared/GONE"), "g");
+    let out = tv.run(&["--env", "prod", "get", "GONE"]);
+    assert_ne!(code(&out), 0, "prod never had its own GONE");
+
+    // The default target sees prod's records only: SHARED_ONLY is prod's own now, GONE never was.
+    let out = run(&["diff", "own"]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        line_of(&out, "SHARED_ONLY").starts_with('+'),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(stdout(&out).lines().count(), 1, "{}", stdout(&out));
+    assert_eq!(bao.remote_get(&own, "SHARED_ONLY"), None);
+    let out = tv.run(&["audit", "verify"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

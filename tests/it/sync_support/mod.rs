@@ -283,7 +283,7 @@ impl Bao {
         }
     }
 
-    fn read(&self, rel: &str) -> Option<Value> {
+    pub fn read(&self, rel: &str) -> Option<Value> {
         let (status, body) = self.api("GET", &self.data_path(rel), None);
         if status != 200 {
             return None;
@@ -295,7 +295,7 @@ impl Bao {
         })
     }
 
-    fn write(&self, rel: &str, fields: Value) {
+    pub fn write(&self, rel: &str, fields: Value) {
         let body = if self.v2() {
             json!({ "data": fields })
         } else {
