@@ -117,9 +117,9 @@ fn gather(
     let mut inherited = BTreeMap::new();
     for ancestor in &target.inherited {
         for (a, v) in vault.values(ancestor)? {
-            if !local.contains_key(&a.name) {
-                inherited.insert(a.name.clone(), ancestor.clone());
-                local.insert(a.name, v);
+            if let std::collections::btree_map::Entry::Vacant(e) = local.entry(a.name) {
+                inherited.insert(e.key().clone(), ancestor.clone());
+                e.insert(v);
             }
         }
     }
