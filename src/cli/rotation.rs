@@ -8,6 +8,7 @@ use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::rotate::{
     self, engine, meta, AfterPromotion, Generator, Outcome, PlanItem, Policy, Rotation, Selection,
+    Status,
 };
 use crate::scope::Address;
 use crate::sync::linked::PushLinkedTargets;
@@ -138,7 +139,7 @@ fn no_pending(ctx: &Context, address: &Address, e: Error) -> Error {
 
 fn report(ctx: &Context, address: &Address, o: &Outcome) {
     match o.status {
-        "rotated" => {
+        Status::Rotated => {
             output::note(&format!(
                 "Rotated {} to version {} ({}){}.",
                 o.address,
@@ -154,14 +155,14 @@ fn report(ctx: &Context, address: &Address, o: &Outcome) {
                 output::note(&format!("Public part ({}): {}", p.kind, p.text));
             }
         }
-        "conflict" => output::warn(&format!(
+        Status::Conflict => output::warn(&format!(
             "{}: {}: nothing was overwritten (`keep rotate {} --show-pending` shows the new value, \
              `--retry` runs the hooks again against the current value, `--discard` drops it)",
             o.address,
             o.reason.as_deref().unwrap_or("conflict"),
             o.address.rsplit('/').next().unwrap_or_default(),
         )),
-        _ => output::warn(&format!(
+        Status::HookFailed => output::warn(&format!(
             "{}: hook `{}` {}; the old value stays current and the new one is pending \
              ({}, `--retry` once fixed, or `--discard`)",
             o.address,

@@ -67,13 +67,35 @@ pub struct Rotation<'a> {
     pub after: &'a mut dyn AfterPromotion,
 }
 
+/// How one rotation ended; serialised as `rotated`, `hook-failed` or `conflict`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The new value is current; every hook succeeded.
+    Rotated,
+    /// A hook failed: the old value stays current, the new one pending.
+    HookFailed,
+    /// The value changed while the hooks ran: that value stays current, the new one pending.
+    Conflict,
+}
+
+impl Status {
+    /// The outcome word of the `rotate` audit entry.
+    fn audit_outcome(self) -> &'static str {
+        match self {
+            Status::Rotated => audit::OK,
+            Status::HookFailed => "hook_failed",
+            Status::Conflict => "conflict",
+        }
+    }
+}
+
 /// How one rotation ended.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     pub address: String,
     pub generator: String,
-    /// `rotated`, `hook-failed` or `conflict`.
-    pub status: &'static str,
+    pub status: Status,
     /// The new current version, when promoted.
     pub version: Option<u32>,
     pub hooks: Vec<String>,
@@ -85,15 +107,15 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        self.status == "rotated"
+        self.status == Status::Rotated
     }
 
     /// The exit code of `keep rotate` for this outcome.
     pub fn exit_code(&self) -> i32 {
         match self.status {
-            "rotated" => 0,
-            "conflict" => EXIT_CONFLICT,
-            _ => EXIT_HOOK_FAILED,
+            Status::Rotated => 0,
+            Status::Conflict => EXIT_CONFLICT,
+            Status::HookFailed => EXIT_HOOK_FAILED,
         }
     }
 }
@@ -174,7 +196,7 @@ impl Rotation<'_> {
         let mut outcome = Outcome {
             address: address.to_string(),
             generator: pending.generator.clone(),
-            status: "rotated",
+            status: Status::Rotated,
             version: None,
             hooks: hooks.clone(),
             failed_hook: None,
@@ -191,7 +213,7 @@ impl Rotation<'_> {
             pending.failed_hook = Some(hook.clone());
             let row = meta::seal_pending(vault, address, &pending);
             vault.store().write(|tx| meta::put_pending(tx, &row))?;
-            outcome.status = "hook-failed";
+            outcome.status = Status::HookFailed;
             outcome.failed_hook = Some(hook);
             outcome.reason = Some(reason);
             return Ok(outcome);
@@ -217,7 +239,7 @@ impl Rotation<'_> {
             Ok(Some(v))
         })?;
         let Some(version) = promoted else {
-            outcome.status = "conflict";
+            outcome.status = Status::Conflict;
             outcome.reason = Some(
                 "the value changed while the rotation ran (a concurrent `keep set`?); that value \
                  stays current and the new one pending"
@@ -244,9 +266,7 @@ impl Rotation<'_> {
 /// Record a rotation's outcome (`ok`, `hook_failed`, or the error kind) and pass the result on.
 fn audited(vault: &mut Vault, address: &Address, result: Result<Outcome>) -> Result<Outcome> {
     let outcome = match &result {
-        Ok(o) if o.ok() => audit::OK.to_string(),
-        Ok(o) if o.status == "conflict" => "conflict".to_string(),
-        Ok(_) => "hook_failed".to_string(),
+        Ok(o) => o.status.audit_outcome().to_string(),
         Err(e) => e.kind().to_string(),
     };
     audit::record(

@@ -11,7 +11,7 @@ pub mod hooks;
 pub mod meta;
 pub mod status;
 
-pub use engine::{AfterPromotion, NoLinkedTargets, Outcome, Rotation, EXIT_HOOK_FAILED};
+pub use engine::{AfterPromotion, NoLinkedTargets, Outcome, Rotation, Status, EXIT_HOOK_FAILED};
 pub use generator::{Generated, Generator, PublicPart};
 pub use meta::Policy;
 pub use status::{plan, status, EffectivePolicy, PlanItem, SecretStatus, Selection};
