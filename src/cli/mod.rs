@@ -38,7 +38,12 @@ pub fn run() -> i32 {
             return code;
         }
     }
-    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let matches = cmd
+        .try_get_matches_from_mut(std::env::args_os())
+        .unwrap_or_else(|e| e.exit());
+    // The process ends soon after: freeing the whole command tree would only cost time.
+    std::mem::forget(cmd);
     // The audit log records the subcommand path only, never arguments (they hold secret names).
     crate::audit::context::set_command(&command_path(&matches));
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {

@@ -35,6 +35,29 @@ const WAL_CHECKPOINT_PAGES: u32 = 128;
 /// writes does not leave a large file behind for every later open to map.
 const WAL_LIMIT_BYTES: u64 = 1024 * 1024;
 
+/// A commit that leaves the WAL file larger than this (256 KiB, 64 pages) checkpoints it and truncates
+/// it to zero bytes.
+///
+/// The commit-time checkpoint above is not enough on its own. Each keep process is the vault's only
+/// connection, so SQLite rebuilds the WAL index from the WAL file at every open (it reads every frame
+/// since the last reset) and forgets on the way that those frames were already copied into the main
+/// file. SQLite resets a WAL only when a later write in the same connection finds it fully
+/// checkpointed. A command that writes once (every read writes one audit entry) never gets there, so
+/// the WAL grew by every read's pages forever, and every open re-read all of it (about 9 KB and 4
+/// system calls more per `get`: issue 17's drift).
+const WAL_TRUNCATE_BYTES: u64 = 256 * 1024;
+
+/// How long the truncating checkpoint waits for other processes' readers before leaving the work to
+/// a later commit. Short on purpose: a `get` must never wait seconds for another process.
+const TRUNCATE_WAIT: Duration = Duration::from_millis(50);
+
+/// The WAL file SQLite keeps beside the vault file `path`.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
 /// An open vault database.
 pub struct Store {
     conn: Connection,
@@ -144,7 +167,33 @@ impl Store {
         let out = f(&tx)?;
         tx.commit()
             .map_err(|e| Error::db("commit to the vault", e))?;
+        self.bound_wal();
         Ok(out)
+    }
+
+    /// After a commit, checkpoint the WAL into the main file and truncate it when it has grown past
+    /// [`WAL_TRUNCATE_BYTES`] (see there for why SQLite's own checkpoint does not suffice).
+    ///
+    /// The commit is already durable, so this changes no data and cannot lose any: a checkpoint
+    /// copies committed pages into the main file and fsyncs it (synchronous=FULL) before the WAL is
+    /// cut. It is best effort. If another process is reading or writing, the checkpoint gives up
+    /// after [`TRUNCATE_WAIT`] and a later commit does the work; an error here is not the command's
+    /// error.
+    fn bound_wal(&mut self) {
+        let wal = wal_path(&self.path);
+        let Ok(meta) = std::fs::symlink_metadata(&wal) else {
+            return;
+        };
+        if meta.len() <= WAL_TRUNCATE_BYTES {
+            return;
+        }
+        if self.conn.busy_timeout(TRUNCATE_WAIT).is_err() {
+            return;
+        }
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
     }
 
     /// Run `f` inside one read transaction, so that several queries see one consistent snapshot.
