@@ -11,20 +11,14 @@
 //! the head's count; a row copied from another vault was MAC'd under another key. What a chain cannot
 //! catch, a replayed older copy of the whole file (head included), is written down in SECURITY.md.
 
-use rusqlite::{params, Connection};
-
 use crate::crypto::keys::{hmac_parts, hmac_parts_verify};
 use crate::crypto::KEY_LEN;
 use crate::error::{Error, Result};
-use crate::store;
+use crate::store::{self, audit as rows_of, Connection};
 
 /// The `meta` key of the head.
 const HEAD_KEY: &str = "audit_head";
 const MAC_LEN: usize = 32;
-
-fn q<T>(what: &str, r: rusqlite::Result<T>) -> Result<T> {
-    r.map_err(|e| Error::db(what.to_string(), e))
-}
 
 /// The MAC of entry `seq`.
 pub fn entry_mac(
@@ -102,13 +96,6 @@ fn write_head(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8], head: &He
     store::set_meta(conn, HEAD_KEY, &raw)
 }
 
-fn any_rows(conn: &Connection) -> Result<bool> {
-    q(
-        "read the audit log",
-        conn.query_row("SELECT EXISTS (SELECT 1 FROM audit)", [], |r| r.get(0)),
-    )
-}
-
 /// Append `bodies` in order, inside the caller's write transaction. Returns the new count.
 ///
 /// An append never extends a chain whose head fails authentication: re-MACing a forged head would
@@ -123,7 +110,7 @@ pub fn append(
     let mut head =
         match read_head(conn, key, vault_id)? {
             HeadState::Valid(h) => h,
-            HeadState::Absent if !any_rows(conn)? => Head {
+            HeadState::Absent if !rows_of::any(conn)? => Head {
                 count: 0,
                 last: [0; MAC_LEN],
             },
@@ -134,17 +121,10 @@ pub fn append(
                     .into(),
             )),
         };
-    let mut stmt = q(
-        "append to the audit log",
-        conn.prepare_cached("INSERT INTO audit (seq, body, mac) VALUES (?1, ?2, ?3)"),
-    )?;
     for body in bodies {
         let seq = head.count + 1;
         let mac = entry_mac(key, vault_id, seq, &head.last, body);
-        q(
-            "append to the audit log",
-            stmt.execute(params![seq as i64, body, &mac[..]]),
-        )?;
+        rows_of::insert(conn, seq, body, &mac)?;
         head = Head {
             count: seq,
             last: mac,
@@ -177,10 +157,6 @@ pub fn rekey(
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut stmt = q(
-        "re-key the audit log",
-        conn.prepare_cached("UPDATE audit SET body = ?2, mac = ?3 WHERE seq = ?1"),
-    )?;
     let mut head = Head {
         count: 0,
         last: [0; MAC_LEN],
@@ -188,10 +164,7 @@ pub fn rekey(
     for row in &rows {
         let body = rebody(&row.body)?;
         let mac = entry_mac(new_key, vault_id, row.seq, &head.last, &body);
-        q(
-            "re-key the audit log",
-            stmt.execute(params![row.seq as i64, body, &mac[..]]),
-        )?;
+        rows_of::update(conn, row.seq, &body, &mac)?;
         head = Head {
             count: row.seq,
             last: mac,
@@ -202,67 +175,21 @@ pub fn rekey(
 }
 
 /// A stored row.
-pub struct Row {
-    pub seq: u64,
-    pub body: Vec<u8>,
-    pub mac: Vec<u8>,
-}
-
-/// A column's bytes whatever type an editor stored there, so a tampered row is reported as failing
-/// authentication instead of stopping verification with a type error.
-pub(crate) fn any_bytes(v: rusqlite::types::ValueRef<'_>) -> Vec<u8> {
-    use rusqlite::types::ValueRef;
-    match v {
-        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
-        ValueRef::Integer(i) => i.to_string().into_bytes(),
-        ValueRef::Real(f) => f.to_string().into_bytes(),
-        ValueRef::Null => Vec::new(),
-    }
-}
+pub use crate::store::audit::AuditRow as Row;
 
 /// The stored body of entry `seq`, if there is one.
 pub fn body_at(conn: &Connection, seq: u64) -> Result<Option<Vec<u8>>> {
-    use rusqlite::OptionalExtension;
-    q(
-        "read the audit log",
-        conn.query_row("SELECT body FROM audit WHERE seq = ?1", [seq as i64], |r| {
-            Ok(any_bytes(r.get_ref(0)?))
-        })
-        .optional(),
-    )
+    rows_of::body_at(conn, seq)
 }
 
 /// The body of the last entry, if the log has one.
 pub fn last_body(conn: &Connection) -> Result<Option<Vec<u8>>> {
-    use rusqlite::OptionalExtension;
-    q(
-        "read the audit log",
-        conn.query_row(
-            "SELECT body FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok(any_bytes(r.get_ref(0)?)),
-        )
-        .optional(),
-    )
+    rows_of::last_body(conn)
 }
 
 /// Every row, in position order.
 pub fn rows(conn: &Connection) -> Result<Vec<Row>> {
-    let mut stmt = q(
-        "read the audit log",
-        conn.prepare_cached("SELECT seq, body, mac FROM audit ORDER BY seq"),
-    )?;
-    let rows = q(
-        "read the audit log",
-        stmt.query_map([], |r| {
-            Ok(Row {
-                seq: r.get::<_, i64>(0)? as u64,
-                body: any_bytes(r.get_ref(1)?),
-                mac: any_bytes(r.get_ref(2)?),
-            })
-        }),
-    )?;
-    q("read the audit log", rows.collect())
+    rows_of::rows(conn)
 }
 
 /// The first problem `verify` found.
@@ -367,15 +294,7 @@ pub fn verify(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result
 mod tests {
     use super::*;
 
-    fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-             CREATE TABLE audit (seq INTEGER PRIMARY KEY, body BLOB NOT NULL, mac BLOB NOT NULL);",
-        )
-        .unwrap();
-        conn
-    }
+    use crate::store::scratch::{exec, memory as db};
 
     const K: [u8; 32] = [9; 32];
 
@@ -412,37 +331,34 @@ mod tests {
     #[test]
     fn each_tampering_is_caught_at_the_right_entry() {
         let conn = filled(5);
-        conn.execute("UPDATE audit SET body = 'x' WHERE seq = 3", [])
-            .unwrap();
+        exec(&conn, "UPDATE audit SET body = 'x' WHERE seq = 3");
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 3);
 
         let conn = filled(5);
-        conn.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+        exec(&conn, "DELETE FROM audit WHERE seq = 2");
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 2);
 
         let conn = filled(5);
-        conn.execute("DELETE FROM audit WHERE seq >= 4", [])
-            .unwrap();
+        exec(&conn, "DELETE FROM audit WHERE seq >= 4");
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 4);
 
         let conn = filled(5);
-        conn.execute_batch(
+        exec(
+            &conn,
             "UPDATE audit SET seq = 100 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3;
              UPDATE audit SET seq = 3 WHERE seq = 100;",
-        )
-        .unwrap();
+        );
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 2);
     }
 
     #[test]
     fn appending_over_a_forged_head_is_refused() {
         let conn = filled(3);
-        conn.execute("DELETE FROM audit WHERE seq = 3", []).unwrap();
-        conn.execute(
+        exec(&conn, "DELETE FROM audit WHERE seq = 3");
+        exec(
+            &conn,
             "UPDATE meta SET value = zeroblob(72) WHERE key = 'audit_head'",
-            [],
-        )
-        .unwrap();
+        );
         assert!(matches!(
             append(&conn, &K, b"v", &[b"x".to_vec()]),
             Err(Error::Integrity(_))

@@ -27,13 +27,13 @@ pub use entry::{Action, Body};
 
 use std::time::SystemTime;
 
-use rusqlite::Connection;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use crate::crypto::KEY_LEN;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::scope::Address;
+use crate::store::{Connection, Sync};
 use crate::vault::{Vault, Writer};
 
 /// The outcome string of a successful operation.
@@ -70,22 +70,16 @@ pub fn record(
     // inconsistent: rows and head commit together). Every other entry keeps FULL. SECURITY.md.
     let relaxed = action == Action::Read;
     if relaxed {
-        set_synchronous(store, "NORMAL")?;
+        store.set_synchronous(Sync::Normal)?;
         // Closing the last connection would otherwise checkpoint the WAL (two more fsyncs) at the
         // exit of every `keep get`. SQLite's automatic checkpoint (every 1000 WAL pages) still runs,
         // so the WAL stays bounded and the cost is spread over hundreds of reads.
-        store
-            .conn()
-            .set_db_config(
-                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-                true,
-            )
-            .map_err(|e| Error::db("configure the vault", e))?;
+        store.skip_checkpoint_on_close()?;
     }
     // The witness line follows the entry's durability: fsync'd unless the entry is relaxed.
     let result = store.write(|tx| append(tx, &key, &vault_id, &bodies, !relaxed));
     if relaxed {
-        set_synchronous(store, "FULL")?;
+        store.set_synchronous(Sync::Full)?;
     }
     result.map(committed)
 }
@@ -130,13 +124,6 @@ fn committed(pending: Option<witness::Pending>) {
     if let Some(p) = pending {
         p.committed();
     }
-}
-
-fn set_synchronous(store: &mut crate::store::Store, level: &str) -> Result<()> {
-    store
-        .conn()
-        .execute_batch(&format!("PRAGMA synchronous={level}"))
-        .map_err(|e| Error::db("configure the vault", e))
 }
 
 /// Record `result`'s outcome for `addresses`, then hand `result` back:
@@ -198,15 +185,7 @@ pub fn after_unlock(vault: &mut Vault) -> Result<()> {
 /// calls this itself, best effort, after opening with the automatic logging switched off.
 pub fn fold_and_log_unlock(vault: &mut Vault) -> Result<()> {
     let slot_opened = vault.opened_by().is_some();
-    let pending: bool = vault
-        .store()
-        .conn()
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM audit_unauthenticated)",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|e| Error::db("read failed unlocks", e))?;
+    let pending = failed::any(vault.store().conn())?;
     if !slot_opened && !pending {
         return Ok(());
     }

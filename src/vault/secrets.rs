@@ -4,15 +4,13 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use rusqlite::Connection;
-
 use super::manifest::{self, Manifest};
 use super::record::{self, Kind, Version};
 use super::Vault;
 use crate::crypto::Subkeys;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Scope};
-use crate::store::{self, bucket_of, HeadRow, SecretRow, VersionRow};
+use crate::store::{self, bucket_of, Connection, HeadRow, SecretRow, VersionRow};
 use crate::value::SecretValue;
 
 /// A secret as listed by `ls`.
@@ -399,8 +397,9 @@ impl Writer<'_> {
         self.ctx.get(address)
     }
 
-    /// The raw connection of this transaction, for modules that keep their own tables.
-    pub fn conn(&self) -> &Connection {
+    /// The raw connection of this transaction, for this crate's modules that keep their own tables
+    /// (never part of the library's API).
+    pub(crate) fn conn(&self) -> &Connection {
         self.ctx.conn
     }
 
