@@ -6,11 +6,16 @@
 //! head   = count | mac_count | HMAC(audit_key, "keep/v1/audit-head" | vault_id | count | mac_count)
 //! ```
 //!
+//! A compacted log (`keep audit compact`) starts after its checkpoint (`checkpoint.rs`): entry
+//! `last + 1` links to the checkpoint's copy of `mac_last`, the rest of the chain is unchanged.
+//!
 //! (Every field is length-prefixed by `hmac_parts`.) Editing a body breaks its MAC; deleting or moving
 //! an entry breaks the position and the next entry's link; cutting entries off the end disagrees with
 //! the head's count; a row copied from another vault was MAC'd under another key. What a chain cannot
 //! catch, a replayed older copy of the whole file (head included), is written down in SECURITY.md.
 
+use super::checkpoint::{self, Checkpoint, State as CheckpointState};
+use super::entry::{Action, Body};
 use crate::crypto::keys::{hmac_parts, hmac_parts_verify};
 use crate::crypto::KEY_LEN;
 use crate::error::{Error, Result};
@@ -157,9 +162,18 @@ pub fn rekey(
     if rows.is_empty() {
         return Ok(0);
     }
+    // A compacted chain continues from its checkpoint, whose link stays as it is (the entries that
+    // made it are gone); the checkpoint itself is MAC'd again under the new key.
+    let compacted = match checkpoint::read(conn, old_key, vault_id)? {
+        CheckpointState::Valid(c) => Some(c),
+        _ => None,
+    };
     let mut head = Head {
-        count: 0,
-        last: [0; MAC_LEN],
+        count: compacted.as_ref().map_or(0, |c| c.last),
+        last: compacted
+            .as_ref()
+            .and_then(Checkpoint::link)
+            .unwrap_or([0; MAC_LEN]),
     };
     for row in &rows {
         let body = rebody(&row.body)?;
@@ -171,6 +185,9 @@ pub fn rekey(
         };
     }
     write_head(conn, new_key, vault_id, &head)?;
+    if let Some(c) = &compacted {
+        checkpoint::write(conn, new_key, vault_id, c)?;
+    }
     Ok(head.count)
 }
 
@@ -207,10 +224,14 @@ pub struct Verdict {
     pub entries: u64,
     /// Entries the authenticated head records, when it is readable.
     pub head_count: Option<u64>,
+    /// The checkpoint of a compaction, when the log was compacted and the checkpoint authenticates:
+    /// entries 1 to its `last` were removed and the walk started after them.
+    pub compacted: Option<Checkpoint>,
     pub problem: Option<Problem>,
 }
 
-/// Walk the chain from the first entry and check the head. Stops at the first problem.
+/// Walk the chain from its first entry (entry 1, or the one after a compaction's checkpoint) and
+/// check the head and the checkpoint. Stops at the first problem.
 pub fn verify(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result<Verdict> {
     let rows = rows(conn)?;
     let entries = rows.len() as u64;
@@ -219,14 +240,41 @@ pub fn verify(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result
         HeadState::Valid(h) => Some(h.count),
         _ => None,
     };
+    let checkpoint = checkpoint::read(conn, key, vault_id)?;
     let verdict = |problem: Option<Problem>| Verdict {
         entries,
         head_count,
+        compacted: match &checkpoint {
+            CheckpointState::Valid(c) => Some(c.clone()),
+            _ => None,
+        },
         problem,
     };
-    let mut prev = [0u8; MAC_LEN].to_vec();
+    let (start, mut prev) = match &checkpoint {
+        CheckpointState::Absent => (1, [0u8; MAC_LEN].to_vec()),
+        CheckpointState::Valid(c) => (c.last + 1, c.link().unwrap_or_default().to_vec()),
+        CheckpointState::Invalid => {
+            return Ok(verdict(Some(Problem {
+                seq: rows.first().map_or(1, |r| r.seq),
+                what: "the audit log's checkpoint (left by `keep audit compact`) fails \
+                       authentication: it was edited, forged, or copied from another vault"
+                    .into(),
+            })))
+        }
+    };
     for (i, row) in rows.iter().enumerate() {
-        let expected = i as u64 + 1;
+        let expected = start + i as u64;
+        if row.seq < start {
+            return Ok(verdict(Some(Problem {
+                seq: row.seq,
+                what: format!(
+                    "entry #{} is in the log, but the checkpoint says entries 1 to #{} were \
+                     compacted: an older copy of the compacted entries was put back",
+                    row.seq,
+                    start - 1
+                ),
+            })));
+        }
         if row.seq != expected {
             return Ok(verdict(Some(Problem {
                 seq: expected,
@@ -258,36 +306,83 @@ pub fn verify(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result
         }
         prev.clone_from(&row.mac);
     }
+    // The last position the log reaches.
+    let last = start - 1 + entries;
     let problem = match head {
-        HeadState::Absent if entries == 0 => None,
+        HeadState::Absent if last == 0 => None,
         HeadState::Absent => Some(Problem {
-            seq: entries + 1,
+            seq: last + 1,
             what: "the audit log's head is missing: it was deleted".into(),
         }),
         HeadState::Invalid => Some(Problem {
-            seq: entries + 1,
+            seq: last + 1,
             what: "the audit log's head fails authentication: it was edited".into(),
         }),
-        HeadState::Valid(h) if h.count > entries => Some(Problem {
-            seq: entries + 1,
+        HeadState::Valid(h) if h.count > last => Some(Problem {
+            seq: last + 1,
             what: format!(
-                "the log ends after entry #{entries} but its head records {} entries: the last {} \
+                "the log ends after entry #{last} but its head records {} entries: the last {} \
                  were cut off",
                 h.count,
-                h.count - entries
+                h.count - last
             ),
         }),
-        HeadState::Valid(h) if h.count < entries || h.last[..] != prev[..] => Some(Problem {
+        HeadState::Valid(h) if h.count < last || h.last[..] != prev[..] => Some(Problem {
             seq: h.count + 1,
             what: format!(
-                "the head records {} entries but the log holds {entries}: entries were added or \
+                "the head records {} entries but the log runs to #{last}: entries were added or \
                  replaced behind keep's back",
                 h.count
             ),
         }),
-        HeadState::Valid(_) => None,
+        HeadState::Valid(_) => compaction_problem(&rows, &checkpoint),
     };
     Ok(verdict(problem))
+}
+
+/// The newest `audit-compact` entry must name the checkpoint, and a log with one must have a
+/// checkpoint: otherwise an older checkpoint was put back (with the entries compacted since), or the
+/// checkpoint was deleted (and the compacted entries put back). The entries' bodies are authenticated
+/// by the walk before this runs.
+fn compaction_problem(rows: &[Row], checkpoint: &CheckpointState) -> Option<Problem> {
+    let newest = rows.iter().rev().find_map(|r| {
+        // Only bodies that can be a compaction's are parsed (a verify of 10,000 entries stays fast).
+        memchr::memmem::find(&r.body, b"\"compacted\"")?;
+        let b = Body::decode(&r.body).filter(|b| b.action == Action::AuditCompact)?;
+        Some((r.seq, b.id?, b.compacted?))
+    });
+    match (checkpoint, newest) {
+        (CheckpointState::Absent, None) | (CheckpointState::Invalid, _) => None,
+        (CheckpointState::Absent, Some((seq, _, c))) => Some(Problem {
+            seq: 1,
+            what: format!(
+                "entry #{seq} records a compaction of entries up to #{}, but the log has no \
+                 checkpoint: it was deleted (and the compacted entries put back)",
+                c.through
+            ),
+        }),
+        (CheckpointState::Valid(cp), Some((_, id, c)))
+            if id == cp.entry && c.through == cp.last =>
+        {
+            None
+        }
+        (CheckpointState::Valid(cp), Some((seq, _, c))) => Some(Problem {
+            seq: cp.last + 1,
+            what: format!(
+                "the checkpoint says entries 1 to #{} were compacted, but the newest compaction \
+                 (entry #{seq}) removed entries up to #{}: an older checkpoint was put back",
+                cp.last, c.through
+            ),
+        }),
+        (CheckpointState::Valid(cp), None) => Some(Problem {
+            seq: cp.last + 1,
+            what: format!(
+                "the checkpoint says entries 1 to #{} were compacted, but the log holds no \
+                 compaction entry: the checkpoint does not belong to this log",
+                cp.last
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]

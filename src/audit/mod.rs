@@ -15,6 +15,8 @@
 
 pub mod addresses;
 pub mod chain;
+pub mod checkpoint;
+pub mod compact;
 pub mod context;
 pub mod entry;
 pub mod failed;
@@ -219,14 +221,41 @@ pub fn verify(vault: &mut Vault) -> Result<Verdict> {
 }
 
 /// Compare the chain with its witness outside the file (`keep audit verify`, after [`verify`]).
+/// The witness is never compacted: a checkpoint that authenticates explains its lines for the
+/// entries the compaction removed.
 pub fn verify_witness(vault: &mut Vault) -> Result<witness::Report> {
     let vault_id = vault.id().to_vec();
-    let rows = vault.store().read(|tx| chain::rows(tx))?;
-    let ids: Vec<Option<String>> = rows
-        .iter()
+    let key = audit_key(vault);
+    let (rows, compacted) = vault.store().read(|tx| {
+        let c = match checkpoint::read(tx, &key, &vault_id)? {
+            checkpoint::State::Valid(c) => Some(c),
+            _ => None,
+        };
+        Ok((chain::rows(tx)?, c))
+    })?;
+    let ids = ids_after(&rows, compacted.as_ref());
+    witness::compare(&vault_id, &ids, &witness_view(compacted.as_ref()))
+}
+
+/// The entry ids of the rows after a compaction's checkpoint (all rows when there is none), in
+/// position order: what the witness is compared with.
+fn ids_after(
+    rows: &[chain::Row],
+    compacted: Option<&checkpoint::Checkpoint>,
+) -> Vec<Option<String>> {
+    let through = compacted.map_or(0, |c| c.last);
+    rows.iter()
+        .filter(|r| r.seq > through)
         .map(|r| Body::decode(&r.body).and_then(|b| b.id))
-        .collect();
-    witness::compare(&vault_id, &ids)
+        .collect()
+}
+
+/// What the witness comparison needs of a checkpoint.
+fn witness_view(compacted: Option<&checkpoint::Checkpoint>) -> witness::Compacted {
+    compacted.map_or_else(witness::Compacted::default, |c| witness::Compacted {
+        through: c.last,
+        last_id: c.last_id.clone(),
+    })
 }
 
 /// One entry as listed, per secret: an entry naming N secrets lists as N records sharing `seq` and
