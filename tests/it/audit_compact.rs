@@ -69,12 +69,25 @@ fn set_checkpoint(tv: &TestVault, value: Option<&[u8]>) {
 }
 
 fn verify_json(tv: &TestVault, extra: &[&str]) -> (i32, serde_json::Value) {
-    let mut args = vec!["audit", "verify", "--json"];
-    args.extend_from_slice(extra);
-    let out = tv.run(&args);
-    let doc = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
-    (code(&out), doc)
+    tv.audit_verify_json(extra)
+}
+
+/// The chain alone (`audit verify --no-witness`) reports tampering whose description contains `says`.
+fn tampered(tv: &TestVault, says: &str) {
+    let (c, doc) = verify_json(tv, &["--no-witness"]);
+    assert_eq!(c, 1, "{doc}");
+    let what = doc["first_bad"]["what"].as_str().unwrap();
+    assert!(what.contains(says), "{doc}");
+}
+
+/// The chain alone reports tampering at entry `seq`.
+fn tampered_at(tv: &TestVault, seq: i64) {
+    let (c, doc) = verify_json(tv, &["--no-witness"]);
+    assert_eq!(
+        (c, &doc["first_bad"]["seq"]),
+        (1, &serde_json::json!(seq)),
+        "{doc}"
+    );
 }
 
 /// A time between the commands so far and the ones after (entry times are in milliseconds).
@@ -90,6 +103,18 @@ fn compact(tv: &TestVault, before: &str) -> (i32, serde_json::Value, String) {
     let text = format!("{}{}", stdout(&out), stderr(&out));
     let doc = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (code(&out), doc, text)
+}
+
+/// `keep audit compact --before ARGS...` exits 0 saying `says`, and the log is still `all`, with no
+/// checkpoint.
+fn changes_nothing(tv: &TestVault, args: &[&str], says: &str, all: &[i64]) {
+    let mut cmd = vec!["audit", "compact", "--before"];
+    cmd.extend_from_slice(args);
+    let out = tv.run(&cmd);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains(says), "{}", stdout(&out));
+    assert_eq!(seqs(tv), all);
+    assert!(checkpoint(tv).is_none());
 }
 
 /// A vault with some history, a cutoff after it, and more history after the cutoff.
@@ -117,15 +142,12 @@ fn compaction_removes_the_old_prefix_and_the_rest_still_verifies_with_the_witnes
     let (tv, t) = history();
     let all = seqs(&tv);
     // A dry run says what would go and changes nothing.
-    let out = tv.run(&["audit", "compact", "--before", &t, "--dry-run"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("would compact entries #1 to #"),
-        "{}",
-        stdout(&out)
+    changes_nothing(
+        &tv,
+        &[&t, "--dry-run"],
+        "would compact entries #1 to #",
+        &all,
     );
-    assert_eq!(seqs(&tv), all);
-    assert!(checkpoint(&tv).is_none());
 
     let (c, doc, text) = compact(&tv, &t);
     assert_eq!(
@@ -181,9 +203,7 @@ fn deleting_more_rows_after_a_compaction_is_detected() {
     db(&tv)
         .execute("DELETE FROM audit WHERE seq = ?1", [k + 1])
         .unwrap();
-    let (c, doc) = verify_json(&tv, &["--no-witness"]);
-    assert_eq!(c, 1, "{doc}");
-    assert_eq!(doc["first_bad"]["seq"], k + 1, "{doc}");
+    tampered_at(&tv, k + 1);
 }
 
 #[test]
@@ -192,12 +212,7 @@ fn deleting_or_editing_the_checkpoint_is_detected() {
     let k = compacted(&tv, &t);
     let good = checkpoint(&tv).unwrap();
     set_checkpoint(&tv, None);
-    let (c, doc) = verify_json(&tv, &["--no-witness"]);
-    assert_eq!(
-        (c, &doc["first_bad"]["seq"]),
-        (1, &serde_json::json!(1)),
-        "{doc}"
-    );
+    tampered_at(&tv, 1);
     // Edited: claim fewer entries were removed (the JSON, then its 32-byte MAC kept as it was).
     let (json, mac) = good.split_at(good.len() - 32);
     let mut edited = String::from_utf8(json.to_vec())
@@ -211,15 +226,7 @@ fn deleting_or_editing_the_checkpoint_is_detected() {
     assert_ne!(edited, json);
     edited.extend_from_slice(mac);
     set_checkpoint(&tv, Some(&edited));
-    let (c, doc) = verify_json(&tv, &["--no-witness"]);
-    assert_eq!(c, 1, "{doc}");
-    assert!(
-        doc["first_bad"]["what"]
-            .as_str()
-            .unwrap()
-            .contains("checkpoint"),
-        "{doc}"
-    );
+    tampered(&tv, "checkpoint");
     // Put back as it was, all is well again: the test's edits were the only problem.
     set_checkpoint(&tv, Some(&good));
     assert_eq!(verify_json(&tv, &[]).0, 0);
@@ -233,24 +240,11 @@ fn putting_back_the_compacted_rows_or_an_older_checkpoint_is_detected() {
     let cp1 = checkpoint(&tv).unwrap();
     // The compacted rows put back, the checkpoint kept: they are in the log again.
     put_rows(&tv, &before[..k1 as usize]);
-    let (c, doc) = verify_json(&tv, &["--no-witness"]);
-    assert_eq!(
-        (c, &doc["first_bad"]["seq"]),
-        (1, &serde_json::json!(1)),
-        "{doc}"
-    );
+    tampered_at(&tv, 1);
     // ... and with the checkpoint deleted too: the whole original chain is back, but the log's
     // compaction entry says a compaction happened.
     set_checkpoint(&tv, None);
-    let (c, doc) = verify_json(&tv, &["--no-witness"]);
-    assert_eq!(c, 1, "{doc}");
-    assert!(
-        doc["first_bad"]["what"]
-            .as_str()
-            .unwrap()
-            .contains("no checkpoint"),
-        "{doc}"
-    );
+    tampered(&tv, "no checkpoint");
     db(&tv)
         .execute("DELETE FROM audit WHERE seq <= ?1", [k1])
         .unwrap();
@@ -269,12 +263,7 @@ fn putting_back_the_compacted_rows_or_an_older_checkpoint_is_detected() {
     let k2 = compacted(&tv, &t2);
     assert!(k2 > k1);
     set_checkpoint(&tv, Some(&cp1));
-    let (c, doc) = verify_json(&tv, &["--no-witness"]);
-    assert_eq!(
-        (c, &doc["first_bad"]["seq"]),
-        (1, &serde_json::json!(k1 + 1)),
-        "{doc}"
-    );
+    tampered_at(&tv, k1 + 1);
     // ... with the rows the second compaction removed put back as well: the chain links up, but the
     // newest compaction entry names another checkpoint.
     put_rows(
@@ -285,15 +274,7 @@ fn putting_back_the_compacted_rows_or_an_older_checkpoint_is_detected() {
             .cloned()
             .collect::<Vec<_>>(),
     );
-    let (c, doc) = verify_json(&tv, &["--no-witness"]);
-    assert_eq!(c, 1, "{doc}");
-    assert!(
-        doc["first_bad"]["what"]
-            .as_str()
-            .unwrap()
-            .contains("older checkpoint"),
-        "{doc}"
-    );
+    tampered(&tv, "older checkpoint");
 }
 
 #[test]
@@ -303,15 +284,7 @@ fn a_checkpoint_from_another_vault_is_detected() {
     compacted(&a, &ta);
     compacted(&b, &tb);
     set_checkpoint(&a, Some(&checkpoint(&b).unwrap()));
-    let (c, doc) = verify_json(&a, &["--no-witness"]);
-    assert_eq!(c, 1, "{doc}");
-    assert!(
-        doc["first_bad"]["what"]
-            .as_str()
-            .unwrap()
-            .contains("fails authentication"),
-        "{doc}"
-    );
+    tampered(&a, "fails authentication");
 }
 
 #[test]
@@ -331,14 +304,7 @@ fn a_cutoff_in_the_future_is_refused_and_one_that_removes_nothing_changes_nothin
         (&doc["compacted"], &doc["count"]),
         (&serde_json::json!(false), &serde_json::json!(0))
     );
-    let out = tv.run(&["audit", "compact", "--before", "2001-01-01"]);
-    assert!(
-        stdout(&out).contains("nothing to compact"),
-        "{}",
-        stdout(&out)
-    );
-    assert_eq!(seqs(&tv), all);
-    assert!(checkpoint(&tv).is_none());
+    changes_nothing(&tv, &["2001-01-01"], "nothing to compact", &all);
 }
 
 #[test]
@@ -393,7 +359,7 @@ fn a_rekey_after_a_compaction_keeps_the_chain_verifiable() {
     let new_checkpoint = checkpoint(&tv).unwrap();
     assert_ne!(new_checkpoint, old_checkpoint);
     set_checkpoint(&tv, Some(&old_checkpoint));
-    assert_eq!(verify_json(&tv, &["--no-witness"]).0, 1);
+    tampered(&tv, "checkpoint");
     set_checkpoint(&tv, Some(&new_checkpoint));
     assert_eq!(verify_json(&tv, &[]).0, 0);
 }
