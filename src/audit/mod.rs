@@ -237,6 +237,20 @@ pub fn verify_witness(vault: &mut Vault) -> Result<witness::Report> {
     witness::compare(&vault_id, &ids, &witness_view(compacted.as_ref()))
 }
 
+/// The checkpoint of the log's compaction, when it has one that authenticates (`keep audit` notes
+/// where the listing starts).
+pub fn compacted(vault: &mut Vault) -> Result<Option<checkpoint::Checkpoint>> {
+    let vault_id = vault.id().to_vec();
+    let key = audit_key(vault);
+    let state = vault
+        .store()
+        .read(|tx| checkpoint::read(tx, &key, &vault_id))?;
+    Ok(match state {
+        checkpoint::State::Valid(c) => Some(c),
+        _ => None,
+    })
+}
+
 /// The entry ids of the rows after a compaction's checkpoint (all rows when there is none), in
 /// position order: what the witness is compared with.
 fn ids_after(

@@ -51,6 +51,7 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
     let f = filter(a)?;
     let mut vault = open(ctx)?;
     let records = audit::list(&mut vault, &f)?;
+    let compacted = audit::compacted(&mut vault)?;
     let address = |r: &audit::Record| match (&r.address, r.damaged) {
         (_, true) => "(damaged)".to_string(),
         (Some(a), _) => a.to_string(),
@@ -119,6 +120,14 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
         out.push('\n');
     }
     print!("{out}");
+    if let Some(c) = compacted {
+        output::note(&format!(
+            "Entries 1 to #{} were compacted on {} (`keep audit compact`); the log starts at #{}.",
+            c.last,
+            output::time(time_of(c.at)),
+            c.last + 1
+        ));
+    }
     Ok(0)
 }
 

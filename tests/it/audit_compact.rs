@@ -175,7 +175,13 @@ fn compaction_removes_the_old_prefix_and_the_rest_still_verifies_with_the_witnes
         "{}",
         stdout(&out)
     );
-    // The listing starts after the checkpoint and shows the compaction itself.
+    // The listing starts after the checkpoint and shows the compaction itself; text says so.
+    let out = tv.run(&["audit"]);
+    assert!(
+        stderr(&out).contains(&format!("Entries 1 to #{k} were compacted on")),
+        "{}",
+        stderr(&out)
+    );
     let out = tv.run(&["audit", "--json"]);
     let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let listed_seqs: Vec<i64> = listed.iter().filter_map(|e| e["seq"].as_i64()).collect();
