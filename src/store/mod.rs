@@ -13,6 +13,7 @@ mod rows;
 mod schema;
 #[cfg(test)]
 pub mod scratch;
+mod snapshot;
 pub mod sync_state;
 pub mod watched;
 
@@ -24,6 +25,7 @@ pub use rusqlite::{Connection, Transaction};
 pub use housekeeping::purge_secret;
 pub use rows::*;
 pub use schema::{APPLICATION_ID, FORMAT_VERSION};
+pub use snapshot::{snapshot, Snapshot};
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
