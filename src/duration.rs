@@ -2,7 +2,7 @@
 //! duration keep shows (policies, TTLs, ages), so what the user typed reads back as typed, and what
 //! keep prints can be typed back (`humantime` parses every form made here).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
 
@@ -47,9 +47,64 @@ pub fn approx_secs(secs: u64) -> String {
     approx(Duration::from_secs(secs))
 }
 
+/// A point in time as people write it on the command line (`keep audit --since`, `keep audit
+/// compact --before`): a date `YYYY-MM-DD` (midnight UTC), an RFC 3339 time (`2026-01-31T12:00:00Z`),
+/// or a duration (`90d`, `12h`) meaning that long before now. The error says what the three forms
+/// are; the caller names its option.
+pub fn parse_point(text: &str) -> Result<SystemTime, String> {
+    let text = text.trim();
+    let is_date = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let as_time = if is_date {
+        humantime::parse_rfc3339(&format!("{text}T00:00:00Z"))
+    } else {
+        humantime::parse_rfc3339_weak(text)
+    };
+    if let Ok(t) = as_time {
+        return Ok(t);
+    }
+    if is_date {
+        return Err(format!("{text:?} is not a date (YYYY-MM-DD)"));
+    }
+    let d = humantime::parse_duration(text).map_err(|_| {
+        format!(
+            "{text:?} is not a date (2026-01-31), a time (2026-01-31T12:00:00Z) or a duration \
+             (90d, 12h)"
+        )
+    })?;
+    Ok(SystemTime::now()
+        .checked_sub(d)
+        .unwrap_or(SystemTime::UNIX_EPOCH))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_in_time_parse_as_dates_times_and_durations_ago() {
+        let day = |s: &str| {
+            parse_point(s)
+                .unwrap()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
+        assert_eq!(day("2026-01-31"), 1_769_817_600);
+        assert_eq!(day("2026-01-31T12:00:00Z"), 1_769_817_600 + 43_200);
+        let then = parse_point("90d").unwrap();
+        let ago = SystemTime::now().duration_since(then).unwrap().as_secs();
+        assert!((90 * 86_400..90 * 86_400 + 3_600).contains(&ago), "{ago}");
+        for bad in ["2026-13-01", "yesterday", "", "90 parsecs"] {
+            assert!(parse_point(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn what_is_typed_reads_back_as_typed() {

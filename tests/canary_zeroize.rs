@@ -265,10 +265,10 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         watch("the value", VALUE.as_bytes());
         watch("the passphrase", PASSPHRASE.as_bytes());
         let mut vault = Vault::create(&path, &passphrase(), KdfParams::default()).unwrap();
-        let keys = vault.subkeys();
-        watch("the values subkey", keys.values.expose_secret());
-        watch("the names subkey", keys.names.expose_secret());
-        watch("the audit subkey", keys.audit.expose_secret());
+        // The master key and every subkey (the library gives out their memory only to be locked).
+        for key in vault.key_memory() {
+            watch("a vault key", key);
+        }
         vault.set(&address, &SecretValue::from(VALUE)).unwrap();
         vault.set(&address, &SecretValue::from(VALUE)).unwrap();
         let got = vault.get(&address).unwrap();
@@ -286,7 +286,9 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         watch("the passphrase", PASSPHRASE.as_bytes());
         let unwrappers: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(passphrase())];
         let vault = Vault::open_with(&path, &unwrappers).unwrap();
-        watch("the values subkey", vault.subkeys().values.expose_secret());
+        for key in vault.key_memory() {
+            watch("a vault key", key);
+        }
         assert_eq!(vault.get(&address).unwrap().expose(), VALUE.as_bytes());
     }));
 
@@ -294,7 +296,9 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         watch("the value", VALUE.as_bytes());
         let unwrappers: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(passphrase())];
         let vault = Vault::open_with(&path, &unwrappers).unwrap();
-        watch("the values subkey", vault.subkeys().values.expose_secret());
+        for key in vault.key_memory() {
+            watch("a vault key", key);
+        }
         vault
             .cache_in_session(std::time::Duration::from_secs(60))
             .unwrap();

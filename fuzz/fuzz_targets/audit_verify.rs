@@ -1,6 +1,7 @@
 //! Feeds the audit-chain verifier (`keep::audit::chain::verify`, which reads through `chain::rows`)
-//! audit tables derived from a real chain: a vault made once per process records a few real entries;
-//! each input is a list of edits (delete, overwrite, bit-flip, renumber or insert rows, retype a
+//! audit tables derived from a real chain: a vault made once per process records a few real entries,
+//! whose bodies are chained again by `chain::append` under a key of the harness's own (the library
+//! does not hand out the vault's keys); each input is a list of edits (delete, overwrite, bit-flip, renumber or insert rows, retype a
 //! column, overwrite, bit-flip or delete the authenticated head) applied to a fresh in-memory copy of
 //! its `audit` table and head, made with the vault's own `CREATE TABLE` statements.
 //!
@@ -19,7 +20,10 @@ use keep::{Address, SecretValue, Vault};
 use libfuzzer_sys::fuzz_target;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+/// The audit key the fixture's chain is MAC'd under.
+const KEY: [u8; 32] = [0x5a; 32];
 
 struct Fixture {
     ddl: Vec<String>,
@@ -56,10 +60,11 @@ fn fixture() -> &'static Fixture {
         keep::audit::record(&mut vault, Action::Rotate, std::slice::from_ref(&a), "ok").unwrap();
         keep::audit::record(&mut vault, Action::Delete, &[b], "not-found").unwrap();
         keep::audit::record(&mut vault, Action::Read, &[], "auth").unwrap();
-        let key = *vault.subkeys().audit.expose_secret();
         let vault_id = vault.id().to_vec();
-        let conn = vault.store().conn();
-        let ddl = conn
+        drop(vault);
+        // The vault file read as a plain SQLite database, as an attacker would.
+        let file = Connection::open(&path).unwrap();
+        let ddl: Vec<String> = file
             .prepare(
                 "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('audit', 'meta')",
             )
@@ -69,15 +74,27 @@ fn fixture() -> &'static Fixture {
             .collect::<rusqlite::Result<Vec<String>>>()
             .unwrap();
         assert_eq!(ddl.len(), 2);
-        let rows = conn
+        let bodies: Vec<Vec<u8>> = file
+            .prepare("SELECT body FROM audit ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap();
+        assert!(bodies.len() >= 5);
+        let chained = Connection::open_in_memory().unwrap();
+        for sql in &ddl {
+            chained.execute_batch(sql).unwrap();
+        }
+        chain::append(&chained, &KEY, &vault_id, &bodies).unwrap();
+        let rows = chained
             .prepare("SELECT seq, body, mac FROM audit ORDER BY seq")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .collect::<rusqlite::Result<Vec<_>>>()
             .unwrap();
-        assert!(rows.len() >= 5);
-        let head = conn
+        let head = chained
             .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
                 r.get(0)
             })
@@ -86,7 +103,7 @@ fn fixture() -> &'static Fixture {
             ddl,
             rows,
             head,
-            key,
+            key: KEY,
             vault_id,
         }
     })

@@ -6,25 +6,24 @@
 //! head   = count | mac_count | HMAC(audit_key, "keep/v1/audit-head" | vault_id | count | mac_count)
 //! ```
 //!
+//! A compacted log (`keep audit compact`) starts after its checkpoint (`checkpoint.rs`): entry
+//! `last + 1` links to the checkpoint's copy of `mac_last`, the rest of the chain is unchanged.
+//!
 //! (Every field is length-prefixed by `hmac_parts`.) Editing a body breaks its MAC; deleting or moving
 //! an entry breaks the position and the next entry's link; cutting entries off the end disagrees with
 //! the head's count; a row copied from another vault was MAC'd under another key. What a chain cannot
 //! catch, a replayed older copy of the whole file (head included), is written down in SECURITY.md.
 
-use rusqlite::{params, Connection};
-
+use super::checkpoint::{self, Checkpoint, State as CheckpointState};
+use super::entry::{Action, Body};
 use crate::crypto::keys::{hmac_parts, hmac_parts_verify};
 use crate::crypto::KEY_LEN;
 use crate::error::{Error, Result};
-use crate::store;
+use crate::store::{self, audit as rows_of, Connection};
 
 /// The `meta` key of the head.
 const HEAD_KEY: &str = "audit_head";
 const MAC_LEN: usize = 32;
-
-fn q<T>(what: &str, r: rusqlite::Result<T>) -> Result<T> {
-    r.map_err(|e| Error::db(what.to_string(), e))
-}
 
 /// The MAC of entry `seq`.
 pub fn entry_mac(
@@ -102,13 +101,6 @@ fn write_head(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8], head: &He
     store::set_meta(conn, HEAD_KEY, &raw)
 }
 
-fn any_rows(conn: &Connection) -> Result<bool> {
-    q(
-        "read the audit log",
-        conn.query_row("SELECT EXISTS (SELECT 1 FROM audit)", [], |r| r.get(0)),
-    )
-}
-
 /// Append `bodies` in order, inside the caller's write transaction. Returns the new count.
 ///
 /// An append never extends a chain whose head fails authentication: re-MACing a forged head would
@@ -123,7 +115,7 @@ pub fn append(
     let mut head =
         match read_head(conn, key, vault_id)? {
             HeadState::Valid(h) => h,
-            HeadState::Absent if !any_rows(conn)? => Head {
+            HeadState::Absent if !rows_of::any(conn)? => Head {
                 count: 0,
                 last: [0; MAC_LEN],
             },
@@ -134,17 +126,10 @@ pub fn append(
                     .into(),
             )),
         };
-    let mut stmt = q(
-        "append to the audit log",
-        conn.prepare_cached("INSERT INTO audit (seq, body, mac) VALUES (?1, ?2, ?3)"),
-    )?;
     for body in bodies {
         let seq = head.count + 1;
         let mac = entry_mac(key, vault_id, seq, &head.last, body);
-        q(
-            "append to the audit log",
-            stmt.execute(params![seq as i64, body, &mac[..]]),
-        )?;
+        rows_of::insert(conn, seq, body, &mac)?;
         head = Head {
             count: seq,
             last: mac,
@@ -177,92 +162,51 @@ pub fn rekey(
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut stmt = q(
-        "re-key the audit log",
-        conn.prepare_cached("UPDATE audit SET body = ?2, mac = ?3 WHERE seq = ?1"),
-    )?;
+    // A compacted chain continues from its checkpoint, whose link stays as it is (the entries that
+    // made it are gone); the checkpoint itself is MAC'd again under the new key.
+    let compacted = match checkpoint::read(conn, old_key, vault_id)? {
+        CheckpointState::Valid(c) => Some(c),
+        _ => None,
+    };
     let mut head = Head {
-        count: 0,
-        last: [0; MAC_LEN],
+        count: compacted.as_ref().map_or(0, |c| c.last),
+        last: compacted
+            .as_ref()
+            .and_then(Checkpoint::link)
+            .unwrap_or([0; MAC_LEN]),
     };
     for row in &rows {
         let body = rebody(&row.body)?;
         let mac = entry_mac(new_key, vault_id, row.seq, &head.last, &body);
-        q(
-            "re-key the audit log",
-            stmt.execute(params![row.seq as i64, body, &mac[..]]),
-        )?;
+        rows_of::update(conn, row.seq, &body, &mac)?;
         head = Head {
             count: row.seq,
             last: mac,
         };
     }
     write_head(conn, new_key, vault_id, &head)?;
+    if let Some(c) = &compacted {
+        checkpoint::write(conn, new_key, vault_id, c)?;
+    }
     Ok(head.count)
 }
 
 /// A stored row.
-pub struct Row {
-    pub seq: u64,
-    pub body: Vec<u8>,
-    pub mac: Vec<u8>,
-}
-
-/// A column's bytes whatever type an editor stored there, so a tampered row is reported as failing
-/// authentication instead of stopping verification with a type error.
-pub(crate) fn any_bytes(v: rusqlite::types::ValueRef<'_>) -> Vec<u8> {
-    use rusqlite::types::ValueRef;
-    match v {
-        ValueRef::Blob(b) | ValueRef::Text(b) => b.to_vec(),
-        ValueRef::Integer(i) => i.to_string().into_bytes(),
-        ValueRef::Real(f) => f.to_string().into_bytes(),
-        ValueRef::Null => Vec::new(),
-    }
-}
+pub use crate::store::audit::AuditRow as Row;
 
 /// The stored body of entry `seq`, if there is one.
 pub fn body_at(conn: &Connection, seq: u64) -> Result<Option<Vec<u8>>> {
-    use rusqlite::OptionalExtension;
-    q(
-        "read the audit log",
-        conn.query_row("SELECT body FROM audit WHERE seq = ?1", [seq as i64], |r| {
-            Ok(any_bytes(r.get_ref(0)?))
-        })
-        .optional(),
-    )
+    rows_of::body_at(conn, seq)
 }
 
 /// The body of the last entry, if the log has one.
 pub fn last_body(conn: &Connection) -> Result<Option<Vec<u8>>> {
-    use rusqlite::OptionalExtension;
-    q(
-        "read the audit log",
-        conn.query_row(
-            "SELECT body FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok(any_bytes(r.get_ref(0)?)),
-        )
-        .optional(),
-    )
+    rows_of::last_body(conn)
 }
 
 /// Every row, in position order.
 pub fn rows(conn: &Connection) -> Result<Vec<Row>> {
-    let mut stmt = q(
-        "read the audit log",
-        conn.prepare_cached("SELECT seq, body, mac FROM audit ORDER BY seq"),
-    )?;
-    let rows = q(
-        "read the audit log",
-        stmt.query_map([], |r| {
-            Ok(Row {
-                seq: r.get::<_, i64>(0)? as u64,
-                body: any_bytes(r.get_ref(1)?),
-                mac: any_bytes(r.get_ref(2)?),
-            })
-        }),
-    )?;
-    q("read the audit log", rows.collect())
+    rows_of::rows(conn)
 }
 
 /// The first problem `verify` found.
@@ -280,10 +224,14 @@ pub struct Verdict {
     pub entries: u64,
     /// Entries the authenticated head records, when it is readable.
     pub head_count: Option<u64>,
+    /// The checkpoint of a compaction, when the log was compacted and the checkpoint authenticates:
+    /// entries 1 to its `last` were removed and the walk started after them.
+    pub compacted: Option<Checkpoint>,
     pub problem: Option<Problem>,
 }
 
-/// Walk the chain from the first entry and check the head. Stops at the first problem.
+/// Walk the chain from its first entry (entry 1, or the one after a compaction's checkpoint) and
+/// check the head and the checkpoint. Stops at the first problem.
 pub fn verify(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result<Verdict> {
     let rows = rows(conn)?;
     let entries = rows.len() as u64;
@@ -292,14 +240,41 @@ pub fn verify(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result
         HeadState::Valid(h) => Some(h.count),
         _ => None,
     };
+    let checkpoint = checkpoint::read(conn, key, vault_id)?;
     let verdict = |problem: Option<Problem>| Verdict {
         entries,
         head_count,
+        compacted: match &checkpoint {
+            CheckpointState::Valid(c) => Some(c.clone()),
+            _ => None,
+        },
         problem,
     };
-    let mut prev = [0u8; MAC_LEN].to_vec();
+    let (start, mut prev) = match &checkpoint {
+        CheckpointState::Absent => (1, [0u8; MAC_LEN].to_vec()),
+        CheckpointState::Valid(c) => (c.last + 1, c.link().unwrap_or_default().to_vec()),
+        CheckpointState::Invalid => {
+            return Ok(verdict(Some(Problem {
+                seq: rows.first().map_or(1, |r| r.seq),
+                what: "the audit log's checkpoint (left by `keep audit compact`) fails \
+                       authentication: it was edited, forged, or copied from another vault"
+                    .into(),
+            })))
+        }
+    };
     for (i, row) in rows.iter().enumerate() {
-        let expected = i as u64 + 1;
+        let expected = start + i as u64;
+        if row.seq < start {
+            return Ok(verdict(Some(Problem {
+                seq: row.seq,
+                what: format!(
+                    "entry #{} is in the log, but the checkpoint says entries 1 to #{} were \
+                     compacted: an older copy of the compacted entries was put back",
+                    row.seq,
+                    start - 1
+                ),
+            })));
+        }
         if row.seq != expected {
             return Ok(verdict(Some(Problem {
                 seq: expected,
@@ -331,51 +306,90 @@ pub fn verify(conn: &Connection, key: &[u8; KEY_LEN], vault_id: &[u8]) -> Result
         }
         prev.clone_from(&row.mac);
     }
+    // The last position the log reaches.
+    let last = start - 1 + entries;
     let problem = match head {
-        HeadState::Absent if entries == 0 => None,
+        HeadState::Absent if last == 0 => None,
         HeadState::Absent => Some(Problem {
-            seq: entries + 1,
+            seq: last + 1,
             what: "the audit log's head is missing: it was deleted".into(),
         }),
         HeadState::Invalid => Some(Problem {
-            seq: entries + 1,
+            seq: last + 1,
             what: "the audit log's head fails authentication: it was edited".into(),
         }),
-        HeadState::Valid(h) if h.count > entries => Some(Problem {
-            seq: entries + 1,
+        HeadState::Valid(h) if h.count > last => Some(Problem {
+            seq: last + 1,
             what: format!(
-                "the log ends after entry #{entries} but its head records {} entries: the last {} \
+                "the log ends after entry #{last} but its head records {} entries: the last {} \
                  were cut off",
                 h.count,
-                h.count - entries
+                h.count - last
             ),
         }),
-        HeadState::Valid(h) if h.count < entries || h.last[..] != prev[..] => Some(Problem {
+        HeadState::Valid(h) if h.count < last || h.last[..] != prev[..] => Some(Problem {
             seq: h.count + 1,
             what: format!(
-                "the head records {} entries but the log holds {entries}: entries were added or \
+                "the head records {} entries but the log runs to #{last}: entries were added or \
                  replaced behind keep's back",
                 h.count
             ),
         }),
-        HeadState::Valid(_) => None,
+        HeadState::Valid(_) => compaction_problem(&rows, &checkpoint),
     };
     Ok(verdict(problem))
+}
+
+/// The newest `audit-compact` entry must name the checkpoint, and a log with one must have a
+/// checkpoint: otherwise an older checkpoint was put back (with the entries compacted since), or the
+/// checkpoint was deleted (and the compacted entries put back). The entries' bodies are authenticated
+/// by the walk before this runs.
+fn compaction_problem(rows: &[Row], checkpoint: &CheckpointState) -> Option<Problem> {
+    let newest = rows.iter().rev().find_map(|r| {
+        // Only bodies that can be a compaction's are parsed (a verify of 10,000 entries stays fast).
+        memchr::memmem::find(&r.body, b"\"compacted\"")?;
+        let b = Body::decode(&r.body).filter(|b| b.action == Action::AuditCompact)?;
+        Some((r.seq, b.id?, b.compacted?))
+    });
+    match (checkpoint, newest) {
+        (CheckpointState::Absent, None) | (CheckpointState::Invalid, _) => None,
+        (CheckpointState::Absent, Some((seq, _, c))) => Some(Problem {
+            seq: 1,
+            what: format!(
+                "entry #{seq} records a compaction of entries up to #{}, but the log has no \
+                 checkpoint: it was deleted (and the compacted entries put back)",
+                c.through
+            ),
+        }),
+        (CheckpointState::Valid(cp), Some((_, id, c)))
+            if id == cp.entry && c.through == cp.last =>
+        {
+            None
+        }
+        (CheckpointState::Valid(cp), Some((seq, _, c))) => Some(Problem {
+            seq: cp.last + 1,
+            what: format!(
+                "the checkpoint says entries 1 to #{} were compacted, but the newest compaction \
+                 (entry #{seq}) removed entries up to #{}: an older checkpoint was put back",
+                cp.last, c.through
+            ),
+        }),
+        (CheckpointState::Valid(cp), None) => Some(Problem {
+            seq: cp.last + 1,
+            what: format!(
+                "the checkpoint says entries 1 to #{} were compacted, but the log holds no \
+                 compaction entry: the checkpoint does not belong to this log",
+                cp.last
+            ),
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn db() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-             CREATE TABLE audit (seq INTEGER PRIMARY KEY, body BLOB NOT NULL, mac BLOB NOT NULL);",
-        )
-        .unwrap();
-        conn
-    }
+    use crate::store::scratch::{exec, memory as db};
 
     const K: [u8; 32] = [9; 32];
 
@@ -412,37 +426,34 @@ mod tests {
     #[test]
     fn each_tampering_is_caught_at_the_right_entry() {
         let conn = filled(5);
-        conn.execute("UPDATE audit SET body = 'x' WHERE seq = 3", [])
-            .unwrap();
+        exec(&conn, "UPDATE audit SET body = 'x' WHERE seq = 3");
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 3);
 
         let conn = filled(5);
-        conn.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+        exec(&conn, "DELETE FROM audit WHERE seq = 2");
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 2);
 
         let conn = filled(5);
-        conn.execute("DELETE FROM audit WHERE seq >= 4", [])
-            .unwrap();
+        exec(&conn, "DELETE FROM audit WHERE seq >= 4");
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 4);
 
         let conn = filled(5);
-        conn.execute_batch(
+        exec(
+            &conn,
             "UPDATE audit SET seq = 100 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3;
              UPDATE audit SET seq = 3 WHERE seq = 100;",
-        )
-        .unwrap();
+        );
         assert_eq!(verify(&conn, &K, b"v").unwrap().problem.unwrap().seq, 2);
     }
 
     #[test]
     fn appending_over_a_forged_head_is_refused() {
         let conn = filled(3);
-        conn.execute("DELETE FROM audit WHERE seq = 3", []).unwrap();
-        conn.execute(
+        exec(&conn, "DELETE FROM audit WHERE seq = 3");
+        exec(
+            &conn,
             "UPDATE meta SET value = zeroblob(72) WHERE key = 'audit_head'",
-            [],
-        )
-        .unwrap();
+        );
         assert!(matches!(
             append(&conn, &K, b"v", &[b"x".to_vec()]),
             Err(Error::Integrity(_))

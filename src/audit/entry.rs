@@ -46,6 +46,8 @@ pub enum Action {
     Passwd,
     /// The master key was replaced and every record re-sealed (`keep rekey`).
     Rekey,
+    /// Old entries were removed behind a checkpoint (`keep audit compact`; `compacted` says which).
+    AuditCompact,
 }
 
 impl Action {
@@ -64,11 +66,12 @@ impl Action {
             Action::SlotRemove => "slot-remove",
             Action::Passwd => "passwd",
             Action::Rekey => "rekey",
+            Action::AuditCompact => "audit-compact",
         }
     }
 
     /// Every action, for help texts and validation.
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Read,
         Action::Write,
         Action::Delete,
@@ -81,6 +84,7 @@ impl Action {
         Action::SlotRemove,
         Action::Passwd,
         Action::Rekey,
+        Action::AuditCompact,
     ];
 
     /// Parse an action name.
@@ -128,6 +132,19 @@ pub struct Body {
     /// Entries written before the witness existed have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// For an `audit-compact` entry: the entries its compaction removed (`checkpoint.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compacted: Option<Compacted>,
+}
+
+/// What one compaction removed, as its `audit-compact` entry records it: entries `first..=through`
+/// (the ones before `first` went in earlier compactions), all older than `before`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compacted {
+    pub first: u64,
+    pub through: u64,
+    /// The cutoff, ms since the epoch.
+    pub before: u64,
 }
 
 /// A fresh entry id: 16 random bytes, hex.
@@ -215,6 +232,7 @@ impl Body {
             folded_at: None,
             claimed_t: None,
             id: Some(new_id()),
+            compacted: None,
         }
     }
 

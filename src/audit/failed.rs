@@ -8,29 +8,15 @@
 //! characters escaped, length capped) and its time is clamped between the previous authenticated
 //! entry and the fold (the claimed time is kept in `claimed_t`). SECURITY.md says so.
 
-use rusqlite::{params, Connection};
-
 use super::entry::{new_id, now_ms, printable, Action, Body};
-use crate::error::{Error, Result};
-use crate::store::Store;
-
-fn q<T>(what: &str, r: rusqlite::Result<T>) -> Result<T> {
-    r.map_err(|e| Error::db(what.to_string(), e))
-}
+use crate::error::Result;
+use crate::store::{audit as rows_of, Connection, Store};
 
 /// Record a failed unlock without a key. Best effort: the caller reports the authentication failure
 /// whatever happens here, so an unwritable vault does not hide it behind another error.
 pub fn record(store: &mut Store, outcome: &str) {
     let body = Body::now(Action::UnlockFailed, outcome).encode();
-    let _ = store.write(|tx| {
-        q(
-            "record a failed unlock",
-            tx.execute(
-                "INSERT INTO audit_unauthenticated (body) VALUES (?1)",
-                params![body],
-            ),
-        )
-    });
+    let _ = store.write(|tx| rows_of::insert_failed(tx, &body));
 }
 
 /// The longest user, host, command or outcome a folded record keeps (in characters, after escaping).
@@ -67,14 +53,11 @@ fn tame(mut body: Body, floor: u64, ceiling: u64) -> Body {
 /// does not parse is kept, marked as such, rather than dropped). `floor` is the time of the last
 /// authenticated entry: no folded record is placed before it, nor after now.
 pub fn take(conn: &Connection, floor: u64) -> Result<Vec<Body>> {
-    let raw = raw_rows(conn)?;
+    let raw = rows_of::failed_bodies(conn)?;
     if raw.is_empty() {
         return Ok(Vec::new());
     }
-    q(
-        "fold failed unlocks",
-        conn.execute("DELETE FROM audit_unauthenticated", []),
-    )?;
+    rows_of::clear_failed(conn)?;
     let folded_at = now_ms();
     Ok(raw
         .into_iter()
@@ -99,10 +82,15 @@ pub fn take(conn: &Connection, floor: u64) -> Result<Vec<Body>> {
         .collect())
 }
 
+/// Whether failed unlocks wait to be folded.
+pub fn any(conn: &Connection) -> Result<bool> {
+    rows_of::any_failed(conn)
+}
+
 /// Failed unlocks not yet folded (for `keep audit` when nothing could fold them yet), made safe to
 /// show like folded ones: sanitised, times clamped between `floor` and now.
 pub fn pending(conn: &Connection, floor: u64) -> Result<Vec<Body>> {
-    let raw = raw_rows(conn)?;
+    let raw = rows_of::failed_bodies(conn)?;
     let now = now_ms();
     Ok(raw
         .iter()
@@ -113,18 +101,6 @@ pub fn pending(conn: &Connection, floor: u64) -> Result<Vec<Body>> {
             b
         })
         .collect())
-}
-
-fn raw_rows(conn: &Connection) -> Result<Vec<Vec<u8>>> {
-    let mut stmt = q(
-        "read failed unlocks",
-        conn.prepare_cached("SELECT body FROM audit_unauthenticated ORDER BY id"),
-    )?;
-    let rows = q(
-        "read failed unlocks",
-        stmt.query_map([], |r| Ok(super::chain::any_bytes(r.get_ref(0)?))),
-    )?;
-    q("read failed unlocks", rows.collect())
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@
 
 pub mod addresses;
 pub mod chain;
+pub mod checkpoint;
+pub mod compact;
 pub mod context;
 pub mod entry;
 pub mod failed;
@@ -27,13 +29,13 @@ pub use entry::{Action, Body};
 
 use std::time::SystemTime;
 
-use rusqlite::Connection;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use crate::crypto::KEY_LEN;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::scope::Address;
+use crate::store::{Connection, Sync};
 use crate::vault::{Vault, Writer};
 
 /// The outcome string of a successful operation.
@@ -70,22 +72,16 @@ pub fn record(
     // inconsistent: rows and head commit together). Every other entry keeps FULL. SECURITY.md.
     let relaxed = action == Action::Read;
     if relaxed {
-        set_synchronous(store, "NORMAL")?;
+        store.set_synchronous(Sync::Normal)?;
         // Closing the last connection would otherwise checkpoint the WAL (two more fsyncs) at the
         // exit of every `keep get`. SQLite's automatic checkpoint (every 1000 WAL pages) still runs,
         // so the WAL stays bounded and the cost is spread over hundreds of reads.
-        store
-            .conn()
-            .set_db_config(
-                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-                true,
-            )
-            .map_err(|e| Error::db("configure the vault", e))?;
+        store.skip_checkpoint_on_close()?;
     }
     // The witness line follows the entry's durability: fsync'd unless the entry is relaxed.
     let result = store.write(|tx| append(tx, &key, &vault_id, &bodies, !relaxed));
     if relaxed {
-        set_synchronous(store, "FULL")?;
+        store.set_synchronous(Sync::Full)?;
     }
     result.map(committed)
 }
@@ -130,13 +126,6 @@ fn committed(pending: Option<witness::Pending>) {
     if let Some(p) = pending {
         p.committed();
     }
-}
-
-fn set_synchronous(store: &mut crate::store::Store, level: &str) -> Result<()> {
-    store
-        .conn()
-        .execute_batch(&format!("PRAGMA synchronous={level}"))
-        .map_err(|e| Error::db("configure the vault", e))
 }
 
 /// Record `result`'s outcome for `addresses`, then hand `result` back:
@@ -198,15 +187,7 @@ pub fn after_unlock(vault: &mut Vault) -> Result<()> {
 /// calls this itself, best effort, after opening with the automatic logging switched off.
 pub fn fold_and_log_unlock(vault: &mut Vault) -> Result<()> {
     let slot_opened = vault.opened_by().is_some();
-    let pending: bool = vault
-        .store()
-        .conn()
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM audit_unauthenticated)",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|e| Error::db("read failed unlocks", e))?;
+    let pending = failed::any(vault.store().conn())?;
     if !slot_opened && !pending {
         return Ok(());
     }
@@ -240,14 +221,55 @@ pub fn verify(vault: &mut Vault) -> Result<Verdict> {
 }
 
 /// Compare the chain with its witness outside the file (`keep audit verify`, after [`verify`]).
+/// The witness is never compacted: a checkpoint that authenticates explains its lines for the
+/// entries the compaction removed.
 pub fn verify_witness(vault: &mut Vault) -> Result<witness::Report> {
     let vault_id = vault.id().to_vec();
-    let rows = vault.store().read(|tx| chain::rows(tx))?;
-    let ids: Vec<Option<String>> = rows
-        .iter()
+    let key = audit_key(vault);
+    let (rows, compacted) = vault.store().read(|tx| {
+        let c = match checkpoint::read(tx, &key, &vault_id)? {
+            checkpoint::State::Valid(c) => Some(c),
+            _ => None,
+        };
+        Ok((chain::rows(tx)?, c))
+    })?;
+    let ids = ids_after(&rows, compacted.as_ref());
+    witness::compare(&vault_id, &ids, &witness_view(compacted.as_ref()))
+}
+
+/// The checkpoint of the log's compaction, when it has one that authenticates (`keep audit` notes
+/// where the listing starts).
+pub fn compacted(vault: &mut Vault) -> Result<Option<checkpoint::Checkpoint>> {
+    let vault_id = vault.id().to_vec();
+    let key = audit_key(vault);
+    let state = vault
+        .store()
+        .read(|tx| checkpoint::read(tx, &key, &vault_id))?;
+    Ok(match state {
+        checkpoint::State::Valid(c) => Some(c),
+        _ => None,
+    })
+}
+
+/// The entry ids of the rows after a compaction's checkpoint (all rows when there is none), in
+/// position order: what the witness is compared with.
+fn ids_after(
+    rows: &[chain::Row],
+    compacted: Option<&checkpoint::Checkpoint>,
+) -> Vec<Option<String>> {
+    let through = compacted.map_or(0, |c| c.last);
+    rows.iter()
+        .filter(|r| r.seq > through)
         .map(|r| Body::decode(&r.body).and_then(|b| b.id))
-        .collect();
-    witness::compare(&vault_id, &ids)
+        .collect()
+}
+
+/// What the witness comparison needs of a checkpoint.
+fn witness_view(compacted: Option<&checkpoint::Checkpoint>) -> witness::Compacted {
+    compacted.map_or_else(witness::Compacted::default, |c| witness::Compacted {
+        through: c.last,
+        last_id: c.last_id.clone(),
+    })
 }
 
 /// One entry as listed, per secret: an entry naming N secrets lists as N records sharing `seq` and

@@ -312,6 +312,8 @@ pub struct Problem {
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub path: String,
+    /// Entries up to this one were compacted (0: none): the checkpoint accounts for their lines.
+    pub compacted: u64,
     /// Whether the witness file exists.
     pub found: bool,
     /// Entries up to this one were written before the witness started, and why it started there.
@@ -339,18 +341,37 @@ pub(super) fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Compare the witness of `vault_id` with a chain (already walked and authenticated) whose entry
-/// `i` has id `ids[i - 1]` (`None` for entries from before witnesses).
-pub fn compare(vault_id: &[u8], ids: &[Option<String>]) -> Result<Report> {
-    let path = path(vault_id)?;
-    Ok(compare_at(&path, vault_id, ids))
+/// A compacted prefix as the witness comparison sees it: entries 1 to `through` were removed behind
+/// an authenticated checkpoint, which recorded the id of entry `through` (when it had one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Compacted {
+    pub through: u64,
+    pub last_id: Option<String>,
 }
 
-fn compare_at(path: &Path, vault_id: &[u8], ids: &[Option<String>]) -> Report {
-    let n = ids.len() as u64;
+/// Compare the witness of `vault_id` with a chain (already walked and authenticated) whose entry
+/// `compacted.through + i` has id `ids[i - 1]` (`None` for entries from before witnesses). The
+/// witness is never compacted: its lines for entries up to `compacted.through` are explained by the
+/// checkpoint, not missing, as long as the one for `through` names the checkpoint's `last_id`.
+pub fn compare(vault_id: &[u8], ids: &[Option<String>], compacted: &Compacted) -> Result<Report> {
+    let path = path(vault_id)?;
+    Ok(compare_at(&path, vault_id, ids, compacted))
+}
+
+fn compare_at(
+    path: &Path,
+    vault_id: &[u8],
+    ids: &[Option<String>],
+    compacted: &Compacted,
+) -> Report {
+    let through = compacted.through;
+    // The last position the log reaches, and the id the vault holds at a position after `through`.
+    let n = through + ids.len() as u64;
+    let id_at = |seq: u64| ids[(seq - through - 1) as usize].as_deref();
     let shown = path.display().to_string();
     let mut r = Report {
         path: shown.clone(),
+        compacted: through,
         found: false,
         starts_after: None,
         start_reason: None,
@@ -367,14 +388,15 @@ fn compare_at(path: &Path, vault_id: &[u8], ids: &[Option<String>]) -> Report {
     let bytes = match read_nofollow(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if n == 0 {
+            if ids.is_empty() {
                 return r;
             }
+            let held = ids.len();
             return fail(
                 r,
-                Some(1),
+                Some(through + 1),
                 format!(
-                    "no witness at {shown}: the log's {n} entries cannot be checked against it (it \
+                    "no witness at {shown}: the log's {held} entries cannot be checked against it (it \
                      was deleted, the vault was used under another home or XDG_STATE_HOME, or no \
                      keep with witnesses has written to this vault yet); `--no-witness` checks the \
                      chain alone"
@@ -417,8 +439,14 @@ fn compare_at(path: &Path, vault_id: &[u8], ids: &[Option<String>]) -> Report {
     r.starts_after = Some(after);
     r.start_reason = Some(reason);
 
-    let holds = |w: &Witnessed| {
-        (1..=n).contains(&w.seq) && ids[(w.seq - 1) as usize].as_deref() == Some(w.id.as_str())
+    let holds = |w: &Witnessed| match w.seq {
+        0 => false,
+        s if s < through => true,
+        s if s == through => compacted
+            .last_id
+            .as_deref()
+            .is_none_or(|id| id == w.id.as_str()),
+        s => s <= n && id_at(s) == Some(w.id.as_str()),
     };
     let commits: HashSet<(u64, &str)> = lines
         .iter()
@@ -451,8 +479,8 @@ fn compare_at(path: &Path, vault_id: &[u8], ids: &[Option<String>]) -> Report {
             commits.contains(&(last.seq, last.id.as_str())) || built_on.contains(last.id.as_str());
         match entries.iter().find(|w| !holds(w)) {
             None => {
-                for w in entries.iter() {
-                    witnessed[(w.seq - 1) as usize] = true;
+                for w in entries.iter().filter(|w| w.seq > through) {
+                    witnessed[(w.seq - through - 1) as usize] = true;
                 }
             }
             Some(w) if committed => {
@@ -470,18 +498,28 @@ fn compare_at(path: &Path, vault_id: &[u8], ids: &[Option<String>]) -> Report {
     }
     r.witnessed = witnessed.iter().filter(|w| **w).count() as u64;
 
-    // The start point itself must still be in the vault.
+    // The start point itself must still be in the vault (or be explained by the checkpoint).
     if after > n {
         lost = Some(lost.map_or(n + 1, |l| l.min(n + 1)));
     } else if after >= 1 {
         if let Some(id) = &after_id {
-            if ids[(after - 1) as usize].as_deref() != Some(id.as_str()) {
+            let held = match after {
+                a if a < through => true,
+                a if a == through => compacted.last_id.as_deref().is_none_or(|c| c == id),
+                a => id_at(a) == Some(id.as_str()),
+            };
+            if !held {
                 lost = Some(lost.map_or(after, |l| l.min(after)));
             }
         }
     }
     if let Some(seq) = lost {
-        let what = if seq > n {
+        let what = if seq <= through {
+            format!(
+                "the checkpoint says compacted entry #{seq} is not the entry the witness {shown} \
+                 recorded there: the checkpoint does not describe this vault's history"
+            )
+        } else if seq > n {
             format!(
                 "the vault's log ends at entry #{n}, but the witness {shown} records entries from \
                  #{seq} on as committed: the log's tail was cut (rows deleted and an older head \
@@ -496,7 +534,8 @@ fn compare_at(path: &Path, vault_id: &[u8], ids: &[Option<String>]) -> Report {
         };
         return fail(r, Some(seq), what);
     }
-    if let Some(k) = (after + 1..=n).find(|k| !witnessed[(*k - 1) as usize]) {
+    if let Some(k) = (after.max(through) + 1..=n).find(|k| !witnessed[(*k - through - 1) as usize])
+    {
         return fail(
             r,
             Some(k),
@@ -569,6 +608,10 @@ mod tests {
         }
     }
 
+    fn none() -> Compacted {
+        Compacted::default()
+    }
+
     fn ids(v: &[&str]) -> Vec<Option<String>> {
         v.iter().map(|s| Some(s.to_string())).collect()
     }
@@ -584,7 +627,7 @@ mod tests {
             commit(3, "c"),
             app(4, Some("c"), vec![w(4, "interrupted")]),
         ]);
-        let r = compare_at(&p, b"v", &ids(&["a", "b", "c"]));
+        let r = compare_at(&p, b"v", &ids(&["a", "b", "c"]), &none());
         assert_eq!(r.problem, None);
         assert_eq!((r.witnessed, r.abandoned), (3, 1));
         assert_eq!(r.pending, Some(Span { first: 4, last: 4 }));
@@ -600,7 +643,7 @@ mod tests {
             app(3, Some("b"), vec![w(3, "c")]),
         ]);
         // #2 has no commit line, but #3 was built on it; #3 itself is pending.
-        let r = compare_at(&p, b"v", &ids(&["a"]));
+        let r = compare_at(&p, b"v", &ids(&["a"]), &none());
         assert_eq!(r.problem.unwrap().seq, Some(2));
     }
 
@@ -614,9 +657,9 @@ mod tests {
             commit(2, "b"),
         ];
         let (_d, p) = write(&lines);
-        let r = compare_at(&p, b"v", &ids(&["a", "other"]));
+        let r = compare_at(&p, b"v", &ids(&["a", "other"]), &none());
         assert_eq!(r.problem.unwrap().seq, Some(2));
-        let r = compare_at(&p, b"v", &ids(&["a", "b", "x"]));
+        let r = compare_at(&p, b"v", &ids(&["a", "b", "x"]), &none());
         let problem = r.problem.unwrap();
         assert_eq!(problem.seq, Some(3));
         assert!(problem.what.contains("not in the witness"), "{problem:?}");
@@ -635,7 +678,7 @@ mod tests {
         append_at(&p, b"v", Some("a".into()), vec![w(2, "b")], false)
             .unwrap()
             .committed();
-        let r = compare_at(&p, b"v", &ids(&["a", "b"]));
+        let r = compare_at(&p, b"v", &ids(&["a", "b"]), &none());
         assert_eq!((r.problem, r.witnessed, r.torn), (None, 2, 1));
         assert_eq!(r.start_reason, Some(Reason::New));
         use std::os::unix::fs::PermissionsExt;
@@ -647,17 +690,42 @@ mod tests {
     fn a_missing_or_foreign_witness_is_reported_and_an_empty_log_needs_none() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("none.jsonl");
-        assert!(compare_at(&p, b"v", &ids(&["a"]))
+        assert!(compare_at(&p, b"v", &ids(&["a"]), &none())
             .problem
             .unwrap()
             .what
             .contains("no witness at"));
-        assert_eq!(compare_at(&p, b"v", &[]).problem, None);
+        assert_eq!(compare_at(&p, b"v", &[], &none()).problem, None);
         let (_d, p) = write(&[start()]);
-        assert!(compare_at(&p, b"other", &[])
+        assert!(compare_at(&p, b"other", &[], &none())
             .problem
             .unwrap()
             .what
             .contains("another vault"));
+    }
+
+    #[test]
+    fn a_compacted_prefix_is_explained_by_its_checkpoint_but_not_a_different_one() {
+        let (_d, p) = write(&[
+            start(),
+            app(1, None, vec![w(1, "a"), w(2, "b")]),
+            commit(2, "b"),
+            app(3, Some("b"), vec![w(3, "c"), w(4, "d")]),
+            commit(4, "d"),
+        ]);
+        let cp = |id: &str| Compacted {
+            through: 2,
+            last_id: Some(id.into()),
+        };
+        let r = compare_at(&p, b"v", &ids(&["c", "d"]), &cp("b"));
+        assert_eq!((r.problem, r.witnessed, r.compacted), (None, 2, 2));
+        // A checkpoint that names another entry #2 does not describe what the witness saw.
+        let problem = compare_at(&p, b"v", &ids(&["c", "d"]), &cp("x"))
+            .problem
+            .unwrap();
+        assert_eq!(problem.seq, Some(2), "{problem:?}");
+        // Without the checkpoint the same rows are a cut prefix.
+        let r = compare_at(&p, b"v", &ids(&["c", "d"]), &none());
+        assert!(r.problem.is_some());
     }
 }

@@ -244,14 +244,14 @@ pub struct StatusArgs {
 pub struct AuditArgs {
     #[command(subcommand)]
     pub command: Option<AuditCommand>,
-    /// Only entries newer than this: a duration (1h, 7d) or an RFC 3339 time
+    /// Only entries newer than this: a duration (1h, 7d), a date (2026-01-31) or an RFC 3339 time
     #[arg(long, value_name = "D")]
     pub since: Option<String>,
     /// Only entries about this secret (NAME in any scope, or keep://PROJECT/ENV/NAME)
     #[arg(long, value_name = "N")]
     pub name: Option<String>,
     /// Only this action (read, write, delete, rollback, rotate, policy, unlock, unlock-failed,
-    /// slot-add, slot-remove, passwd)
+    /// slot-add, slot-remove, passwd, rekey, audit-compact)
     #[arg(long, value_name = "A")]
     pub action: Option<String>,
     /// Flag unusual access instead of listing (rules and thresholds: README); exit 1 when any
@@ -265,6 +265,21 @@ pub enum AuditCommand {
     /// 1 naming the first bad or missing entry (a missing witness is a finding)
     Verify {
         /// Check the chain alone, without the witness (for a vault moved from another home)
+        #[arg(long)]
+        no_witness: bool,
+    },
+    /// Remove the entries older than D behind a signed checkpoint, so the rest still verifies; the
+    /// witness keeps the full history. Refused (exit 5, nothing changed) when the log does not verify
+    Compact {
+        /// Remove entries older than this: a date (2026-01-31), an RFC 3339 time, or a duration
+        /// (90d: older than 90 days). Never the newest entry; a time in the future is refused
+        #[arg(long, value_name = "D", value_parser = crate::duration::parse_point)]
+        before: std::time::SystemTime,
+        /// Say what would be removed, and remove nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Compact without comparing the log with its witness first (a vault moved from another
+        /// home)
         #[arg(long)]
         no_witness: bool,
     },

@@ -9,17 +9,11 @@ use crate::audit::{self, unusual, witness, Action, Filter};
 use crate::error::{Error, Result};
 
 fn since(text: &str) -> Result<SystemTime> {
-    if let Ok(t) = humantime::parse_rfc3339_weak(text) {
-        return Ok(t);
-    }
-    let d = humantime::parse_duration(text).map_err(|_| {
+    crate::duration::parse_point(text).map_err(|e| {
         Error::Usage(format!(
-            "invalid --since {text:?}: give a duration (1h, 7d) or a time (2026-01-31T12:00:00Z)"
+            "invalid --since: {e}; give a duration (1h, 7d), a date or a time (2026-01-31T12:00:00Z)"
         ))
-    })?;
-    Ok(SystemTime::now()
-        .checked_sub(d)
-        .unwrap_or(SystemTime::UNIX_EPOCH))
+    })
 }
 
 pub fn run(ctx: &Context, a: AuditArgs) -> Result<i32> {
@@ -27,6 +21,11 @@ pub fn run(ctx: &Context, a: AuditArgs) -> Result<i32> {
     audit::context::disable_auto_log();
     match a.command {
         Some(AuditCommand::Verify { no_witness }) => verify(ctx, no_witness),
+        Some(AuditCommand::Compact {
+            before,
+            dry_run,
+            no_witness,
+        }) => super::audit_compact::run(ctx, before, dry_run, no_witness),
         None if a.unusual => unusual_report(ctx, &a),
         None => list(ctx, &a),
     }
@@ -52,6 +51,7 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
     let f = filter(a)?;
     let mut vault = open(ctx)?;
     let records = audit::list(&mut vault, &f)?;
+    let compacted = audit::compacted(&mut vault)?;
     let address = |r: &audit::Record| match (&r.address, r.damaged) {
         (_, true) => "(damaged)".to_string(),
         (Some(a), _) => a.to_string(),
@@ -120,6 +120,14 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
         out.push('\n');
     }
     print!("{out}");
+    if let Some(c) = compacted {
+        output::note(&format!(
+            "Entries 1 to #{} were compacted on {} (`keep audit compact`); the log starts at #{}.",
+            c.last,
+            output::time(time_of(c.at)),
+            c.last + 1
+        ));
+    }
     Ok(0)
 }
 
@@ -165,6 +173,15 @@ fn verify(ctx: &Context, no_witness: bool) -> Result<i32> {
             "chain_intact": verdict.problem.is_none(),
             "entries": verdict.entries,
             "head_count": verdict.head_count,
+            "compacted": verdict.compacted.as_ref().map(|c| serde_json::json!({
+                "first": c.first,
+                "last": c.last,
+                "count": c.count,
+                "before": output::time(time_of(c.before)),
+                "at": output::time(time_of(c.at)),
+                "by": printable(&c.by),
+            })),
+            "starts_at": verdict.compacted.as_ref().map_or(1, |c| c.last + 1),
             "first_bad": first_bad,
             "witness": report,
         }))?;
@@ -172,11 +189,16 @@ fn verify(ctx: &Context, no_witness: bool) -> Result<i32> {
     }
     let mut problems = Vec::new();
     if let Some(p) = &verdict.problem {
-        problems.push(format!(
-            "the audit log is not intact: {} (entries 1 to {} check out)",
-            p.what,
-            p.seq.saturating_sub(1)
-        ));
+        let start = verdict.compacted.as_ref().map_or(1, |c| c.last + 1);
+        problems.push(if p.seq > start {
+            format!(
+                "the audit log is not intact: {} (entries {start} to {} check out)",
+                p.what,
+                p.seq - 1
+            )
+        } else {
+            format!("the audit log is not intact: {}", p.what)
+        });
     }
     if let Some(w) = &witness_problem {
         problems.push(format!(
@@ -187,16 +209,32 @@ fn verify(ctx: &Context, no_witness: bool) -> Result<i32> {
     if !problems.is_empty() {
         return Err(Error::Findings(problems.join("\n")));
     }
+    let compacted = verdict.compacted.as_ref().map_or(String::new(), |c| {
+        format!(
+            " from #{} (entries 1 to #{} compacted on {} by {})",
+            c.last + 1,
+            c.last,
+            output::time(time_of(c.at)),
+            printable(&c.by)
+        )
+    });
     match &report {
         Some(r) => {
             println!(
-                "intact: {} entries; the witness agrees on {} of them",
+                "intact: {} entries{compacted}; the witness agrees on {} of them",
                 verdict.entries, r.witnessed
             );
+            if r.compacted > 0 {
+                output::note(&format!(
+                    "The witness keeps the lines of the {} compacted entries; the checkpoint \
+                     accounts for them.",
+                    r.compacted
+                ));
+            }
             witness_notes(r);
         }
         None => {
-            println!("intact: {} entries", verdict.entries);
+            println!("intact: {} entries{compacted}", verdict.entries);
             output::note("The witness was not compared (--no-witness).");
         }
     }

@@ -5,6 +5,7 @@
 
 mod args;
 mod audit;
+mod audit_compact;
 mod context;
 mod custody;
 mod docs;

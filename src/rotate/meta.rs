@@ -2,22 +2,22 @@
 //! public part of a generated key, and a pending (not yet promoted) rotation.
 //!
 //! Rows are keyed by the secret's blind-index tag, so the file does not say which secret has a policy,
-//! and sealed under the values key with associated data `(purpose, vault id, tag)`: a row moved to
-//! another secret or vault fails to open. A policy can exist before the secret does.
+//! and sealed as the vault's side records (`vault::SideRecord`: the values key, associated data
+//! `(purpose, vault id, tag)`): a row moved to another secret or vault fails to open. A policy can
+//! exist before the secret does. The rows themselves are `store::rotation`'s.
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::generator::PublicPart;
-use crate::crypto::{self, Aad};
+use crate::crypto;
 use crate::error::{Error, Result};
 use crate::scope::Address;
+use crate::store::{rotation, rotation::Table, Connection};
 use crate::value::SecretValue;
-use crate::vault::Vault;
+use crate::vault::{reseal_side, SideRecord, Vault};
 
 /// A rotation policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,29 +65,9 @@ struct PendingHeader {
     failed_hook: Option<String>,
 }
 
-fn meta_aad(vault_id: &[u8], lookup: &[u8]) -> Aad {
-    Aad::new("keep/v1/secret-meta")
-        .bytes(vault_id)
-        .bytes(lookup)
-}
-
-fn pending_aad(vault_id: &[u8], lookup: &[u8]) -> Aad {
-    Aad::new("keep/v1/rotation-pending")
-        .bytes(vault_id)
-        .bytes(lookup)
-}
-
-fn q<T>(what: &str, r: rusqlite::Result<T>) -> Result<T> {
-    r.map_err(|e| Error::db(what.to_string(), e))
-}
-
 /// The blind-index tag of a secret.
 pub fn lookup(vault: &Vault, address: &Address) -> [u8; 32] {
-    vault.subkeys().index.secret(
-        address.scope.project(),
-        address.scope.env(),
-        address.name.as_str(),
-    )
+    vault.lookup(address)
 }
 
 /// A sealed row ready to write inside a transaction.
@@ -99,18 +79,7 @@ pub struct SealedRow {
 /// Read a secret's metadata (empty when none was stored).
 pub fn load(vault: &mut Vault, address: &Address) -> Result<SecretMeta> {
     let tag = lookup(vault, address);
-    let raw: Option<Vec<u8>> = q(
-        "read rotation metadata",
-        vault
-            .store()
-            .conn()
-            .query_row(
-                "SELECT sealed FROM secret_meta WHERE lookup = ?1",
-                [&tag[..]],
-                |r| r.get(0),
-            )
-            .optional(),
-    )?;
+    let raw = rotation::get(vault.store().conn(), Table::SecretMeta, &tag)?;
     let Some(raw) = raw else {
         return Ok(SecretMeta::default());
     };
@@ -120,12 +89,9 @@ pub fn load(vault: &mut Vault, address: &Address) -> Result<SecretMeta> {
              another secret); other secrets are unaffected"
         ))
     };
-    let plain = crypto::open(
-        vault.subkeys().values.expose_secret(),
-        &meta_aad(vault.id(), &tag),
-        &raw,
-    )
-    .ok_or_else(bad)?;
+    let plain = vault
+        .open_side(SideRecord::SecretMeta, &tag, &raw)
+        .ok_or_else(bad)?;
     serde_json::from_slice(&plain).map_err(|_| bad())
 }
 
@@ -134,26 +100,14 @@ pub fn seal_meta(vault: &Vault, address: &Address, meta: &SecretMeta) -> SealedR
     let tag = lookup(vault, address);
     let plain = serde_json::to_vec(meta).expect("metadata serialises");
     SealedRow {
-        sealed: crypto::seal(
-            vault.subkeys().values.expose_secret(),
-            &meta_aad(vault.id(), &tag),
-            &plain,
-        ),
+        sealed: vault.seal_side(SideRecord::SecretMeta, &tag, &plain),
         lookup: tag,
     }
 }
 
 /// Write sealed metadata inside a transaction.
 pub fn put_meta(conn: &Connection, row: &SealedRow) -> Result<()> {
-    q(
-        "write rotation metadata",
-        conn.execute(
-            "INSERT INTO secret_meta (lookup, sealed) VALUES (?1, ?2)
-             ON CONFLICT(lookup) DO UPDATE SET sealed = excluded.sealed",
-            params![&row.lookup[..], row.sealed],
-        ),
-    )
-    .map(|_| ())
+    rotation::put(conn, Table::SecretMeta, &row.lookup, &row.sealed)
 }
 
 /// Store metadata in its own transaction.
@@ -177,52 +131,25 @@ pub fn seal_pending(vault: &Vault, address: &Address, p: &Pending) -> SealedRow 
     plain.extend_from_slice(&header);
     plain.extend_from_slice(p.value.expose());
     SealedRow {
-        sealed: crypto::seal(
-            vault.subkeys().values.expose_secret(),
-            &pending_aad(vault.id(), &tag),
-            &plain,
-        ),
+        sealed: vault.seal_side(SideRecord::RotationPending, &tag, &plain),
         lookup: tag,
     }
 }
 
 /// Write a pending rotation inside a transaction, replacing an earlier one.
 pub fn put_pending(conn: &Connection, row: &SealedRow) -> Result<()> {
-    q(
-        "store a pending rotation",
-        conn.execute(
-            "INSERT INTO rotation_pending (lookup, sealed) VALUES (?1, ?2)
-             ON CONFLICT(lookup) DO UPDATE SET sealed = excluded.sealed",
-            params![&row.lookup[..], row.sealed],
-        ),
-    )
-    .map(|_| ())
+    rotation::put(conn, Table::RotationPending, &row.lookup, &row.sealed)
 }
 
 /// Remove a pending rotation inside a transaction.
 pub fn delete_pending(conn: &Connection, lookup: &[u8]) -> Result<()> {
-    q(
-        "remove a pending rotation",
-        conn.execute("DELETE FROM rotation_pending WHERE lookup = ?1", [lookup]),
-    )
-    .map(|_| ())
+    rotation::delete(conn, Table::RotationPending, lookup)
 }
 
 /// The pending rotation of a secret, if any.
 pub fn pending(vault: &mut Vault, address: &Address) -> Result<Option<Pending>> {
     let tag = lookup(vault, address);
-    let raw: Option<Vec<u8>> = q(
-        "read a pending rotation",
-        vault
-            .store()
-            .conn()
-            .query_row(
-                "SELECT sealed FROM rotation_pending WHERE lookup = ?1",
-                [&tag[..]],
-                |r| r.get(0),
-            )
-            .optional(),
-    )?;
+    let raw = rotation::get(vault.store().conn(), Table::RotationPending, &tag)?;
     let Some(raw) = raw else {
         return Ok(None);
     };
@@ -232,12 +159,9 @@ pub fn pending(vault: &mut Vault, address: &Address) -> Result<Option<Pending>> 
              --discard` removes it"
         ))
     };
-    let plain = crypto::open(
-        vault.subkeys().values.expose_secret(),
-        &pending_aad(vault.id(), &tag),
-        &raw,
-    )
-    .ok_or_else(bad)?;
+    let plain = vault
+        .open_side(SideRecord::RotationPending, &tag, &raw)
+        .ok_or_else(bad)?;
     let (n, rest) = plain.split_first_chunk::<4>().ok_or_else(bad)?;
     let n = u32::from_be_bytes(*n) as usize;
     let header_bytes = rest.get(..n).ok_or_else(bad)?;
@@ -264,44 +188,24 @@ pub fn rekey_rows(
     lookups: &std::collections::HashMap<Vec<u8>, [u8; 32]>,
 ) -> Result<u64> {
     let mut dropped = 0;
-    for (table, aad) in [
-        ("secret_meta", meta_aad as fn(&[u8], &[u8]) -> Aad),
-        ("rotation_pending", pending_aad),
+    for (table, kind) in [
+        (Table::SecretMeta, SideRecord::SecretMeta),
+        (Table::RotationPending, SideRecord::RotationPending),
     ] {
-        let what = format!("re-key {table}");
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = {
-            let mut stmt = q(
-                &what,
-                conn.prepare(&format!("SELECT lookup, sealed FROM {table}")),
-            )?;
-            let rows = q(&what, stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))))?;
-            q(&what, rows.collect())?
-        };
-        q(&what, conn.execute(&format!("DELETE FROM {table}"), []))?;
-        for (lookup, sealed) in rows {
+        for (lookup, sealed) in rotation::take_all(conn, table)? {
             let Some(new_lookup) = lookups.get(&lookup) else {
                 dropped += 1;
                 continue;
             };
-            let plain = crypto::open(old.values.expose_secret(), &aad(vault_id, &lookup), &sealed)
+            let resealed = reseal_side(old, new, vault_id, kind, (&lookup, new_lookup), &sealed)
                 .ok_or_else(|| {
                     Error::Integrity(format!(
-                        "a {table} row failed authentication, so the vault was not re-keyed \
-                         (nothing was changed)"
+                        "a {} row failed authentication, so the vault was not re-keyed \
+                         (nothing was changed)",
+                        table.name()
                     ))
                 })?;
-            let resealed = crypto::seal(
-                new.values.expose_secret(),
-                &aad(vault_id, new_lookup),
-                &plain,
-            );
-            q(
-                &what,
-                conn.execute(
-                    &format!("INSERT INTO {table} (lookup, sealed) VALUES (?1, ?2)"),
-                    params![&new_lookup[..], resealed],
-                ),
-            )?;
+            rotation::insert(conn, table, new_lookup, &resealed)?;
         }
     }
     Ok(dropped)

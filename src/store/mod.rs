@@ -5,21 +5,34 @@
 //! passes through here.
 
 mod access;
+pub mod audit;
+mod durability;
 mod housekeeping;
+pub mod rotation;
 mod rows;
 mod schema;
+#[cfg(test)]
+pub mod scratch;
+mod snapshot;
+pub mod sync_state;
 pub mod watched;
+
+pub use durability::Sync;
+/// The connection and transaction handles other modules pass back to this one; they run no SQL of
+/// their own.
+pub use rusqlite::{Connection, Transaction};
 
 pub use housekeeping::purge_secret;
 pub use rows::*;
 pub use schema::{APPLICATION_ID, FORMAT_VERSION};
+pub use snapshot::{snapshot, Snapshot};
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{OpenFlags, TransactionBehavior};
 
 use crate::error::{Error, Result};
 
@@ -156,8 +169,8 @@ impl Store {
         &self.path
     }
 
-    /// The connection, for reads.
-    pub fn conn(&self) -> &Connection {
+    /// The connection, for reads by the modules of this crate (never part of the library's API).
+    pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
 

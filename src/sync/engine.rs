@@ -303,7 +303,7 @@ fn decide_all(
 }
 
 /// Names in sync whose recorded base is missing or stale: record them.
-fn refresh_base(s: &Snapshot, ledger: &Ledger, conn: &rusqlite::Connection) -> Result<()> {
+fn refresh_base(s: &Snapshot, ledger: &Ledger, conn: &crate::store::Connection) -> Result<()> {
     for item in s.items.iter().filter(|i| i.mark.is_none()) {
         let (Some(hash), Some(meta)) = (s.local_hash.get(&item.name), s.listing.get(&item.name))
         else {

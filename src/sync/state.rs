@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Connection, OptionalExtension};
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
@@ -16,6 +15,7 @@ use crate::crypto::keys::hmac_parts;
 use crate::crypto::Subkeys;
 use crate::error::{Error, Result};
 use crate::scope::Name;
+use crate::store::{sync_state, sync_state::SyncStateRow, Connection};
 use crate::value::SecretValue;
 
 /// The state recorded for one name at its last sync.
@@ -94,20 +94,9 @@ impl Ledger {
         conn: &Connection,
         names: impl IntoIterator<Item = &'a Name>,
     ) -> Result<BTreeMap<Name, Record>> {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT version, hash FROM sync_state WHERE target_key = ?1 AND name_key = ?2",
-            )
-            .map_err(|e| Error::db("read the sync state", e))?;
         let mut out = BTreeMap::new();
         for name in names {
-            let row: Option<(Option<String>, Vec<u8>)> = stmt
-                .query_row(
-                    params![&self.target_key[..], &self.name_key(name)[..]],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(|e| Error::db("read the sync state", e))?;
+            let row = sync_state::get(conn, &self.target_key, &self.name_key(name))?;
             if let Some((version, hash)) = row {
                 let hash: [u8; 32] = hash.try_into().map_err(|_| {
                     Error::Integrity(format!(
@@ -122,26 +111,22 @@ impl Ledger {
 
     /// Record that `name` is in sync.
     pub fn save(&self, conn: &Connection, name: &Name, rec: &Record) -> Result<()> {
-        conn.prepare_cached(
-            "INSERT INTO sync_state (target_key, name_key, version, hash) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (target_key, name_key) DO UPDATE SET version = excluded.version, hash = excluded.hash",
+        sync_state::put(
+            conn,
+            &SyncStateRow {
+                target_key: self.target_key.to_vec(),
+                name_key: self.name_key(name).to_vec(),
+                version: rec.version.clone(),
+                hash: rec.hash.to_vec(),
+            },
         )
-        .and_then(|mut s| s.execute(params![&self.target_key[..], &self.name_key(name)[..], rec.version, &rec.hash[..]]))
-        .map(|_| ())
-        .map_err(|e| Error::db("record the sync state", e))
     }
 
     /// Forget `name` (absent on both sides after this sync).
     pub fn forget(&self, conn: &Connection, name: &Name) -> Result<()> {
-        conn.prepare_cached("DELETE FROM sync_state WHERE target_key = ?1 AND name_key = ?2")
-            .and_then(|mut s| s.execute(params![&self.target_key[..], &self.name_key(name)[..]]))
-            .map(|_| ())
-            .map_err(|e| Error::db("record the sync state", e))
+        sync_state::delete(conn, &self.target_key, &self.name_key(name))
     }
 }
-
-/// A sync-state row as stored: target key, name key, remote version, value hash.
-type StoredRow = (Vec<u8>, Vec<u8>, Option<String>, Vec<u8>);
 
 /// One secret as `keep rekey` knows it: its address and every value it ever held (the value at a
 /// target's last sync is one of them).
@@ -164,16 +149,7 @@ pub fn rekey_rows(
     targets: &[String],
     known: &[Known<'_>],
 ) -> Result<(u64, u64)> {
-    let rows: Vec<StoredRow> = {
-        let mut stmt = conn
-            .prepare("SELECT target_key, name_key, version, hash FROM sync_state")
-            .map_err(|e| Error::db("re-key the sync state", e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(|e| Error::db("re-key the sync state", e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| Error::db("re-key the sync state", e))?
-    };
+    let rows = sync_state::all(conn)?;
     if rows.is_empty() {
         return Ok((0, 0));
     }
@@ -188,10 +164,15 @@ pub fn rekey_rows(
             candidates.insert(key, (old_ledger, new_ledger, k));
         }
     }
-    conn.execute("DELETE FROM sync_state", [])
-        .map_err(|e| Error::db("re-key the sync state", e))?;
+    sync_state::clear(conn)?;
     let (mut kept, mut removed) = (0, 0);
-    for (target_key, name_key, version, hash) in rows {
+    for SyncStateRow {
+        target_key,
+        name_key,
+        version,
+        hash,
+    } in rows
+    {
         let found = <[u8; 32]>::try_from(target_key.as_slice())
             .ok()
             .zip(<[u8; 32]>::try_from(name_key.as_slice()).ok())

@@ -35,7 +35,7 @@ impl Vault {
 }
 
 fn purge_rows(
-    conn: &rusqlite::Connection,
+    conn: &crate::store::Connection,
     keys: &Subkeys,
     vault_id: &[u8],
     floor: u64,

@@ -31,14 +31,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use hmac::{Hmac, Mac};
-use rusqlite::Connection;
 use secrecy::ExposeSecret;
 use sha2::Sha256;
 
 use crate::crypto::keys::{hmac_parts, hmac_parts_verify};
 use crate::crypto::Subkeys;
 use crate::error::{Error, Result};
-use crate::store::{self, bucket_of, HeadRow, HEAD_BUCKETS};
+use crate::store::{self, bucket_of, Connection, HeadRow, HEAD_BUCKETS};
 
 const META_KEY: &str = "manifest";
 const BUCKETS: usize = HEAD_BUCKETS as usize;

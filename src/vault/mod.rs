@@ -21,6 +21,7 @@ mod upgrade;
 mod verify;
 
 pub use record::Kind;
+pub(crate) use record::{reseal_side, SideRecord};
 pub use rekey::Outcome as RekeyOutcome;
 pub use secrets::{Entry, VersionInfo, Writer};
 pub use slots::SlotInfo;
@@ -300,13 +301,15 @@ impl Vault {
         &self.vault_id
     }
 
-    /// The purpose-bound subkeys, for modules that keep their own authenticated tables (audit, sync).
-    pub fn subkeys(&self) -> &Subkeys {
+    /// The purpose-bound subkeys, for this crate's modules that keep their own authenticated tables
+    /// (audit, sync, scan). Not part of the library's API: an application gets values, never keys.
+    pub(crate) fn subkeys(&self) -> &Subkeys {
         &self.keys
     }
 
-    /// The underlying store, for modules that keep their own tables.
-    pub fn store(&mut self) -> &mut Store {
+    /// The underlying store, for this crate's modules that keep their own tables (not part of the
+    /// library's API).
+    pub(crate) fn store(&mut self) -> &mut Store {
         &mut self.store
     }
 

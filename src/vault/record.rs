@@ -195,3 +195,94 @@ pub fn reseal_version(
     );
     Ok((resealed, opened))
 }
+
+/// A record kept beside a secret and found by its blind-index tag (src/rotate/meta.rs): sealed under
+/// the values key with associated data `(purpose, vault_id, lookup)`, so a row moved to another
+/// secret or vault fails to open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SideRecord {
+    /// Policy, public part and generator (`keep/v1/secret-meta`).
+    SecretMeta,
+    /// A rotation whose hooks have not all succeeded (`keep/v1/rotation-pending`).
+    RotationPending,
+}
+
+impl SideRecord {
+    fn aad(self, vault_id: &[u8], lookup: &[u8]) -> Aad {
+        let purpose = match self {
+            SideRecord::SecretMeta => "keep/v1/secret-meta",
+            SideRecord::RotationPending => "keep/v1/rotation-pending",
+        };
+        Aad::new(purpose).bytes(vault_id).bytes(lookup)
+    }
+}
+
+/// Seal a side record of the secret whose tag is `lookup`.
+pub fn seal_side(
+    keys: &Subkeys,
+    vault_id: &[u8],
+    kind: SideRecord,
+    lookup: &[u8],
+    plain: &[u8],
+) -> Vec<u8> {
+    crypto::seal(
+        keys.values.expose_secret(),
+        &kind.aad(vault_id, lookup),
+        plain,
+    )
+}
+
+/// Open a side record; `None` when it fails authentication.
+pub fn open_side(
+    keys: &Subkeys,
+    vault_id: &[u8],
+    kind: SideRecord,
+    lookup: &[u8],
+    sealed: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    crypto::open(
+        keys.values.expose_secret(),
+        &kind.aad(vault_id, lookup),
+        sealed,
+    )
+}
+
+/// Re-seal a side record under new keys and a new tag (`keep rekey`); `None` when it fails to open
+/// under the old ones.
+pub fn reseal_side(
+    old: &Subkeys,
+    new: &Subkeys,
+    vault_id: &[u8],
+    kind: SideRecord,
+    (old_lookup, new_lookup): (&[u8], &[u8]),
+    sealed: &[u8],
+) -> Option<Vec<u8>> {
+    let plain = open_side(old, vault_id, kind, old_lookup, sealed)?;
+    Some(seal_side(new, vault_id, kind, new_lookup, &plain))
+}
+
+impl super::Vault {
+    /// The blind-index tag of a secret (the key of its rows here and of its side records).
+    pub(crate) fn lookup(&self, address: &Address) -> [u8; 32] {
+        self.keys.index.secret(
+            address.scope.project(),
+            address.scope.env(),
+            address.name.as_str(),
+        )
+    }
+
+    /// Seal a side record of the secret whose tag is `lookup` under this vault's keys.
+    pub(crate) fn seal_side(&self, kind: SideRecord, lookup: &[u8], plain: &[u8]) -> Vec<u8> {
+        seal_side(&self.keys, &self.vault_id, kind, lookup, plain)
+    }
+
+    /// Open a side record sealed by [`Vault::seal_side`]; `None` when it fails authentication.
+    pub(crate) fn open_side(
+        &self,
+        kind: SideRecord,
+        lookup: &[u8],
+        sealed: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        open_side(&self.keys, &self.vault_id, kind, lookup, sealed)
+    }
+}

@@ -4,15 +4,13 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use rusqlite::Connection;
-
 use super::manifest::{self, Manifest};
 use super::record::{self, Kind, Version};
 use super::Vault;
 use crate::crypto::Subkeys;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Scope};
-use crate::store::{self, bucket_of, HeadRow, SecretRow, VersionRow};
+use crate::store::{self, bucket_of, Connection, HeadRow, SecretRow, VersionRow};
 use crate::value::SecretValue;
 
 /// A secret as listed by `ls`.
@@ -193,19 +191,31 @@ impl Vault {
         }
     }
 
+    /// Run `f`'s queries on one snapshot of the file (`store::snapshot`), so that a commit by another
+    /// process between them is not mistaken for a rolled-back record.
+    fn reading<T>(&self, f: impl FnOnce(&Ctx<'_>) -> Result<T>) -> Result<T> {
+        let snapshot = store::snapshot(self.store.conn())?;
+        let out = f(&self.ctx());
+        drop(snapshot);
+        out
+    }
+
     /// The current value of a secret.
     pub fn get(&self, address: &Address) -> Result<SecretValue> {
-        self.ctx().get(address).map(|(_, v)| v)
+        self.current(address).map(|(_, v)| v)
     }
 
     /// The current value of a secret with its version number.
     pub fn current(&self, address: &Address) -> Result<(u32, SecretValue)> {
-        self.ctx().get(address)
+        self.reading(|ctx| ctx.get(address))
     }
 
     /// A given version of a secret (which may be a deletion, returned as an error).
     pub fn get_version(&self, address: &Address, version: u32) -> Result<SecretValue> {
-        let ctx = self.ctx();
+        self.reading(|ctx| self.version_in(ctx, address, version))
+    }
+
+    fn version_in(&self, ctx: &Ctx<'_>, address: &Address, version: u32) -> Result<SecretValue> {
         let row = ctx.require(address)?;
         let v = store::version(ctx.conn, row.id, version)?.ok_or_else(|| {
             Error::NotFound(format!(
@@ -235,7 +245,14 @@ impl Vault {
     /// Names are sealed, so this opens every name; a record that fails authentication is reported as
     /// an error naming it rather than silently skipped.
     fn latest_all(&self, scope: Option<&Scope>) -> Result<Vec<(Address, Version)>> {
-        let ctx = self.ctx();
+        self.reading(|ctx| self.latest_all_in(ctx, scope))
+    }
+
+    fn latest_all_in(
+        &self,
+        ctx: &Ctx<'_>,
+        scope: Option<&Scope>,
+    ) -> Result<Vec<(Address, Version)>> {
         let (_, rows) = manifest::load_checked_heads(ctx.conn, ctx.keys, ctx.vault_id, ctx.floor)?;
         let mut out = Vec::new();
         for (row, head, sealed) in rows {
@@ -302,19 +319,20 @@ impl Vault {
 
     /// Every version of a secret, oldest first.
     pub fn history(&self, address: &Address) -> Result<Vec<VersionInfo>> {
-        let ctx = self.ctx();
-        let row = ctx.require(address)?;
-        store::versions(ctx.conn, row.id)?
-            .into_iter()
-            .map(|v| {
-                let opened = ctx.open(&row, v.version, &v.sealed, address)?;
-                Ok(VersionInfo {
-                    version: v.version,
-                    created: opened.created,
-                    deleted: opened.kind == Kind::Tombstone,
+        self.reading(|ctx| {
+            let row = ctx.require(address)?;
+            store::versions(ctx.conn, row.id)?
+                .into_iter()
+                .map(|v| {
+                    let opened = ctx.open(&row, v.version, &v.sealed, address)?;
+                    Ok(VersionInfo {
+                        version: v.version,
+                        created: opened.created,
+                        deleted: opened.kind == Kind::Tombstone,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Set a secret to `value`, as a new version. Returns the version number.
@@ -399,8 +417,9 @@ impl Writer<'_> {
         self.ctx.get(address)
     }
 
-    /// The raw connection of this transaction, for modules that keep their own tables.
-    pub fn conn(&self) -> &Connection {
+    /// The raw connection of this transaction, for this crate's modules that keep their own tables
+    /// (never part of the library's API).
+    pub(crate) fn conn(&self) -> &Connection {
         self.ctx.conn
     }
 

@@ -12,14 +12,13 @@
 //! Rows tampered with *before* the upgrade cannot be told apart (older formats did not authenticate
 //! which version is newest); that is the state the upgrade starts from (SECURITY.md).
 
-use rusqlite::Transaction;
 use secrecy::ExposeSecret;
 
 use super::manifest;
 use crate::crypto::Subkeys;
 use crate::error::Result;
 use crate::slots;
-use crate::store;
+use crate::store::{self, Transaction};
 
 /// Authenticate an older vault's slots, heads and manifest and write its format-4 header MAC.
 pub fn to_format4(

@@ -346,6 +346,12 @@ fn every_command_has_a_canary_run() {
     r.check(&["audit", "--name", CANARY_NAME, "--since", "1h"], opts(0));
     r.check(&["audit", "--unusual"], opts(0));
     r.check(&["audit", "verify"], opts(0));
+    r.check(
+        &["audit", "compact", "--before", "1s", "--dry-run"],
+        opts(0),
+    );
+    r.check(&["audit", "compact", "--before", "1s"], opts(0));
+    r.check(&["audit", "verify"], opts(0));
     r.check(&["verify"], opts(0));
     write(&r.tv, ".env", &format!("PLAIN_COPY={CANARY}\n"));
     r.check(&["lint"], opts(1));

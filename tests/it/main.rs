@@ -10,6 +10,7 @@ mod faults_support;
 mod sync_support;
 
 mod audit_chain;
+mod audit_compact;
 mod audit_growth;
 mod audit_unusual;
 mod audit_wiring;

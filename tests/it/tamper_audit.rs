@@ -48,12 +48,7 @@ fn witness(tv: &TestVault) -> PathBuf {
 
 /// `keep audit verify --json [extra]`: exit code and document.
 fn verify_json(tv: &TestVault, extra: &[&str]) -> (i32, serde_json::Value) {
-    let mut args = vec!["audit", "verify", "--json"];
-    args.extend_from_slice(extra);
-    let out = tv.run(&args);
-    let doc = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
-    (code(&out), doc)
+    tv.audit_verify_json(extra)
 }
 
 /// `keep audit verify`: exit code and stderr.

@@ -115,6 +115,16 @@ impl TestVault {
         );
     }
 
+    /// `keep audit verify --json [extra]`: exit code and document.
+    pub fn audit_verify_json(&self, extra: &[&str]) -> (i32, serde_json::Value) {
+        let mut args = vec!["audit", "verify", "--json"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        let doc = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&out), stderr(&out)));
+        (code(&out), doc)
+    }
+
     /// `keep get NAME`; panics on failure.
     pub fn get(&self, name: &str) -> String {
         let out = self.run(&["get", name]);
