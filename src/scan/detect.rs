@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::filters;
-use super::vault_match::VaultMatcher;
 use super::rules::{Confidence, Filter, Rule, RuleSet};
+use super::vault_match::VaultMatcher;
 use crate::error::{Error, Result};
 
 /// How far before a keyword hit a rule's regex may look (for rules whose keyword sits mid-token).

@@ -6,31 +6,46 @@
 //! over every byte: with thousands of values its states no longer fit the caches and a scan became
 //! several times slower. This module puts keep's own filter in front of the automaton instead:
 //!
-//! - Every needle is at least [`WINDOW`] bytes long, so a match at `i` means `hay[i..i + 8]` equals
-//!   its first 8 bytes. Those 8 bytes, read as a `u64`, are hashed (multiply by a random odd key,
-//!   keep the top bits) into a bitset, twice, with two keys and two bitsets (about 16 bits per
-//!   needle each, so each lets through a few percent of positions and both together a few in ten
-//!   thousand).
-//! - The scan hashes the 8 bytes at each position of the buffer the same way and tests the bits;
-//!   only where both are set does it run the automaton, anchored at that position.
+//! - Every needle is at least [`MIN_NEEDLE`] (8) bytes long. The buffer is probed every [`STRIDE`]
+//!   (4) bytes: the [`GRAM`] (5) bytes at a probe, read as a `u64`, are hashed (multiply by a random
+//!   odd key, keep the top bits) into a bitset, twice, with two keys and two bitsets. A needle
+//!   starting at `s` covers the next probe `p` (`s <= p < s + 4`) with the gram at its offset `p - s`,
+//!   which lies within its first 8 bytes; so each needle sets the bits of its grams at offsets 0 to
+//!   3 (about 16 bits of each bitset per gram: each lets through a few percent of probes, both
+//!   together a few in ten thousand).
+//! - Only where a probe passes both bitsets does the automaton run, anchored at each of the (at most
+//!   4) starts that probe covers, leftmost first.
 //! - Matches are the ones an unanchored `LeftmostLongest` search reports, in the same order: the
-//!   first position (from the end of the last match on) where some needle matches, and there the
-//!   longest one; an anchored `LeftmostLongest` search at a position reports exactly that.
+//!   first start (from the end of the last match on) where some needle matches, and there the
+//!   longest one; an anchored `LeftmostLongest` search at a start reports exactly that.
 //!
-//! The bitsets and keys live in buffers keep owns and wipes on drop; they hold a keyed, lossy hash
-//! of 8 bytes of each value, not the bytes (see SECURITY.md). A needle set with a value shorter than
-//! [`WINDOW`] (the scanner drops those, other callers may not) falls back to the plain search.
+//! Probing every 4th byte rather than every byte (hashing each position's first 8 bytes) costs a
+//! quarter as much per byte, and 5-byte grams of random values still almost never occur in code.
+//! Values whose first bytes are common text (a run of spaces, `https://`) make the probes pass
+//! more often and the scan slower, never different. The bitsets and keys live in buffers keep owns
+//! and wipes on drop; they hold a keyed, lossy hash of 8 bytes of each value, not the bytes (see
+//! SECURITY.md). A needle set with a value shorter than [`MIN_NEEDLE`] (the scanner drops those,
+//! other callers may not) falls back to the plain search.
 
 use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-/// How many leading bytes of each needle the filter hashes (and the shortest needle it serves).
-pub const WINDOW: usize = 8;
+/// The shortest needle the filter serves (the scanner looks for no shorter vault value).
+pub const MIN_NEEDLE: usize = 8;
 
-/// Bits of each bitset per needle: each set bit lets about 1 in 16 positions through.
-const BITS_PER_NEEDLE: usize = 16;
+/// How many bytes the filter hashes at each probe.
+pub const GRAM: usize = 5;
+
+/// Probes sit every STRIDE bytes: a needle starting anywhere shows one of its first STRIDE grams
+/// (at offsets 0..STRIDE, all within its first [`MIN_NEEDLE`] bytes) to exactly one probe.
+pub const STRIDE: usize = MIN_NEEDLE + 1 - GRAM;
+
+const GRAM_MASK: u64 = u64::MAX >> (64 - 8 * GRAM);
+
+/// Bits of each bitset per gram of each needle: each bitset lets about 1 in 16 probes through.
+const BITS_PER_GRAM: usize = 16;
 
 /// The smallest bitset (4 KiB): a few needles then let through almost nothing.
 const MIN_BITS: usize = 1 << 15;
@@ -41,7 +56,7 @@ pub struct VaultMatcher {
     filter: Option<Filter>,
 }
 
-/// Two keyed multiplicative hashes of a position's 8 bytes, each into its own bitset.
+/// Two keyed multiplicative hashes of a probe's gram, each into its own bitset.
 struct Filter {
     /// Random odd multipliers, chosen per matcher (per scan).
     keys: Zeroizing<[u64; 2]>,
@@ -52,9 +67,9 @@ struct Filter {
 }
 
 impl VaultMatcher {
-    /// Build the automaton and, if every needle is at least [`WINDOW`] bytes, the filter.
+    /// Build the automaton and, if every needle is at least [`MIN_NEEDLE`] bytes, the filter.
     pub fn new<'a>(needles: impl ExactSizeIterator<Item = &'a [u8]> + Clone) -> Result<Self> {
-        let filtered = needles.clone().all(|n| n.len() >= WINDOW);
+        let filtered = needles.clone().all(|n| n.len() >= MIN_NEEDLE);
         // No prefilter: it keeps unwiped copies of the needles (the vault's values) and frees them
         // so; the automaton alone spreads them over its states (tests/canary_zeroize.rs).
         let ac = AhoCorasick::builder()
@@ -82,15 +97,21 @@ impl VaultMatcher {
             );
             return;
         };
+        // Matches start at `at` or later; probes sit at multiples of STRIDE.
         let mut at = 0;
-        while let Some(i) = filter.next_candidate(hay, at) {
-            let input = Input::new(hay).span(i..hay.len()).anchored(Anchored::Yes);
-            match self.ac.find(input) {
-                Some(m) => {
+        let mut probe = 0;
+        while let Some(p) = filter.next_pass(hay, probe) {
+            probe = p + STRIDE;
+            // A needle starting at `s` shows its gram at offset `p - s` to the probe `p` that
+            // follows it within STRIDE - 1 bytes: try each such start, leftmost first.
+            for s in at.max((p + 1).saturating_sub(STRIDE))..=p {
+                let input = Input::new(hay).span(s..hay.len()).anchored(Anchored::Yes);
+                if let Some(m) = self.ac.find(input) {
                     out.push((m.start(), m.end(), m.pattern().as_usize()));
                     at = m.end();
+                    probe = at.div_ceil(STRIDE) * STRIDE;
+                    break;
                 }
-                None => at = i + 1,
             }
         }
     }
@@ -98,7 +119,7 @@ impl VaultMatcher {
 
 impl Filter {
     fn new<'a>(needles: impl ExactSizeIterator<Item = &'a [u8]>) -> Filter {
-        let bits = (needles.len() * BITS_PER_NEEDLE)
+        let bits = (needles.len() * STRIDE * BITS_PER_GRAM)
             .max(MIN_BITS)
             .next_power_of_two();
         let mut keys = Zeroizing::new([0u64; 2]);
@@ -112,42 +133,51 @@ impl Filter {
             second: Zeroizing::new(vec![0u64; bits / 64]),
         };
         for n in needles {
-            let w = window(n, 0);
-            let (a, b) = (filter.index(w, 0), filter.index(w, 1));
-            filter.first[a >> 6] |= 1 << (a & 63);
-            filter.second[b >> 6] |= 1 << (b & 63);
+            for offset in 0..STRIDE {
+                let g = gram(n, offset);
+                let (a, b) = (filter.index(g, 0), filter.index(g, 1));
+                filter.first[a >> 6] |= 1 << (a & 63);
+                filter.second[b >> 6] |= 1 << (b & 63);
+            }
         }
         filter
     }
 
-    /// The bit of `w` in bitset `which`.
+    /// The bit of gram `g` in bitset `which`.
     #[inline(always)]
-    fn index(&self, w: u64, which: usize) -> usize {
-        (w.wrapping_mul(self.keys[which]) >> self.shift) as usize
+    fn index(&self, g: u64, which: usize) -> usize {
+        (g.wrapping_mul(self.keys[which]) >> self.shift) as usize
     }
 
-    /// The first position `i >= from` whose 8 bytes pass both bitsets (a needle may start there).
+    /// The first probe position, a multiple of [`STRIDE`] from `from` on (itself one), whose gram
+    /// passes both bitsets.
     #[inline]
-    fn next_candidate(&self, hay: &[u8], from: usize) -> Option<usize> {
-        let end = hay.len().checked_sub(WINDOW - 1)?;
+    fn next_pass(&self, hay: &[u8], from: usize) -> Option<usize> {
+        let end = hay.len().checked_sub(GRAM - 1)?;
         let (first, second) = (&self.first[..], &self.second[..]);
-        (from..end).find(|&i| {
-            let w = window(hay, i);
-            let a = self.index(w, 0);
+        (from..end).step_by(STRIDE).find(|&p| {
+            let g = gram(hay, p);
+            let a = self.index(g, 0);
             first[a >> 6] & (1 << (a & 63)) != 0 && {
-                let b = self.index(w, 1);
+                let b = self.index(g, 1);
                 second[b >> 6] & (1 << (b & 63)) != 0
             }
         })
     }
 }
 
-/// The 8 bytes at `at`, little-endian (an unaligned load).
+/// The [`GRAM`] bytes at `at`, little-endian in the low bytes of a `u64`: one unaligned 8-byte
+/// load, masked, except within 8 bytes of the end.
 #[inline(always)]
-fn window(bytes: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; WINDOW];
-    w.copy_from_slice(&bytes[at..at + WINDOW]);
-    u64::from_le_bytes(w)
+fn gram(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(eight) = bytes.get(at..at + 8) {
+        w.copy_from_slice(eight);
+        u64::from_le_bytes(w) & GRAM_MASK
+    } else {
+        w[..GRAM].copy_from_slice(&bytes[at..at + GRAM]);
+        u64::from_le_bytes(w)
+    }
 }
 
 #[cfg(test)]
@@ -216,9 +246,16 @@ mod tests {
     }
 
     #[test]
-    fn buffers_shorter_than_a_window_and_exact_fits() {
+    fn buffers_shorter_than_a_needle_and_exact_fits() {
         let needles = vec![b"12345678".to_vec(), b"1234567890".to_vec()];
-        for hay in [&b""[..], b"1234567", b"12345678", b"123456789", b"1234567890", b"x12345678"] {
+        for hay in [
+            &b""[..],
+            b"1234567",
+            b"12345678",
+            b"123456789",
+            b"1234567890",
+            b"x12345678",
+        ] {
             assert_eq!(filtered(&needles, hay), plain(&needles, hay), "{hay:?}");
         }
         assert_eq!(filtered(&needles, b"x12345678"), [(1, 9, 0)]);
@@ -242,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn a_needle_shorter_than_a_window_falls_back_to_the_plain_search() {
+    fn a_needle_shorter_than_8_bytes_falls_back_to_the_plain_search() {
         let needles = vec![b"short".to_vec(), b"a longer one".to_vec()];
         let m = VaultMatcher::new(needles.iter().map(Vec::as_slice)).unwrap();
         assert!(m.filter.is_none());
