@@ -26,7 +26,7 @@ if [ -z "${KEEP_BIN:-}" ]; then
 fi
 KEEP="$(realpath "$KEEP_BIN")"
 BINS=("new=$KEEP")
-[ -n "${BASE_BIN:-}" ] && BINS=("old=$(realpath "$BASE_BIN")" "${BINS[@]}")
+[ -n "${BASE_BIN:-}" ] && BINS+=("old=$(realpath "$BASE_BIN")")
 
 WORK="$(mktemp -d)"
 export HOME="$WORK" XDG_DATA_HOME="$WORK/xdg" XDG_STATE_HOME="$WORK/state"
