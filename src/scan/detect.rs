@@ -4,7 +4,7 @@
 //! into lines: there is no per-line work and no per-line allocation in the hot loop.
 //!
 //! Values stored in the vault are matched exactly by a second automaton, built only when the vault
-//! is unlocked, and reported by name.
+//! is unlocked, behind keep's own filter ([`super::vault_match`]), and reported by name.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::bytes::CaptureLocations;
@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use super::filters;
 use super::rules::{Confidence, Filter, Rule, RuleSet};
+use super::vault_match::VaultMatcher;
 use crate::error::{Error, Result};
 
 /// How far before a keyword hit a rule's regex may look (for rules whose keyword sits mid-token).
@@ -80,7 +81,7 @@ pub struct Detector {
     keywords: AhoCorasick,
     /// For each keyword pattern, the rules it triggers.
     keyword_rules: Vec<Vec<usize>>,
-    vault: Option<(AhoCorasick, Vec<Needle>)>,
+    vault: Option<(VaultMatcher, Vec<Needle>)>,
     /// The key of vault-value fingerprints: the vault's scan subkey, or a random one (fingerprints
     /// then differ between runs, but are never an unsalted hash of a value).
     fingerprint_key: Zeroizing<[u8; 32]>,
@@ -124,14 +125,8 @@ impl Detector {
         let vault = if needles.is_empty() {
             None
         } else {
-            // No prefilter: it keeps unwiped copies of the needles (the vault's values) and frees them
-            // so; the automaton alone spreads them over its states (tests/canary_zeroize.rs).
-            let ac = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .prefilter(false)
-                .build(needles.iter().map(|n| n.value.as_slice()))
-                .map_err(|e| Error::Usage(format!("cannot build the vault automaton: {e}")))?;
-            Some((ac, needles))
+            let matcher = VaultMatcher::new(needles.iter().map(|n| n.value.as_slice()))?;
+            Some((matcher, needles))
         };
         let mut fingerprint_key = Zeroizing::new([0u8; 32]);
         crate::crypto::random::fill(&mut fingerprint_key[..]);
@@ -187,11 +182,8 @@ impl Detector {
         scratch.seen.clear();
         scratch.ranges.clear();
         scratch.vault_hits.clear();
-        if let Some((ac, _)) = &self.vault {
-            scratch.vault_hits.extend(
-                ac.find_iter(buf)
-                    .map(|m| (m.start(), m.end(), m.pattern().as_usize())),
-            );
+        if let Some((matcher, _)) = &self.vault {
+            matcher.find_all(buf, &mut scratch.vault_hits);
         }
         let first = out.len();
         for m in self.keywords.find_overlapping_iter(buf) {

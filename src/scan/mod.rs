@@ -6,6 +6,7 @@
 //! when the vault is already unlocked for the session: scanning never prompts.
 //!
 //! Layout: [`rules`] (the embedded rule file), [`detect`] (the Aho-Corasick + regex engine),
+//! [`vault_match`] (the vault values' automaton behind a filter that copies no value),
 //! [`filters`] (entropy, checksums, placeholders), [`walk`] (files and stdin), [`git`] (index and
 //! history), [`baseline`], [`report`] (text, JSON, SARIF) and [`hook`] (the pre-commit hook).
 
@@ -16,6 +17,7 @@ pub mod git;
 pub mod hook;
 pub mod report;
 pub mod rules;
+pub mod vault_match;
 pub mod walk;
 
 pub use baseline::Baseline;

@@ -46,6 +46,7 @@ mod rotation_plans;
 mod rotation_sync;
 mod rotation_tamper;
 mod scan_cli;
+mod scan_vault;
 #[cfg(all(feature = "aws", feature = "gcp", feature = "kubernetes"))]
 mod sync2_providers;
 mod sync_cli;
