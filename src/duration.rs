@@ -47,6 +47,17 @@ pub fn approx_secs(secs: u64) -> String {
     approx(Duration::from_secs(secs))
 }
 
+/// A length of time as people write it on the command line (`keep policy set --max-age 90d`): a
+/// humantime duration longer than zero. The error says what is expected; clap names the option.
+pub fn parse_span(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e} (use e.g. 90d, 12h, 1m)"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
 /// A point in time as people write it on the command line (`keep audit --since`, `keep audit
 /// compact --before`): a date `YYYY-MM-DD` (midnight UTC), an RFC 3339 time (`2026-01-31T12:00:00Z`),
 /// or a duration (`90d`, `12h`) meaning that long before now. The error says what the three forms
@@ -103,6 +114,15 @@ mod tests {
         assert!((90 * 86_400..90 * 86_400 + 3_600).contains(&ago), "{ago}");
         for bad in ["2026-13-01", "yesterday", "", "90 parsecs"] {
             assert!(parse_point(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn spans_are_durations_longer_than_zero() {
+        assert_eq!(parse_span("90d"), Ok(Duration::from_secs(90 * 86_400)));
+        assert_eq!(parse_span(" 1h30m "), Ok(Duration::from_secs(5_400)));
+        for bad in ["0s", "0d", "", "soon", "-5d"] {
+            assert!(parse_span(bad).is_err(), "{bad}");
         }
     }
 

@@ -219,8 +219,8 @@ pub enum PolicyCommand {
         /// NAME, or keep://PROJECT/ENV/NAME
         name: String,
         /// The longest a value may live, e.g. 30d, 12h
-        #[arg(long, value_name = "D")]
-        max_age: String,
+        #[arg(long, value_name = "D", value_parser = crate::duration::parse_span)]
+        max_age: std::time::Duration,
         /// How `keep rotate` makes a new value [default: none, rotated by hand]
         #[arg(long, value_name = "SPEC")]
         generator: Option<String>,

@@ -359,7 +359,6 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
             generator,
         } => {
             let address = ctx.address(&name)?;
-            let max_age = crate::config::parse_duration("--max-age", &max_age)?;
             let generator = parse_generator(generator.as_deref())?.map(|g| g.to_string());
             let mut vault = ctx.open()?;
             let policy = Policy {

@@ -675,6 +675,28 @@ fn durations_read_back_as_written() {
     assert!(!table.contains("month"), "{table}");
 }
 
+/// `--max-age` is parsed by clap before anything opens the vault: a bad or zero length is exit 2,
+/// names the option, and leaves the policy as it was.
+#[test]
+fn a_bad_max_age_is_a_usage_error_and_changes_nothing() {
+    let tv = TestVault::new();
+    tv.set("API_TOKEN", &["a", "strong", "Value", "8d7f6e5c"].join("-"));
+    let out = tv.run(&["policy", "set", "API_TOKEN", "--max-age", "30d"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for bad in ["0s", "soon", ""] {
+        let out = tv.run(&["policy", "set", "API_TOKEN", "--max-age", bad]);
+        assert_eq!(code(&out), 2, "{bad}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--max-age"),
+            "{bad}: {}",
+            stderr(&out)
+        );
+    }
+    let out = tv.run(&["status"]);
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(table.contains("30d manual"), "{table}");
+}
+
 // ---- The README, verbatim ----
 
 /// The lines of the first `sh` code block after `heading` in README.md.
