@@ -5,18 +5,27 @@
 //!
 //! Module map (one folder per concern):
 //! - [`crypto`]: AEAD sealing, the master key and its subkeys, the blind index.
+//! - [`value`]: `SecretValue` (zeroized, never shown by `Debug`) and the wiping text buffer.
 //! - [`slots`]: key slots that wrap the master key (passphrase; HSM, age and recovery build on it).
-//! - [`store`]: the SQLite file, its schema and migrations.
+//! - [`hsm`]: PKCS#11 plumbing for HSM slots and `keep hsm`.
+//! - [`agefile`]: standard age files, for age slots and hand-offs.
+//! - [`store`]: the SQLite file, its schema and migrations; every SQL statement lives here.
 //! - [`vault`]: secrets and slots on an unlocked vault.
 //! - [`session`]: unlocking: the session cache, credentials from the environment, prompts.
 //! - [`config`]: the `keep.toml` project file.
 //! - [`scope`]: names, scopes and `keep://` addresses.
+//! - [`env`](mod@env): using secrets: `exec`, `env`, `materialize`, `inject`, `import`, environments and settings.
+//! - [`watch`]: live secrets, `exec --watch` and `materialize --watch`.
+//! - [`backup`]: `keep export --age` and the age half of `keep import`.
 //! - [`rotate`]: generators, rotation policies, two-phase rotation with hooks.
-//! - [`audit`]: the tamper-evident audit log.
+//! - [`audit`]: the tamper-evident audit log, its witness and its compaction.
 //! - [`lint`]: secret hygiene checks.
 //! - [`scan`]: `keep scan`, the vault-aware secret scanner, and its git hook.
-//! - [`sync`]: push, pull and diff against cloud secrets managers (AWS, Vault KV).
-//! - [`duration`]: the one formatter for durations shown to the user.
+//! - [`sync`]: push, pull and diff against AWS Secrets Manager, Vault KV, GCP Secret Manager and
+//!   Kubernetes Secrets.
+//! - [`duration`]: durations and points in time as the user types and reads them.
+//! - [`error`]: the one error type and its exit codes.
+//! - [`hardening`]: process hardening applied before any secret is touched.
 //! - [`cli`]: the command-line interface.
 
 pub mod agefile;
