@@ -16,14 +16,10 @@ cd "$(dirname "$0")/.."
 READS="${1:-10000}"
 RUNS="${2:-200}"
 
-command -v hyperfine >/dev/null 2>&1 || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null
-}
-if [ -z "${KEEP_BIN:-}" ]; then
-    cargo build --release --quiet
-    KEEP_BIN="${CARGO_TARGET_DIR:-target}/release/keep"
-fi
-KEEP="$(realpath "$KEEP_BIN")"
+# shellcheck source=benches/tools.sh
+source benches/tools.sh
+need hyperfine hyperfine
+keep_under_test
 
 WORK="$(mktemp -d)"
 export KEEP_VAULT="$WORK/vault.db"

@@ -20,21 +20,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-300}"
 
-command -v hyperfine >/dev/null 2>&1 || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null
-}
-command -v npm >/dev/null 2>&1 || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
-}
-command -v age-keygen >/dev/null 2>&1 || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null
-}
-
-if [ -z "${KEEP_BIN:-}" ]; then
-    cargo build --release --quiet
-    KEEP_BIN="${CARGO_TARGET_DIR:-target}/release/keep"
-fi
-KEEP="$(realpath "$KEEP_BIN")"
+# shellcheck source=benches/tools.sh
+source benches/tools.sh
+need hyperfine hyperfine
+need npm npm
+need age-keygen age
+keep_under_test
 
 WORK="$(mktemp -d)"
 export KEEP_VAULT="$WORK/vault.db"
@@ -48,8 +39,6 @@ trap cleanup EXIT
 
 npm install --silent --no-audit --no-fund --prefix "$WORK/npm" @dotenvx/dotenvx >/dev/null
 DOTENVX="$WORK/npm/node_modules/.bin/dotenvx"
-# shellcheck source=benches/tools.sh
-source benches/tools.sh
 fetch_sops_fnox "$WORK"
 
 echo "bench passphrase" >"$KEEP_PASSPHRASE_FILE"

@@ -13,11 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${RUNS:-3}"
-if [ -z "${KEEP_BIN:-}" ]; then
-    cargo build --release --quiet
-    KEEP_BIN="${CARGO_TARGET_DIR:-target}/release/keep"
-fi
-KEEP="$(realpath "$KEEP_BIN")"
+# shellcheck source=benches/tools.sh
+source benches/tools.sh
+keep_under_test
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 export HOME="$WORK" XDG_DATA_HOME="$WORK/xdg" KEEP_PASSPHRASE="bench passphrase"
@@ -47,12 +45,8 @@ for n in 10000 100000; do
 done
 printf '100k / 10k: %.1fx\n' "$(echo "${result[100000]} / ${result[10000]}" | bc -l)"
 
-# shellcheck source=benches/tools.sh
-source benches/tools.sh
 fetch_sops_fnox "$WORK"
-command -v age-keygen >/dev/null 2>&1 || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null
-}
+need age-keygen age
 age-keygen -o "$WORK/age.key" 2>/dev/null
 RECIPIENT="$(grep -o 'age1[0-9a-z]*' "$WORK/age.key")"
 export SOPS_AGE_KEY_FILE="$WORK/age.key" FNOX_AGE_KEY_FILE="$WORK/age.key"
