@@ -74,8 +74,9 @@ pub fn record(
     if relaxed {
         store.set_synchronous(Sync::Normal)?;
         // Closing the last connection would otherwise checkpoint the WAL (two more fsyncs) at the
-        // exit of every `keep get`. SQLite's automatic checkpoint (every 1000 WAL pages) still runs,
-        // so the WAL stays bounded and the cost is spread over hundreds of reads.
+        // exit of every `keep get`. The store's truncating checkpoint after a commit that leaves
+        // the WAL over 256 KiB (`Store::write`) still bounds it, at a cost spread over dozens of
+        // reads.
         store.skip_checkpoint_on_close()?;
     }
     // The witness line follows the entry's durability: fsync'd unless the entry is relaxed.

@@ -193,9 +193,9 @@ impl Store {
     /// After a commit, checkpoint the WAL into the main file and truncate it when it has grown past
     /// [`WAL_TRUNCATE_BYTES`] (see there for why SQLite's own checkpoint does not suffice).
     ///
-    /// The commit is already durable, so this changes no data and cannot lose any: a checkpoint
-    /// copies committed pages into the main file and fsyncs it (synchronous=FULL) before the WAL is
-    /// cut. It is best effort. If another process is reading or writing, the checkpoint gives up
+    /// The commit is already done, so this changes no data and cannot lose any: a checkpoint copies
+    /// committed pages into the main file and fsyncs it before the WAL is cut (in WAL mode SQLite
+    /// does so at both `synchronous` levels keep uses, FULL and a read entry's NORMAL). It is best effort. If another process is reading or writing, the checkpoint gives up
     /// after [`TRUNCATE_WAIT`] and a later commit does the work; an error here is not the command's
     /// error.
     fn bound_wal(&mut self) {
