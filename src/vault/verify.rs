@@ -44,6 +44,9 @@ impl Vault {
         let problems = &mut report.problems;
         let conn = self.store.conn();
         let (keys, vault_id) = (&self.keys, self.vault_id.as_slice());
+        // Every record query below sees one snapshot: another process's commit between two of
+        // them (a head read before it, the manifest after) would otherwise read as tampering.
+        let snapshot = store::snapshot(conn)?;
 
         let slots = store::slots(conn)?;
         report.slots = slots.len() as u64;
@@ -120,6 +123,7 @@ impl Vault {
             }
             Err(e) => problems.push(e.to_string()),
         }
+        drop(snapshot);
 
         let verdict = crate::audit::verify(self)?;
         report.audit_entries = verdict.entries;

@@ -173,3 +173,40 @@ fn eight_processes_for_60_s_lose_no_update() {
     }
     assert!(sh.counts.iter().all(|&n| n > 0), "every kind ran");
 }
+
+/// `keep verify` reads every record in many queries. With a writer committing beside it, each
+/// verify must still see one state of the file: a head read before a commit and the manifest after
+/// it would otherwise be reported as tampering (exit 5) on an intact vault.
+#[test]
+fn verify_beside_a_writer_never_reports_damage() {
+    let tv = TestVault::new();
+    for i in 0..40 {
+        tv.set(&format!("NAME_{i}"), &format!("first-{i}"));
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let verifies = std::thread::scope(|s| {
+        s.spawn(|| {
+            for round in 0..150 {
+                let name = format!("NAME_{}", round % 40);
+                let out = tv.run_with_stdin(&["set", &name], format!("round-{round}").as_bytes());
+                assert_eq!(code(&out), 0, "set {name}: {}", stderr(&out));
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut verifies = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let out = tv.run(&["verify"]);
+            assert_eq!(
+                code(&out),
+                0,
+                "verify {verifies} beside a writer: {}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+            verifies += 1;
+        }
+        verifies
+    });
+    assert!(verifies > 0, "no verify ran beside the writer");
+    println!("{verifies} verifies beside 150 sets");
+}
