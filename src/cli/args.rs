@@ -245,8 +245,8 @@ pub struct AuditArgs {
     #[command(subcommand)]
     pub command: Option<AuditCommand>,
     /// Only entries newer than this: a duration (1h, 7d), a date (2026-01-31) or an RFC 3339 time
-    #[arg(long, value_name = "D")]
-    pub since: Option<String>,
+    #[arg(long, value_name = "D", value_parser = crate::duration::parse_point)]
+    pub since: Option<std::time::SystemTime>,
     /// Only entries about this secret (NAME in any scope, or keep://PROJECT/ENV/NAME)
     #[arg(long, value_name = "N")]
     pub name: Option<String>,

@@ -1,20 +1,10 @@
 //! `keep audit`, `keep audit verify`, `keep audit --unusual`.
 
-use std::time::SystemTime;
-
 use super::args::{AuditArgs, AuditCommand};
 use super::{output, Context};
 use crate::audit::entry::{printable, time_of};
 use crate::audit::{self, unusual, witness, Action, Filter};
 use crate::error::{Error, Result};
-
-fn since(text: &str) -> Result<SystemTime> {
-    crate::duration::parse_point(text).map_err(|e| {
-        Error::Usage(format!(
-            "invalid --since: {e}; give a duration (1h, 7d), a date or a time (2026-01-31T12:00:00Z)"
-        ))
-    })
-}
 
 pub fn run(ctx: &Context, a: AuditArgs) -> Result<i32> {
     // Reading the log must work on a damaged log, which appends would refuse (see audit::context).
@@ -41,7 +31,7 @@ fn open(ctx: &Context) -> Result<crate::vault::Vault> {
 
 fn filter(a: &AuditArgs) -> Result<Filter> {
     Ok(Filter {
-        since: a.since.as_deref().map(since).transpose()?,
+        since: a.since,
         name: a.name.clone(),
         action: a.action.as_deref().map(Action::parse).transpose()?,
     })
