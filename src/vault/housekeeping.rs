@@ -41,11 +41,7 @@ fn purge_rows(
     floor: u64,
     address: &Address,
 ) -> Result<(usize, u64)> {
-    let lookup = keys.index.secret(
-        address.scope.project(),
-        address.scope.env(),
-        address.name.as_str(),
-    );
+    let lookup = record::lookup_tag(keys, address);
     let row = store::find_secret(conn, &lookup)?.ok_or_else(|| {
         Error::NotFound(format!(
             "no secret {address}; `keep ls --deleted` lists the deleted ones"

@@ -21,7 +21,7 @@ mod upgrade;
 mod verify;
 
 pub use record::Kind;
-pub(crate) use record::{reseal_side, SideRecord};
+pub(crate) use record::{lookup_tag, reseal_side, SideRecord};
 pub use rekey::Outcome as RekeyOutcome;
 pub use secrets::{Entry, VersionInfo, Writer};
 pub use slots::SlotInfo;

@@ -261,14 +261,20 @@ pub fn reseal_side(
     Some(seal_side(new, vault_id, kind, new_lookup, &plain))
 }
 
+/// The blind-index tag of the secret at `address` under `keys`: the key of its rows and of its side
+/// records. Every caller computes it here, so the parts and their order are written once.
+pub fn lookup_tag(keys: &Subkeys, address: &Address) -> [u8; 32] {
+    keys.index.secret(
+        address.scope.project(),
+        address.scope.env(),
+        address.name.as_str(),
+    )
+}
+
 impl super::Vault {
     /// The blind-index tag of a secret (the key of its rows here and of its side records).
     pub(crate) fn lookup(&self, address: &Address) -> [u8; 32] {
-        self.keys.index.secret(
-            address.scope.project(),
-            address.scope.env(),
-            address.name.as_str(),
-        )
+        lookup_tag(&self.keys, address)
     }
 
     /// Seal a side record of the secret whose tag is `lookup` under this vault's keys.

@@ -111,11 +111,7 @@ impl Vault {
             for row in store::all_secrets(tx)? {
                 let address =
                     record::open_name(old, &vault_id, row.id, &row.lookup, &row.sealed_name)?;
-                let lookup = new.index.secret(
-                    address.scope.project(),
-                    address.scope.env(),
-                    address.name.as_str(),
-                );
+                let lookup = record::lookup_tag(&new, &address);
                 let head = store::head(tx, row.id)?;
                 let mut values = Vec::new();
                 for v in store::versions(tx, row.id)? {

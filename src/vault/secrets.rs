@@ -44,11 +44,7 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn lookup(&self, address: &Address) -> [u8; 32] {
-        self.keys.index.secret(
-            address.scope.project(),
-            address.scope.env(),
-            address.name.as_str(),
-        )
+        record::lookup_tag(self.keys, address)
     }
 
     /// The secret's row, with its sealed name checked against the address (so a row whose name was

@@ -99,11 +99,11 @@ impl Check {
         if !self.read.is_empty() && self.read == resolved.read {
             return Ok(());
         }
-        let index = &vault.subkeys().index;
+        let keys = vault.subkeys();
         self.lookups = resolved
             .read
             .iter()
-            .map(|a| index.secret(a.scope.project(), a.scope.env(), a.name.as_str()))
+            .map(|a| crate::vault::lookup_tag(keys, a))
             .collect();
         self.read = resolved.read.clone();
         self.names = match &resolved.whole_scope {
