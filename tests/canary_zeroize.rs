@@ -285,7 +285,7 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         watch("the value", VALUE.as_bytes());
         watch("the passphrase", PASSPHRASE.as_bytes());
         let unwrappers: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(passphrase())];
-        let vault = Vault::open_with(&path, &unwrappers).unwrap();
+        let mut vault = Vault::open_with(&path, &unwrappers).unwrap();
         for key in vault.key_memory() {
             watch("a vault key", key);
         }
@@ -303,7 +303,7 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
             .cache_in_session(std::time::Duration::from_secs(60))
             .unwrap();
         drop(vault);
-        let cached = Vault::open_cached(&path)
+        let mut cached = Vault::open_cached(&path)
             .unwrap()
             .expect("the key is in the session keyring");
         assert_eq!(cached.get(&address).unwrap().expose(), VALUE.as_bytes());
@@ -320,8 +320,13 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
         let me = age::x25519::Identity::generate();
         let unwrappers: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(passphrase())];
         let mut vault = Vault::open_with(&path, &unwrappers).unwrap();
-        let (file, exported) =
-            export_age(&vault, &Selection::Scope(scope()), &[me.to_public()], true).unwrap();
+        let (file, exported) = export_age(
+            &mut vault,
+            &Selection::Scope(scope()),
+            &[me.to_public()],
+            true,
+        )
+        .unwrap();
         assert_eq!(exported.len(), 1);
         let ids: Vec<Box<dyn age::Identity>> = vec![Box::new(me)];
         let report = import_age(&mut vault, &file, &ids).unwrap();

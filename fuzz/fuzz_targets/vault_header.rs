@@ -211,7 +211,7 @@ fuzz_target!(|data: &[u8]| {
     ];
     let unedited = meta == f.meta && slots == f.slots;
     match Vault::open_with(&f.work, &unwrappers) {
-        Ok(vault) => {
+        Ok(mut vault) => {
             assert_eq!(meta, f.meta, "a vault with an edited header opened");
             let id = i64::from(vault.opened_by().expect("opened by a slot"));
             let opened = slots

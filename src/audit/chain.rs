@@ -112,20 +112,31 @@ pub fn append(
     vault_id: &[u8],
     bodies: &[Vec<u8>],
 ) -> Result<u64> {
-    let mut head =
-        match read_head(conn, key, vault_id)? {
-            HeadState::Valid(h) => h,
-            HeadState::Absent if !rows_of::any(conn)? => Head {
-                count: 0,
-                last: [0; MAC_LEN],
-            },
-            HeadState::Absent | HeadState::Invalid => return Err(Error::Integrity(
+    let mut head = match read_head(conn, key, vault_id)? {
+        // A head put back from an older copy of the file authenticates, but names fewer
+        // entries than the log holds: refuse it as the damage it is (not as a clash of rows).
+        HeadState::Valid(h) if rows_of::any_after(conn, h.count)? => {
+            return Err(Error::Integrity(
+                "the audit log's head is older than its entries (it was put back from an older \
+                     copy of the file), so keep will not add to it; run `keep audit verify` and \
+                     restore the vault from a backup"
+                    .into(),
+            ))
+        }
+        HeadState::Valid(h) => h,
+        HeadState::Absent if !rows_of::any(conn)? => Head {
+            count: 0,
+            last: [0; MAC_LEN],
+        },
+        HeadState::Absent | HeadState::Invalid => {
+            return Err(Error::Integrity(
                 "the audit log's head is missing or fails authentication, so keep will not add to \
                  it; run `keep audit verify` to see what was changed, and restore the vault from a \
                  backup"
                     .into(),
-            )),
-        };
+            ))
+        }
+    };
     for body in bodies {
         let seq = head.count + 1;
         let mac = entry_mac(key, vault_id, seq, &head.last, body);

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::checkpoint::{self, Checkpoint};
 use super::entry::{now_ms, Action, Body, Compacted};
-use super::{append, audit_key, chain, committed, witness, OK};
+use super::{append_in, audit_key, chain, committed, witness, OK};
 use crate::error::{Error, Result};
 use crate::store::{self, Connection};
 use crate::vault::Vault;
@@ -166,7 +166,7 @@ pub fn run(
         };
         checkpoint::write(tx, &key, &vault_id, &cp)?;
         store::audit::delete_through(tx, k)?;
-        pending = append(tx, &key, &vault_id, &[body], true)?;
+        pending = append_in(tx, &key, &vault_id, &[body], true)?;
         let entry = rows.last().map(|r| r.seq + 1);
         Ok(outcome(span, &rows, entry))
     })?;

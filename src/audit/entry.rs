@@ -22,6 +22,8 @@ use crate::scope::Address;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
+    /// The vault was created (`keep init`): the first entry of every log.
+    Init,
     /// A value was read (get, exec, env, materialize, inject, export, push).
     Read,
     /// A value was written (set, import, pull).
@@ -54,6 +56,7 @@ impl Action {
     /// The name used in the log and by `keep audit --action`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Action::Init => "init",
             Action::Read => "read",
             Action::Write => "write",
             Action::Delete => "delete",
@@ -71,7 +74,8 @@ impl Action {
     }
 
     /// Every action, for help texts and validation.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
+        Action::Init,
         Action::Read,
         Action::Write,
         Action::Delete,

@@ -5,13 +5,15 @@
 //! chain is authenticated with `subkeys().audit`, names are sealed with the names key), and one SQLite
 //! transaction can append to the log as atomically as it changes a secret.
 //!
-//! Commands call one function, [`record`], after they act: `record(&mut vault, Action::Read,
-//! &addresses, &outcome_of(&result))`. Opening the vault calls [`after_unlock`], which folds failed
-//! unlocks (recorded unauthenticated by `failed.rs`, since no key existed) into the chain and logs the
-//! unlock itself.
+//! Commands never call this module to record: the vault records its own accesses
+//! (src/vault/access.rs): its reads through `Vault::read`, its changes inside `Vault::write`'s
+//! transaction, slot changes, rekey and unlocks where they happen. A library feature that knows an
+//! outcome the vault cannot (a rotation's hooks) records it with [`record`]. Opening the vault calls
+//! [`after_unlock`], which folds failed unlocks (recorded unauthenticated by `failed.rs`, since no
+//! key existed) into the chain and logs the unlock itself.
 //!
 //! Every append also writes a line to the witness outside the vault file (`witness.rs`), inside the
-//! same transaction and before it commits; [`append`] is the one place that does both.
+//! same transaction and before it commits; [`append_in`] is the one place that does both.
 
 pub mod addresses;
 pub mod chain;
@@ -36,7 +38,7 @@ use crate::crypto::KEY_LEN;
 use crate::error::Result;
 use crate::scope::Address;
 use crate::store::{Connection, Sync};
-use crate::vault::{Vault, Writer};
+use crate::vault::Vault;
 
 /// The outcome string of a successful operation.
 pub const OK: &str = "ok";
@@ -55,7 +57,10 @@ fn audit_key(vault: &Vault) -> Zeroizing<[u8; KEY_LEN]> {
 }
 
 /// Append one entry for the command, its `addresses` (none, one or many) sealed inside it, in one
-/// transaction. This is the function every command calls after it acts.
+/// transaction: the vault's reads and failed changes, and outcomes only a feature knows. Public only
+/// as the seam of the audit benchmarks (benches/audit.rs): commands and applications never call it,
+/// since the vault records its own accesses.
+#[doc(hidden)]
 pub fn record(
     vault: &mut Vault,
     action: Action,
@@ -80,7 +85,7 @@ pub fn record(
         store.skip_checkpoint_on_close()?;
     }
     // The witness line follows the entry's durability: fsync'd unless the entry is relaxed.
-    let result = store.write(|tx| append(tx, &key, &vault_id, &bodies, !relaxed));
+    let result = store.write(|tx| append_in(tx, &key, &vault_id, &bodies, !relaxed));
     if relaxed {
         store.set_synchronous(Sync::Full)?;
     }
@@ -91,7 +96,7 @@ pub fn record(
 /// (fsync'd when `durable`) before the transaction commits. After the commit, pass the result to
 /// [`committed`]. An error (the witness cannot be written) rolls the transaction back: no entry
 /// without its witness line.
-fn append(
+pub(crate) fn append_in(
     conn: &Connection,
     key: &[u8; KEY_LEN],
     vault_id: &[u8],
@@ -122,49 +127,21 @@ fn append(
     witness::append(vault_id, prev, entries, durable).map(Some)
 }
 
-/// Once the transaction of [`append`] committed: mark it so in the witness.
-fn committed(pending: Option<witness::Pending>) {
+/// Once the transaction of [`append_in`] committed: mark it so in the witness.
+pub(crate) fn committed(pending: Option<witness::Pending>) {
     if let Some(p) = pending {
         p.committed();
     }
 }
 
-/// Record `result`'s outcome for `addresses`, then hand `result` back:
-/// `let value = audit::recorded(&mut vault, Action::Read, &[address.clone()], vault.get(&address))?;`
-pub fn recorded<T>(
+/// Record `result`'s outcome for `addresses`, then hand `result` back.
+pub(crate) fn recorded<T>(
     vault: &mut Vault,
     action: Action,
     addresses: &[Address],
     result: Result<T>,
 ) -> Result<T> {
     record(vault, action, addresses, &outcome_of(&result))?;
-    result
-}
-
-/// Run a change and its audit entries in one transaction, so a change is never committed without its
-/// entry. When the change fails, the failure is recorded on its own (best effort) and returned.
-pub fn write<T>(
-    vault: &mut Vault,
-    action: Action,
-    addresses: &[Address],
-    op: impl FnOnce(&mut Writer<'_>) -> Result<T>,
-) -> Result<T> {
-    let vault_id = vault.id().to_vec();
-    let bodies = bodies(vault, action, addresses, OK);
-    let key = audit_key(vault);
-    let mut pending = None;
-    let result = vault.write(|w| {
-        let out = op(w)?;
-        pending = append(w.conn(), &key, &vault_id, &bodies, true)?;
-        Ok(out)
-    });
-    if result.is_ok() {
-        committed(pending);
-    }
-    if let Err(e) = &result {
-        // The error the caller sees is the change's; a second failure to log it adds nothing.
-        let _ = record(vault, action, addresses, e.kind());
-    }
     result
 }
 
@@ -201,7 +178,7 @@ pub fn fold_and_log_unlock(vault: &mut Vault) -> Result<()> {
             if slot_opened {
                 bodies.push(Body::now(Action::Unlock, OK));
             }
-            append(tx, &key, &vault_id, &bodies, true)
+            append_in(tx, &key, &vault_id, &bodies, true)
         })
         .map(committed)
 }

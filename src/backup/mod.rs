@@ -66,7 +66,7 @@ pub enum Selection {
 /// Export current values as an age file for `recipients`. Returns the file bytes and the addresses
 /// exported (for the audit log).
 pub fn export_age(
-    vault: &Vault,
+    vault: &mut Vault,
     selection: &Selection,
     recipients: &[age::x25519::Recipient],
     armor: bool,
@@ -80,7 +80,7 @@ pub fn export_age(
 
 /// [`export_age`] for any age recipients, SSH keys included (`keep export --age ssh-ed25519 ...`).
 pub fn export_age_to(
-    vault: &Vault,
+    vault: &mut Vault,
     selection: &Selection,
     recipients: &[&dyn age::Recipient],
     armor: bool,
@@ -238,7 +238,7 @@ pub fn import_age_with(
         let action = if !wanted(address) {
             "skipped"
         } else {
-            match vault.get(address) {
+            match vault.peek(address) {
                 Ok(current) if current.expose() == value.expose() => "unchanged",
                 Ok(_) => "change",
                 Err(Error::NotFound(_)) => "add",
@@ -267,9 +267,8 @@ pub fn import_age_with(
         .filter(|(_, a)| matches!(**a, "add" | "change"))
         .map(|(i, _)| i)
         .collect();
-    let addresses: Vec<Address> = writes.iter().map(|(a, _)| a.clone()).collect();
-    // The secrets and the audit entries naming them commit together, or not at all.
-    crate::audit::write(vault, crate::audit::Action::Write, &addresses, |w| {
+    // The secrets and the audit entry naming them commit together, or not at all.
+    vault.write(|w| {
         for (address, value) in &writes {
             w.set(address, value)?;
         }

@@ -9,7 +9,7 @@ use super::suggest;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Name, Scope};
-use crate::vault::{default_vault_path, Entry, Vault};
+use crate::vault::{default_vault_path, Entry, Reader, Vault};
 
 /// Resolved global settings.
 #[derive(Debug)]
@@ -110,32 +110,33 @@ impl Context {
     /// ([`Context::check_empty_scope`]) unless `may_be_empty` (values come from elsewhere).
     pub fn resolve(
         &self,
-        vault: &Vault,
+        reader: &Reader<'_>,
         only: &[Name],
         may_be_empty: bool,
     ) -> Result<crate::env::layers::View> {
-        let view = match crate::env::layers::resolve(vault, self.config.as_ref(), &self.scope, only)
-        {
-            Err(Error::NotFound(message)) => {
-                // Which name was it? The first that does not read; hint about that one.
-                let missing = only
-                    .iter()
-                    .map(|n| self.scope.address(n.clone()))
-                    .find(|a| {
-                        matches!(
-                            crate::env::layers::lookup(vault, self.config.as_ref(), a),
-                            Err(Error::NotFound(_))
-                        )
-                    });
-                return match missing {
-                    Some(address) => {
-                        self.hint_missing(vault, &address, Err(Error::NotFound(message)))
-                    }
-                    None => Err(Error::NotFound(message)),
-                };
-            }
-            other => other?,
-        };
+        let vault = reader.vault();
+        let view =
+            match crate::env::layers::resolve(reader, self.config.as_ref(), &self.scope, only) {
+                Err(Error::NotFound(message)) => {
+                    // Which name was it? The first that does not read; hint about that one.
+                    let missing = only
+                        .iter()
+                        .map(|n| self.scope.address(n.clone()))
+                        .find(|a| {
+                            matches!(
+                                crate::env::layers::find(vault, self.config.as_ref(), a),
+                                Err(Error::NotFound(_))
+                            )
+                        });
+                    return match missing {
+                        Some(address) => {
+                            self.hint_missing(vault, &address, Err(Error::NotFound(message)))
+                        }
+                        None => Err(Error::NotFound(message)),
+                    };
+                }
+                other => other?,
+            };
         if view.is_empty() && !may_be_empty {
             self.check_empty_scope(vault)?;
         }

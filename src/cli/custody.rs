@@ -8,7 +8,6 @@ use clap::Args;
 
 use super::{output, Context};
 use crate::agefile;
-use crate::audit::{self, Action};
 use crate::backup::{self, Selection};
 use crate::error::{Error, Result};
 use crate::session;
@@ -122,12 +121,12 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
     } else {
         Selection::Scope(ctx.scope.clone())
     };
-    let (bytes, exported) = backup::export_age_to(&vault, &selection, &recipients, a.armor)?;
+    // A recorded read: the vault names every exported record before the file is written.
+    let (bytes, exported) = backup::export_age_to(&mut vault, &selection, &recipients, a.armor)?;
     if exported.is_empty() && !a.all {
         ctx.check_empty_scope(&vault)?;
     }
     let count = exported.len();
-    audit::record(&mut vault, Action::Read, &exported, audit::OK)?;
     match &a.output {
         Some(path) => backup::write_atomic(path, &bytes)?,
         None => {
@@ -154,9 +153,8 @@ fn export_dotenv(ctx: &Context, a: &ExportArgs) -> Result<i32> {
         ));
     }
     let mut vault = ctx.open()?;
-    let view = ctx.resolve(&vault, &[], false)?;
+    let view = vault.read(|r| ctx.resolve(r, &[], false))?;
     let text = crate::env::formats::dotenv(&view.pairs())?;
-    audit::record(&mut vault, Action::Read, &view.read(), audit::OK)?;
     drop(vault);
     output::warn(&format!(
         "this dotenv export of {} is NOT encrypted: anyone who can read it has the secrets. Hand it \

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use super::using_args::{ExampleArgs, ImportArgs, InjectArgs, MaterializeArgs};
 use super::{output, Context};
-use crate::audit::{self, Action};
 use crate::env::{
     self as using, atomic, check, example, git, import, layers, loader, materialize, template,
 };
@@ -31,9 +30,8 @@ fn git_word(s: git::Status) -> &'static str {
 pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     let mut vault = ctx.open()?;
-    let view = ctx.resolve(&vault, &only, false)?;
+    let view = vault.read(|r| ctx.resolve(r, &only, false))?;
     let read = view.read();
-    audit::record(&mut vault, Action::Read, &read, audit::OK)?;
     let pairs = view.pairs();
     let write = |pairs: &[using::Pair]| -> Result<(PathBuf, git::Status, u32)> {
         Ok(match &a.dir {
@@ -82,8 +80,8 @@ pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
             ctx.vault_path.display()
         ));
     }
-    let mut source = |v: &crate::vault::Vault| {
-        let view = ctx.resolve(v, &only, false)?;
+    let mut source = |r: &crate::vault::Reader<'_>| {
+        let view = ctx.resolve(r, &only, false)?;
         Ok(crate::watch::Resolved {
             read: view.read(),
             pairs: view.pairs(),
@@ -198,15 +196,15 @@ pub fn inject(ctx: &Context, a: InjectArgs) -> Result<i32> {
         git::guard(out, false, a.force)?;
     }
     let mut vault = ctx.open()?;
-    let mut read = Vec::new();
     let config = ctx.config.as_ref();
-    let rendered = template::render(&text, |address| {
-        let (value, record) = layers::lookup(&vault, config, address)?;
-        read.extend(record);
-        Ok(value)
-    })
-    .map_err(with_origin)?;
-    audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    // One recorded read, naming every record a placeholder took.
+    let rendered = vault
+        .read(|r| {
+            template::render(&text, |address| {
+                layers::lookup(r, config, address).map(|(value, _)| value)
+            })
+        })
+        .map_err(with_origin)?;
     drop(vault);
     match &a.output {
         Some(out) => {

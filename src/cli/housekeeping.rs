@@ -6,7 +6,6 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{output, Context};
-use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::scope::{Address, Scope, SCHEME};
 use crate::value::SecretValue;
@@ -97,11 +96,12 @@ pub fn copy(ctx: &Context, a: CopyArgs, remove: bool) -> Result<i32> {
     let mut vault = ctx.open()?;
     let pairs = plan(ctx, &vault, &a)?;
     let sources: Vec<Address> = pairs.iter().map(|(s, _)| s.clone()).collect();
-    let values = sources
-        .iter()
-        .map(|s| vault.get(s))
-        .collect::<Result<Vec<SecretValue>>>();
-    let values = audit::recorded(&mut vault, Action::Read, &sources, values);
+    let values = vault.read(|r| {
+        sources
+            .iter()
+            .map(|s| r.get(s))
+            .collect::<Result<Vec<SecretValue>>>()
+    });
     let values = match values {
         Ok(v) => v,
         Err(e) => return ctx.hint_missing(&vault, &sources[0], Err(e)),
@@ -110,8 +110,8 @@ pub fn copy(ctx: &Context, a: CopyArgs, remove: bool) -> Result<i32> {
     let mut writes = Vec::new();
     let mut clash = Vec::new();
     for ((_, dst), value) in pairs.iter().zip(&values) {
-        match vault.get(dst) {
-            Ok(old) if old.expose() == value.expose() => {}
+        match vault.holds(dst, value) {
+            Ok(true) => {}
             Ok(_) => {
                 clash.push(dst.to_string());
                 writes.push((dst.clone(), value.clone()));
@@ -131,7 +131,7 @@ pub fn copy(ctx: &Context, a: CopyArgs, remove: bool) -> Result<i32> {
     let versions = if targets.is_empty() {
         Vec::new()
     } else {
-        audit::write(&mut vault, Action::Write, &targets, |w| {
+        vault.write(|w| {
             writes
                 .iter()
                 .map(|(d, v)| w.set(d, v))
@@ -140,9 +140,7 @@ pub fn copy(ctx: &Context, a: CopyArgs, remove: bool) -> Result<i32> {
     };
     // mv: the sources go once every copy is committed (a failure here leaves both, never neither).
     if remove {
-        audit::write(&mut vault, Action::Delete, &sources, |w| {
-            sources.iter().try_for_each(|s| w.remove(s).map(|_| ()))
-        })?;
+        vault.write(|w| sources.iter().try_for_each(|s| w.remove(s).map(|_| ())))?;
     }
     let version_of: BTreeMap<&Address, u32> = targets.iter().zip(versions).collect();
     let moved: Vec<Moved> = pairs

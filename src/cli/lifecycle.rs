@@ -3,7 +3,6 @@
 use super::args::{InitArgs, KdfArgs, PasswdArgs, UnlockArgs};
 use super::output;
 use super::Context;
-use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::session::credentials;
 use crate::slots::passphrase::{self, KdfParams, Passphrase};
@@ -93,8 +92,7 @@ pub fn passwd(ctx: &Context, a: PasswdArgs) -> Result<i32> {
     }
     let new = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", None)?;
     let kdf = vault.default_kdf()?;
-    let result = vault.replace_slot(slot, &Passphrase::new(new, kdf));
-    audit::recorded(&mut vault, Action::Passwd, &[], result)?;
+    vault.replace_slot(slot, &Passphrase::new(new, kdf))?;
     output::note(&format!(
         "Changed the passphrase of slot {slot}. No secret was re-encrypted, so the old passphrase \
          still opens a copy of this slot's old row put back into the file; `keep passwd --rekey` \

@@ -1,7 +1,6 @@
 //! `keep lint`.
 
 use super::{output, Context};
-use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::lint::{self, files::VaultMatch, Level};
 
@@ -25,17 +24,8 @@ pub fn run(ctx: &Context) -> Result<i32> {
         root,
         scanner: &VaultMatch,
     };
+    // Lint reads every value of the project, and the vault records it (lint::run).
     let findings = lint::run(&mut vault, &input)?;
-    // Lint read every value of the project: that is an access like any other.
-    let read: Vec<_> = vault
-        .list(None, false)?
-        .into_iter()
-        .map(|e| e.address)
-        .filter(|a| a.scope.project() == ctx.scope.project())
-        .collect();
-    if !read.is_empty() {
-        audit::record(&mut vault, Action::Read, &read, audit::OK)?;
-    }
     let errors = findings.iter().filter(|f| f.level == Level::Error).count();
     if ctx.json {
         output::json(&serde_json::json!({ "findings": findings, "errors": errors }))?;

@@ -18,7 +18,6 @@ use zeroize::Zeroizing;
 
 use super::args::RekeyArgs;
 use super::{output, Context};
-use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::session::{self, credentials};
 use crate::slots::age::AgeIdentity;
@@ -96,16 +95,8 @@ fn credentials(rows: &[SlotRow]) -> Result<Credentials> {
 pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
     let rows = store::slots(Store::open(&ctx.vault_path)?.conn())?;
     let creds = credentials(&rows)?;
-    let mut vault = match Vault::open_with(&ctx.vault_path, &creds.unwrappers) {
-        Ok(v) => v,
-        Err(e @ Error::Auth(_)) => {
-            // As for any unlock: a failed attempt is recorded unauthenticated, folded in later.
-            crate::audit::failed::record(&mut Store::open(&ctx.vault_path)?, e.kind());
-            return Err(e);
-        }
-        Err(e) => return Err(e),
-    };
-    audit::after_unlock(&mut vault)?;
+    // As for any unlock, a failed attempt is recorded and a successful one logged (Vault::open_with).
+    let mut vault = Vault::open_with(&ctx.vault_path, &creds.unwrappers)?;
     let opener = vault
         .opened_by()
         .expect("a vault opened with a credential was opened by a slot");
@@ -229,7 +220,7 @@ pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
             false
         });
     }
-    let mut outcome = audit::recorded(&mut vault, Action::Rekey, &[], result)?;
+    let mut outcome = result?;
     // The slot `slot rm --rekey` named was removed on purpose, not for want of a credential.
     outcome.slots_dropped.retain(|id| Some(*id) != removed);
     if ctx.json {

@@ -4,7 +4,6 @@ use std::io::{IsTerminal, Write};
 
 use super::args::{PolicyCommand, RotateArgs, StatusArgs};
 use super::{output, Context};
-use crate::audit::{self, Action};
 use crate::error::{Error, Result};
 use crate::rotate::{
     self, engine, meta, AfterPromotion, Generator, Outcome, PlanItem, Policy, Rotation, Selection,
@@ -22,13 +21,7 @@ fn parse_generator(spec: Option<&str>) -> Result<Option<Generator>> {
 pub fn set_generated(ctx: &Context, address: &Address, spec: &str) -> Result<i32> {
     let generator = Generator::parse(spec)?;
     let mut vault = ctx.open()?;
-    let result = rotate::engine::set_generated(&mut vault, address, &generator);
-    let (version, public) = audit::recorded(
-        &mut vault,
-        Action::Write,
-        std::slice::from_ref(address),
-        result,
-    )?;
+    let (version, public) = rotate::engine::set_generated(&mut vault, address, &generator)?;
     if ctx.json {
         output::json(&serde_json::json!({
             "address": address.to_string(), "version": version,
@@ -177,15 +170,12 @@ fn report(ctx: &Context, address: &Address, o: &Outcome) {
 }
 
 fn show_pending(ctx: &Context, vault: &mut Vault, address: &Address) -> Result<i32> {
-    let result = meta::pending(vault, address).and_then(|p| {
-        p.ok_or_else(|| {
-            Error::NotFound(format!(
-                "{address} has no pending rotation; {} lists pending ones",
-                ctx.command(&address.scope, "status")
-            ))
-        })
-    });
-    let pending = audit::recorded(vault, Action::Read, std::slice::from_ref(address), result)?;
+    let pending = meta::read_pending(vault, address, || {
+        Error::NotFound(format!(
+            "{address} has no pending rotation; {} lists pending ones",
+            ctx.command(&address.scope, "status")
+        ))
+    })?;
     if ctx.json {
         output::json(&serde_json::json!({
             "address": address.to_string(),
@@ -365,13 +355,7 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
                 max_age_secs: max_age.as_secs(),
                 generator,
             };
-            let result = rotate::status::set_policy(&mut vault, &address, policy.clone());
-            audit::recorded(
-                &mut vault,
-                Action::Policy,
-                std::slice::from_ref(&address),
-                result,
-            )?;
+            rotate::status::set_policy(&mut vault, &address, policy.clone())?;
             if ctx.json {
                 output::json(
                     &serde_json::json!({ "address": address.to_string(), "policy": policy }),
@@ -391,13 +375,7 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
         PolicyCommand::Rm { name } => {
             let address = ctx.address(&name)?;
             let mut vault = ctx.open()?;
-            let result = rotate::status::remove_policy(&mut vault, &address);
-            if !audit::recorded(
-                &mut vault,
-                Action::Policy,
-                std::slice::from_ref(&address),
-                result,
-            )? {
+            if !rotate::status::remove_policy(&mut vault, &address)? {
                 return Err(Error::NotFound(format!(
                     "{address} has no policy in the vault (a keep.toml max_age is edited in the file)"
                 )));

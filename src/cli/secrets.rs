@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use super::args::{GetArgs, LsArgs, NameArg, NamesArg, RollbackArgs, SetArgs};
 use super::{input, output, Context};
-use crate::audit::{self, Action};
 use crate::env::layers::{self, Listed, Origin};
 use crate::error::{Error, Result};
 use crate::scope::Name;
@@ -40,12 +39,7 @@ pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
             }
         )));
     }
-    let version = audit::write(
-        &mut vault,
-        Action::Write,
-        std::slice::from_ref(&address),
-        |w| w.set(&address, &value),
-    )?;
+    let version = vault.set(&address, &value)?;
     if ctx.json {
         output::json(&serde_json::json!({ "address": address.to_string(), "version": version }))?;
     } else {
@@ -61,12 +55,6 @@ pub fn get(ctx: &Context, a: GetArgs) -> Result<i32> {
         Some(v) => vault.get_version(&address, v).map(|value| (v, value)),
         None => vault.current(&address),
     };
-    let result = audit::recorded(
-        &mut vault,
-        Action::Read,
-        std::slice::from_ref(&address),
-        result,
-    );
     let (version, value) = ctx.hint_missing(&vault, &address, result)?;
     if ctx.json {
         let mut doc = serde_json::json!({
@@ -198,7 +186,7 @@ pub fn rm(ctx: &Context, a: NamesArg) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let mut vault = ctx.open()?;
     // All in one transaction: one name that cannot be deleted leaves every other as it was.
-    let result = audit::write(&mut vault, Action::Delete, &addresses, |w| {
+    let result = vault.write(|w| {
         addresses
             .iter()
             .map(|a| w.remove(a))
@@ -274,12 +262,7 @@ pub fn history(ctx: &Context, a: NameArg) -> Result<i32> {
 pub fn rollback(ctx: &Context, a: RollbackArgs) -> Result<i32> {
     let address = ctx.address(&a.name)?;
     let mut vault = ctx.open()?;
-    let result = audit::write(
-        &mut vault,
-        Action::Rollback,
-        std::slice::from_ref(&address),
-        |w| w.rollback(&address, a.to),
-    );
+    let result = vault.rollback(&address, a.to);
     let version = ctx.hint_missing(&vault, &address, result)?;
     if ctx.json {
         output::json(

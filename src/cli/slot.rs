@@ -3,7 +3,6 @@
 use super::args::{SlotAddCommand, SlotCommand};
 use super::lifecycle::kdf_params;
 use super::{output, Context};
-use crate::audit::{self, Action};
 use crate::error::Result;
 use crate::session::credentials;
 use crate::slots::age::AgeRecipient;
@@ -55,8 +54,7 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
                 .into_iter()
                 .find(|s| s.id == id)
                 .map(|s| s.kind);
-            let result = vault.remove_slot(id);
-            audit::recorded(&mut vault, Action::SlotRemove, &[], result)?;
+            vault.remove_slot(id)?;
             output::note(&format!("Removed slot {id}."));
             // A passphrase, an age identity or a recovery code is a copyable secret: whoever holds
             // it can still open the slot's old row put back from a copy of the file. (An HSM slot's

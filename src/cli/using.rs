@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use super::using_args::{EnvArgs, ExecArgs};
 use super::{output, Context};
-use crate::audit::{self, Action};
 use crate::env::exec::{self, Environment, Failure};
 use crate::env::formats::{self, Format};
 use crate::env::redact::Patterns;
 use crate::env::{self as using, loader, reference};
 use crate::error::{Error, Result};
+use crate::vault::Reader;
 use crate::watch;
 
 pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
@@ -25,14 +25,14 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
         ));
     }
     let mut vault = ctx.open()?;
+    // The vault records the read before it returns, so before the child starts: without --redact
+    // keep becomes the child and never returns.
     let Gathered {
         pairs,
         read,
         settings,
         view_len,
-    } = gather(ctx, &vault, &a, &only, files, true)?;
-    // Recorded before the child starts: without --redact keep becomes the child and never returns.
-    audit::record(&mut vault, Action::Read, &read, audit::OK)?;
+    } = vault.read(|r| gather(ctx, r, &a, &only, files, true))?;
     if a.watch {
         return watch_exec(ctx, &a, vault, pairs, read, &only);
     }
@@ -79,14 +79,14 @@ struct Gathered {
 /// never injected unless keep.toml declares it; `warn` says so on stderr.
 fn gather(
     ctx: &Context,
-    vault: &crate::vault::Vault,
+    reader: &Reader<'_>,
     a: &ExecArgs,
     only: &[crate::scope::Name],
     files: Vec<Vec<reference::Entry>>,
     warn: bool,
 ) -> Result<Gathered> {
     let view = if files.is_empty() || a.with_scope {
-        ctx.resolve(vault, only, !files.is_empty())?
+        ctx.resolve(reader, only, !files.is_empty())?
     } else {
         Default::default()
     };
@@ -95,7 +95,7 @@ fn gather(
     let mut read = view.read();
     let mut pairs = view.pairs();
     for entries in files {
-        let (resolved, records) = reference::resolve(entries, vault, ctx.config.as_ref())?;
+        let (resolved, records) = reference::resolve(entries, reader, ctx.config.as_ref())?;
         read.extend(records);
         pairs.extend(resolved);
     }
@@ -173,8 +173,8 @@ fn watch_exec(
         warn_unredacted(ctx, &first.pairs);
     }
     let watcher = watch::Watcher::start(vault, &first)?;
-    let mut source = |v: &crate::vault::Vault| {
-        let g = gather(ctx, v, a, only, read_env_files(a)?, false)?;
+    let mut source = |r: &Reader<'_>| {
+        let g = gather(ctx, r, a, only, read_env_files(a)?, false)?;
         Ok(watch::Resolved {
             pairs: g.pairs,
             read: g.read,
@@ -227,8 +227,7 @@ pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
     let only = using::parse_names(&a.only.only)?;
     let format = if ctx.json { Format::Json } else { a.format };
     let mut vault = ctx.open()?;
-    let view = ctx.resolve(&vault, &only, false)?;
-    audit::record(&mut vault, Action::Read, &view.read(), audit::OK)?;
+    let view = vault.read(|r| ctx.resolve(r, &only, false))?;
     drop(vault);
     let pairs = view.pairs();
     // Settings are not secret: the github format never masks them.

@@ -314,12 +314,8 @@ fn parse_yaml(text: &str, origin: &str) -> Result<Parsed> {
 /// Write `entries` into `scope` in one transaction; a value equal to the current one is left alone (no
 /// new version).
 pub fn apply(vault: &mut Vault, scope: &Scope, entries: &[Pair]) -> Result<Counts> {
-    let addresses: Vec<_> = entries
-        .iter()
-        .map(|(n, _)| scope.address(n.clone()))
-        .collect();
-    // The import and its audit entries commit together, or not at all.
-    crate::audit::write(vault, crate::audit::Action::Write, &addresses, |w| {
+    // The import and its audit entry (naming what it wrote) commit together, or not at all.
+    vault.write(|w| {
         let mut counts = Counts::default();
         for (name, value) in entries {
             let address = scope.address(name.clone());

@@ -17,7 +17,7 @@ use crate::config::{Config, Setting};
 use crate::error::{Error, Result};
 use crate::scope::{Address, Name, Scope};
 use crate::value::SecretValue;
-use crate::vault::{Entry, Vault};
+use crate::vault::{Entry, Reader, Vault};
 
 /// Where a name of an environment's view comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,17 +206,24 @@ fn conflict(name: &Name, setting: &Setting, secret: Option<&Address>) -> Error {
 }
 
 /// The view of `scope` with values, or `only` those names (in that order; a name the view lacks is
-/// a not-found error, exit 3).
+/// a not-found error, exit 3). The records the view hands out (`View::read`) are recorded as read;
+/// a shadowed ancestor's secret is not.
 pub fn resolve(
-    vault: &Vault,
+    reader: &Reader<'_>,
     config: Option<&Config>,
     scope: &Scope,
     only: &[Name],
 ) -> Result<View> {
+    let view = view_of(reader.vault(), config, scope, only)?;
+    reader.mark(&view.read());
+    Ok(view)
+}
+
+fn view_of(vault: &Vault, config: Option<&Config>, scope: &Scope, only: &[Name]) -> Result<View> {
     let chain = chain(config, scope)?;
     let mut found: BTreeMap<Name, Item> = BTreeMap::new();
     for (depth, s) in chain.iter().enumerate() {
-        for (address, value) in vault.values(s)? {
+        for (address, value) in vault.peek_values(s)? {
             if !only.is_empty() && !only.contains(&address.name) {
                 continue;
             }
@@ -267,8 +274,21 @@ pub fn resolve(
 
 /// One `keep://` reference as its environment sees it (a template placeholder, an env file entry): a
 /// setting of that environment, its own secret, else an inherited one. Returns the value and the
-/// record read (`None` for a setting).
+/// record read (`None` for a setting), which is recorded.
 pub fn lookup(
+    reader: &Reader<'_>,
+    config: Option<&Config>,
+    address: &Address,
+) -> Result<(SecretValue, Option<Address>)> {
+    let found = find(reader.vault(), config, address)?;
+    if let Some(record) = &found.1 {
+        reader.mark(std::slice::from_ref(record));
+    }
+    Ok(found)
+}
+
+/// [`lookup`], unrecorded: whether and where a reference resolves (a hint after a failed read).
+pub(crate) fn find(
     vault: &Vault,
     config: Option<&Config>,
     address: &Address,
@@ -286,7 +306,7 @@ pub fn lookup(
     let mut first_error = None;
     for s in chain(config, &address.scope)? {
         let at = s.address(address.name.clone());
-        match vault.get(&at) {
+        match vault.peek(&at) {
             Ok(v) => return Ok((v, Some(at))),
             Err(e @ Error::NotFound(_)) => {
                 first_error.get_or_insert(e);

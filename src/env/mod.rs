@@ -33,20 +33,23 @@ pub type Pair = (Name, SecretValue);
 
 /// The current values of a scope, optionally limited to `only` (in the given order). A name in `only`
 /// that has no value is a not-found error (exit 3), so nothing is started or written half-resolved.
-pub fn resolve(vault: &Vault, scope: &Scope, only: &[Name]) -> Result<Vec<Pair>> {
-    if only.is_empty() {
-        return Ok(vault
-            .values(scope)?
-            .into_iter()
-            .map(|(address, value)| (address.name, value))
-            .collect());
-    }
-    only.iter()
-        .map(|name| {
-            let value = vault.get(&scope.address(name.clone()))?;
-            Ok((name.clone(), value))
-        })
-        .collect()
+/// One recorded read: the audit log names every value returned.
+pub fn resolve(vault: &mut Vault, scope: &Scope, only: &[Name]) -> Result<Vec<Pair>> {
+    vault.read(|r| {
+        if only.is_empty() {
+            return Ok(r
+                .values(scope)?
+                .into_iter()
+                .map(|(address, value)| (address.name, value))
+                .collect());
+        }
+        only.iter()
+            .map(|name| {
+                let value = r.get(&scope.address(name.clone()))?;
+                Ok((name.clone(), value))
+            })
+            .collect()
+    })
 }
 
 /// Parse a comma-separated `--only A,B` list into names (usage error on a bad name).

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Name, SCHEME};
 use crate::value::SecretValue;
-use crate::vault::Vault;
+use crate::vault::Reader;
 
 /// One entry of an env file.
 #[derive(Debug)]
@@ -80,10 +80,10 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
 
 /// Resolve every entry: references as their environment sees them (its settings, own and inherited
 /// secrets: [`super::layers::lookup`]; an unknown one is not found, exit 3), literals as they are.
-/// Also returns the vault records read, for the audit log.
+/// Also returns the vault records read (recorded by `reader`).
 pub fn resolve(
     entries: Vec<Entry>,
-    vault: &Vault,
+    reader: &Reader<'_>,
     config: Option<&Config>,
 ) -> Result<(Vec<Pair>, Vec<Address>)> {
     let mut pairs = Vec::with_capacity(entries.len());
@@ -93,7 +93,7 @@ pub fn resolve(
             Entry::Literal(n, v) => pairs.push((n, v)),
             Entry::Reference(n, address) => {
                 let (value, record) =
-                    super::layers::lookup(vault, config, &address).map_err(|err| match err {
+                    super::layers::lookup(reader, config, &address).map_err(|err| match err {
                         Error::NotFound(_) => Error::NotFound(format!(
                             "{n} refers to {address}, which does not exist; `keep ls --env {}` \
                              lists that environment",

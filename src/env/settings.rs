@@ -42,7 +42,7 @@ use crate::vault::Vault;
 /// Where settings are read from.
 pub enum Source {
     /// Secrets of one scope of an open vault.
-    Vault(Box<Vault>, Scope),
+    Vault(Box<std::cell::RefCell<Vault>>, Scope),
     /// The process environment (for example under `keep exec`, or in production where a platform
     /// injects variables).
     ProcessEnv,
@@ -72,7 +72,7 @@ impl Source {
     /// # let _ = source; Ok(()) }
     /// ```
     pub fn vault(vault: Vault, scope: Scope) -> Source {
-        Source::Vault(Box::new(vault), scope)
+        Source::Vault(Box::new(std::cell::RefCell::new(vault)), scope)
     }
 
     /// Read from the process environment.
@@ -117,7 +117,8 @@ impl Source {
             },
             Source::Vault(vault, scope) => {
                 let name = Name::new(name).map_err(|_| "is not a valid secret name".to_string())?;
-                match vault.get(&scope.address(name)) {
+                // A recorded read: the audit log names each field's record.
+                match vault.borrow_mut().get(&scope.address(name)) {
                     Ok(v) => v
                         .expose_str("the value")
                         .map(|s| Some(s.to_string()))

@@ -79,10 +79,13 @@ pub fn run(vault: &mut Vault, input: &Input<'_>) -> Result<Vec<Finding>> {
             .map(|e| e.address)
             .filter(|a| a.scope.project() == input.project)
             .collect();
-        entries
-            .into_iter()
-            .map(|a| vault.get(&a).map(|v| (a, v)))
-            .collect::<Result<_>>()?
+        // One recorded read of every value of the project: lint's access, like any other.
+        vault.read(|r| {
+            entries
+                .into_iter()
+                .map(|a| r.get(&a).map(|v| (a, v)))
+                .collect::<Result<_>>()
+        })?
     };
 
     // The same value in two environments, grouped by a keyed hash of the value.

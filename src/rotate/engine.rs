@@ -170,7 +170,7 @@ impl Rotation<'_> {
         address: &Address,
         generator: &Generator,
     ) -> Result<Outcome> {
-        let old = vault.current(address)?;
+        let old = vault.peek_current(address)?;
         let generated = generator.generate()?;
         let pending = Pending {
             created_ms: audit::entry::now_ms(),
@@ -225,6 +225,8 @@ impl Rotation<'_> {
         // Compare and promote in one transaction: a `set` that landed while the hooks ran wins, and
         // the new value waits as pending instead of overwriting it.
         let promoted = vault.write(|w| {
+            // The `rotate` entry (`audited`) names this change, with the hooks' outcome.
+            w.leave_log_to_caller();
             let unchanged = match w.current(address) {
                 Ok((version, _)) => version == *old_version,
                 Err(Error::NotFound(_)) => false,
@@ -256,7 +258,7 @@ impl Rotation<'_> {
     pub fn retry(&mut self, vault: &mut Vault, address: &Address) -> Result<Outcome> {
         let result = (|| {
             let pending = meta::pending(vault, address)?.ok_or_else(|| no_pending(address))?;
-            let old = vault.current(address)?;
+            let old = vault.peek_current(address)?;
             self.finish(vault, address, &old, pending)
         })();
         audited(vault, address, result)

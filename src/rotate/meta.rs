@@ -147,6 +147,18 @@ pub fn delete_pending(conn: &Connection, lookup: &[u8]) -> Result<()> {
 }
 
 /// The pending rotation of a secret, if any.
+/// The pending value of `address` for a person to read (`keep rotate NAME --show-pending`): a
+/// recorded read, `missing()` (a not-found error) when there is none.
+pub fn read_pending(
+    vault: &mut Vault,
+    address: &Address,
+    missing: impl FnOnce() -> Error,
+) -> Result<Pending> {
+    let result = pending(vault, address).and_then(|p| p.ok_or_else(missing));
+    let read = std::slice::from_ref(address);
+    crate::audit::recorded(vault, crate::audit::Action::Read, read, result)
+}
+
 pub fn pending(vault: &mut Vault, address: &Address) -> Result<Option<Pending>> {
     let tag = lookup(vault, address);
     let raw = rotation::get(vault.store().conn(), Table::RotationPending, &tag)?;

@@ -12,6 +12,7 @@ use super::engine::AfterPromotion;
 use super::generator::PublicPart;
 use super::hooks;
 use super::meta::{self, Policy};
+use crate::audit::Action;
 use crate::config::Config;
 use crate::error::Result;
 use crate::scope::{Address, Scope};
@@ -221,17 +222,21 @@ pub fn plan(
 
 /// Set or replace the vault policy of `address`.
 pub fn set_policy(vault: &mut Vault, address: &Address, policy: Policy) -> Result<()> {
-    let mut m = meta::load(vault, address)?;
-    m.policy = Some(policy);
-    meta::save(vault, address, &m)
+    let result = meta::load(vault, address).and_then(|mut m| {
+        m.policy = Some(policy);
+        meta::save(vault, address, &m)
+    });
+    crate::audit::recorded(vault, Action::Policy, std::slice::from_ref(address), result)
 }
 
 /// Remove the vault policy of `address`; `false` when it had none.
 pub fn remove_policy(vault: &mut Vault, address: &Address) -> Result<bool> {
-    let mut m = meta::load(vault, address)?;
-    if m.policy.take().is_none() {
-        return Ok(false);
-    }
-    meta::save(vault, address, &m)?;
-    Ok(true)
+    let result = meta::load(vault, address).and_then(|mut m| {
+        if m.policy.take().is_none() {
+            return Ok(false);
+        }
+        meta::save(vault, address, &m)?;
+        Ok(true)
+    });
+    crate::audit::recorded(vault, Action::Policy, std::slice::from_ref(address), result)
 }

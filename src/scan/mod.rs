@@ -26,9 +26,7 @@ pub use rules::RuleSet;
 
 use zeroize::Zeroizing;
 
-use crate::audit::Action;
 use crate::error::Result;
-use crate::scope::Address;
 use crate::vault::Vault;
 
 /// Vault values shorter than this are not looked for: they would match by chance.
@@ -91,13 +89,8 @@ pub fn fingerprint_key(vault: &Vault) -> Zeroizing<[u8; 32]> {
 /// The values of an unlocked vault, in every project and environment, as needles named by address.
 /// Values shorter than [`MIN_VAULT_VALUE`] bytes are skipped.
 pub fn vault_needles(vault: &mut Vault) -> Result<Vec<Needle>> {
-    let values = vault.all_values();
-    let read: Vec<Address> = match &values {
-        Ok(v) => v.iter().map(|(a, _)| a.clone()).collect(),
-        Err(_) => Vec::new(),
-    };
-    // Reading every value is a read like `env`'s: the audit log records it, naming what was read.
-    let values = crate::audit::recorded(vault, Action::Read, &read, values)?;
+    // Reading every value is a read like `env`'s: the vault records it, naming what was read.
+    let values = vault.all_values()?;
     Ok(values
         .into_iter()
         .filter(|(_, value)| value.len() >= MIN_VAULT_VALUE)

@@ -38,6 +38,18 @@ pub fn any(conn: &Connection) -> Result<bool> {
     )
 }
 
+/// Whether the chain has a row after `seq` (a head older than its rows).
+pub fn any_after(conn: &Connection, seq: u64) -> Result<bool> {
+    q(
+        "read the audit log",
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM audit WHERE seq > ?1)",
+            [seq as i64],
+            |r| r.get(0),
+        ),
+    )
+}
+
 /// Add one chain row.
 pub fn insert(conn: &Connection, seq: u64, body: &[u8], mac: &[u8]) -> Result<()> {
     let mut stmt = q(

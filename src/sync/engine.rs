@@ -108,15 +108,16 @@ fn gather(
     ledger: &Ledger,
     opts: &SyncOptions,
 ) -> Result<Snapshot> {
+    // Unrecorded: a push records what it sends, a pull what it writes (`audit_hook`, `pull`).
     let mut local: BTreeMap<Name, SecretValue> = vault
-        .values(&target.scope)?
+        .peek_values(&target.scope)?
         .into_iter()
         .map(|(a, v)| (a.name, v))
         .collect();
     // The environment's own record wins; each ancestor fills in only the names still missing.
     let mut inherited = BTreeMap::new();
     for ancestor in &target.inherited {
-        for (a, v) in vault.values(ancestor)? {
+        for (a, v) in vault.peek_values(ancestor)? {
             if let std::collections::btree_map::Entry::Vacant(e) = local.entry(a.name) {
                 inherited.insert(e.key().clone(), ancestor.clone());
                 e.insert(v);
@@ -370,6 +371,8 @@ pub fn push(
             _ => {}
         }
     }
+    // Recorded before anything is sent: a push that fails half-way has still disclosed values.
+    record_push(vault, target, &s.inherited, &changes)?;
     let applied = if set.upserts.is_empty() && set.deletes.is_empty() {
         BTreeMap::new()
     } else {
@@ -417,7 +420,6 @@ pub fn push(
     outcome.deleted = applied.values().filter(|a| **a == Applied::Deleted).count();
     outcome.conflicts = conflicts;
     outcome.changes = changes;
-    audit_hook(vault, target, &s.inherited, &outcome)?;
     Ok(outcome)
 }
 
@@ -459,7 +461,10 @@ pub fn pull(
         return Ok(outcome);
     }
     let scope = target.scope.clone();
+    // The vault records the pull's changes in this transaction, as one `write` entry (deletions
+    // included), naming the environment's own records (an inherited name's too: its own copy now).
     vault.write(|w| {
+        w.log_as(crate::audit::Action::Write);
         for (item, action) in &acts {
             let address = scope.address(item.name.clone());
             match action {
@@ -481,35 +486,31 @@ pub fn pull(
         }
         refresh_base(&s, &ledger, w.conn())
     })?;
-    // A pull writes the environment's own records, an inherited name's too (its own copy now).
-    audit_hook(vault, target, &BTreeMap::new(), &outcome)?;
     Ok(outcome)
 }
 
-/// The one place a completed push or pull is reported to the audit log: a push reads the values it
-/// sends (`read`; an inherited one under its ancestor's address), a pull writes the values it takes
-/// (`write`). A dry run moves nothing and logs nothing.
-fn audit_hook(
+/// A push's `read` entry, recorded before the provider is called: the values it is about to send
+/// (an inherited one under its ancestor's address) and the names it is about to delete remotely.
+/// (A pull's `write` entry commits with its changes, `pull`.) A dry run sends nothing and logs
+/// nothing.
+fn record_push(
     vault: &mut Vault,
     target: &Target,
     inherited: &BTreeMap<Name, Scope>,
-    outcome: &Outcome,
+    changes: &[ChangeReport],
 ) -> Result<()> {
-    if outcome.dry_run {
-        return Ok(());
-    }
-    let addresses: Vec<_> = outcome
-        .changes
+    let addresses: Vec<_> = changes
         .iter()
         .filter(|c| matches!(c.action, Some(Action::Write) | Some(Action::Delete)))
         .filter_map(|c| Name::new(&c.name).ok())
         .map(|n| target.owner_of(&n, inherited).address(n.clone()))
         .collect();
-    let action = match outcome.operation {
-        Operation::Pull => crate::audit::Action::Write,
-        Operation::Push | Operation::Diff => crate::audit::Action::Read,
-    };
-    crate::audit::record(vault, action, &addresses, crate::audit::OK)
+    crate::audit::record(
+        vault,
+        crate::audit::Action::Read,
+        &addresses,
+        crate::audit::OK,
+    )
 }
 
 #[cfg(test)]
@@ -731,6 +732,15 @@ mod tests {
             1,
             "one write landed before the failure"
         );
+        // The read entry was committed before anything was sent, so the failed push that still
+        // disclosed a value is on the record, naming all three.
+        let log = crate::audit::list(&mut vault, &crate::audit::Filter::default()).unwrap();
+        let read: Vec<String> = log
+            .iter()
+            .filter(|r| r.body.action == crate::audit::Action::Read)
+            .filter_map(|r| r.address.as_ref().map(|a| a.name.to_string()))
+            .collect();
+        assert_eq!(read, ["A", "B", "C"]);
         remote.fail_apply_after = None;
         let o = push(&mut vault, &t, &mut remote, &opts()).unwrap();
         assert!(o.conflicts.is_empty(), "{:?}", o.conflicts);

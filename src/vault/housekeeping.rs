@@ -10,7 +10,7 @@
 use super::manifest::{self, Manifest};
 use super::record::{self, Kind};
 use super::Vault;
-use crate::audit::{self, Action};
+use crate::audit::Action;
 use crate::crypto::Subkeys;
 use crate::error::{Error, Result};
 use crate::scope::Address;
@@ -25,10 +25,10 @@ impl Vault {
         let keys = self.master.subkeys(&self.vault_id);
         let vault_id = self.vault_id.clone();
         let floor = self.floor;
-        let (versions, generation) =
-            audit::write(self, Action::Delete, std::slice::from_ref(address), |w| {
-                purge_rows(w.conn(), &keys, &vault_id, floor, address)
-            })?;
+        let (versions, generation) = self.write(|w| {
+            w.record(Action::Delete, address);
+            purge_rows(w.conn(), &keys, &vault_id, floor, address)
+        })?;
         self.committed_generation(generation)?;
         Ok(versions)
     }

@@ -11,6 +11,7 @@
 //! # let _ = url; Ok(()) }
 //! ```
 
+mod access;
 mod housekeeping;
 mod manifest;
 mod record;
@@ -20,6 +21,7 @@ mod slots;
 mod upgrade;
 mod verify;
 
+pub use access::Reader;
 pub use record::Kind;
 pub(crate) use record::{lookup_tag, reseal_side, SideRecord};
 pub use rekey::Outcome as RekeyOutcome;
@@ -111,8 +113,8 @@ fn check_parts(h: &Header, format4: bool) -> [&[u8]; 3] {
 }
 
 impl Vault {
-    /// Create a new vault at `path` with one first slot, made by `first_slot`. `kdf` is recorded as the
-    /// default for passphrase slots added later.
+    /// Create a new vault at `path` with one first slot, made by `first_slot`, and an `init` audit
+    /// entry. `kdf` is recorded as the default for passphrase slots added later.
     pub fn create(path: &Path, first_slot: &dyn SlotWrapper, kdf: KdfParams) -> Result<Vault> {
         kdf.validate()?;
         let master = MasterKey::generate();
@@ -128,6 +130,8 @@ impl Vault {
         let check =
             crypto::keys::hmac_parts(keys.check.expose_secret(), &check_parts(&header, true));
         let mut store = Store::create(path)?;
+        let audit_key = zeroize::Zeroizing::new(*keys.audit.expose_secret());
+        let mut witnessed = None;
         let generation = store.write(|tx| {
             store::set_meta(tx, "vault_id", &vault_id)?;
             store::set_meta(tx, "kdf", header.kdf.as_bytes())?;
@@ -135,8 +139,15 @@ impl Vault {
             let generation = manifest::Manifest::empty().store(tx, &keys, &vault_id)?;
             store::delete_meta(tx, upgrade::PENDING)?;
             store::insert_slot(tx, &slot)?;
+            // The log starts with the vault: an `init` entry, committed with it.
+            let init = [crate::audit::Body::now(
+                crate::audit::Action::Init,
+                crate::audit::OK,
+            )];
+            witnessed = crate::audit::append_in(tx, &audit_key, &vault_id, &init, true)?;
             Ok(generation)
         })?;
+        crate::audit::committed(witnessed);
         let mut vault = Vault {
             store,
             vault_id,
@@ -163,25 +174,41 @@ impl Vault {
 
     /// Open the vault only if the session cache already holds its key; never prompts and never runs
     /// the KDF. `Ok(None)` when there is no vault file or it is locked (used by `keep scan`, which
-    /// is vault-aware only when that costs nothing).
+    /// is vault-aware only when that costs nothing). Like every open, it folds failed unlocks into
+    /// the log.
     pub fn open_cached(path: &Path) -> Result<Option<Vault>> {
         if !path.exists() {
             return Ok(None);
         }
         let store = Store::open(path)?;
         let header = read_header(&store)?;
-        Ok(session::cache::load(&header.vault_id)
-            .and_then(|master| Vault::with_key(store, &header, master, None).ok()))
+        let Some(mut vault) = session::cache::load(&header.vault_id)
+            .and_then(|master| Vault::with_key(store, &header, master, None).ok())
+        else {
+            return Ok(None);
+        };
+        crate::audit::after_unlock(&mut vault)?;
+        Ok(Some(vault))
     }
 
     /// Open the vault at `path` with the given credentials only: no session cache, no environment, no
-    /// prompt. For applications and tests that hold the credential themselves.
+    /// prompt. For applications and tests that hold the credential themselves. As for any unlock, a
+    /// failed attempt is recorded (unauthenticated, folded in later) and a successful one logged.
     pub fn open_with(path: &Path, unwrappers: &[Box<dyn SlotUnwrapper>]) -> Result<Vault> {
-        let store = Store::open(path)?;
+        let mut store = Store::open(path)?;
         let header = read_header(&store)?;
         let slots = store::slots(store.conn())?;
-        let (master, slot_id) = crate::slots::open_any(&slots, unwrappers, &header.vault_id)?;
-        Vault::with_key(store, &header, master, Some(slot_id))
+        let (master, slot_id) = match crate::slots::open_any(&slots, unwrappers, &header.vault_id) {
+            Ok(opened) => opened,
+            Err(e @ Error::Auth(_)) => {
+                crate::audit::failed::record(&mut store, e.kind());
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let mut vault = Vault::with_key(store, &header, master, Some(slot_id))?;
+        crate::audit::after_unlock(&mut vault)?;
+        Ok(vault)
     }
 
     fn open_inner(path: &Path, use_cache: bool) -> Result<Vault> {

@@ -49,8 +49,22 @@ impl Vault {
     /// Replace the master key (see the module doc). `wrappers` holds one wrapper per slot to keep, by
     /// slot id; every other slot is removed, so the caller decides (and asks) which may go.
     /// `sync_targets` are the sync target names whose state should survive (keep.toml's `[sync.*]`).
-    /// The progress bar counts secrets plus audit entries.
+    /// The progress bar counts secrets plus audit entries. The `rekey` entry commits with the re-key,
+    /// under the new key; a re-key that fails is recorded afterwards (best effort).
     pub fn rekey(
+        &mut self,
+        wrappers: &BTreeMap<u32, Box<dyn SlotWrapper>>,
+        sync_targets: &[String],
+        progress: &Progress,
+    ) -> Result<Outcome> {
+        let result = self.rekey_inner(wrappers, sync_targets, progress);
+        if let Err(e) = &result {
+            let _ = crate::audit::record(self, crate::audit::Action::Rekey, &[], e.kind());
+        }
+        result
+    }
+
+    fn rekey_inner(
         &mut self,
         wrappers: &BTreeMap<u32, Box<dyn SlotWrapper>>,
         sync_targets: &[String],
@@ -101,6 +115,7 @@ impl Vault {
             ..Outcome::default()
         };
         let floor = self.floor;
+        let mut witnessed = None;
         let generation = self.store.write(|tx| {
             let mut lookups: HashMap<Vec<u8>, [u8; 32]> = HashMap::new();
             let mut heads: Vec<([u8; 32], HeadRow)> = Vec::new();
@@ -197,8 +212,15 @@ impl Vault {
             for s in &slots {
                 store::insert_slot(tx, s)?;
             }
+            let entry = [crate::audit::Body::now(
+                crate::audit::Action::Rekey,
+                crate::audit::OK,
+            )];
+            let key = zeroize::Zeroizing::new(*new.audit.expose_secret());
+            witnessed = crate::audit::append_in(tx, &key, &vault_id, &entry, true)?;
             Ok(generation)
         })?;
+        crate::audit::committed(witnessed);
         progress.finish();
         self.opened_by = self.opened_by.filter(|id| wrappers.contains_key(id));
         self.keys = new;

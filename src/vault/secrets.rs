@@ -4,9 +4,13 @@
 use std::collections::HashSet;
 use std::time::SystemTime;
 
+use super::access::Log;
 use super::manifest::{self, Manifest};
 use super::record::{self, Kind, Version};
 use super::Vault;
+use secrecy::ExposeSecret;
+
+use crate::audit::Action;
 use crate::crypto::Subkeys;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Scope};
@@ -196,18 +200,22 @@ impl Vault {
         out
     }
 
-    /// The current value of a secret.
-    pub fn get(&self, address: &Address) -> Result<SecretValue> {
-        self.current(address).map(|(_, v)| v)
+    /// The current value of a secret, unrecorded: the caller records the access (a [`Reader`]
+    /// marks it, or the feature writes its own entry, as a rotation does). `Vault::get` is the
+    /// recorded read of the library's API.
+    ///
+    /// [`Reader`]: super::Reader
+    pub(crate) fn peek(&self, address: &Address) -> Result<SecretValue> {
+        self.peek_current(address).map(|(_, v)| v)
     }
 
-    /// The current value of a secret with its version number.
-    pub fn current(&self, address: &Address) -> Result<(u32, SecretValue)> {
+    /// The current value of a secret with its version number, unrecorded (see [`Vault::peek`]).
+    pub(crate) fn peek_current(&self, address: &Address) -> Result<(u32, SecretValue)> {
         self.reading(|ctx| ctx.get(address))
     }
 
-    /// A given version of a secret (which may be a deletion, returned as an error).
-    pub fn get_version(&self, address: &Address, version: u32) -> Result<SecretValue> {
+    /// A given version of a secret (a deletion is an error), unrecorded (see [`Vault::peek`]).
+    pub(crate) fn peek_version(&self, address: &Address, version: u32) -> Result<SecretValue> {
         self.reading(|ctx| self.version_in(ctx, address, version))
     }
 
@@ -229,7 +237,7 @@ impl Vault {
 
     /// Whether a secret currently has a value.
     pub fn contains(&self, address: &Address) -> Result<bool> {
-        match self.get(address) {
+        match self.peek(address) {
             Ok(_) => Ok(true),
             Err(Error::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
@@ -294,13 +302,13 @@ impl Vault {
             .collect())
     }
 
-    /// Every current value in a scope, sorted by name, for `exec`, `env` and friends.
-    pub fn values(&self, scope: &Scope) -> Result<Vec<(Address, SecretValue)>> {
+    /// Every current value in a scope, sorted by name, unrecorded (see [`Vault::peek`]).
+    pub(crate) fn peek_values(&self, scope: &Scope) -> Result<Vec<(Address, SecretValue)>> {
         self.current_values(Some(scope))
     }
 
-    /// Every current value in every scope, sorted by address (`export --all`).
-    pub fn all_values(&self) -> Result<Vec<(Address, SecretValue)>> {
+    /// Every current value in every scope, sorted by address, unrecorded (see [`Vault::peek`]).
+    pub(crate) fn peek_all_values(&self) -> Result<Vec<(Address, SecretValue)>> {
         self.current_values(None)
     }
 
@@ -348,11 +356,16 @@ impl Vault {
 
     /// Run several writes in one transaction: all of them land, or none does.
     ///
-    /// A transaction that changed a secret writes the manifest as a new generation and, once it has
+    /// The audit entries of the changes commit in the same transaction (access.rs), so no change is
+    /// ever committed without its entry; a failed change is recorded afterwards, best effort. A
+    /// transaction that changed a secret writes the manifest as a new generation and, once it has
     /// committed, records that generation outside the file (src/audit/generation.rs).
     pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let (keys, vault_id, floor) = (&self.keys, &self.vault_id, self.floor);
+        let audit_key = zeroize::Zeroizing::new(*keys.audit.expose_secret());
         let mut stored = None;
+        let mut witnessed = None;
+        let mut attempted = Log::default();
         let out = self.store.write(|tx| {
             let mut w = Writer {
                 ctx: Ctx {
@@ -364,15 +377,35 @@ impl Vault {
                 manifest: None,
                 checked: HashSet::new(),
                 dirty: false,
+                log: Log::default(),
             };
-            let out = f(&mut w)?;
+            let out = match f(&mut w) {
+                Ok(out) => out,
+                Err(e) => {
+                    attempted = std::mem::take(&mut w.log);
+                    return Err(e);
+                }
+            };
             if w.dirty {
                 if let Some(m) = &mut w.manifest {
                     stored = Some(m.store(tx, keys, vault_id)?);
                 }
             }
+            let bodies = w.log.bodies(keys, vault_id, crate::audit::OK);
+            witnessed = crate::audit::append_in(tx, &audit_key, vault_id, &bodies, true)?;
             Ok(out)
-        })?;
+        });
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                // The error the caller sees is the change's; a second failure to log it adds nothing.
+                for (action, addresses) in attempted.groups() {
+                    let _ = crate::audit::record(self, action, addresses, e.kind());
+                }
+                return Err(e);
+            }
+        };
+        crate::audit::committed(witnessed);
         if let Some(generation) = stored {
             self.committed_generation(generation)?;
         }
@@ -390,11 +423,15 @@ pub struct Writer<'a> {
     manifest: Option<Manifest>,
     checked: HashSet<i64>,
     dirty: bool,
+    /// The audit entries of this transaction's changes (access.rs).
+    log: Log,
 }
 
 impl Writer<'_> {
-    /// Read the current value inside this transaction.
-    pub fn get(&self, address: &Address) -> Result<SecretValue> {
+    /// Read the current value inside this transaction, unrecorded: for this crate's writes that
+    /// compare before they change (an import leaves an equal value alone). Applications read
+    /// through `Vault::read`, which records.
+    pub(crate) fn get(&self, address: &Address) -> Result<SecretValue> {
         // After a write in this transaction the stored manifest is stale until commit: check
         // against the one held here.
         let Some(manifest) = &self.manifest else {
@@ -408,8 +445,8 @@ impl Writer<'_> {
         }
     }
 
-    /// The current version and value inside this transaction.
-    pub fn current(&self, address: &Address) -> Result<(u32, SecretValue)> {
+    /// The current version and value inside this transaction, unrecorded (see [`Writer::get`]).
+    pub(crate) fn current(&self, address: &Address) -> Result<(u32, SecretValue)> {
         self.ctx.get(address)
     }
 
@@ -417,6 +454,24 @@ impl Writer<'_> {
     /// (never part of the library's API).
     pub(crate) fn conn(&self) -> &Connection {
         self.ctx.conn
+    }
+
+    /// Record `action` for `address` in this transaction, for a change the writer does not make
+    /// itself (a purge's rows, a policy).
+    pub(crate) fn record(&mut self, action: Action, address: &Address) {
+        self.log.note(action, address);
+    }
+
+    /// Log this transaction's changes as one entry of `action` (a pull logs its deletions too as
+    /// its `write`).
+    pub(crate) fn log_as(&mut self, action: Action) {
+        self.log.log_as(action);
+    }
+
+    /// Log nothing for this transaction: the caller records the outcome once it knows it (a
+    /// rotation's `rotate` entry names the hooks' outcome too).
+    pub(crate) fn leave_log_to_caller(&mut self) {
+        self.log.leave_to_caller();
     }
 
     /// The transaction's manifest, read and authenticated on first use.
@@ -488,13 +543,16 @@ impl Writer<'_> {
         Ok(next)
     }
 
-    /// Set a secret, as a new version.
+    /// Set a secret, as a new version (a `write` entry).
     pub fn set(&mut self, address: &Address, value: &SecretValue) -> Result<u32> {
+        self.log.note(Action::Write, address);
         self.append(address, Kind::Value, value.expose())
     }
 
-    /// Delete a secret (a tombstone version). Deleting what is already deleted or absent is not found.
+    /// Delete a secret (a tombstone version; a `delete` entry). Deleting what is already deleted or
+    /// absent is not found.
     pub fn remove(&mut self, address: &Address) -> Result<u32> {
+        self.log.note(Action::Delete, address);
         let row = self.ctx.require(address)?;
         match self.latest(&row, address)?.1.kind {
             Kind::Value => self.append(address, Kind::Tombstone, &[]),
@@ -502,8 +560,9 @@ impl Writer<'_> {
         }
     }
 
-    /// Make version `to` current again, as a new version.
+    /// Make version `to` current again, as a new version (a `rollback` entry).
     pub fn rollback(&mut self, address: &Address, to: u32) -> Result<u32> {
+        self.log.note(Action::Rollback, address);
         let row = self.ctx.require(address)?;
         let v = store::version(self.ctx.conn, row.id, to)?.ok_or_else(|| {
             Error::NotFound(format!(

@@ -43,9 +43,10 @@ impl Vault {
         crate::audit::recorded(self, crate::audit::Action::SlotAdd, &[], result)
     }
 
-    /// Remove slot `id`. Removing the last slot is refused: the vault could never be opened again.
+    /// Remove slot `id`, with a `slot-remove` entry (its outcome on failure). Removing the last slot
+    /// is refused: the vault could never be opened again.
     pub fn remove_slot(&mut self, id: u32) -> Result<()> {
-        self.store.write(|tx| {
+        let result = self.store.write(|tx| {
             let all = store::slots(tx)?;
             if !all.iter().any(|s| s.id == id) {
                 return Err(Error::NotFound(format!(
@@ -59,20 +60,23 @@ impl Vault {
                 )));
             }
             store::delete_slot(tx, id).map(|_| ())
-        })
+        });
+        crate::audit::recorded(self, crate::audit::Action::SlotRemove, &[], result)
     }
 
-    /// Replace slot `id` with a new one of the same id made by `wrapper` (`keep passwd`), in one
-    /// transaction so that a crash leaves either the old slot or the new one, never neither.
+    /// Replace slot `id` with a new one of the same id made by `wrapper` (`keep passwd`, recorded as
+    /// a `passwd` entry), in one transaction so that a crash leaves either the old slot or the new
+    /// one, never neither.
     pub fn replace_slot(&mut self, id: u32, wrapper: &dyn SlotWrapper) -> Result<()> {
         let (master, vault_id) = (&self.master, &self.vault_id);
-        self.store.write(|tx| {
+        let result = self.store.write(|tx| {
             if !store::delete_slot(tx, id)? {
                 return Err(Error::NotFound(format!(
                     "no key slot {id}; `keep slot ls` lists them"
                 )));
             }
             store::insert_slot(tx, &make_slot(wrapper, master, vault_id, id)?)
-        })
+        });
+        crate::audit::recorded(self, crate::audit::Action::Passwd, &[], result)
     }
 }

@@ -19,11 +19,10 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use crate::audit::{self, Action};
 use crate::env::Pair;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Scope};
-use crate::vault::Vault;
+use crate::vault::{Reader, Vault};
 pub use events::Msg;
 
 /// After a change, wait until the folder has been quiet this long before checking, so that one
@@ -45,7 +44,7 @@ pub struct Resolved {
 }
 
 /// Reads the values again, the same way the command read them at start.
-pub type Source<'a> = dyn FnMut(&Vault) -> Result<Resolved> + 'a;
+pub type Source<'a> = dyn FnMut(&Reader<'_>) -> Result<Resolved> + 'a;
 
 /// The outcome of one refresh.
 pub enum Update {
@@ -188,13 +187,11 @@ impl Watcher {
         if let Err(e) = self.check.refresh_heads(&mut self.vault) {
             return Update::Failed(e);
         }
-        let resolved = match source(&self.vault) {
+        // A recorded read, like the first.
+        let resolved = match self.vault.read(|r| source(r)) {
             Ok(r) => r,
             Err(e) => return Update::Failed(e),
         };
-        if let Err(e) = audit::record(&mut self.vault, Action::Read, &resolved.read, audit::OK) {
-            return Update::Failed(e);
-        }
         if let Err(e) = self.check.rebase(&mut self.vault, &resolved) {
             return Update::Failed(e);
         }

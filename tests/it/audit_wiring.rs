@@ -107,3 +107,15 @@ fn a_vault_aware_scan_is_audited_as_a_read_of_what_it_looked_for() {
     let out = tv.run(&["audit", "verify"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+/// `keep init` starts the log: its first entry is the vault's `init`, written in the transaction
+/// that created the file (before, a new vault's log was empty until its first access).
+#[test]
+fn init_is_the_first_entry_of_the_log() {
+    let tv = TestVault::new();
+    let log = entries(&tv);
+    assert_eq!(log[0]["action"], "init", "{log:?}");
+    assert_eq!(log[0]["command"], "init", "{log:?}");
+    let out = tv.run(&["audit", "verify"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

@@ -63,9 +63,65 @@ fn batch_writes_are_all_or_nothing_and_values_are_scoped() {
     drop(vault);
 
     let good: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(pass("pw"))];
-    let vault = Vault::open_with(&path, &good).unwrap();
+    let mut vault = Vault::open_with(&path, &good).unwrap();
     assert_eq!(vault.get(&addr(&prod, "A")).unwrap().expose(), b"a-prod");
     assert_eq!(vault.opened_by(), Some(1));
     let bad: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(pass("nope"))];
     assert!(matches!(Vault::open_with(&path, &bad), Err(Error::Auth(_))));
+}
+
+/// The vault records its own accesses: an application that never calls the audit module still
+/// leaves `init`, `write`, `unlock` and `read` entries (a failed read too), one per call, and the
+/// chain verifies. (Before, library reads and `open_with` left nothing, and `init` no entry.)
+#[test]
+fn the_vault_records_a_library_users_opens_and_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let dev = Scope::new("app", "dev").unwrap();
+    let a = Address::parse("A", &dev).unwrap();
+    let missing = Address::parse("MISSING", &dev).unwrap();
+    let mut vault = Vault::create(&path, &pass("pw"), CHEAP).unwrap();
+    vault.set(&a, &SecretValue::from("v")).unwrap();
+    drop(vault);
+    let unwrappers: Vec<Box<dyn SlotUnwrapper>> = vec![Box::new(pass("pw"))];
+    let mut vault = Vault::open_with(&path, &unwrappers).unwrap();
+    vault.get(&a).unwrap();
+    assert_eq!(vault.values(&dev).unwrap().len(), 1);
+    assert!(matches!(vault.get(&missing), Err(Error::NotFound(_))));
+    // Metadata hands out no value and is not recorded.
+    assert!(vault.contains(&a).unwrap());
+    assert_eq!(vault.list(None, false).unwrap().len(), 1);
+    let log = keep::audit::list(&mut vault, &keep::audit::Filter::default()).unwrap();
+    let seen: Vec<(String, Option<String>, String)> = log
+        .iter()
+        .map(|r| {
+            (
+                r.body.action.as_str().to_string(),
+                r.address.as_ref().map(|a| a.to_string()),
+                r.body.outcome.clone(),
+            )
+        })
+        .collect();
+    let entry = |action: &str, address: Option<&str>, outcome: &str| {
+        (
+            action.to_string(),
+            address.map(String::from),
+            outcome.to_string(),
+        )
+    };
+    assert_eq!(
+        seen,
+        [
+            entry("init", None, "ok"),
+            entry("write", Some("keep://app/dev/A"), "ok"),
+            entry("unlock", None, "ok"),
+            entry("read", Some("keep://app/dev/A"), "ok"),
+            entry("read", Some("keep://app/dev/A"), "ok"),
+            entry("read", Some("keep://app/dev/MISSING"), "not_found"),
+        ]
+    );
+    assert!(log.iter().all(|r| r.body.command == "library"));
+    let verdict = keep::audit::verify(&mut vault).unwrap();
+    assert!(verdict.problem.is_none(), "{:?}", verdict.problem);
+    assert_eq!(verdict.entries, 6);
 }
