@@ -108,7 +108,7 @@ fn gather(
     ledger: &Ledger,
     opts: &SyncOptions,
 ) -> Result<Snapshot> {
-    // Unrecorded: a push records what it sends, a pull what it writes (`audit_hook`, `pull`).
+    // Unrecorded: a push records what it sends, a pull what it writes (`record_push`, `pull`).
     let mut local: BTreeMap<Name, SecretValue> = vault
         .peek_values(&target.scope)?
         .into_iter()
