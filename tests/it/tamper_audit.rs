@@ -179,6 +179,38 @@ fn cut_rows_with_the_old_head_restored_are_reported() {
     values_intact(&tv);
 }
 
+/// The head alone put back from an older copy, the newer rows left in place: the head authenticates,
+/// but a read cannot be recorded after it without clashing with rows that exist. keep refuses the
+/// read as integrity damage (exit 5, naming the audit log, no value on stdout) instead of failing on
+/// a SQLite constraint, and appends nothing.
+#[test]
+fn an_old_head_put_back_over_newer_rows_refuses_reads_as_damage() {
+    let tv = busy();
+    let conn = db(&tv);
+    let head: Vec<u8> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    drop(conn);
+    assert_eq!(tv.get("ALPHA"), "alpha-value-1");
+    let after = entries(&tv);
+    db(&tv)
+        .execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'audit_head'",
+            params![head],
+        )
+        .unwrap();
+    let out = tv.run(&["get", "ALPHA"]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("audit log"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("older"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("alpha-value-1"));
+    assert_eq!(entries(&tv), after, "nothing was appended");
+    let (c, doc) = verify_json(&tv, &["--no-witness"]);
+    assert_eq!(c, 1, "{doc}");
+}
+
 #[test]
 fn a_deleted_witness_is_reported_not_ignored() {
     let tv = busy();
