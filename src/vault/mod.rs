@@ -5,9 +5,9 @@
 //! ```no_run
 //! use keep::{Vault, Scope};
 //! # fn main() -> keep::Result<()> {
-//! let vault = Vault::open(&keep::default_vault_path()?)?;   // session cache, KEEP_PASSPHRASE_FILE, or prompt
+//! let mut vault = Vault::open(&keep::default_vault_path()?)?;   // session cache, KEEP_PASSPHRASE_FILE, or prompt
 //! let scope = Scope::new("billing", "dev")?;
-//! let url = vault.get(&keep::Address::parse("DATABASE_URL", &scope)?)?;
+//! let url = vault.get(&keep::Address::parse("DATABASE_URL", &scope)?)?;   // recorded in the audit log
 //! # let _ = url; Ok(()) }
 //! ```
 
