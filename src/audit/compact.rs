@@ -114,6 +114,7 @@ pub fn run(
         .as_millis() as u64;
     let vault_id = vault.id().to_vec();
     let key = audit_key(vault);
+    let command = vault.command().to_string();
     // The log checked out, then which prefix goes (and the rows it is taken from).
     let plan = |conn: &Connection| -> Result<Plan> {
         check_intact(conn, &key, &vault_id, compare_witness)?;
@@ -147,7 +148,7 @@ pub fn run(
             through: k,
             before: before_ms,
         };
-        let mut body = Body::now(Action::AuditCompact, OK);
+        let mut body = Body::by(&command, Action::AuditCompact, OK);
         body.compacted = Some(removed);
         let last = rows
             .iter()

@@ -1,38 +1,16 @@
-//! Who and what is acting, for audit entries: the OS user, the host, the process id and the command.
-//!
-//! The command name is set once by the CLI (`keep get`, `keep slot add passphrase`): never its
-//! arguments, which hold secret names the log must keep sealed. Library users who never set it are
-//! logged as `library`. The CLI also switches off the automatic unlock entry for `keep audit ...`
-//! itself, so that reading or verifying a damaged log is not blocked by the append it would refuse.
+//! Who is acting, for audit entries: the OS user, the host and the process id. The command is the
+//! vault's, given when it is opened (`Opener::command`, the subcommand path for the CLI, never its
+//! arguments, which hold secret names the log must keep sealed; [`LIBRARY`] for an application).
+//! User and host are the process's own facts, read once.
 
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
-static COMMAND: OnceLock<String> = OnceLock::new();
-static AUTO_LOG: AtomicBool = AtomicBool::new(true);
+/// The command of an application that never named one.
+pub const LIBRARY: &str = "library";
+
 static USER: OnceLock<String> = OnceLock::new();
 static HOST: OnceLock<String> = OnceLock::new();
-
-/// Name the command this process runs (subcommand names only, never arguments). First call wins.
-pub fn set_command(name: &str) {
-    let _ = COMMAND.set(name.to_string());
-}
-
-/// The command this process runs, or `library` when no CLI set one.
-pub fn command() -> &'static str {
-    COMMAND.get().map(String::as_str).unwrap_or("library")
-}
-
-/// Stop `Vault::open` from folding failed unlocks and logging the unlock (for `keep audit ...`).
-pub fn disable_auto_log() {
-    AUTO_LOG.store(false, Ordering::Relaxed);
-}
-
-/// Whether `Vault::open` logs the unlock and folds failed unlocks.
-pub fn auto_log() -> bool {
-    AUTO_LOG.load(Ordering::Relaxed)
-}
 
 /// The OS user name of this process (from the password database, not from `$USER`, which any
 /// process can set), or `uid N` when it has no entry.

@@ -221,14 +221,15 @@ pub fn time_of(ms: u64) -> SystemTime {
 }
 
 impl Body {
-    /// A body for an event of this process, now.
-    pub fn now(action: Action, outcome: &str) -> Body {
+    /// A body for an event of this process, now, by `command` (the subcommand path the vault was
+    /// opened for, `library` for an application: `Opener::command`).
+    pub fn by(command: &str, action: Action, outcome: &str) -> Body {
         Body {
             t: now_ms(),
             user: super::context::os_user().to_string(),
             host: super::context::host().to_string(),
             pid: std::process::id(),
-            command: super::context::command().to_string(),
+            command: command.to_string(),
             action,
             outcome: outcome.to_string(),
             address: None,
@@ -238,6 +239,12 @@ impl Body {
             id: Some(new_id()),
             compacted: None,
         }
+    }
+
+    /// A body by `library`, for tests.
+    #[cfg(test)]
+    pub(crate) fn now(action: Action, outcome: &str) -> Body {
+        Body::by(super::context::LIBRARY, action, outcome)
     }
 
     /// Seal `addresses` (every secret the command touched, in order) into this body, as one list.

@@ -14,8 +14,9 @@ use crate::store::{audit as rows_of, Connection, Store};
 
 /// Record a failed unlock without a key. Best effort: the caller reports the authentication failure
 /// whatever happens here, so an unwritable vault does not hide it behind another error.
-pub fn record(store: &mut Store, outcome: &str) {
-    let body = Body::now(Action::UnlockFailed, outcome).encode();
+/// `command` is the one the vault was being opened for.
+pub fn record(store: &mut Store, command: &str, outcome: &str) {
+    let body = Body::by(command, Action::UnlockFailed, outcome).encode();
     let _ = store.write(|tx| rows_of::insert_failed(tx, &body));
 }
 
@@ -68,11 +69,11 @@ pub fn take(conn: &Connection, floor: u64) -> Result<Vec<Body>> {
                 })
                 .unwrap_or_else(|| {
                     // Keep the evidence that something was there, without inventing who did it.
-                    let mut b = Body::now(Action::UnlockFailed, "malformed-unauthenticated-record");
+                    let mut b =
+                        Body::by("unknown", Action::UnlockFailed, "malformed-unauthenticated-record");
                     b.user = "unknown".into();
                     b.host = "unknown".into();
                     b.pid = 0;
-                    b.command = "unknown".into();
                     b
                 });
             let mut body = tame(body, floor, folded_at);

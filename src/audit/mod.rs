@@ -148,14 +148,18 @@ pub(crate) fn recorded<T>(
 /// The one entry of a command: an `exec` of 100 secrets is one chain row and one witness entry,
 /// not 100 (issue 17). Listing expands it back to one record per secret (`list`).
 fn bodies(vault: &Vault, action: Action, addresses: &[Address], outcome: &str) -> Vec<Body> {
-    vec![Body::now(action, outcome).with_addresses(vault.subkeys(), vault.id(), addresses)]
+    vec![Body::by(vault.command(), action, outcome).with_addresses(
+        vault.subkeys(),
+        vault.id(),
+        addresses,
+    )]
 }
 
-/// Called by `Vault::open` once the key is known: fold failed unlocks into the chain and, when a key
-/// slot (not the session cache) opened the vault, log the unlock. Switched off for `keep audit ...`
-/// (see `context`).
-pub fn after_unlock(vault: &mut Vault) -> Result<()> {
-    if !context::auto_log() {
+/// Called by every open once the key is known: fold failed unlocks into the chain and, when a key
+/// slot (not the session cache) opened the vault, log the unlock. Switched off by
+/// `Opener::log_unlock(false)` (`keep audit ...`, which must read a log that appends would refuse).
+pub(crate) fn after_unlock(vault: &mut Vault) -> Result<()> {
+    if !vault.logs_unlock() {
         return Ok(());
     }
     fold_and_log_unlock(vault)
@@ -171,12 +175,13 @@ pub fn fold_and_log_unlock(vault: &mut Vault) -> Result<()> {
     }
     let vault_id = vault.id().to_vec();
     let key = audit_key(vault);
+    let unlock = Body::by(vault.command(), Action::Unlock, OK);
     vault
         .store()
         .write(|tx| {
             let mut bodies = failed::take(tx, last_time(tx)?)?;
             if slot_opened {
-                bodies.push(Body::now(Action::Unlock, OK));
+                bodies.push(unlock);
             }
             append_in(tx, &key, &vault_id, &bodies, true)
         })
@@ -319,7 +324,7 @@ pub fn list(vault: &mut Vault, filter: &Filter) -> Result<Vec<Record>> {
             damaged: true,
         };
         let Some(body) = Body::decode(&row.body) else {
-            out.push(damaged(Body::now(Action::Read, "unreadable")));
+            out.push(damaged(Body::by("unknown", Action::Read, "unreadable")));
             continue;
         };
         match body.open_addresses(vault.subkeys(), &vault_id) {

@@ -1,14 +1,13 @@
 //! `keep audit`, `keep audit verify`, `keep audit --unusual`.
 
+use super::exit::Exit;
 use super::args::{AuditArgs, AuditCommand};
 use super::{output, Context};
 use crate::audit::entry::{printable, time_of};
 use crate::audit::{self, unusual, witness, Action, Filter};
 use crate::error::{Error, Result};
 
-pub fn run(ctx: &Context, a: AuditArgs) -> Result<i32> {
-    // Reading the log must work on a damaged log, which appends would refuse (see audit::context).
-    audit::context::disable_auto_log();
+pub fn run(ctx: &Context, a: AuditArgs) -> Result<Exit> {
     match a.command {
         Some(AuditCommand::Verify { no_witness }) => verify(ctx, no_witness),
         Some(AuditCommand::Compact {
@@ -23,8 +22,10 @@ pub fn run(ctx: &Context, a: AuditArgs) -> Result<i32> {
 
 /// Open the vault and fold pending failed unlocks when the chain allows it; a damaged chain is
 /// reported by what follows, not by this step.
-fn open(ctx: &Context) -> Result<crate::vault::Vault> {
-    let mut vault = ctx.open()?;
+/// Reading the log must work on a damaged log, which appends would refuse: the open itself logs
+/// nothing (`Opener::log_unlock`).
+pub(super) fn open(ctx: &Context) -> Result<crate::vault::Vault> {
+    let mut vault = ctx.opener().log_unlock(false).open()?;
     let _ = audit::fold_and_log_unlock(&mut vault);
     Ok(vault)
 }
@@ -37,7 +38,7 @@ fn filter(a: &AuditArgs) -> Result<Filter> {
     })
 }
 
-fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
+fn list(ctx: &Context, a: &AuditArgs) -> Result<Exit> {
     let f = filter(a)?;
     let mut vault = open(ctx)?;
     let records = audit::list(&mut vault, &f)?;
@@ -68,7 +69,7 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
                 })
             })
             .collect();
-        return output::json(&items).map(|_| 0);
+        return output::json(&items).map(|_| Exit::Success);
     }
     let mut rows = vec![[
         "SEQ",
@@ -118,7 +119,7 @@ fn list(ctx: &Context, a: &AuditArgs) -> Result<i32> {
             c.last + 1
         ));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The text marker of an entry whose content no key vouches for (a failed unlock).
@@ -140,9 +141,9 @@ fn unauthenticated_mark(r: &audit::Record) -> String {
     }
 }
 
-fn verify(ctx: &Context, no_witness: bool) -> Result<i32> {
+fn verify(ctx: &Context, no_witness: bool) -> Result<Exit> {
     // Verification writes nothing, not even its own unlock: it must see the log as it was found.
-    let mut vault = ctx.open()?;
+    let mut vault = ctx.opener().log_unlock(false).open()?;
     let verdict = audit::verify(&mut vault)?;
     let report = if no_witness {
         None
@@ -175,7 +176,7 @@ fn verify(ctx: &Context, no_witness: bool) -> Result<i32> {
             "first_bad": first_bad,
             "witness": report,
         }))?;
-        return Ok(if intact { 0 } else { 1 });
+        return Ok(Exit::findings_if(!intact));
     }
     let mut problems = Vec::new();
     if let Some(p) = &verdict.problem {
@@ -228,7 +229,7 @@ fn verify(ctx: &Context, no_witness: bool) -> Result<i32> {
             output::note("The witness was not compared (--no-witness).");
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// What an intact witness still has to say: where it starts, an interrupted transaction.
@@ -253,7 +254,7 @@ fn witness_notes(r: &witness::Report) {
     }
 }
 
-fn unusual_report(ctx: &Context, a: &AuditArgs) -> Result<i32> {
+fn unusual_report(ctx: &Context, a: &AuditArgs) -> Result<Exit> {
     let rules = unusual::Rules::from_config(ctx.config.as_ref())?;
     let f = filter(a)?;
     let mut vault = open(ctx)?;
@@ -289,5 +290,5 @@ fn unusual_report(ctx: &Context, a: &AuditArgs) -> Result<i32> {
         print!("{out}");
         output::note(&format!("{} unusual event(s).", findings.len()));
     }
-    Ok(if findings.is_empty() { 0 } else { 1 })
+    Ok(Exit::findings_if(!findings.is_empty()))
 }

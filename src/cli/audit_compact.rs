@@ -1,5 +1,6 @@
 //! `keep audit compact --before D [--dry-run] [--no-witness]`: audit retention (src/audit/compact.rs).
 
+use super::exit::Exit;
 use std::time::SystemTime;
 
 use super::{output, Context};
@@ -8,8 +9,9 @@ use crate::audit::entry::time_of;
 use crate::audit::{self};
 use crate::error::Result;
 
-pub fn run(ctx: &Context, before: SystemTime, dry_run: bool, no_witness: bool) -> Result<i32> {
-    let mut vault = ctx.open()?;
+pub fn run(ctx: &Context, before: SystemTime, dry_run: bool, no_witness: bool) -> Result<Exit> {
+    // As for every `keep audit` command, the open logs nothing: the log is checked first.
+    let mut vault = ctx.opener().log_unlock(false).open()?;
     let outcome = compact::run(&mut vault, before, dry_run, !no_witness)?;
     if outcome.entry.is_some() {
         // As `keep audit` does: fold failed unlocks and log a slot's unlock, now that the log is
@@ -22,7 +24,7 @@ pub fn run(ctx: &Context, before: SystemTime, dry_run: bool, no_witness: bool) -
     } else {
         print!("{}", text(&outcome));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 fn json(o: &Outcome) -> serde_json::Value {

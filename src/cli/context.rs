@@ -21,10 +21,14 @@ pub struct Context {
     pub default_scope: Scope,
     pub json: bool,
     pub verbose: bool,
+    /// The subcommand path (`get`, `slot add age`), which the audit entries name; never arguments.
+    pub command: String,
+    /// `--identity`: an age identity file that opens an age slot, before `KEEP_AGE_IDENTITY`.
+    pub identity: Option<PathBuf>,
 }
 
 impl Context {
-    pub fn new(g: GlobalArgs) -> Result<Context> {
+    pub fn new(g: GlobalArgs, command: String) -> Result<Context> {
         let config = match &g.config {
             Some(path) => Some(Config::load(path)?),
             None => {
@@ -55,9 +59,6 @@ impl Context {
                 .unwrap_or_else(|| Scope::DEFAULT_ENV.to_string()),
         )
         .unwrap_or_else(|_| scope.clone());
-        if let Some(identity) = &g.identity {
-            crate::session::set_age_identity(identity);
-        }
         let vault_path = match g.vault {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => default_vault_path()?,
@@ -69,6 +70,8 @@ impl Context {
             default_scope,
             json: g.json,
             verbose: g.verbose,
+            command,
+            identity: g.identity,
         })
     }
 
@@ -93,7 +96,15 @@ impl Context {
 
     /// Open and unlock the vault.
     pub fn open(&self) -> Result<Vault> {
-        Vault::open(&self.vault_path)
+        self.opener().open()
+    }
+
+    /// An opener for this command's vault: its entries name the command, and `--identity` may
+    /// open an age slot.
+    pub fn opener(&self) -> crate::vault::Opener<'static> {
+        Vault::opener(&self.vault_path)
+            .command(&self.command)
+            .identity(self.identity.as_deref())
     }
 
     /// For a command that read the current scope and found nothing in it: fine when the scope is

@@ -1,6 +1,7 @@
 //! `keep export --age`, the age half of `keep import`, and the custody flags of `keep init`
 //! (`--hsm ...`, `--recovery`).
 
+use super::exit::Exit;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -90,7 +91,7 @@ pub fn add_recovery(vault: &mut Vault) -> Result<u32> {
     Ok(id)
 }
 
-pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
+pub fn export(ctx: &Context, a: ExportArgs) -> Result<Exit> {
     if a.format == ExportFormat::Dotenv {
         return export_dotenv(ctx, &a);
     }
@@ -140,12 +141,12 @@ pub fn export(ctx: &Context, a: ExportArgs) -> Result<i32> {
         }
     }
     output::note(&format!("Exported {count} secret(s) as an age file."));
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// `export --format dotenv`: the scope's secrets as plain dotenv (the `materialize` quoting), to
 /// stdout or to `-o` (created 0600, atomically), with a warning that nothing protects it.
-fn export_dotenv(ctx: &Context, a: &ExportArgs) -> Result<i32> {
+fn export_dotenv(ctx: &Context, a: &ExportArgs) -> Result<Exit> {
     if !a.recipients.is_empty() || !a.recipients_files.is_empty() || a.armor || a.all {
         return Err(Error::Usage(
             "--format dotenv writes one scope, unencrypted: it takes no --age, -R, --armor or --all"
@@ -178,7 +179,7 @@ fn export_dotenv(ctx: &Context, a: &ExportArgs) -> Result<i32> {
         view.len(),
         ctx.scope
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// The list an import prints (the same with and without `--dry-run`): one line per secret on stdout,
@@ -220,8 +221,8 @@ pub fn print_import_items(
 
 /// The age half of `keep import FILE`: `files::import` hands over a file that starts with an age
 /// header. Only the current scope is written unless `all`.
-pub fn import_age(ctx: &Context, bytes: &[u8], all: bool, dry_run: bool) -> Result<i32> {
-    let identity = session::age_identity_path().ok_or_else(|| {
+pub fn import_age(ctx: &Context, bytes: &[u8], all: bool, dry_run: bool) -> Result<Exit> {
+    let identity = session::age_identity_path(ctx.identity.as_deref()).ok_or_else(|| {
         Error::Locked(
             "importing an age file needs the identity: pass --identity FILE or set KEEP_AGE_IDENTITY"
                 .into(),
@@ -237,7 +238,7 @@ pub fn import_age(ctx: &Context, bytes: &[u8], all: bool, dry_run: bool) -> Resu
     let report = backup::import_age_with(&mut vault, bytes, &identities, &opts)?;
     if ctx.json {
         output::json(&report)?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     print_import_items(ctx, &report.items, dry_run)?;
     if !dry_run {
@@ -255,5 +256,5 @@ pub fn import_age(ctx: &Context, bytes: &[u8], all: bool, dry_run: bool) -> Resu
             }
         ));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -1,6 +1,7 @@
 //! `materialize`, `example`, `inject`, `import`, `check`: secrets into files and back, and the
 //! completeness check.
 
+use super::exit::Exit;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,7 @@ use super::{output, Context};
 use crate::env::{
     self as using, atomic, check, example, git, import, layers, loader, materialize, template,
 };
-use crate::error::{exit, Error, Result};
+use crate::error::{Error, Result};
 
 fn cwd() -> Result<PathBuf> {
     std::env::current_dir().map_err(|e| Error::Io {
@@ -27,7 +28,7 @@ fn git_word(s: git::Status) -> &'static str {
     }
 }
 
-pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
+pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<Exit> {
     let only = using::parse_names(&a.only.only)?;
     let mut vault = ctx.open()?;
     let view = vault.read(|r| ctx.resolve(r, &only, false))?;
@@ -64,7 +65,7 @@ pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
         ));
     }
     if !a.watch {
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let whole_scope = only.is_empty().then(|| ctx.scope.clone());
     let first = crate::watch::Resolved {
@@ -96,9 +97,10 @@ pub fn materialize(ctx: &Context, a: MaterializeArgs) -> Result<i32> {
         &output::note,
         ctx.verbose,
     )
+    .map(Exit::Status)
 }
 
-pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {
+pub fn example(ctx: &Context, a: ExampleArgs) -> Result<Exit> {
     let vault = ctx.open()?;
     let seen = layers::names(&vault, ctx.config.as_ref(), &ctx.scope, false)?;
     drop(vault);
@@ -118,7 +120,7 @@ pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {
     let path = match a.output {
         Some(p) if p.as_os_str() == "-" => {
             print!("{}", fresh());
-            return Ok(0);
+            return Ok(Exit::Success);
         }
         Some(p) => p,
         None => check::project_dir(ctx.config.as_ref(), &cwd()?).join(check::EXAMPLE_FILE),
@@ -171,10 +173,10 @@ pub fn example(ctx: &Context, a: ExampleArgs) -> Result<i32> {
             names.all().len()
         ));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn inject(ctx: &Context, a: InjectArgs) -> Result<i32> {
+pub fn inject(ctx: &Context, a: InjectArgs) -> Result<Exit> {
     let text = std::fs::read_to_string(&a.input).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::NotFound(format!("template {} does not exist", a.input.display()))
@@ -226,7 +228,7 @@ pub fn inject(ctx: &Context, a: InjectArgs) -> Result<i32> {
                 })?;
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Read an import file or stdin, at most [`import::MAX_IMPORT_LEN`] bytes (an age hand-off file, which
@@ -270,7 +272,7 @@ fn read_input(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     Ok(bytes)
 }
 
-pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
+pub fn import(ctx: &Context, a: ImportArgs) -> Result<Exit> {
     let bytes = read_input(&a.file)?;
     if crate::agefile::is_age(&bytes) {
         return super::custody::import_age(ctx, &bytes, a.all, a.dry_run);
@@ -323,7 +325,7 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
             });
         }
         super::custody::print_import_items(ctx, &items, true)?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let counts = import::apply(&mut vault, &ctx.scope, &parsed.entries)?;
     if ctx.json {
@@ -341,10 +343,10 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<i32> {
             counts.unchanged.len()
         ));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn check(ctx: &Context) -> Result<i32> {
+pub fn check(ctx: &Context) -> Result<Exit> {
     let required = check::required(ctx.config.as_ref(), ctx.scope.env(), &cwd()?)?;
     let vault = ctx.open()?;
     let present: Vec<_> = layers::names(&vault, ctx.config.as_ref(), &ctx.scope, false)?
@@ -352,11 +354,7 @@ pub fn check(ctx: &Context) -> Result<i32> {
         .map(|l| l.name)
         .collect();
     let missing = check::missing(&present, &required.names);
-    let code = if missing.is_empty() {
-        exit::OK
-    } else {
-        exit::FINDINGS
-    };
+    let code = Exit::findings_if(!missing.is_empty());
     if ctx.json {
         output::json(&serde_json::json!({
             "scope": ctx.scope.to_string(),

@@ -1,5 +1,6 @@
 //! Scope housekeeping: `cp`, `mv` (a secret or a whole scope), `scopes`, `purge`.
 
+use super::exit::Exit;
 use std::collections::BTreeMap;
 
 use clap::Args;
@@ -92,7 +93,7 @@ struct Moved {
 }
 
 /// `keep cp SRC DST` (`remove` false) and `keep mv SRC DST` (`remove` true).
-pub fn copy(ctx: &Context, a: CopyArgs, remove: bool) -> Result<i32> {
+pub fn copy(ctx: &Context, a: CopyArgs, remove: bool) -> Result<Exit> {
     let mut vault = ctx.open()?;
     let pairs = plan(ctx, &vault, &a)?;
     let sources: Vec<Address> = pairs.iter().map(|(s, _)| s.clone()).collect();
@@ -163,7 +164,7 @@ pub fn copy(ctx: &Context, a: CopyArgs, remove: bool) -> Result<i32> {
             output::note(&format!("{verb} {} to {} ({what}).", m.from, m.to));
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 #[derive(Serialize)]
@@ -180,7 +181,7 @@ struct ScopeItem {
 
 /// `keep scopes`: every project and environment with secrets, plus the environments keep.toml
 /// declares (`[env.E]`, `extends`, `default_env`) that hold nothing yet.
-pub fn scopes(ctx: &Context) -> Result<i32> {
+pub fn scopes(ctx: &Context) -> Result<Exit> {
     let vault = ctx.open()?;
     let mut counts: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
     for e in vault.list(None, true)? {
@@ -234,9 +235,9 @@ pub fn scopes(ctx: &Context) -> Result<i32> {
     print_scopes(ctx, &items)
 }
 
-fn print_scopes(ctx: &Context, items: &[ScopeItem]) -> Result<i32> {
+fn print_scopes(ctx: &Context, items: &[ScopeItem]) -> Result<Exit> {
     if ctx.json {
-        return output::json(&items).map(|_| 0);
+        return output::json(&items).map(|_| Exit::Success);
     }
     let width = items
         .iter()
@@ -257,11 +258,11 @@ fn print_scopes(ctx: &Context, items: &[ScopeItem]) -> Result<i32> {
         out.push('\n');
     }
     print!("{out}");
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// `keep purge NAME --yes`.
-pub fn purge(ctx: &Context, a: PurgeArgs) -> Result<i32> {
+pub fn purge(ctx: &Context, a: PurgeArgs) -> Result<Exit> {
     let address = ctx.address(&a.name)?;
     if !a.yes {
         return Err(Error::Usage(format!(
@@ -281,5 +282,5 @@ pub fn purge(ctx: &Context, a: PurgeArgs) -> Result<i32> {
             "Purged {address}: {versions} version(s) dropped for good."
         ));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -1,6 +1,7 @@
 //! `keep hsm info|keys|keygen`, and the flags that name a token and key (shared with `init --hsm`
 //! and `slot add hsm`).
 
+use super::exit::Exit;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -108,12 +109,12 @@ pub fn wrapper(a: &HsmSlotArgs) -> Result<HsmWrapper> {
     })
 }
 
-pub fn run(ctx: &Context, c: HsmCommand) -> Result<i32> {
+pub fn run(ctx: &Context, c: HsmCommand) -> Result<Exit> {
     match c {
         HsmCommand::Info { module } => {
             let r = hsm::info::report(module.as_deref())?;
             if ctx.json {
-                return output::json(&r).map(|_| 0);
+                return output::json(&r).map(|_| Exit::Success);
             }
             let mut out = format!("module  {}\nlibrary {}\n", r.module, r.library);
             for s in &r.slots {
@@ -127,14 +128,14 @@ pub fn run(ctx: &Context, c: HsmCommand) -> Result<i32> {
                 }
             }
             print!("{out}");
-            Ok(0)
+            Ok(Exit::Success)
         }
         HsmCommand::Keys(t) => {
             let pin = pin()?;
             let token = Token::open(t.module.as_deref(), None, &t.selector(), Some(&pin), false)?;
             let list = keys::list(&token)?;
             if ctx.json {
-                return output::json(&list).map(|_| 0);
+                return output::json(&list).map(|_| Exit::Success);
             }
             let mut out =
                 String::from("LABEL                ID                 TYPE  SENSITIVE EXTRACTABLE PRIVATE LOCAL\n");
@@ -151,7 +152,7 @@ pub fn run(ctx: &Context, c: HsmCommand) -> Result<i32> {
                 ));
             }
             print!("{out}");
-            Ok(0)
+            Ok(Exit::Success)
         }
         HsmCommand::Keygen { token: t, key } => {
             let pin = pin()?;
@@ -159,13 +160,13 @@ pub fn run(ctx: &Context, c: HsmCommand) -> Result<i32> {
             let id: [u8; 8] = crate::crypto::random::bytes();
             let k = keys::generate(&token, &key, &id)?;
             if ctx.json {
-                return output::json(&k).map(|_| 0);
+                return output::json(&k).map(|_| Exit::Success);
             }
             output::note(&format!(
                 "Created AES-256 key {:?} (id {}) on token {:?}: sensitive, private, not extractable.",
                 k.label, k.id, token.label
             ));
-            Ok(0)
+            Ok(Exit::Success)
         }
     }
 }

@@ -1,12 +1,13 @@
 //! `init`, `passwd`, `unlock`, `lock`: creating the vault and managing how it is opened.
 
+use super::exit::Exit;
 use super::args::{InitArgs, KdfArgs, PasswdArgs, UnlockArgs};
 use super::output;
 use super::Context;
 use crate::error::{Error, Result};
 use crate::session::credentials;
 use crate::slots::passphrase::{self, KdfParams, Passphrase};
-use crate::vault::{self, Vault};
+use crate::vault;
 
 /// Argon2id parameters from flags, on top of `base`.
 pub fn kdf_params(a: &KdfArgs, base: KdfParams) -> Result<KdfParams> {
@@ -31,7 +32,7 @@ pub fn kdf_params(a: &KdfArgs, base: KdfParams) -> Result<KdfParams> {
     Ok(p)
 }
 
-pub fn init(ctx: &Context, a: InitArgs) -> Result<i32> {
+pub fn init(ctx: &Context, a: InitArgs) -> Result<Exit> {
     let kdf = kdf_params(&a.kdf, KdfParams::default())?;
     if ctx.vault_path.exists() {
         return Err(Error::Usage(format!(
@@ -42,14 +43,14 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<i32> {
     let (mut vault, first) = if a.custody.hsm {
         let wrapper = super::hsm::wrapper(&a.custody.hsm_args)?;
         (
-            Vault::create(&ctx.vault_path, &wrapper, kdf)?,
+            ctx.opener().create(&wrapper, kdf)?,
             "an HSM slot",
         )
     } else {
         let pass = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", Some("KEEP_PASSPHRASE"))?;
         let first = Passphrase::new(pass, kdf);
         (
-            Vault::create(&ctx.vault_path, &first, kdf)?,
+            ctx.opener().create(&first, kdf)?,
             "a passphrase slot",
         )
     };
@@ -71,15 +72,15 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<i32> {
             "recovery_slot": recovery,
         }))?;
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn passwd(ctx: &Context, a: PasswdArgs) -> Result<i32> {
+pub fn passwd(ctx: &Context, a: PasswdArgs) -> Result<Exit> {
     if a.rekey {
         return super::rekey::rekey(ctx, super::rekey::Change::NewPassphrase, a.drop_other_slots);
     }
     // The current passphrase must be proven: the session cache does not count.
-    let mut vault = Vault::open_without_cache(&ctx.vault_path)?;
+    let mut vault = ctx.opener().cache(crate::vault::Cache::Ignore).open()?;
     let slot = vault
         .opened_by()
         .expect("a vault opened without the cache was opened by a slot");
@@ -98,10 +99,10 @@ pub fn passwd(ctx: &Context, a: PasswdArgs) -> Result<i32> {
          still opens a copy of this slot's old row put back into the file; `keep passwd --rekey` \
          replaces the master key as well."
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn unlock(ctx: &Context, a: UnlockArgs) -> Result<i32> {
+pub fn unlock(ctx: &Context, a: UnlockArgs) -> Result<Exit> {
     if a.status {
         return unlock_status(ctx);
     }
@@ -113,17 +114,17 @@ pub fn unlock(ctx: &Context, a: UnlockArgs) -> Result<i32> {
         vault.path().display(),
         crate::duration::exact(ttl)
     ));
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// `keep unlock --status`: never prompts, never runs the KDF. Exit 0 when unlocked, 6 when not, so
 /// a script can write `keep unlock --status || keep unlock`.
-fn unlock_status(ctx: &Context) -> Result<i32> {
+fn unlock_status(ctx: &Context) -> Result<Exit> {
     if !ctx.vault_path.exists() {
         // open_cached would say "locked"; the user needs to hear that there is no vault.
         ctx.open()?;
     }
-    let vault = Vault::open_cached(&ctx.vault_path)?;
+    let vault = ctx.opener().open_if_cached()?;
     let expiry = vault
         .as_ref()
         .and_then(|v| crate::session::cache_expiry(v.id()));
@@ -148,13 +149,13 @@ fn unlock_status(ctx: &Context) -> Result<i32> {
         ));
     }
     Ok(if vault.is_some() {
-        0
+        Exit::Success
     } else {
-        crate::error::exit::LOCKED
+        Exit::Status(crate::error::exit::LOCKED)
     })
 }
 
-pub fn lock(ctx: &Context) -> Result<i32> {
+pub fn lock(ctx: &Context) -> Result<Exit> {
     if vault::lock(&ctx.vault_path)? {
         output::note("Locked: the cached key was removed; watchers of this vault stop.");
     } else {
@@ -162,5 +163,5 @@ pub fn lock(ctx: &Context) -> Result<i32> {
             "The vault was not unlocked in this session; watchers of this vault (--watch) stop.",
         );
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

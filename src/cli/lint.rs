@@ -1,10 +1,11 @@
 //! `keep lint`.
 
+use super::exit::Exit;
 use super::{output, Context};
 use crate::error::{Error, Result};
 use crate::lint::{self, files::VaultMatch, Level};
 
-pub fn run(ctx: &Context) -> Result<i32> {
+pub fn run(ctx: &Context) -> Result<Exit> {
     let root = match ctx
         .config
         .as_ref()
@@ -45,5 +46,5 @@ pub fn run(ctx: &Context) -> Result<i32> {
             findings.len()
         ));
     }
-    Ok(if errors > 0 { 1 } else { 0 })
+    Ok(Exit::findings_if(errors > 0))
 }

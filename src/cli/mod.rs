@@ -9,6 +9,7 @@ mod audit_compact;
 mod context;
 mod custody;
 mod docs;
+mod exit;
 mod files;
 mod housekeeping;
 mod hsm;
@@ -31,6 +32,7 @@ pub use args::{Cli, Command};
 pub use context::Context;
 
 use crate::error::{self, Result};
+use exit::Exit;
 
 /// Parse the process arguments, run the command, and return the exit code.
 pub fn run() -> i32 {
@@ -46,20 +48,20 @@ pub fn run() -> i32 {
     // The process ends soon after: freeing the whole command tree would only cost time.
     std::mem::forget(cmd);
     // The audit log records the subcommand path only, never arguments (they hold secret names).
-    crate::audit::context::set_command(&command_path(&matches));
+    let command = command_path(&matches);
     let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
     let json = cli.global.json;
-    match dispatch(cli) {
-        Ok(code) => code,
+    match dispatch(cli, command) {
+        Ok(exit) => exit.code(),
         Err(e) => output::report_error(&e, json),
     }
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
-    let ctx = Context::new(cli.global)?;
+fn dispatch(cli: Cli, command: String) -> Result<Exit> {
+    let ctx = Context::new(cli.global, command)?;
     match cli.command {
         Command::Init(a) => lifecycle::init(&ctx, a),
         Command::Passwd(a) => lifecycle::passwd(&ctx, a),

@@ -11,6 +11,7 @@
 //! `--drop-other-slots`; without it the re-key is refused (exit 2) naming each slot and what it needs.
 //! The session cache is never a credential here and is dropped afterwards (it holds the old key).
 
+use super::exit::Exit;
 use std::collections::BTreeMap;
 
 use secrecy::SecretString;
@@ -39,7 +40,7 @@ pub enum Change {
     RemoveSlot(u32),
 }
 
-pub fn run(ctx: &Context, a: RekeyArgs) -> Result<i32> {
+pub fn run(ctx: &Context, a: RekeyArgs) -> Result<Exit> {
     rekey(ctx, Change::None, a.drop_other_slots)
 }
 
@@ -50,7 +51,7 @@ struct Credentials {
     unwrappers: Vec<Box<dyn SlotUnwrapper>>,
 }
 
-fn credentials(rows: &[SlotRow]) -> Result<Credentials> {
+fn credentials(ctx: &Context, rows: &[SlotRow]) -> Result<Credentials> {
     let has = |kind: &str| rows.iter().any(|s| s.kind == kind);
     let tty = session::interactive();
     let passphrase = match credentials::passphrase_from_env()? {
@@ -67,7 +68,7 @@ fn credentials(rows: &[SlotRow]) -> Result<Credentials> {
     if let Some(code) = credentials::from_env("KEEP_RECOVERY_KEY", "recovery key")? {
         unwrappers.push(Box::new(RecoveryCode::parse(&code)?));
     }
-    if let Some(path) = session::age_identity_path() {
+    if let Some(path) = session::age_identity_path(ctx.identity.as_deref()) {
         unwrappers.push(Box::new(AgeIdentity::from_file(&path)?));
     }
     if let Some(pin) = &pin {
@@ -92,11 +93,11 @@ fn credentials(rows: &[SlotRow]) -> Result<Credentials> {
 }
 
 /// The re-key shared by `rekey`, `passwd --rekey` and `slot rm --rekey`.
-pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
+pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<Exit> {
     let rows = store::slots(Store::open(&ctx.vault_path)?.conn())?;
-    let creds = credentials(&rows)?;
-    // As for any unlock, a failed attempt is recorded and a successful one logged (Vault::open_with).
-    let mut vault = Vault::open_with(&ctx.vault_path, &creds.unwrappers)?;
+    let creds = credentials(ctx, &rows)?;
+    // As for any unlock, a failed attempt is recorded and a successful one logged (opener.rs).
+    let mut vault = ctx.opener().credentials(&creds.unwrappers).open()?;
     let opener = vault
         .opened_by()
         .expect("a vault opened with a credential was opened by a slot");
@@ -230,7 +231,7 @@ pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
             "removed_slot": removed,
             "session_cache_dropped": was_cached,
         }))?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let mut lines = vec![format!(
         "Re-keyed {}: a new master key; {} secret(s), {} version(s) and {} audit entries re-sealed; \
@@ -285,7 +286,7 @@ pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<i32> {
             .into(),
     );
     output::note(&lines.join("\n"));
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 /// Whether passphrase `p` opens `slot` to this vault's key (one KDF).

@@ -1,5 +1,6 @@
 //! `rotate`, `policy`, `status`, and `set --generate`.
 
+use super::exit::Exit;
 use std::io::{IsTerminal, Write};
 
 use super::args::{PolicyCommand, RotateArgs, StatusArgs};
@@ -18,7 +19,7 @@ fn parse_generator(spec: Option<&str>) -> Result<Option<Generator>> {
 }
 
 /// `keep set NAME --generate SPEC`.
-pub fn set_generated(ctx: &Context, address: &Address, spec: &str) -> Result<i32> {
+pub fn set_generated(ctx: &Context, address: &Address, spec: &str) -> Result<Exit> {
     let generator = Generator::parse(spec)?;
     let mut vault = ctx.open()?;
     let (version, public) = rotate::engine::set_generated(&mut vault, address, &generator)?;
@@ -35,10 +36,10 @@ pub fn set_generated(ctx: &Context, address: &Address, spec: &str) -> Result<i32
             output::note(&format!("Public part ({}): {}", p.kind, p.text));
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
+pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<Exit> {
     let flag = parse_generator(a.generator.as_deref())?;
     if a.dry_run && !(a.due || a.all) {
         return Err(Error::Usage(
@@ -70,7 +71,7 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
     if a.discard {
         engine::discard(&mut vault, &address).map_err(|e| no_pending(ctx, &address, e))?;
         output::note(&format!("Discarded the pending rotation of {address}."));
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let outcome = if a.retry {
         rotation
@@ -100,12 +101,12 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<i32> {
     }
     if let Err(e) = rotation.after.end_batch(&mut vault) {
         output::warn(&e.to_string());
-        return Ok(outcome.exit_code().max(e.exit_code()));
+        return Ok(Exit::Status(outcome.exit_code().max(e.exit_code())));
     }
     if a.no_push && outcome.version.is_some() {
         not_pushed(&after.push_commands(&address));
     }
-    Ok(outcome.exit_code())
+    Ok(Exit::Status(outcome.exit_code()))
 }
 
 /// `rotate --no-push`: say which linked targets still hold the old value and how to send the new one.
@@ -169,7 +170,7 @@ fn report(ctx: &Context, address: &Address, o: &Outcome) {
     }
 }
 
-fn show_pending(ctx: &Context, vault: &mut Vault, address: &Address) -> Result<i32> {
+fn show_pending(ctx: &Context, vault: &mut Vault, address: &Address) -> Result<Exit> {
     let pending = meta::read_pending(vault, address, || {
         Error::NotFound(format!(
             "{address} has no pending rotation; {} lists pending ones",
@@ -184,7 +185,7 @@ fn show_pending(ctx: &Context, vault: &mut Vault, address: &Address) -> Result<i
             "public": pending.public,
             "value": String::from_utf8_lossy(pending.value.expose()),
         }))?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let mut out = std::io::stdout().lock();
     let mut write = || -> std::io::Result<()> {
@@ -198,7 +199,7 @@ fn show_pending(ctx: &Context, vault: &mut Vault, address: &Address) -> Result<i
         context: "cannot write to stdout".into(),
         source: e,
     })?;
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 fn rotate_many(
@@ -207,7 +208,7 @@ fn rotate_many(
     a: &RotateArgs,
     flag: Option<&Generator>,
     after: &mut PushLinkedTargets,
-) -> Result<i32> {
+) -> Result<Exit> {
     let config = ctx.config.as_ref();
     let selection = if a.all_envs {
         Selection::Project(ctx.scope.project())
@@ -226,7 +227,7 @@ fn rotate_many(
     }
     if a.dry_run {
         print_plan(ctx, &items)?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let mut results = Vec::new();
     let mut code = 0;
@@ -295,8 +296,8 @@ fn rotate_many(
         });
     }
     match first_error {
-        Some(e) if code == 0 => Ok(e.exit_code()),
-        _ => Ok(code),
+        Some(e) if code == 0 => Ok(Exit::Status(e.exit_code())),
+        _ => Ok(Exit::Status(code)),
     }
 }
 
@@ -341,7 +342,7 @@ fn print_plan(ctx: &Context, items: &[PlanItem]) -> Result<()> {
     Ok(())
 }
 
-pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
+pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<Exit> {
     match c {
         PolicyCommand::Set {
             name,
@@ -370,7 +371,7 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
                         .unwrap_or_else(|| " by hand".into())
                 ));
             }
-            Ok(0)
+            Ok(Exit::Success)
         }
         PolicyCommand::Rm { name } => {
             let address = ctx.address(&name)?;
@@ -381,12 +382,12 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<i32> {
                 )));
             }
             output::note(&format!("Removed the policy of {address}."));
-            Ok(0)
+            Ok(Exit::Success)
         }
     }
 }
 
-pub fn status(ctx: &Context, a: StatusArgs) -> Result<i32> {
+pub fn status(ctx: &Context, a: StatusArgs) -> Result<Exit> {
     let mut vault = ctx.open()?;
     let selection = if a.all_envs {
         Selection::Project(ctx.scope.project())
@@ -398,7 +399,7 @@ pub fn status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         ctx.check_empty_scope(&vault)?;
     }
     if ctx.json {
-        return output::json(&statuses).map(|_| 0);
+        return output::json(&statuses).map(|_| Exit::Success);
     }
     let color = output::color_stdout();
     let width = statuses
@@ -446,5 +447,5 @@ pub fn status(ctx: &Context, a: StatusArgs) -> Result<i32> {
         ));
     }
     print!("{out}");
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -1,5 +1,6 @@
 //! `keep scan` and `keep hook install`: arguments in, library calls, output out.
 
+use super::exit::Exit;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,12 +10,11 @@ use super::context::Context;
 use super::output;
 use crate::error::{Error, Result};
 use crate::scan::{self, hook, report, Baseline, Detector, Options, RuleSet};
-use crate::vault::Vault;
 
 /// The baseline read when `--baseline` is not given, if it exists in the working directory.
 const DEFAULT_BASELINE: &str = ".keep-baseline.json";
 
-pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
+pub fn scan(ctx: &Context, a: ScanArgs) -> Result<Exit> {
     let set = RuleSet::builtin()?;
     let format = if ctx.json { ScanFormat::Json } else { a.format };
     if a.rules {
@@ -23,7 +23,7 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
     let (needles, key) = if a.no_vault {
         (Vec::new(), None)
     } else {
-        match Vault::open_cached(&ctx.vault_path) {
+        match ctx.opener().open_if_cached() {
             Ok(Some(mut v)) => (
                 scan::vault_needles(&mut v)?,
                 Some(scan::fingerprint_key(&v)),
@@ -107,7 +107,7 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
             path.display(),
             path.display()
         ));
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     if let (Some(b), Some(path)) = (&baseline, &baseline_path) {
         let (suppressed, legacy) = b.filter(&mut rep.findings);
@@ -150,10 +150,10 @@ pub fn scan(ctx: &Context, a: ScanArgs) -> Result<i32> {
         summary.push_str(&format!("; checked {} vault value(s)", det.needles()));
     }
     output::note(&summary);
-    Ok(if rep.findings.is_empty() { 0 } else { 1 })
+    Ok(Exit::findings_if(!rep.findings.is_empty()))
 }
 
-fn list_rules(set: &RuleSet, format: ScanFormat) -> Result<i32> {
+fn list_rules(set: &RuleSet, format: ScanFormat) -> Result<Exit> {
     match format {
         ScanFormat::Text => {
             for r in &set.rules {
@@ -178,10 +178,10 @@ fn list_rules(set: &RuleSet, format: ScanFormat) -> Result<i32> {
             output::json(&serde_json::json!({ "rules": rules }))?;
         }
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
+pub fn hook(ctx: &Context, c: HookCommand) -> Result<Exit> {
     match c {
         HookCommand::Install => {
             let done = hook::install(Path::new("."))?;
@@ -213,7 +213,7 @@ pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
                     ));
                 }
             }
-            Ok(0)
+            Ok(Exit::Success)
         }
         HookCommand::Uninstall => {
             let done = hook::uninstall(Path::new("."))?;
@@ -244,7 +244,7 @@ pub fn hook(ctx: &Context, c: HookCommand) -> Result<i32> {
                     )),
                 }
             }
-            Ok(0)
+            Ok(Exit::Success)
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `set`, `get`, `ls`, `rm`, `history`, `rollback`.
 
+use super::exit::Exit;
 use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
@@ -11,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::scope::Name;
 use crate::vault::Entry;
 
-pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
+pub fn set(ctx: &Context, a: SetArgs) -> Result<Exit> {
     if !a.stray.is_empty() {
         return Err(Error::Usage(format!(
             "keep set takes no value on the command line, where every process on the machine can \
@@ -45,10 +46,10 @@ pub fn set(ctx: &Context, a: SetArgs) -> Result<i32> {
     } else {
         output::note(&format!("Set {address} (version {version})."));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn get(ctx: &Context, a: GetArgs) -> Result<i32> {
+pub fn get(ctx: &Context, a: GetArgs) -> Result<Exit> {
     let address = ctx.address(&a.name)?;
     let mut vault = ctx.open()?;
     let result = match a.version {
@@ -72,7 +73,7 @@ pub fn get(ctx: &Context, a: GetArgs) -> Result<i32> {
             }
         }
         output::json(&doc)?;
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     let mut out = std::io::stdout().lock();
     let write = |out: &mut std::io::StdoutLock<'_>| -> std::io::Result<()> {
@@ -87,7 +88,7 @@ pub fn get(ctx: &Context, a: GetArgs) -> Result<i32> {
         context: "cannot write to stdout".into(),
         source: e,
     })?;
-    Ok(0)
+    Ok(Exit::Success)
 }
 
 #[derive(Serialize)]
@@ -129,7 +130,7 @@ impl LsItem {
     }
 }
 
-pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
+pub fn ls(ctx: &Context, a: LsArgs) -> Result<Exit> {
     let vault = ctx.open()?;
     // Every environment: the records themselves (each is its environment's own).
     let listed: Vec<Listed> = if a.all_envs {
@@ -157,7 +158,7 @@ pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
             .iter()
             .map(|l| LsItem::new(ctx, &l.name, &l.origin, l.entry.as_ref()))
             .collect();
-        return output::json(&items).map(|_| 0);
+        return output::json(&items).map(|_| Exit::Success);
     }
     let mut out = String::new();
     for l in &listed {
@@ -175,10 +176,10 @@ pub fn ls(ctx: &Context, a: LsArgs) -> Result<i32> {
         out.push('\n');
     }
     print!("{out}");
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn rm(ctx: &Context, a: NamesArg) -> Result<i32> {
+pub fn rm(ctx: &Context, a: NamesArg) -> Result<Exit> {
     let addresses = a
         .names
         .iter()
@@ -213,7 +214,7 @@ pub fn rm(ctx: &Context, a: NamesArg) -> Result<i32> {
             [one] => output::json(one),
             _ => output::json(&items),
         }
-        .map(|_| 0);
+        .map(|_| Exit::Success);
     }
     for (address, version) in addresses.iter().zip(&versions) {
         output::note(&format!(
@@ -224,10 +225,10 @@ pub fn rm(ctx: &Context, a: NamesArg) -> Result<i32> {
             )
         ));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn history(ctx: &Context, a: NameArg) -> Result<i32> {
+pub fn history(ctx: &Context, a: NameArg) -> Result<Exit> {
     let address = ctx.address(&a.name)?;
     let vault = ctx.open()?;
     let versions = ctx.hint_missing(&vault, &address, vault.history(&address))?;
@@ -239,7 +240,7 @@ pub fn history(ctx: &Context, a: NameArg) -> Result<i32> {
         return output::json(
             &serde_json::json!({ "address": address.to_string(), "versions": items }),
         )
-        .map(|_| 0);
+        .map(|_| Exit::Success);
     }
     let mut out = String::from("VERSION  CREATED               STATE\n");
     let current = versions.last().map(|v| v.version);
@@ -256,10 +257,10 @@ pub fn history(ctx: &Context, a: NameArg) -> Result<i32> {
         ));
     }
     print!("{out}");
-    Ok(0)
+    Ok(Exit::Success)
 }
 
-pub fn rollback(ctx: &Context, a: RollbackArgs) -> Result<i32> {
+pub fn rollback(ctx: &Context, a: RollbackArgs) -> Result<Exit> {
     let address = ctx.address(&a.name)?;
     let mut vault = ctx.open()?;
     let result = vault.rollback(&address, a.to);
@@ -274,5 +275,5 @@ pub fn rollback(ctx: &Context, a: RollbackArgs) -> Result<i32> {
             a.to
         ));
     }
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -1,5 +1,6 @@
 //! `slot ls`, `slot add`, `slot rm`.
 
+use super::exit::Exit;
 use super::args::{SlotAddCommand, SlotCommand};
 use super::lifecycle::kdf_params;
 use super::{output, Context};
@@ -9,7 +10,7 @@ use crate::slots::age::AgeRecipient;
 use crate::slots::passphrase::Passphrase;
 use crate::vault::SlotInfo;
 
-pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
+pub fn run(ctx: &Context, c: SlotCommand) -> Result<Exit> {
     match c {
         SlotCommand::Ls => ls(ctx),
         SlotCommand::Add(add) => {
@@ -40,7 +41,7 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
                     "Added {kind} slot {id}. No secret was re-encrypted."
                 ));
             }
-            Ok(0)
+            Ok(Exit::Success)
         }
         SlotCommand::Rm {
             id,
@@ -74,7 +75,7 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
                      written from now on."
                 ));
             }
-            Ok(0)
+            Ok(Exit::Success)
         }
     }
 }
@@ -82,8 +83,8 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<i32> {
 /// `slot ls` reads public metadata only, so it needs no key: the slots are how one unlocks, and
 /// error messages point here. Without the key (no session cache) the rows cannot be authenticated,
 /// which the output says.
-fn ls(ctx: &Context) -> Result<i32> {
-    let slots = match crate::vault::Vault::open_cached(&ctx.vault_path)? {
+fn ls(ctx: &Context) -> Result<Exit> {
+    let slots = match ctx.opener().open_if_cached()? {
         Some(vault) => vault.slots()?,
         None => {
             let store = crate::store::Store::open(&ctx.vault_path)?;
@@ -102,7 +103,7 @@ fn ls(ctx: &Context) -> Result<i32> {
         }
     };
     if ctx.json {
-        return output::json(&slots).map(|_| 0);
+        return output::json(&slots).map(|_| Exit::Success);
     }
     let mut out = String::from("ID  KIND        CREATED               DETAILS\n");
     for s in &slots {
@@ -115,5 +116,5 @@ fn ls(ctx: &Context) -> Result<i32> {
         ));
     }
     print!("{out}");
-    Ok(0)
+    Ok(Exit::Success)
 }

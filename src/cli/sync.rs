@@ -1,5 +1,6 @@
 //! `push`, `pull`, `diff`: resolve the target, open the vault and the provider, print the outcome.
 
+use super::exit::Exit;
 use super::args::{DiffArgs, PullArgs, PushArgs};
 use super::{output, Context};
 use crate::error::{Error, Result};
@@ -46,13 +47,9 @@ fn blocked(o: &Outcome) -> Vec<&str> {
 
 /// Names with their marks on stdout, a summary on stderr. Exit 1 when conflicts stopped the command.
 /// A push that a remote change blocked exits 1 as well: the remote does not hold what was pushed.
-fn print(ctx: &Context, o: &Outcome, h: &Hints) -> Result<i32> {
+fn print(ctx: &Context, o: &Outcome, h: &Hints) -> Result<Exit> {
     let blocked = blocked(o);
-    let code = if o.conflicts.is_empty() && blocked.is_empty() {
-        0
-    } else {
-        1
-    };
+    let code = Exit::findings_if(!o.conflicts.is_empty() || !blocked.is_empty());
     if ctx.json {
         output::json(o)?;
         return Ok(code);
@@ -116,7 +113,7 @@ fn print(ctx: &Context, o: &Outcome, h: &Hints) -> Result<i32> {
     Ok(code)
 }
 
-pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
+pub fn push(ctx: &Context, a: PushArgs) -> Result<Exit> {
     let t = target(ctx, &a.target)?;
     let mut vault = ctx.open()?;
     let mut provider = op("push", sync::connect(&t))?;
@@ -134,7 +131,7 @@ pub fn push(ctx: &Context, a: PushArgs) -> Result<i32> {
     print(ctx, &o, &hints(ctx, &t))
 }
 
-pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
+pub fn pull(ctx: &Context, a: PullArgs) -> Result<Exit> {
     let t = target(ctx, &a.target)?;
     let mut vault = ctx.open()?;
     let mut provider = op("pull", sync::connect(&t))?;
@@ -151,7 +148,7 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<i32> {
     print(ctx, &o, &hints(ctx, &t))
 }
 
-pub fn diff(ctx: &Context, a: DiffArgs) -> Result<i32> {
+pub fn diff(ctx: &Context, a: DiffArgs) -> Result<Exit> {
     let t = target(ctx, &a.target)?;
     let mut vault = ctx.open()?;
     let mut provider = op("diff", sync::connect(&t))?;
@@ -162,6 +159,7 @@ pub fn diff(ctx: &Context, a: DiffArgs) -> Result<i32> {
     };
     let o = op("diff", sync::diff(&mut vault, &t, provider.as_mut(), &opts))?;
     let drift = !o.changes.is_empty();
-    print(ctx, &o, &hints(ctx, &t))?;
-    Ok(if drift { 1 } else { 0 })
+    // A diff exits on drift, which covers the conflicts `print` would report.
+    let _ = print(ctx, &o, &hints(ctx, &t))?;
+    Ok(Exit::findings_if(drift))
 }

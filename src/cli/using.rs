@@ -1,5 +1,6 @@
 //! `exec` and `env`: secrets into a child's environment, or rendered as text on stdout.
 
+use super::exit::Exit;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::vault::Reader;
 use crate::watch;
 
-pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
+pub fn exec(ctx: &Context, a: ExecArgs) -> Result<Exit> {
     let only = using::parse_names(&a.only.only)?;
     // Parse the env files before unlocking, so a typo fails fast.
     let files = read_env_files(&a)?;
@@ -50,7 +51,7 @@ pub fn exec(ctx: &Context, a: ExecArgs) -> Result<i32> {
         warn_unredacted(ctx, &pairs);
         let patterns = Arc::new(Patterns::new(refs));
         match exec::run_redacted(&env, &a.command, patterns) {
-            Ok(code) => return Ok(code),
+            Ok(code) => return Ok(Exit::Status(code)),
             Err(f) => f,
         }
     } else {
@@ -147,10 +148,10 @@ fn warn_unredacted(ctx: &Context, pairs: &[using::Pair]) {
     }
 }
 
-fn launch_failed(ctx: &Context, failure: Failure) -> Result<i32> {
+fn launch_failed(ctx: &Context, failure: Failure) -> Result<Exit> {
     match failure {
         Failure::Keep(e) => Err(e),
-        Failure::Launch { code, message } => Ok(report_launch(ctx, code, &message)),
+        Failure::Launch { code, message } => Ok(Exit::Status(report_launch(ctx, code, &message))),
     }
 }
 
@@ -162,7 +163,7 @@ fn watch_exec(
     pairs: Vec<using::Pair>,
     read: Vec<crate::scope::Address>,
     only: &[crate::scope::Name],
-) -> Result<i32> {
+) -> Result<Exit> {
     let whole_scope = only.is_empty().then(|| ctx.scope.clone());
     let first = watch::Resolved {
         pairs,
@@ -198,7 +199,7 @@ fn watch_exec(
         &make_env,
         &output::note,
     ) {
-        Ok(code) => Ok(code),
+        Ok(code) => Ok(Exit::Status(code)),
         Err(f) => launch_failed(ctx, f),
     }
 }
@@ -223,7 +224,7 @@ fn report_launch(ctx: &Context, code: i32, message: &str) -> i32 {
     code
 }
 
-pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
+pub fn env(ctx: &Context, a: EnvArgs) -> Result<Exit> {
     let only = using::parse_names(&a.only.only)?;
     let format = if ctx.json { Format::Json } else { a.format };
     let mut vault = ctx.open()?;
@@ -257,7 +258,7 @@ pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
             std::io::stdout()
                 .write_all(g.masks.as_bytes())
                 .map_err(stdout_err)?;
-            return Ok(0);
+            return Ok(Exit::Success);
         }
     }
     let text = formats::render(format, &pairs, &options)?;
@@ -265,5 +266,5 @@ pub fn env(ctx: &Context, a: EnvArgs) -> Result<i32> {
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(stdout_err)?;
-    Ok(0)
+    Ok(Exit::Success)
 }

@@ -1,9 +1,10 @@
 //! `keep verify`: the whole-vault integrity check (src/vault/verify.rs).
 
+use super::exit::Exit;
 use super::{output, Context};
 use crate::error::{Error, Result};
 
-pub fn run(ctx: &Context) -> Result<i32> {
+pub fn run(ctx: &Context) -> Result<Exit> {
     let mut vault = ctx.open()?;
     let report = vault.verify()?;
     if ctx.json {
@@ -19,9 +20,9 @@ pub fn run(ctx: &Context) -> Result<i32> {
             report: &report,
         })?;
         return Ok(if report.intact() {
-            0
+            Exit::Success
         } else {
-            crate::error::exit::INTEGRITY
+            Exit::Status(crate::error::exit::INTEGRITY)
         });
     }
     if report.intact() {
@@ -29,7 +30,7 @@ pub fn run(ctx: &Context) -> Result<i32> {
             "vault intact: {} secrets, {} versions, {} key slots, {} audit entries",
             report.secrets, report.versions, report.slots, report.audit_entries
         );
-        return Ok(0);
+        return Ok(Exit::Success);
     }
     Err(Error::Integrity(format!(
         "the vault is not intact ({} problem(s)):\n  {}",

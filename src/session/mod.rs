@@ -8,7 +8,6 @@ pub mod cache;
 pub mod credentials;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
@@ -45,26 +44,13 @@ pub fn interactive() -> bool {
     open_tty().is_some()
 }
 
-/// An age identity file given on the command line (`--identity FILE`) for this process; it takes
-/// precedence over `KEEP_AGE_IDENTITY`.
-static AGE_IDENTITY: Mutex<Option<PathBuf>> = Mutex::new(None);
-
-/// Use `path` as the age identity for the rest of this process.
-pub fn set_age_identity(path: &Path) {
-    *AGE_IDENTITY.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.to_path_buf());
-}
-
-/// The age identity file: `--identity`, else `KEEP_AGE_IDENTITY`.
-pub fn age_identity_path() -> Option<PathBuf> {
-    AGE_IDENTITY
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .or_else(|| {
-            std::env::var_os("KEEP_AGE_IDENTITY")
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from)
-        })
+/// The age identity file: `given` (`--identity`), else `KEEP_AGE_IDENTITY`.
+pub fn age_identity_path(given: Option<&Path>) -> Option<PathBuf> {
+    given.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os("KEEP_AGE_IDENTITY")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
 /// The HSM user PIN from `KEEP_PKCS11_PIN_FILE` or `KEEP_PKCS11_PIN`.
@@ -73,17 +59,17 @@ pub fn pin_from_env() -> Result<Option<secrecy::SecretString>> {
 }
 
 /// The credentials available without asking, as slot unwrappers, cheapest first: a recovery code
-/// (`KEEP_RECOVERY_KEY_FILE` / `KEEP_RECOVERY_KEY`, one HKDF), an age identity (`--identity`,
-/// `KEEP_AGE_IDENTITY`), an HSM PIN (`KEEP_PKCS11_PIN_FILE` / `KEEP_PKCS11_PIN`), and last a
+/// (`KEEP_RECOVERY_KEY_FILE` / `KEEP_RECOVERY_KEY`, one HKDF), an age identity (`identity`, the
+/// `--identity` file, else `KEEP_AGE_IDENTITY`), an HSM PIN (`KEEP_PKCS11_PIN_FILE` / `KEEP_PKCS11_PIN`), and last a
 /// passphrase (`KEEP_PASSPHRASE_FILE` / `KEEP_PASSPHRASE`, a slow KDF).
 ///
 /// The KDF parameters given to a passphrase here do not matter: unwrapping reads each slot's own.
-pub fn unwrappers_from_env() -> Result<Vec<Box<dyn SlotUnwrapper>>> {
+pub fn unwrappers_from_env(identity: Option<&Path>) -> Result<Vec<Box<dyn SlotUnwrapper>>> {
     let mut out: Vec<Box<dyn SlotUnwrapper>> = Vec::new();
     if let Some(code) = credentials::from_env("KEEP_RECOVERY_KEY", "recovery key")? {
         out.push(Box::new(RecoveryCode::parse(&code)?));
     }
-    if let Some(path) = age_identity_path() {
+    if let Some(path) = age_identity_path(identity) {
         out.push(Box::new(AgeIdentity::from_file(&path)?));
     }
     if let Some(pin) = pin_from_env()? {
@@ -97,8 +83,13 @@ pub fn unwrappers_from_env() -> Result<Vec<Box<dyn SlotUnwrapper>>> {
 
 /// Open one of `slots`: non-interactive credentials first, then a prompt on a terminal (the
 /// passphrase when the vault has a passphrase slot, else the HSM PIN when it has an HSM slot).
-pub fn open_slots(slots: &[SlotRow], vault_id: &[u8]) -> Result<(MasterKey, u32)> {
-    let unwrappers = unwrappers_from_env()?;
+/// `identity` is the `--identity` file, if one was given.
+pub fn open_slots(
+    slots: &[SlotRow],
+    vault_id: &[u8],
+    identity: Option<&Path>,
+) -> Result<(MasterKey, u32)> {
+    let unwrappers = unwrappers_from_env(identity)?;
     if !unwrappers.is_empty() {
         return slots::open_any(slots, &unwrappers, vault_id);
     }

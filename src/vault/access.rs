@@ -204,13 +204,19 @@ impl Log {
     }
 
     /// The entries, each with `outcome`.
-    pub(crate) fn bodies(&self, keys: &Subkeys, vault_id: &[u8], outcome: &str) -> Vec<Body> {
+    pub(crate) fn bodies(
+        &self,
+        command: &str,
+        keys: &Subkeys,
+        vault_id: &[u8],
+        outcome: &str,
+    ) -> Vec<Body> {
         if matches!(self.mode, Mode::Caller) {
             return Vec::new();
         }
         self.groups
             .iter()
-            .map(|(action, list)| Body::now(*action, outcome).with_addresses(keys, vault_id, list))
+            .map(|(action, list)| Body::by(command, *action, outcome).with_addresses(keys, vault_id, list))
             .collect()
     }
 

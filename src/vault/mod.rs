@@ -14,6 +14,7 @@
 mod access;
 mod housekeeping;
 mod manifest;
+mod opener;
 mod record;
 mod rekey;
 mod secrets;
@@ -22,6 +23,8 @@ mod upgrade;
 mod verify;
 
 pub use access::Reader;
+pub use opener::{Cache, Opener};
+use opener::Acting;
 pub use record::Kind;
 pub(crate) use record::{lookup_tag, reseal_side, SideRecord};
 pub use rekey::Outcome as RekeyOutcome;
@@ -36,7 +39,7 @@ use secrecy::ExposeSecret;
 use crate::crypto::{self, keys::hmac_parts_verify, MasterKey, Subkeys};
 use crate::error::{Error, Result};
 use crate::session;
-use crate::slots::{make_slot, passphrase::KdfParams, SlotUnwrapper, SlotWrapper};
+use crate::slots::{make_slot, passphrase::KdfParams, SlotWrapper};
 use crate::store::{self, Store};
 
 /// Length of the random vault id.
@@ -64,6 +67,8 @@ pub struct Vault {
     /// The newest write generation recorded outside the file when the vault was opened (or written
     /// since): a manifest older than this is refused (manifest.rs, src/audit/generation.rs).
     floor: u64,
+    /// Who the vault's audit entries name, and whether opening logged the unlock (opener.rs).
+    acting: Acting,
 }
 
 impl std::fmt::Debug for Vault {
@@ -116,6 +121,16 @@ impl Vault {
     /// Create a new vault at `path` with one first slot, made by `first_slot`, and an `init` audit
     /// entry. `kdf` is recorded as the default for passphrase slots added later.
     pub fn create(path: &Path, first_slot: &dyn SlotWrapper, kdf: KdfParams) -> Result<Vault> {
+        Vault::opener(path).create(first_slot, kdf)
+    }
+
+    /// [`Vault::create`] for an [`Opener`]: its command names the `init` entry.
+    fn create_as(
+        path: &Path,
+        first_slot: &dyn SlotWrapper,
+        kdf: KdfParams,
+        acting: Acting,
+    ) -> Result<Vault> {
         kdf.validate()?;
         let master = MasterKey::generate();
         let vault_id = crypto::random::bytes::<VAULT_ID_LEN>().to_vec();
@@ -140,7 +155,8 @@ impl Vault {
             store::delete_meta(tx, upgrade::PENDING)?;
             store::insert_slot(tx, &slot)?;
             // The log starts with the vault: an `init` entry, committed with it.
-            let init = [crate::audit::Body::now(
+            let init = [crate::audit::Body::by(
+                &acting.command,
                 crate::audit::Action::Init,
                 crate::audit::OK,
             )];
@@ -155,96 +171,9 @@ impl Vault {
             master,
             opened_by: Some(1),
             floor: 0,
+            acting,
         };
         vault.committed_generation(generation)?;
-        Ok(vault)
-    }
-
-    /// Open the vault at `path` and unlock it: from the session cache, else with a credential from the
-    /// environment (`KEEP_PASSPHRASE_FILE`, ...), else by prompting on a terminal.
-    pub fn open(path: &Path) -> Result<Vault> {
-        Vault::open_inner(path, true)
-    }
-
-    /// Like [`Vault::open`] but ignoring the session cache, for operations that must prove possession
-    /// of a slot's credential (changing a passphrase).
-    pub fn open_without_cache(path: &Path) -> Result<Vault> {
-        Vault::open_inner(path, false)
-    }
-
-    /// Open the vault only if the session cache already holds its key; never prompts and never runs
-    /// the KDF. `Ok(None)` when there is no vault file or it is locked (used by `keep scan`, which
-    /// is vault-aware only when that costs nothing). Like every open, it folds failed unlocks into
-    /// the log.
-    pub fn open_cached(path: &Path) -> Result<Option<Vault>> {
-        if !path.exists() {
-            return Ok(None);
-        }
-        let store = Store::open(path)?;
-        let header = read_header(&store)?;
-        let Some(mut vault) = session::cache::load(&header.vault_id)
-            .and_then(|master| Vault::with_key(store, &header, master, None).ok())
-        else {
-            return Ok(None);
-        };
-        crate::audit::after_unlock(&mut vault)?;
-        Ok(Some(vault))
-    }
-
-    /// Open the vault at `path` with the given credentials only: no session cache, no environment, no
-    /// prompt. For applications and tests that hold the credential themselves. As for any unlock, a
-    /// failed attempt is recorded (unauthenticated, folded in later) and a successful one logged.
-    pub fn open_with(path: &Path, unwrappers: &[Box<dyn SlotUnwrapper>]) -> Result<Vault> {
-        let mut store = Store::open(path)?;
-        let header = read_header(&store)?;
-        let slots = store::slots(store.conn())?;
-        let (master, slot_id) = match crate::slots::open_any(&slots, unwrappers, &header.vault_id) {
-            Ok(opened) => opened,
-            Err(e @ Error::Auth(_)) => {
-                crate::audit::failed::record(&mut store, e.kind());
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
-        let mut vault = Vault::with_key(store, &header, master, Some(slot_id))?;
-        crate::audit::after_unlock(&mut vault)?;
-        Ok(vault)
-    }
-
-    fn open_inner(path: &Path, use_cache: bool) -> Result<Vault> {
-        let mut store = Store::open(path)?;
-        let header = read_header(&store)?;
-        if use_cache {
-            if let Some(master) = session::cache::load(&header.vault_id) {
-                if let Ok(mut vault) = Vault::with_key(store, &header, master, None) {
-                    // Audit: fold failed unlocks recorded since the key was last available.
-                    crate::audit::after_unlock(&mut vault)?;
-                    return Ok(vault);
-                }
-                // A cached key that fails the check belongs elsewhere: ignore it, open a slot.
-                return Vault::open_inner(path, false);
-            }
-        }
-        let slots = store::slots(store.conn())?;
-        if slots.is_empty() {
-            return Err(Error::Integrity(format!(
-                "{} has no key slots left",
-                path.display()
-            )));
-        }
-        let (master, slot_id) = match session::open_slots(&slots, &header.vault_id) {
-            Ok(opened) => opened,
-            Err(e @ Error::Auth(_)) => {
-                // Audit: with no key this attempt cannot be MAC'd, so it is recorded unauthenticated
-                // and folded into the chain at the next successful unlock (SECURITY.md, "Audit log").
-                crate::audit::failed::record(&mut store, e.kind());
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
-        let mut vault = Vault::with_key(store, &header, master, Some(slot_id))?;
-        // Audit: fold pending failed unlocks and log this unlock.
-        crate::audit::after_unlock(&mut vault)?;
         Ok(vault)
     }
 
@@ -256,6 +185,7 @@ impl Vault {
         header: &Header,
         master: MasterKey,
         opened_by: Option<u32>,
+        acting: Acting,
     ) -> Result<Vault> {
         let keys = master.subkeys(&header.vault_id);
         let verifies = |format4| {
@@ -300,6 +230,7 @@ impl Vault {
             master,
             opened_by,
             floor,
+            acting,
         })
     }
 
@@ -316,6 +247,16 @@ impl Vault {
             },
             e => e,
         })
+    }
+
+    /// The command this vault's audit entries name (`Opener::command`).
+    pub fn command(&self) -> &str {
+        &self.acting.command
+    }
+
+    /// Whether opening folded failed unlocks and logged the unlock (`Opener::log_unlock`).
+    pub(crate) fn logs_unlock(&self) -> bool {
+        self.acting.log_unlock
     }
 
     /// The vault file.

@@ -115,6 +115,7 @@ impl Vault {
             ..Outcome::default()
         };
         let floor = self.floor;
+        let command = self.acting.command.clone();
         let mut witnessed = None;
         let generation = self.store.write(|tx| {
             let mut lookups: HashMap<Vec<u8>, [u8; 32]> = HashMap::new();
@@ -212,7 +213,8 @@ impl Vault {
             for s in &slots {
                 store::insert_slot(tx, s)?;
             }
-            let entry = [crate::audit::Body::now(
+            let entry = [crate::audit::Body::by(
+                &command,
                 crate::audit::Action::Rekey,
                 crate::audit::OK,
             )];

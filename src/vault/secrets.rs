@@ -362,6 +362,7 @@ impl Vault {
     /// committed, records that generation outside the file (src/audit/generation.rs).
     pub fn write<T>(&mut self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
         let (keys, vault_id, floor) = (&self.keys, &self.vault_id, self.floor);
+        let command = self.acting.command.as_str();
         let audit_key = zeroize::Zeroizing::new(*keys.audit.expose_secret());
         let mut stored = None;
         let mut witnessed = None;
@@ -391,7 +392,7 @@ impl Vault {
                     stored = Some(m.store(tx, keys, vault_id)?);
                 }
             }
-            let bodies = w.log.bodies(keys, vault_id, crate::audit::OK);
+            let bodies = w.log.bodies(command, keys, vault_id, crate::audit::OK);
             witnessed = crate::audit::append_in(tx, &audit_key, vault_id, &bodies, true)?;
             Ok(out)
         });
