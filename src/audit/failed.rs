@@ -69,8 +69,11 @@ pub fn take(conn: &Connection, floor: u64) -> Result<Vec<Body>> {
                 })
                 .unwrap_or_else(|| {
                     // Keep the evidence that something was there, without inventing who did it.
-                    let mut b =
-                        Body::by("unknown", Action::UnlockFailed, "malformed-unauthenticated-record");
+                    let mut b = Body::by(
+                        "unknown",
+                        Action::UnlockFailed,
+                        "malformed-unauthenticated-record",
+                    );
                     b.user = "unknown".into();
                     b.host = "unknown".into();
                     b.pid = 0;

@@ -4,20 +4,35 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// A local encrypted secrets vault.
-#[derive(Debug, Parser)]
-#[command(name = "keep", version, max_term_width = 100)]
-#[command(
-    after_help = "Exit codes: 0 ok, 1 findings, 2 usage, 3 not found, 4 authentication failed, \
+/// The root of the command line, defined once for two types: [`Cli`], what `keep` parses, whose
+/// subcommands are [`Command`]; and [`DocsCli`], the same tree built whole ([`EagerCommand`]), from
+/// which the man page and completions are generated (src/cli/docs.rs).
+macro_rules! cli {
+    ($(#[$attr:meta])* $name:ident, $command:ty) => {
+        /// A local encrypted secrets vault.
+        #[derive(Debug, Parser)]
+        #[command(name = "keep", version, max_term_width = 100)]
+        #[command(
+            after_help = "Exit codes: 0 ok, 1 findings, 2 usage, 3 not found, 4 authentication failed, \
 5 integrity failure, 6 locked (no way to get the key), 7 remote failure, 8 system error, \
 9 rotation hook failed (old value still current, new one pending)."
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-    #[command(subcommand)]
-    pub command: Command,
+        )]
+        $(#[$attr])*
+        pub struct $name {
+            #[command(flatten)]
+            pub global: GlobalArgs,
+            #[command(subcommand)]
+            pub command: $command,
+        }
+    };
 }
+
+cli!(Cli, Command);
+cli!(
+    #[allow(dead_code)] // only its command tree is used
+    DocsCli,
+    EagerCommand
+);
 
 /// Flags every command accepts, shown after a command's own options in its help.
 #[derive(Debug, Args)]
@@ -46,93 +61,115 @@ pub struct GlobalArgs {
     pub identity: Option<PathBuf>,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Create a new vault
-    Init(InitArgs),
-    /// Set a secret; the value comes from a hidden prompt, stdin, or --from-file, never argv
-    Set(SetArgs),
-    /// Print a secret's value
-    Get(GetArgs),
-    /// List secret names in the current scope
-    Ls(LsArgs),
-    /// Delete secrets (a tombstone version each, in one transaction; `rollback` brings one back)
-    Rm(NamesArg),
-    /// Copy a secret or a whole scope (keep://PROJECT/ENV) to another, as new versions
-    Cp(super::housekeeping::CopyArgs),
-    /// Move a secret or a whole scope: copy it, then delete the source
-    Mv(super::housekeeping::CopyArgs),
-    /// List projects and environments with their secret counts, and the empty ones keep.toml declares
-    Scopes,
-    /// Drop a deleted secret's history for good (needs --yes; refuses a live secret)
-    Purge(super::housekeeping::PurgeArgs),
-    /// List a secret's versions
-    History(NameArg),
-    /// Make an earlier version current again, as a new version
-    Rollback(RollbackArgs),
-    /// Change the passphrase of the passphrase slot that opens with the current one
-    Passwd(PasswdArgs),
-    /// Cache the unlocked key for this login session, so later commands skip the KDF or HSM
-    Unlock(UnlockArgs),
-    /// Forget the cached key
-    Lock,
-    /// Manage key slots
-    #[command(subcommand)]
-    Slot(SlotCommand),
-    /// Rotate a secret with a generator, every overdue secret (--due), or every secret (--all)
-    Rotate(RotateArgs),
-    /// Set or remove a secret's rotation policy
-    #[command(subcommand)]
-    Policy(PolicyCommand),
-    /// Every secret's age and rotation policy, with overdue / never-rotated / pending marks
-    Status(StatusArgs),
-    /// List the audit log, verify its chain (`audit verify`), or flag unusual access (--unusual)
-    Audit(AuditArgs),
-    /// Check secret hygiene (reuse across environments, weak values, overdue rotation, .env files,
-    /// plaintext copies); exit 1 on an error-level finding
-    Lint,
-    /// Check the whole vault: every slot, record, version, head, the manifest and the audit chain;
-    /// exit 5 naming what failed
-    Verify,
-    /// Replace the master key: every record re-sealed and every slot re-wrapped in one step, so a
-    /// removed slot or an old passphrase opens nothing written from now on
-    Rekey(RekeyArgs),
-    /// Inspect PKCS#11 tokens and make wrapping keys
-    #[command(subcommand)]
-    Hsm(super::hsm::HsmCommand),
-    /// Write current values as a standard age file (for backup or team hand-off)
-    Export(super::custody::ExportArgs),
-    /// Run a command with the scope's secrets in its environment
-    Exec(super::using_args::ExecArgs),
-    /// Print the scope's secrets in a format other tools read
-    Env(super::using_args::EnvArgs),
-    /// Write the secrets to a .env file (0600, atomic), or one file per secret with --dir
-    Materialize(super::using_args::MaterializeArgs),
-    /// Write .env.example: the names the project needs, without values
-    Example(super::using_args::ExampleArgs),
-    /// Render a template with {{ keep://PROJECT/ENV/NAME }} references
-    Inject(super::using_args::InjectArgs),
-    /// Import a dotenv, JSON or YAML file into the current scope, or an age file made by `keep export`
-    /// (one transaction)
-    Import(super::using_args::ImportArgs),
-    /// List required names that are missing in the vault (exit 1 when some are)
-    Check,
-    /// Scan files, stdin (`-`), staged changes or git history for leaked secrets (exit 1 if any)
-    Scan(ScanArgs),
-    /// Git hooks
-    #[command(subcommand)]
-    Hook(HookCommand),
-    /// Send local changes to a sync target (keep.toml [sync.NAME])
-    Push(PushArgs),
-    /// Take remote changes from a sync target, each as a new local version
-    Pull(PullArgs),
-    /// Compare local and remote names (+ local only, - remote only, ~ changed); exit 1 on drift
-    Diff(DiffArgs),
-    /// Print a shell completion script
-    Completions(CompletionsArgs),
-    /// Print the man page (roff)
-    Man,
+/// The subcommands, defined once for two types by this macro.
+///
+/// [`Command`] is what `keep` parses. It is `defer`red: clap builds a subcommand's arguments only
+/// when that subcommand is used, so `keep exec` does not build the other forty (about 0.5 ms and
+/// 50 page faults of every run, BENCHMARKS.md "keep exec overhead"). [`EagerCommand`] builds every
+/// subcommand up front, as `Command` did before: the man page and completions are generated from
+/// it, because building a deferred tree afterwards (`Command::build`) lists each subcommand's
+/// global options before its own and leaves `help audit verify` out of the completions.
+macro_rules! commands {
+    ($(#[$attr:meta])* $name:ident) => {
+        #[derive(Debug, Subcommand)]
+        $(#[$attr])*
+        pub enum $name {
+            /// Create a new vault
+            Init(InitArgs),
+            /// Set a secret; the value comes from a hidden prompt, stdin, or --from-file, never argv
+            Set(SetArgs),
+            /// Print a secret's value
+            Get(GetArgs),
+            /// List secret names in the current scope
+            Ls(LsArgs),
+            /// Delete secrets (a tombstone version each, in one transaction; `rollback` brings one back)
+            Rm(NamesArg),
+            /// Copy a secret or a whole scope (keep://PROJECT/ENV) to another, as new versions
+            Cp(super::housekeeping::CopyArgs),
+            /// Move a secret or a whole scope: copy it, then delete the source
+            Mv(super::housekeeping::CopyArgs),
+            /// List projects and environments with their secret counts, and the empty ones keep.toml declares
+            Scopes,
+            /// Drop a deleted secret's history for good (needs --yes; refuses a live secret)
+            Purge(super::housekeeping::PurgeArgs),
+            /// List a secret's versions
+            History(NameArg),
+            /// Make an earlier version current again, as a new version
+            Rollback(RollbackArgs),
+            /// Change the passphrase of the passphrase slot that opens with the current one
+            Passwd(PasswdArgs),
+            /// Cache the unlocked key for this login session, so later commands skip the KDF or HSM
+            Unlock(UnlockArgs),
+            /// Forget the cached key
+            Lock,
+            /// Manage key slots
+            #[command(subcommand)]
+            Slot(SlotCommand),
+            /// Rotate a secret with a generator, every overdue secret (--due), or every secret (--all)
+            Rotate(RotateArgs),
+            /// Set or remove a secret's rotation policy
+            #[command(subcommand)]
+            Policy(PolicyCommand),
+            /// Every secret's age and rotation policy, with overdue / never-rotated / pending marks
+            Status(StatusArgs),
+            /// List the audit log, verify its chain (`audit verify`), or flag unusual access (--unusual)
+            Audit(AuditArgs),
+            /// Check secret hygiene (reuse across environments, weak values, overdue rotation, .env files,
+            /// plaintext copies); exit 1 on an error-level finding
+            Lint,
+            /// Check the whole vault: every slot, record, version, head, the manifest and the audit chain;
+            /// exit 5 naming what failed
+            Verify,
+            /// Replace the master key: every record re-sealed and every slot re-wrapped in one step, so a
+            /// removed slot or an old passphrase opens nothing written from now on
+            Rekey(RekeyArgs),
+            /// Inspect PKCS#11 tokens and make wrapping keys
+            #[command(subcommand)]
+            Hsm(super::hsm::HsmCommand),
+            /// Write current values as a standard age file (for backup or team hand-off)
+            Export(super::custody::ExportArgs),
+            /// Run a command with the scope's secrets in its environment
+            Exec(super::using_args::ExecArgs),
+            /// Print the scope's secrets in a format other tools read
+            Env(super::using_args::EnvArgs),
+            /// Write the secrets to a .env file (0600, atomic), or one file per secret with --dir
+            Materialize(super::using_args::MaterializeArgs),
+            /// Write .env.example: the names the project needs, without values
+            Example(super::using_args::ExampleArgs),
+            /// Render a template with {{ keep://PROJECT/ENV/NAME }} references
+            Inject(super::using_args::InjectArgs),
+            /// Import a dotenv, JSON or YAML file into the current scope, or an age file made by `keep export`
+            /// (one transaction)
+            Import(super::using_args::ImportArgs),
+            /// List required names that are missing in the vault (exit 1 when some are)
+            Check,
+            /// Scan files, stdin (`-`), staged changes or git history for leaked secrets (exit 1 if any)
+            Scan(ScanArgs),
+            /// Git hooks
+            #[command(subcommand)]
+            Hook(HookCommand),
+            /// Send local changes to a sync target (keep.toml [sync.NAME])
+            Push(PushArgs),
+            /// Take remote changes from a sync target, each as a new local version
+            Pull(PullArgs),
+            /// Compare local and remote names (+ local only, - remote only, ~ changed); exit 1 on drift
+            Diff(DiffArgs),
+            /// Print a shell completion script
+            Completions(CompletionsArgs),
+            /// Print the man page (roff)
+            Man,
+        }
+    };
 }
+
+commands!(
+    #[command(defer = true)]
+    Command
+);
+commands!(
+    #[allow(dead_code)] // only its command tree is used
+    EagerCommand
+);
 
 /// Argon2id cost for new passphrase slots.
 #[derive(Debug, Args)]
@@ -148,6 +185,10 @@ pub struct KdfArgs {
     pub kdf_parallelism: Option<u32>,
 }
 
+/// Create a new vault
+// The same about as the `Init` variant's: a struct's doc comment is applied when its arguments are
+// built, which for a deferred subcommand is after the variant's, so without it the last flattened
+// struct's (`InitCustodyArgs`) would become `keep init`'s about.
 #[derive(Debug, Args)]
 pub struct InitArgs {
     #[command(flatten)]
@@ -486,6 +527,50 @@ mod tests {
     #[test]
     fn the_argument_definitions_are_consistent() {
         super::Cli::command().debug_assert();
+        super::DocsCli::command().debug_assert();
+    }
+
+    /// Each command's path, about and argument ids (sorted: the order may differ, see `commands!`).
+    fn summary(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let mut args: Vec<String> = cmd
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .collect();
+        args.sort();
+        out.push(format!(
+            "{path}: {:?} / {:?} / {args:?}",
+            cmd.get_about().map(|a| a.to_string()),
+            cmd.get_long_about().map(|a| a.to_string())
+        ));
+        for sub in cmd.get_subcommands() {
+            summary(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn the_deferred_tree_once_built_is_the_documented_one() {
+        // What `keep init --help` shows comes from the deferred tree, the man page from the eager
+        // one: the same abouts and arguments everywhere (argument order may differ, see `commands!`).
+        let (mut parsed, mut docs) = (super::Cli::command(), super::DocsCli::command());
+        parsed.build();
+        docs.build();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        summary(&parsed, "keep", &mut a);
+        summary(&docs, "keep", &mut b);
+        // The built-in `help` subtrees: the deferred one misses nested groups (why `commands!`).
+        let not_help = |l: &String| {
+            !l.split(": ")
+                .next()
+                .unwrap()
+                .split(' ')
+                .any(|w| w == "help")
+        };
+        a.retain(not_help);
+        b.retain(not_help);
+        assert_eq!(a, b);
+        assert!(a
+            .iter()
+            .any(|l| l.starts_with("keep init: Some(\"Create a new vault\")")));
     }
 }
 

@@ -1,7 +1,7 @@
 //! `keep audit`, `keep audit verify`, `keep audit --unusual`.
 
-use super::exit::Exit;
 use super::args::{AuditArgs, AuditCommand};
+use super::exit::Exit;
 use super::{output, Context};
 use crate::audit::entry::{printable, time_of};
 use crate::audit::{self, unusual, witness, Action, Filter};

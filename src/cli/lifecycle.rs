@@ -1,7 +1,7 @@
 //! `init`, `passwd`, `unlock`, `lock`: creating the vault and managing how it is opened.
 
-use super::exit::Exit;
 use super::args::{InitArgs, KdfArgs, PasswdArgs, UnlockArgs};
+use super::exit::Exit;
 use super::output;
 use super::Context;
 use crate::error::{Error, Result};
@@ -42,17 +42,11 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<Exit> {
     }
     let (mut vault, first) = if a.custody.hsm {
         let wrapper = super::hsm::wrapper(&a.custody.hsm_args)?;
-        (
-            ctx.opener().create(&wrapper, kdf)?,
-            "an HSM slot",
-        )
+        (ctx.opener().create(&wrapper, kdf)?, "an HSM slot")
     } else {
         let pass = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", Some("KEEP_PASSPHRASE"))?;
         let first = Passphrase::new(pass, kdf);
-        (
-            ctx.opener().create(&first, kdf)?,
-            "a passphrase slot",
-        )
+        (ctx.opener().create(&first, kdf)?, "a passphrase slot")
     };
     output::note(&format!(
         "Created {} with {first} (slot 1).",

@@ -1,7 +1,7 @@
 //! `slot ls`, `slot add`, `slot rm`.
 
-use super::exit::Exit;
 use super::args::{SlotAddCommand, SlotCommand};
+use super::exit::Exit;
 use super::lifecycle::kdf_params;
 use super::{output, Context};
 use crate::error::Result;

@@ -1,7 +1,7 @@
 //! `push`, `pull`, `diff`: resolve the target, open the vault and the provider, print the outcome.
 
-use super::exit::Exit;
 use super::args::{DiffArgs, PullArgs, PushArgs};
+use super::exit::Exit;
 use super::{output, Context};
 use crate::error::{Error, Result};
 use crate::sync::engine::Hints;

@@ -216,7 +216,9 @@ impl Log {
         }
         self.groups
             .iter()
-            .map(|(action, list)| Body::by(command, *action, outcome).with_addresses(keys, vault_id, list))
+            .map(|(action, list)| {
+                Body::by(command, *action, outcome).with_addresses(keys, vault_id, list)
+            })
             .collect()
     }
 

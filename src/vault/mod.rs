@@ -23,8 +23,8 @@ mod upgrade;
 mod verify;
 
 pub use access::Reader;
-pub use opener::{Cache, Opener};
 use opener::Acting;
+pub use opener::{Cache, Opener};
 pub use record::Kind;
 pub(crate) use record::{lookup_tag, reseal_side, SideRecord};
 pub use rekey::Outcome as RekeyOutcome;

@@ -43,7 +43,11 @@ fn command_tree() -> BTreeSet<String> {
         }
     }
     let mut out = BTreeSet::new();
-    walk(&keep::cli::Cli::command(), "", &mut out);
+    // Built first: clap builds a subcommand's arguments and nested groups (`audit verify`) only
+    // when it is used (`defer`, src/cli/args.rs).
+    let mut cmd = keep::cli::Cli::command();
+    cmd.build();
+    walk(&cmd, "", &mut out);
     out
 }
 
