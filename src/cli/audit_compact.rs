@@ -1,8 +1,8 @@
 //! `keep audit compact --before D [--dry-run] [--no-witness]`: audit retention (src/audit/compact.rs).
 
-use super::exit::Exit;
 use std::time::SystemTime;
 
+use super::exit::Exit;
 use super::{output, Context};
 use crate::audit::compact::{self, Outcome};
 use crate::audit::entry::time_of;

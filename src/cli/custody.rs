@@ -1,12 +1,12 @@
 //! `keep export --age`, the age half of `keep import`, and the custody flags of `keep init`
 //! (`--hsm ...`, `--recovery`).
 
-use super::exit::Exit;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Args;
 
+use super::exit::Exit;
 use super::{output, Context};
 use crate::agefile;
 use crate::backup::{self, Selection};

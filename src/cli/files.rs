@@ -1,10 +1,10 @@
 //! `materialize`, `example`, `inject`, `import`, `check`: secrets into files and back, and the
 //! completeness check.
 
-use super::exit::Exit;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::exit::Exit;
 use super::using_args::{ExampleArgs, ImportArgs, InjectArgs, MaterializeArgs};
 use super::{output, Context};
 use crate::env::{

@@ -1,11 +1,11 @@
 //! Scope housekeeping: `cp`, `mv` (a secret or a whole scope), `scopes`, `purge`.
 
-use super::exit::Exit;
 use std::collections::BTreeMap;
 
 use clap::Args;
 use serde::Serialize;
 
+use super::exit::Exit;
 use super::{output, Context};
 use crate::error::{Error, Result};
 use crate::scope::{Address, Scope, SCHEME};

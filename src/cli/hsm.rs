@@ -1,12 +1,12 @@
 //! `keep hsm info|keys|keygen`, and the flags that name a token and key (shared with `init --hsm`
 //! and `slot add hsm`).
 
-use super::exit::Exit;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use secrecy::SecretString;
 
+use super::exit::Exit;
 use super::{output, Context};
 use crate::error::{Error, Result};
 use crate::hsm::{self, keys, Token, TokenSelector};

@@ -11,13 +11,13 @@
 //! `--drop-other-slots`; without it the re-key is refused (exit 2) naming each slot and what it needs.
 //! The session cache is never a credential here and is dropped afterwards (it holds the old key).
 
-use super::exit::Exit;
 use std::collections::BTreeMap;
 
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
 use super::args::RekeyArgs;
+use super::exit::Exit;
 use super::{output, Context};
 use crate::error::{Error, Result};
 use crate::session::{self, credentials};

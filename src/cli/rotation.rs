@@ -1,9 +1,9 @@
 //! `rotate`, `policy`, `status`, and `set --generate`.
 
-use super::exit::Exit;
 use std::io::{IsTerminal, Write};
 
 use super::args::{PolicyCommand, RotateArgs, StatusArgs};
+use super::exit::Exit;
 use super::{output, Context};
 use crate::error::{Error, Result};
 use crate::rotate::{

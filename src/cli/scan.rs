@@ -1,12 +1,12 @@
 //! `keep scan` and `keep hook install`: arguments in, library calls, output out.
 
-use super::exit::Exit;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::args::{HookCommand, ScanArgs, ScanFormat};
 use super::context::Context;
+use super::exit::Exit;
 use super::output;
 use crate::error::{Error, Result};
 use crate::scan::{self, hook, report, Baseline, Detector, Options, RuleSet};

@@ -1,11 +1,11 @@
 //! `set`, `get`, `ls`, `rm`, `history`, `rollback`.
 
-use super::exit::Exit;
 use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
 use super::args::{GetArgs, LsArgs, NameArg, NamesArg, RollbackArgs, SetArgs};
+use super::exit::Exit;
 use super::{input, output, Context};
 use crate::env::layers::{self, Listed, Origin};
 use crate::error::{Error, Result};

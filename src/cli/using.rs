@@ -1,9 +1,9 @@
 //! `exec` and `env`: secrets into a child's environment, or rendered as text on stdout.
 
-use super::exit::Exit;
 use std::io::Write;
 use std::sync::Arc;
 
+use super::exit::Exit;
 use super::using_args::{EnvArgs, ExecArgs};
 use super::{output, Context};
 use crate::env::exec::{self, Environment, Failure};
