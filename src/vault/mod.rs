@@ -293,6 +293,9 @@ impl Vault {
 
     /// The memory holding this vault's keys (the master key and its subkeys), for a process that
     /// keeps the vault open for long to lock into RAM (`keep exec --watch`, src/watch/memory.rs).
+    /// Public only for the zeroization canary (tests/canary_zeroize.rs), which watches these bytes;
+    /// hidden from the documented API.
+    #[doc(hidden)]
     pub fn key_memory(&self) -> Vec<&[u8]> {
         let mut regions = self.keys.regions().to_vec();
         regions.push(&self.master.expose()[..]);
