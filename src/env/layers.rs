@@ -215,7 +215,7 @@ pub fn resolve(
     only: &[Name],
 ) -> Result<View> {
     let view = view_of(reader.vault(), config, scope, only)?;
-    reader.mark(&view.read());
+    reader.mark(view.items.iter().filter_map(|i| i.address.as_ref()));
     Ok(view)
 }
 
@@ -282,7 +282,7 @@ pub fn lookup(
 ) -> Result<(SecretValue, Option<Address>)> {
     let found = find(reader.vault(), config, address)?;
     if let Some(record) = &found.1 {
-        reader.mark(std::slice::from_ref(record));
+        reader.mark([record]);
     }
     Ok(found)
 }

@@ -40,10 +40,9 @@ impl Vault {
             let out = f(&reader);
             (out, reader.read.into_inner().addresses)
         };
-        match &out {
-            _ if read.is_empty() => {}
-            Ok(_) => audit::record(self, Action::Read, &read, audit::OK)?,
-            Err(e) => audit::record(self, Action::Read, &read, e.kind())?,
+        if !read.is_empty() {
+            let outcome = out.as_ref().map_or_else(|e| e.kind(), |_| audit::OK);
+            audit::record(self, Action::Read, &read, outcome)?;
         }
         out
     }
@@ -107,19 +106,19 @@ impl Reader<'_> {
 
     /// The current value of a secret. Recorded even when it fails (not found is worth knowing).
     pub fn get(&self, address: &Address) -> Result<SecretValue> {
-        self.mark(std::slice::from_ref(address));
+        self.mark([address]);
         self.vault.peek(address)
     }
 
     /// The current value of a secret with its version number.
     pub fn current(&self, address: &Address) -> Result<(u32, SecretValue)> {
-        self.mark(std::slice::from_ref(address));
+        self.mark([address]);
         self.vault.peek_current(address)
     }
 
     /// A given version of a secret (a deletion is a not-found error).
     pub fn get_version(&self, address: &Address, version: u32) -> Result<SecretValue> {
-        self.mark(std::slice::from_ref(address));
+        self.mark([address]);
         self.vault.peek_version(address, version)
     }
 
@@ -139,7 +138,7 @@ impl Reader<'_> {
 
     /// Record `addresses` as read: for this crate's features that read more than they disclose (an
     /// environment's view reads each layer and hands out the names that win).
-    pub(crate) fn mark(&self, addresses: &[Address]) {
+    pub(crate) fn mark<'a>(&self, addresses: impl IntoIterator<Item = &'a Address>) {
         let mut m = self.read.borrow_mut();
         for a in addresses {
             if m.seen.insert(a.clone()) {
@@ -149,8 +148,7 @@ impl Reader<'_> {
     }
 
     fn mark_pairs(&self, values: &[(Address, SecretValue)]) {
-        let addresses: Vec<Address> = values.iter().map(|(a, _)| a.clone()).collect();
-        self.mark(&addresses);
+        self.mark(values.iter().map(|(a, _)| a));
     }
 }
 
@@ -177,8 +175,9 @@ impl Log {
     /// Note a change of `address` (in order; an import of 100,000 names notes each once).
     pub(crate) fn note(&mut self, action: Action, address: &Address) {
         let action = match self.mode {
+            Mode::Caller => return,
             Mode::As(a) => a,
-            _ => action,
+            Mode::Each => action,
         };
         match self.groups.iter_mut().find(|(a, _)| *a == action) {
             Some((_, list)) => list.push(address.clone()),
@@ -201,6 +200,7 @@ impl Log {
     /// Log nothing: the caller records the outcome itself.
     pub(crate) fn leave_to_caller(&mut self) {
         self.mode = Mode::Caller;
+        self.groups.clear();
     }
 
     /// The entries, each with `outcome`.
@@ -211,9 +211,6 @@ impl Log {
         vault_id: &[u8],
         outcome: &str,
     ) -> Vec<Body> {
-        if matches!(self.mode, Mode::Caller) {
-            return Vec::new();
-        }
         self.groups
             .iter()
             .map(|(action, list)| {
@@ -224,10 +221,6 @@ impl Log {
 
     /// Each group, for recording a failed transaction.
     pub(crate) fn groups(&self) -> impl Iterator<Item = (Action, &[Address])> {
-        let caller = matches!(self.mode, Mode::Caller);
-        self.groups
-            .iter()
-            .filter(move |_| !caller)
-            .map(|(a, l)| (*a, l.as_slice()))
+        self.groups.iter().map(|(a, l)| (*a, l.as_slice()))
     }
 }
