@@ -25,6 +25,25 @@ fn settle(tv: &TestVault) {
         .unwrap();
 }
 
+/// The audit log's authenticated head, as an attacker copies it out of the file.
+fn head(tv: &TestVault) -> Vec<u8> {
+    db(tv)
+        .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+/// Put `head` back into the file, as an attacker with sqlite3 would.
+fn put_head(tv: &TestVault, head: &[u8]) {
+    db(tv)
+        .execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'audit_head'",
+            params![head],
+        )
+        .unwrap();
+}
+
 fn entries(tv: &TestVault) -> u64 {
     db(tv)
         .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get::<_, i64>(0))
@@ -148,27 +167,16 @@ fn a_whole_file_rollback_is_reported_with_the_first_missing_entry() {
 #[test]
 fn cut_rows_with_the_old_head_restored_are_reported() {
     let tv = busy();
-    let conn = db(&tv);
-    let head: Vec<u8> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let old_head = head(&tv);
     let before = entries(&tv);
-    drop(conn);
     for _ in 0..2 {
         assert_eq!(tv.get("ALPHA"), "alpha-value-1");
     }
     assert!(entries(&tv) > before);
-    let conn = db(&tv);
-    conn.execute("DELETE FROM audit WHERE seq > ?1", [before as i64])
+    db(&tv)
+        .execute("DELETE FROM audit WHERE seq > ?1", [before as i64])
         .unwrap();
-    conn.execute(
-        "UPDATE meta SET value = ?1 WHERE key = 'audit_head'",
-        params![head],
-    )
-    .unwrap();
-    drop(conn);
+    put_head(&tv, &old_head);
     assert_eq!(verify_json(&tv, &["--no-witness"]).0, 0);
     let (c, doc) = verify_json(&tv, &[]);
     assert_eq!(c, 1, "{doc}");
@@ -186,21 +194,10 @@ fn cut_rows_with_the_old_head_restored_are_reported() {
 #[test]
 fn an_old_head_put_back_over_newer_rows_refuses_reads_as_damage() {
     let tv = busy();
-    let conn = db(&tv);
-    let head: Vec<u8> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    drop(conn);
+    let old_head = head(&tv);
     assert_eq!(tv.get("ALPHA"), "alpha-value-1");
     let after = entries(&tv);
-    db(&tv)
-        .execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'audit_head'",
-            params![head],
-        )
-        .unwrap();
+    put_head(&tv, &old_head);
     let out = tv.run(&["get", "ALPHA"]);
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert!(stderr(&out).contains("audit log"), "{}", stderr(&out));
