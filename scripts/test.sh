@@ -23,6 +23,15 @@ pip_install() {
     python3 -m pip install --quiet --disable-pip-version-check "$@"
 }
 
+# Each step prints its wall time, so a slow CI run says where its time went.
+started=$(date +%s)
+step() {
+    local s
+    s=$(date +%s)
+    "$@"
+    echo "== test.sh: '$*' took $(($(date +%s) - s)) s ($(($(date +%s) - started)) s so far)" >&2
+}
+
 for setup in scripts/setup.d/*.sh; do
     [ -e "$setup" ] || continue
     echo "== setup: $setup" >&2
@@ -30,8 +39,11 @@ for setup in scripts/setup.d/*.sh; do
     source "$setup"
 done
 
-cargo fmt --all -- --check
-cargo clippy --locked --all-targets -- -D warnings
-cargo test --locked --all-targets
-cargo test --locked --doc
-scripts/fuzz-smoke.sh
+echo "== test.sh: setup took $(($(date +%s) - started)) s" >&2
+
+step cargo fmt --all -- --check
+step cargo clippy --locked --all-targets -- -D warnings
+step cargo test --locked --all-targets --no-run
+step cargo test --locked --all-targets
+step cargo test --locked --doc
+step scripts/fuzz-smoke.sh
