@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use keep::env::redact::Patterns;
+use keep::using::redact::Patterns;
 
 /// A deterministic kubeconfig-like value of `len` bytes: YAML keys and distinct base64 rows.
 fn value(len: usize) -> Vec<u8> {

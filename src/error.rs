@@ -12,7 +12,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Everything that can go wrong, grouped by what the user should do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Findings rather than a failure: `scan`, `lint`, `check`, `diff` and `audit verify` (exit 1).
+    /// A library step that has to stop with findings rather than a failure (exit 1): a rotation's
+    /// linked push that met remote changes. Commands that report findings return
+    /// `cli::exit::Exit::Findings` instead.
     #[error("{0}")]
     Findings(String),
     /// A bad flag, name, spec or config file (exit 2).

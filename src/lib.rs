@@ -14,7 +14,8 @@
 //! - [`session`]: unlocking: the session cache, credentials from the environment, prompts.
 //! - [`config`]: the `keep.toml` project file.
 //! - [`scope`]: names, scopes and `keep://` addresses.
-//! - [`env`](mod@env): using secrets: `exec`, `env`, `materialize`, `inject`, `import`, environments and settings.
+//! - [`using`]: using secrets: `exec`, `env`, `materialize`, `inject`, `import`, environments and
+//!   settings.
 //! - [`watch`]: live secrets, `exec --watch` and `materialize --watch`.
 //! - [`backup`]: `keep export --age` and the age half of `keep import`.
 //! - [`rotate`]: generators, rotation policies, two-phase rotation with hooks.
@@ -35,7 +36,6 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod duration;
-pub mod env;
 pub mod error;
 pub mod hardening;
 pub mod hsm;
@@ -47,6 +47,7 @@ pub mod session;
 pub mod slots;
 pub mod store;
 pub mod sync;
+pub mod using;
 pub mod value;
 pub mod vault;
 pub mod watch;

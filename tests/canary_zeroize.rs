@@ -347,7 +347,7 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
             file.extend_from_slice(head.as_bytes());
             file.extend_from_slice(VALUE.as_bytes());
             file.extend_from_slice(tail.as_bytes());
-            let parsed = keep::env::import::parse(&file, origin).unwrap();
+            let parsed = keep::using::import::parse(&file, origin).unwrap();
             assert_eq!(parsed.entries.len(), 2, "{origin}");
         }
     });
@@ -392,7 +392,7 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
     hits.extend(phase("redaction patterns and streams", || {
         watch("the value", VALUE.as_bytes());
         let value = SecretValue::from(VALUE);
-        let patterns = keep::env::redact::Patterns::new([("API_KEY", value.expose())]);
+        let patterns = keep::using::redact::Patterns::new([("API_KEY", value.expose())]);
         let mut out = Vec::new();
         let mut stream = patterns.stream();
         for chunk in [
@@ -439,7 +439,7 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
     hits.extend(phase(
         "rendering: keep env formats and inject templates",
         || {
-            use keep::env::formats::{render, Format, Options};
+            use keep::using::formats::{render, Format, Options};
             watch("the value", VALUE.as_bytes());
             let pairs = vec![
                 (Name::new("API_KEY").unwrap(), SecretValue::from(VALUE)),
@@ -464,7 +464,7 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
             assert!(manifest.contains("kind: Secret"));
             let template = "a={{ keep://app/dev/API_KEY }} b={{ keep://app/dev/API_KEY }}\n";
             let text =
-                keep::env::template::render(template, |_| Ok(SecretValue::from(VALUE))).unwrap();
+                keep::using::template::render(template, |_| Ok(SecretValue::from(VALUE))).unwrap();
             assert_eq!(text.matches(VALUE).count(), 2);
         },
     ));
@@ -472,7 +472,7 @@ fn secret_buffers_are_wiped_before_they_are_freed() {
     hits.extend(phase("exec: the child's environment", || {
         watch("the value", VALUE.as_bytes());
         let pairs = vec![(Name::new("API_KEY").unwrap(), SecretValue::from(VALUE))];
-        let mut env = keep::env::exec::Environment::new(true);
+        let mut env = keep::using::exec::Environment::new(true);
         env.inject(&pairs).unwrap();
         assert_eq!(env.get("API_KEY").map(|v| v.len()), Some(VALUE.len()));
     }));

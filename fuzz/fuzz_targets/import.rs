@@ -1,4 +1,4 @@
-//! Feeds `keep import`'s parser (`keep::env::import::parse`) arbitrary bytes under each file name it
+//! Feeds `keep import`'s parser (`keep::using::import::parse`) arbitrary bytes under each file name it
 //! dispatches on (`.env`, `.json`, `.yaml`/`.yml`, upper-case extensions, no extension), and `detect`.
 //!
 //! Beyond "no panic" it asserts:
@@ -10,7 +10,7 @@
 //!   that with the JSON importer gives back the same names and values.
 #![no_main]
 
-use keep::env::import::{detect, parse, Kind};
+use keep::using::import::{detect, parse, Kind};
 use libfuzzer_sys::fuzz_target;
 
 const ORIGINS: [&str; 7] = [
@@ -68,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
             }
             let json = serde_json::to_vec(&serde_json::Value::Object(map)).unwrap();
             let again = parse(&json, "roundtrip.json").expect("keep's own JSON must import");
-            let norm = |p: &keep::env::import::Parsed| {
+            let norm = |p: &keep::using::import::Parsed| {
                 let mut v: Vec<(String, Vec<u8>)> = p
                     .entries
                     .iter()

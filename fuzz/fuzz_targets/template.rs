@@ -1,4 +1,4 @@
-//! Feeds `keep inject`'s template code (`keep::env::template::placeholders` and `render`) arbitrary
+//! Feeds `keep inject`'s template code (`keep::using::template::placeholders` and `render`) arbitrary
 //! text, rendering with a resolver that answers every reference with a value derived from its address.
 //!
 //! Beyond "no panic" it asserts:
@@ -10,7 +10,7 @@
 //! - a resolver's not-found error becomes a not-found error (exit 3), not another kind.
 #![no_main]
 
-use keep::env::template::{placeholders, render};
+use keep::using::template::{placeholders, render};
 use keep::{Error, SecretValue};
 use libfuzzer_sys::fuzz_target;
 

@@ -152,7 +152,7 @@ pub struct ImportOptions<'a> {
     pub scope: Option<&'a Scope>,
     /// Work out and report the actions, write nothing.
     pub dry_run: bool,
-    /// The project's keep.toml, which may allow loader variables (`crate::env::loader`).
+    /// The project's keep.toml, which may allow loader variables (`crate::using::loader`).
     pub config: Option<&'a crate::config::Config>,
 }
 
@@ -221,7 +221,7 @@ pub fn import_age_with(
         items.push((address, value));
     }
     let wanted = |a: &Address| opts.scope.is_none_or(|s| a.scope == *s);
-    crate::env::loader::refuse(
+    crate::using::loader::refuse(
         opts.config,
         items
             .iter()
@@ -280,5 +280,5 @@ pub fn import_age_with(
 /// Write an export to `path` atomically and owner-only (it is encrypted, but who may read even the
 /// ciphertext is the owner's choice to widen, not keep's).
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    crate::env::atomic::write(path, bytes, 0o600)
+    crate::using::atomic::write(path, bytes, 0o600)
 }

@@ -4,6 +4,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `--kdf-memory`: `slots::passphrase::parse_memory`, in KiB. Like every typed flag, a bad value is
+/// clap's usage error (exit 2) with the library's message.
+fn kib(text: &str) -> Result<u32, String> {
+    crate::slots::passphrase::parse_memory(text).map_err(|e| e.to_string())
+}
+
+/// `keep audit --action`: one of the audit actions (`audit::Action::parse`).
+fn action(text: &str) -> Result<crate::audit::Action, String> {
+    crate::audit::Action::parse(text).map_err(|e| e.to_string())
+}
+
 /// The root of the command line, defined once for two types: [`Cli`], what `keep` parses, whose
 /// subcommands are [`Command`]; and [`DocsCli`], the same tree built whole ([`EagerCommand`]), from
 /// which the man page and completions are generated (src/cli/docs.rs).
@@ -175,8 +186,8 @@ commands!(
 #[derive(Debug, Args)]
 pub struct KdfArgs {
     /// Argon2id memory, e.g. 64MiB [default: 64MiB]
-    #[arg(long, value_name = "SIZE")]
-    pub kdf_memory: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = kib)]
+    pub kdf_memory: Option<u32>,
     /// Argon2id iterations [default: 3]
     #[arg(long, value_name = "N")]
     pub kdf_iterations: Option<u32>,
@@ -211,8 +222,13 @@ pub struct SetArgs {
     #[arg(long)]
     pub allow_empty: bool,
     /// Generate the value: token:N, hex:N, password:LEN[:luds], uuid, age, ed25519
-    #[arg(long, value_name = "SPEC", conflicts_with_all = ["from_file", "raw", "allow_empty"])]
-    pub generate: Option<String>,
+    #[arg(
+        long,
+        value_name = "SPEC",
+        conflicts_with_all = ["from_file", "raw", "allow_empty"],
+        value_parser = crate::rotate::Generator::parse_arg
+    )]
+    pub generate: Option<crate::rotate::Generator>,
     /// Anything after NAME: refused, because values never come from argv. Caught here (not by
     /// clap) so the error can show the pipe form, and never repeats what was typed.
     #[arg(hide = true, allow_hyphen_values = true, num_args = 0..)]
@@ -225,8 +241,8 @@ pub struct RotateArgs {
     #[arg(required_unless_present_any = ["due", "all"], conflicts_with_all = ["due", "all"])]
     pub name: Option<String>,
     /// The generator (token:N, hex:N, password:LEN[:luds], uuid, age, ed25519) [default: the policy's]
-    #[arg(long, value_name = "SPEC")]
-    pub generator: Option<String>,
+    #[arg(long, value_name = "SPEC", value_parser = crate::rotate::Generator::parse_arg)]
+    pub generator: Option<crate::rotate::Generator>,
     /// Rotate every overdue secret that has a generator
     #[arg(long, conflicts_with = "all")]
     pub due: bool,
@@ -263,8 +279,8 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "D", value_parser = crate::duration::parse_span)]
         max_age: std::time::Duration,
         /// How `keep rotate` makes a new value [default: none, rotated by hand]
-        #[arg(long, value_name = "SPEC")]
-        generator: Option<String>,
+        #[arg(long, value_name = "SPEC", value_parser = crate::rotate::Generator::parse_arg)]
+        generator: Option<crate::rotate::Generator>,
     },
     /// Remove a secret's rotation policy
     Rm {
@@ -293,8 +309,8 @@ pub struct AuditArgs {
     pub name: Option<String>,
     /// Only this action (read, write, delete, rollback, rotate, policy, unlock, unlock-failed,
     /// slot-add, slot-remove, passwd, rekey, audit-compact)
-    #[arg(long, value_name = "A")]
-    pub action: Option<String>,
+    #[arg(long, value_name = "A", value_parser = action)]
+    pub action: Option<crate::audit::Action>,
     /// Flag unusual access instead of listing (rules and thresholds: README); exit 1 when any
     #[arg(long)]
     pub unusual: bool,

@@ -4,8 +4,8 @@ use super::args::{AuditArgs, AuditCommand};
 use super::exit::Exit;
 use super::{output, Context};
 use crate::audit::entry::{printable, time_of};
-use crate::audit::{self, unusual, witness, Action, Filter};
-use crate::error::{Error, Result};
+use crate::audit::{self, unusual, witness, Filter};
+use crate::error::Result;
 
 pub fn run(ctx: &Context, a: AuditArgs) -> Result<Exit> {
     match a.command {
@@ -34,7 +34,7 @@ fn filter(a: &AuditArgs) -> Result<Filter> {
     Ok(Filter {
         since: a.since,
         name: a.name.clone(),
-        action: a.action.as_deref().map(Action::parse).transpose()?,
+        action: a.action,
     })
 }
 
@@ -198,7 +198,8 @@ fn verify(ctx: &Context, no_witness: bool) -> Result<Exit> {
         ));
     }
     if !problems.is_empty() {
-        return Err(Error::Findings(problems.join("\n")));
+        output::problem(&problems.join("\n"));
+        return Ok(Exit::Findings);
     }
     let compacted = verdict.compacted.as_ref().map_or(String::new(), |c| {
         format!(

@@ -89,6 +89,14 @@ impl Context {
         format!("`keep{flags} {rest}`")
     }
 
+    /// Rotation's section of `keep.toml` (the default without one).
+    pub fn rotation(&self) -> crate::rotate::Settings {
+        self.config
+            .as_ref()
+            .map(crate::config::Config::rotation)
+            .unwrap_or_default()
+    }
+
     /// Parse a `NAME` or `keep://` address in the current scope.
     pub fn address(&self, text: &str) -> Result<Address> {
         Address::parse(text, &self.scope)
@@ -115,7 +123,7 @@ impl Context {
         self.check_scope(&vault.list(None, true)?, &self.scope)
     }
 
-    /// The current scope's view (its settings, own and inherited secrets, `crate::env::layers`), or
+    /// The current scope's view (its settings, own and inherited secrets, `crate::using::layers`), or
     /// `only` those names, for `exec`, `env` and `materialize`: a missing name gets its hint
     /// ([`Context::hint_missing`]), and an empty result is checked for a mistyped scope
     /// ([`Context::check_empty_scope`]) unless `may_be_empty` (values come from elsewhere).
@@ -124,10 +132,10 @@ impl Context {
         reader: &Reader<'_>,
         only: &[Name],
         may_be_empty: bool,
-    ) -> Result<crate::env::layers::View> {
+    ) -> Result<crate::using::layers::View> {
         let vault = reader.vault();
         let view =
-            match crate::env::layers::resolve(reader, self.config.as_ref(), &self.scope, only) {
+            match crate::using::layers::resolve(reader, self.config.as_ref(), &self.scope, only) {
                 Err(Error::NotFound(message)) => {
                     // Which name was it? The first that does not read; hint about that one.
                     let missing = only
@@ -135,7 +143,7 @@ impl Context {
                         .map(|n| self.scope.address(n.clone()))
                         .find(|a| {
                             matches!(
-                                crate::env::layers::find(vault, self.config.as_ref(), a),
+                                crate::using::layers::find(vault, self.config.as_ref(), a),
                                 Err(Error::NotFound(_))
                             )
                         });

@@ -155,7 +155,7 @@ fn export_dotenv(ctx: &Context, a: &ExportArgs) -> Result<Exit> {
     }
     let mut vault = ctx.open()?;
     let view = vault.read(|r| ctx.resolve(r, &[], false))?;
-    let text = crate::env::formats::dotenv(&view.pairs())?;
+    let text = crate::using::formats::dotenv(&view.pairs())?;
     drop(vault);
     output::warn(&format!(
         "this dotenv export of {} is NOT encrypted: anyone who can read it has the secrets. Hand it \

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use super::exit::Exit;
 use super::using_args::{ExampleArgs, ImportArgs, InjectArgs, MaterializeArgs};
 use super::{output, Context};
-use crate::env::{
+use crate::error::{Error, Result};
+use crate::using::{
     self as using, atomic, check, example, git, import, layers, loader, materialize, template,
 };
-use crate::error::{Error, Result};
 
 fn cwd() -> Result<PathBuf> {
     std::env::current_dir().map_err(|e| Error::Io {
@@ -286,9 +286,9 @@ pub fn import(ctx: &Context, a: ImportArgs) -> Result<Exit> {
     }
     let origin = a.file.display().to_string();
     let expand = if a.expand {
-        crate::env::dotenv::Expand::File
+        crate::using::dotenv::Expand::File
     } else {
-        crate::env::dotenv::Expand::Literal
+        crate::using::dotenv::Expand::Literal
     };
     let parsed = import::parse_with(&bytes, &origin, expand)?;
     loader::refuse(

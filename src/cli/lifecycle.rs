@@ -5,15 +5,14 @@ use super::exit::Exit;
 use super::output;
 use super::Context;
 use crate::error::{Error, Result};
-use crate::session::credentials;
 use crate::slots::passphrase::{self, KdfParams, Passphrase};
 use crate::vault;
 
 /// Argon2id parameters from flags, on top of `base`.
 pub fn kdf_params(a: &KdfArgs, base: KdfParams) -> Result<KdfParams> {
     let mut p = base;
-    if let Some(m) = &a.kdf_memory {
-        p.m_kib = passphrase::parse_memory(m)?;
+    if let Some(m) = a.kdf_memory {
+        p.m_kib = m;
     }
     if let Some(t) = a.kdf_iterations {
         p.t = t;
@@ -44,7 +43,8 @@ pub fn init(ctx: &Context, a: InitArgs) -> Result<Exit> {
         let wrapper = super::hsm::wrapper(&a.custody.hsm_args)?;
         (ctx.opener().create(&wrapper, kdf)?, "an HSM slot")
     } else {
-        let pass = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", Some("KEEP_PASSPHRASE"))?;
+        let pass =
+            super::passphrase::new_passphrase("KEEP_NEW_PASSPHRASE", Some("KEEP_PASSPHRASE"))?;
         let first = Passphrase::new(pass, kdf);
         (ctx.opener().create(&first, kdf)?, "a passphrase slot")
     };
@@ -85,7 +85,7 @@ pub fn passwd(ctx: &Context, a: PasswdArgs) -> Result<Exit> {
              changes a passphrase. Use `keep slot add passphrase` instead"
         )));
     }
-    let new = credentials::new_passphrase("KEEP_NEW_PASSPHRASE", None)?;
+    let new = super::passphrase::new_passphrase("KEEP_NEW_PASSPHRASE", None)?;
     let kdf = vault.default_kdf()?;
     vault.replace_slot(slot, &Passphrase::new(new, kdf))?;
     output::note(&format!(

@@ -17,6 +17,7 @@ mod input;
 mod lifecycle;
 mod lint;
 pub mod output;
+mod passphrase;
 mod rekey;
 mod rotation;
 mod scan;

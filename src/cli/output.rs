@@ -52,6 +52,17 @@ pub fn json<T: Serialize>(value: &T) -> crate::Result<()> {
 
 /// Report an error: a one-line message on stderr and, with `--json`, an error document on stdout.
 /// Returns the exit code.
+/// What a checking command found, when it is one message rather than a list (`keep audit verify`
+/// on a damaged log): on stderr as an error reads, while the command still ends with
+/// [`super::exit::Exit::Findings`].
+pub fn problem(message: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "{} {message}",
+        paint("keep:", "31", color_stderr())
+    );
+}
+
 pub fn report_error(e: &Error, json_mode: bool) -> i32 {
     if json_mode {
         let doc = serde_json::json!({
@@ -60,11 +71,7 @@ pub fn report_error(e: &Error, json_mode: bool) -> i32 {
         // Best effort: the error is being reported because something already failed.
         let _ = writeln!(std::io::stdout(), "{doc}");
     }
-    let _ = writeln!(
-        std::io::stderr(),
-        "{} {e}",
-        paint("keep:", "31", color_stderr())
-    );
+    problem(&e.to_string());
     e.exit_code()
 }
 

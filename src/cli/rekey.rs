@@ -115,7 +115,10 @@ pub fn rekey(ctx: &Context, change: Change, drop_others: bool) -> Result<Exit> {
                      `keep passwd` changes a passphrase. Use `keep slot add passphrase` instead"
                 )));
             }
-            Some(credentials::new_passphrase("KEEP_NEW_PASSPHRASE", None)?)
+            Some(super::passphrase::new_passphrase(
+                "KEEP_NEW_PASSPHRASE",
+                None,
+            )?)
         }
         _ => None,
     };

@@ -14,15 +14,10 @@ use crate::scope::Address;
 use crate::sync::linked::PushLinkedTargets;
 use crate::vault::Vault;
 
-fn parse_generator(spec: Option<&str>) -> Result<Option<Generator>> {
-    spec.map(Generator::parse).transpose()
-}
-
 /// `keep set NAME --generate SPEC`.
-pub fn set_generated(ctx: &Context, address: &Address, spec: &str) -> Result<Exit> {
-    let generator = Generator::parse(spec)?;
+pub fn set_generated(ctx: &Context, address: &Address, generator: &Generator) -> Result<Exit> {
     let mut vault = ctx.open()?;
-    let (version, public) = rotate::engine::set_generated(&mut vault, address, &generator)?;
+    let (version, public) = rotate::engine::set_generated(&mut vault, address, generator)?;
     if ctx.json {
         output::json(&serde_json::json!({
             "address": address.to_string(), "version": version,
@@ -40,7 +35,7 @@ pub fn set_generated(ctx: &Context, address: &Address, spec: &str) -> Result<Exi
 }
 
 pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<Exit> {
-    let flag = parse_generator(a.generator.as_deref())?;
+    let flag = a.generator.clone();
     if a.dry_run && !(a.due || a.all) {
         return Err(Error::Usage(
             "--dry-run plans --due or --all; to preview one secret, use `keep status`".into(),
@@ -53,7 +48,7 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<Exit> {
         after.disable();
     }
     let mut vault = ctx.open()?;
-    let config = ctx.config.as_ref();
+    let settings = ctx.rotation();
     let Some(name) = &a.name else {
         return rotate_many(ctx, &mut vault, &a, flag.as_ref(), &mut after);
     };
@@ -62,7 +57,7 @@ pub fn rotate(ctx: &Context, a: RotateArgs) -> Result<Exit> {
     // never hides what happened locally.
     after.begin_batch();
     let mut rotation = Rotation {
-        config,
+        settings: &settings,
         after: &mut after,
     };
     if a.show_pending {
@@ -209,20 +204,20 @@ fn rotate_many(
     flag: Option<&Generator>,
     after: &mut PushLinkedTargets,
 ) -> Result<Exit> {
-    let config = ctx.config.as_ref();
+    let settings = ctx.rotation();
     let selection = if a.all_envs {
         Selection::Project(ctx.scope.project())
     } else {
         Selection::Scope(&ctx.scope)
     };
-    let statuses = rotate::status(vault, config, &selection)?;
+    let statuses = rotate::status(vault, &settings, &selection)?;
     if statuses.is_empty() && !a.all_envs {
         ctx.check_empty_scope(vault)?;
     }
-    let mut items = rotate::plan(&statuses, config, &*after, a.due);
+    let mut items = rotate::plan(&statuses, &settings, &*after, a.due);
     if let Some(g) = flag {
         for item in &mut items {
-            item.generator = g.to_string();
+            item.generator = Some(g.clone());
         }
     }
     if a.dry_run {
@@ -234,9 +229,12 @@ fn rotate_many(
     let mut first_error: Option<Error> = None;
     let mut rotated = Vec::new();
     after.begin_batch();
-    let mut rotation = Rotation { config, after };
+    let mut rotation = Rotation {
+        settings: &settings,
+        after,
+    };
     for item in &items {
-        if item.manual() {
+        let Some(generator) = &item.generator else {
             output::warn(&format!(
                 "{}: no generator; rotate it by hand ({}) and update: {}",
                 item.address,
@@ -248,9 +246,8 @@ fn rotate_many(
                 "consumers": item.consumers,
             }));
             continue;
-        }
-        let generator = Generator::parse(&item.generator)?;
-        match rotation.rotate(vault, &item.address, &generator) {
+        };
+        match rotation.rotate(vault, &item.address, generator) {
             Ok(o) => {
                 if o.version.is_some() {
                     rotated.push(item.address.clone());
@@ -324,7 +321,9 @@ fn print_plan(ctx: &Context, items: &[PlanItem]) -> Result<()> {
         out.push_str(&format!(
             "{:<width$}  {:<18}  {}\n",
             i.address.to_string(),
-            i.generator,
+            i.generator
+                .as_ref()
+                .map_or_else(|| "manual".to_string(), Generator::to_string),
             if i.consumers.is_empty() {
                 "-".to_string()
             } else {
@@ -350,7 +349,6 @@ pub fn policy(ctx: &Context, c: PolicyCommand) -> Result<Exit> {
             generator,
         } => {
             let address = ctx.address(&name)?;
-            let generator = parse_generator(generator.as_deref())?.map(|g| g.to_string());
             let mut vault = ctx.open()?;
             let policy = Policy {
                 max_age_secs: max_age.as_secs(),
@@ -394,7 +392,7 @@ pub fn status(ctx: &Context, a: StatusArgs) -> Result<Exit> {
     } else {
         Selection::Scope(&ctx.scope)
     };
-    let statuses = rotate::status(&mut vault, ctx.config.as_ref(), &selection)?;
+    let statuses = rotate::status(&mut vault, &ctx.rotation(), &selection)?;
     if statuses.is_empty() && !a.all_envs {
         ctx.check_empty_scope(&vault)?;
     }
@@ -422,7 +420,9 @@ pub fn status(ctx: &Context, a: StatusArgs) -> Result<Exit> {
             Some(p) => format!(
                 "{} {}",
                 crate::duration::exact_secs(p.max_age_secs),
-                p.generator.as_deref().unwrap_or("manual")
+                p.generator
+                    .as_ref()
+                    .map_or_else(|| "manual".to_string(), Generator::to_string)
             ),
             None => "-".into(),
         };

@@ -7,9 +7,9 @@ use serde::Serialize;
 use super::args::{GetArgs, LsArgs, NameArg, NamesArg, RollbackArgs, SetArgs};
 use super::exit::Exit;
 use super::{input, output, Context};
-use crate::env::layers::{self, Listed, Origin};
 use crate::error::{Error, Result};
 use crate::scope::Name;
+use crate::using::layers::{self, Listed, Origin};
 use crate::vault::Entry;
 
 pub fn set(ctx: &Context, a: SetArgs) -> Result<Exit> {
@@ -23,9 +23,9 @@ pub fn set(ctx: &Context, a: SetArgs) -> Result<Exit> {
         )));
     }
     let address = ctx.address(&a.name)?;
-    crate::env::loader::refuse(ctx.config.as_ref(), [address.name.as_str()], "set")?;
-    if let Some(spec) = &a.generate {
-        return super::rotation::set_generated(ctx, &address, spec);
+    crate::using::loader::refuse(ctx.config.as_ref(), [address.name.as_str()], "set")?;
+    if let Some(generator) = &a.generate {
+        return super::rotation::set_generated(ctx, &address, generator);
     }
     // Unlock before reading the value, so a wrong passphrase does not waste a typed value.
     let mut vault = ctx.open()?;
@@ -97,7 +97,7 @@ struct LsItem {
     /// The record's project and environment (an inherited secret's are its ancestor's).
     project: String,
     env: String,
-    /// `own`, `inherited` or `setting` (`crate::env::layers::Origin`).
+    /// `own`, `inherited` or `setting` (`crate::using::layers::Origin`).
     origin: &'static str,
     /// The ancestor environment of an inherited secret, the keep.toml table of a setting.
     #[serde(skip_serializing_if = "Option::is_none")]

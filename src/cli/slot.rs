@@ -5,7 +5,6 @@ use super::exit::Exit;
 use super::lifecycle::kdf_params;
 use super::{output, Context};
 use crate::error::Result;
-use crate::session::credentials;
 use crate::slots::age::AgeRecipient;
 use crate::slots::passphrase::Passphrase;
 use crate::vault::SlotInfo;
@@ -18,7 +17,7 @@ pub fn run(ctx: &Context, c: SlotCommand) -> Result<Exit> {
             let (id, kind) = match add {
                 SlotAddCommand::Passphrase(kdf) => {
                     let kdf = kdf_params(&kdf, vault.default_kdf()?)?;
-                    let pass = credentials::new_passphrase(
+                    let pass = super::passphrase::new_passphrase(
                         "KEEP_NEW_PASSPHRASE",
                         Some("KEEP_PASSPHRASE"),
                     )?;

@@ -124,7 +124,7 @@ pub fn push(ctx: &Context, a: PushArgs) -> Result<Exit> {
         force: a.force,
         prefer: crate::sync::plan::Preferences::new(&a.prefer)?,
         progress: !ctx.json,
-        config: None,
+        allowed_loaders: Default::default(),
         hints: Some(hints(ctx, &t)),
     };
     let o = op("push", sync::push(&mut vault, &t, provider.as_mut(), &opts))?;
@@ -140,7 +140,7 @@ pub fn pull(ctx: &Context, a: PullArgs) -> Result<Exit> {
         prefer: crate::sync::plan::Preferences::new(&a.prefer)?,
         prune: a.prune,
         progress: !ctx.json,
-        config: ctx.config.clone(),
+        allowed_loaders: crate::using::loader::allowed_names(ctx.config.as_ref()),
         hints: Some(hints(ctx, &t)),
         ..Default::default()
     };

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use super::exit::Exit;
 use super::using_args::{EnvArgs, ExecArgs};
 use super::{output, Context};
-use crate::env::exec::{self, Environment, Failure};
-use crate::env::formats::{self, Format};
-use crate::env::redact::Patterns;
-use crate::env::{self as using, loader, reference};
 use crate::error::{Error, Result};
+use crate::using::exec::{self, Environment, Failure};
+use crate::using::formats::{self, Format};
+use crate::using::redact::Patterns;
+use crate::using::{self, loader, reference};
 use crate::vault::Reader;
 use crate::watch;
 
@@ -142,7 +142,7 @@ fn warn_unredacted(ctx: &Context, pairs: &[using::Pair]) {
         for name in Patterns::skipped(refs) {
             output::note(&format!(
                 "notice: {name} is shorter than {} bytes and is not redacted",
-                crate::env::redact::MIN_VALUE_LEN
+                crate::using::redact::MIN_VALUE_LEN
             ));
         }
     }

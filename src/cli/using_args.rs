@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::env::formats::Format;
+use crate::using::formats::Format;
 
 #[derive(Debug, Args)]
 pub struct OnlyArgs {

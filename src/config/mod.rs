@@ -4,7 +4,7 @@
 //! project = "billing"
 //! default_env = "dev"
 //!
-//! [vars]                               # settings that are not secret (crate::env::layers)
+//! [vars]                               # settings that are not secret (crate::using::layers)
 //! LOG_LEVEL = "info"
 //!
 //! [env.dev]
@@ -46,6 +46,8 @@
 //! Unknown keys are rejected, so a typo never silently does nothing. Errors quote the file's line
 //! number but never its text, in case a value was pasted into the file by mistake.
 
+pub mod sync;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -67,7 +69,7 @@ pub struct Config {
     /// The environment used when none is given.
     pub default_env: Option<String>,
     /// Settings that are not secret, for every environment (`[vars]`): committed here, never stored
-    /// in the vault (`crate::env::layers`).
+    /// in the vault (`crate::using::layers`).
     #[serde(default)]
     pub vars: BTreeMap<Name, String>,
     /// Per-environment settings.
@@ -84,7 +86,7 @@ pub struct Config {
     pub rotate: RotateConfig,
     /// Sync targets (`[sync.NAME]`, see `crate::sync::target`).
     #[serde(default)]
-    pub sync: BTreeMap<String, crate::sync::target::TargetConfig>,
+    pub sync: BTreeMap<String, sync::TargetConfig>,
     /// Where the file was read from (not part of the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -119,13 +121,14 @@ pub struct SecretConfig {
     /// Rotation policy: the longest a value may live, e.g. `30d` (parsed when the file is read).
     #[serde(default, deserialize_with = "max_age")]
     pub max_age: Option<Duration>,
-    /// How `keep rotate` makes a new value, e.g. `token:32` (README lists the generators).
-    pub generator: Option<String>,
+    /// How `keep rotate` makes a new value, e.g. `token:32` (README lists the generators); parsed
+    /// when the file is read, so a bad spec fails the file with its line.
+    pub generator: Option<crate::rotate::Generator>,
     /// Commands run when this secret is rotated, with KEEP_OLD / KEEP_NEW in their environment.
     #[serde(default, deserialize_with = "one_or_many")]
     pub on_rotate: Vec<String>,
     /// This name is a loader or interpreter variable (`LD_PRELOAD`, `NODE_OPTIONS`, ...) that the
-    /// project really means to store and inject (`crate::env::loader`).
+    /// project really means to store and inject (`crate::using::loader`).
     #[serde(default)]
     pub allow_loader: bool,
 }
@@ -157,11 +160,45 @@ pub struct RotateConfig {
 }
 
 impl Config {
-    /// The `on_rotate` hook time limit: `[rotate] hook_timeout`, else the default.
-    pub fn hook_timeout(&self) -> Duration {
-        self.rotate
-            .hook_timeout
-            .unwrap_or(crate::rotate::hooks::DEFAULT_TIMEOUT)
+    /// Rotation's section of the file (`crate::rotate::Settings`): what `keep rotate`, `status`
+    /// and `lint` read, and nothing else.
+    pub fn rotation(&self) -> crate::rotate::Settings {
+        use crate::rotate::{SecretRules, Settings};
+        Settings {
+            project: self.project_name().to_string(),
+            secrets: self
+                .secrets
+                .iter()
+                .map(|(name, s)| {
+                    let rules = SecretRules {
+                        max_age: s.max_age,
+                        generator: s.generator.clone(),
+                        on_rotate: s.on_rotate.clone(),
+                    };
+                    (name.clone(), rules)
+                })
+                .collect(),
+            env_hooks: self
+                .env
+                .iter()
+                .filter(|(_, e)| !e.on_rotate.is_empty())
+                .map(|(env, e)| (env.clone(), e.on_rotate.clone()))
+                .collect(),
+            hook_timeout: self
+                .rotate
+                .hook_timeout
+                .unwrap_or(crate::rotate::hooks::DEFAULT_TIMEOUT),
+            dir: self
+                .path
+                .as_deref()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf),
+        }
+    }
+
+    /// The project the file belongs to (`project = ...`, else the default project).
+    pub fn project_name(&self) -> &str {
+        self.project.as_deref().unwrap_or(Scope::DEFAULT_PROJECT)
     }
 }
 
@@ -392,11 +429,8 @@ impl Config {
             }
             self.chain(env)?;
         }
-        for (name, s) in &self.secrets {
+        for name in self.secrets.keys() {
             Name::new(name)?;
-            if let Some(g) = &s.generator {
-                crate::rotate::Generator::parse(g)?;
-            }
         }
         Ok(())
     }
@@ -546,6 +580,68 @@ mod tests {
         assert!(Config::parse("[secrets.T]\nmax_age = \"soon\"\n").is_err());
         assert!(Config::parse("[secrets.T]\ngenerator = \"nope:3\"\n").is_err());
         assert!(Config::parse("[audit]\nburst = 3\n").is_err());
+    }
+
+    #[test]
+    fn generators_and_target_timeouts_are_parsed_once_with_their_line() {
+        let c = Config::parse(
+            "[secrets.T]\ngenerator = \"password:20:ul\"\n[sync.s]\nprovider = \"vault\"\n\
+             path = \"p\"\ntimeout = \"5s\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.secrets["T"].generator,
+            Some(crate::rotate::Generator::Password {
+                len: 20,
+                classes: vec!['l', 'u']
+            })
+        );
+        assert_eq!(c.sync["s"].timeout, Some(Duration::from_secs(5)));
+        for (text, line, what) in [
+            (
+                "project = \"p\"\n[secrets.T]\ngenerator = \"nope:3\"\n",
+                3,
+                "generator",
+            ),
+            (
+                "[sync.s]\nprovider = \"vault\"\npath = \"p\"\ntimeout = \"soon\"\n",
+                4,
+                "timeout",
+            ),
+        ] {
+            let err = Config::parse(text).unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, Error::Usage(_)), "{msg}");
+            assert!(msg.contains(&format!("line {line}")), "{msg}");
+            assert!(msg.contains(what), "{msg}");
+        }
+    }
+
+    #[test]
+    fn rotation_gets_its_section_of_the_file() {
+        let c = Config::parse(
+            "project = \"app\"\n[rotate]\nhook_timeout = \"7s\"\n[secrets.T]\nmax_age = \"30d\"\n\
+             generator = \"uuid\"\non_rotate = \"own\"\ndescription = \"d\"\n\
+             [env.prod]\non_rotate = [\"env-a\", \"env-b\"]\n",
+        )
+        .unwrap();
+        let r = c.rotation();
+        assert_eq!(r.hook_timeout, Duration::from_secs(7));
+        let at = |project: &str, env: &str| crate::scope::Address {
+            scope: Scope::new(project, env).unwrap(),
+            name: Name::new("T").unwrap(),
+        };
+        assert_eq!(r.hooks(&at("app", "prod")), ["own", "env-a", "env-b"]);
+        assert_eq!(r.hooks(&at("app", "dev")), ["own"]);
+        let rules = r.secret(&at("app", "dev")).expect("T's rules");
+        assert_eq!(rules.max_age, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(rules.generator, Some(crate::rotate::Generator::Uuid));
+        // Another project's secret of the same name gets none of this file's rules.
+        assert!(r.secret(&at("other", "prod")).is_none());
+        assert!(r.hooks(&at("other", "prod")).is_empty());
+        let none = crate::rotate::Settings::default();
+        assert_eq!(none.hook_timeout, crate::rotate::hooks::DEFAULT_TIMEOUT);
+        assert!(none.hooks(&at("default", "dev")).is_empty());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Lint rules about environments that extend one another and settings (`crate::env::layers`).
+//! Lint rules about environments that extend one another and settings (`crate::using::layers`).
 //!
 //! - `inherited-into-sensitive`: an environment marked `sensitive = true` inherits secrets from one
 //!   that is not. Reads of the ancestor's records are not flagged by `keep audit --unusual`, so the

@@ -157,7 +157,8 @@ pub fn run(vault: &mut Vault, input: &Input<'_>) -> Result<Vec<Finding>> {
         out.extend(envs::findings(config, input.project, &addresses)?);
     }
 
-    for s in rotate::status(vault, input.config, &Selection::Project(input.project))? {
+    let settings = input.config.map(Config::rotation).unwrap_or_default();
+    for s in rotate::status(vault, &settings, &Selection::Project(input.project))? {
         if s.overdue {
             let max = s.policy.as_ref().map(|p| p.max_age_secs).unwrap_or(0);
             out.push(Finding {

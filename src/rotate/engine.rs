@@ -14,15 +14,13 @@
 //! (`keep rotate NAME --show-pending`) or a retry (`--retry`), and the CLI exits with
 //! [`EXIT_HOOK_FAILED`]. Each rotation is audited with its outcome.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::generator::{Generator, PublicPart};
 use super::hooks::{self, HookFailure};
 use super::meta::{self, Pending};
+use super::settings::Settings;
 use crate::audit::{self, Action};
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::Address;
 use crate::vault::Vault;
@@ -63,7 +61,8 @@ impl AfterPromotion for NoLinkedTargets {
 
 /// Where rotation reads its settings.
 pub struct Rotation<'a> {
-    pub config: Option<&'a Config>,
+    /// Rotation's section of `keep.toml` (`Config::rotation`; the default without one).
+    pub settings: &'a Settings,
     pub after: &'a mut dyn AfterPromotion,
 }
 
@@ -94,7 +93,7 @@ impl Status {
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
     pub address: String,
-    pub generator: String,
+    pub generator: Generator,
     pub status: Status,
     /// The new current version, when promoted.
     pub version: Option<u32>,
@@ -121,17 +120,6 @@ impl Outcome {
 }
 
 impl Rotation<'_> {
-    fn hook_timeout(&self) -> std::time::Duration {
-        self.config
-            .map_or(hooks::DEFAULT_TIMEOUT, crate::config::Config::hook_timeout)
-    }
-
-    fn dir(&self) -> Option<&Path> {
-        self.config
-            .and_then(|c| c.path.as_deref())
-            .and_then(Path::parent)
-    }
-
     /// The generator of a secret: the flag, else the vault policy's, else `keep.toml`'s (which
     /// applies with or without a `max_age` beside it).
     pub fn generator_for(
@@ -143,14 +131,13 @@ impl Rotation<'_> {
         if let Some(g) = flag {
             return Ok(Some(g.clone()));
         }
-        let from_policy =
-            super::status::effective_policy(vault, self.config, address)?.and_then(|p| p.generator);
-        from_policy
-            .or_else(|| {
-                super::status::secret_config(self.config, address).and_then(|s| s.generator.clone())
-            })
-            .map(|g| Generator::parse(&g))
-            .transpose()
+        let from_policy = super::status::effective_policy(vault, self.settings, address)?
+            .and_then(|p| p.generator);
+        Ok(from_policy.or_else(|| {
+            self.settings
+                .secret(address)
+                .and_then(|s| s.generator.clone())
+        }))
     }
 
     /// Rotate `address` with `generator` (see the module doc).
@@ -174,7 +161,7 @@ impl Rotation<'_> {
         let generated = generator.generate()?;
         let pending = Pending {
             created_ms: audit::entry::now_ms(),
-            generator: generator.to_string(),
+            generator: generator.clone(),
             public: generated.public.clone(),
             failed_hook: None,
             value: generated.value,
@@ -192,7 +179,7 @@ impl Rotation<'_> {
         (old_version, old): &(u32, crate::SecretValue),
         mut pending: Pending,
     ) -> Result<Outcome> {
-        let hooks = hooks::hooks_for(self.config, address);
+        let hooks = self.settings.hooks(address);
         let mut outcome = Outcome {
             address: address.to_string(),
             generator: pending.generator.clone(),
@@ -205,10 +192,10 @@ impl Rotation<'_> {
         };
         if let Err(HookFailure { hook, reason }) = hooks::run(
             &hooks,
-            self.dir(),
+            self.settings.dir.as_deref(),
             address,
             (old, &pending.value),
-            self.hook_timeout(),
+            self.settings.hook_timeout,
         )? {
             pending.failed_hook = Some(hook.clone());
             let row = meta::seal_pending(vault, address, &pending);
@@ -305,7 +292,7 @@ pub fn set_generated(
     let generated = generator.generate()?;
     let mut m = meta::load(vault, address)?;
     m.public = generated.public.clone();
-    m.generator = Some(generator.to_string());
+    m.generator = Some(generator.clone());
     let meta_row = meta::seal_meta(vault, address, &m);
     let version = vault.write(|w| {
         let v = w.set(address, &generated.value)?;
@@ -365,7 +352,7 @@ mod tests {
     fn a_rotation_promotes_the_new_value_and_pushes_it() {
         let (_d, mut vault, a, mut after) = setup();
         let mut r = Rotation {
-            config: None,
+            settings: &Settings::default(),
             after: &mut after,
         };
         let o = r.rotate(&mut vault, &a, &generator()).unwrap();
@@ -381,11 +368,14 @@ mod tests {
     #[test]
     fn a_failing_hook_keeps_the_old_value_current_pushes_nothing_and_keeps_the_pending_one() {
         let (_d, mut vault, a, mut after) = setup();
-        let config =
-            Config::parse("project = \"app\"\n[secrets.A]\non_rotate = \"exit 3\"\n").unwrap();
+        let settings = crate::config::Config::parse(
+            "project = \"app\"\n[secrets.A]\non_rotate = \"exit 3\"\n",
+        )
+        .unwrap()
+        .rotation();
         let applies = after.remote.applies;
         let mut r = Rotation {
-            config: Some(&config),
+            settings: &settings,
             after: &mut after,
         };
         let o = r.rotate(&mut vault, &a, &generator()).unwrap();
@@ -402,7 +392,7 @@ mod tests {
 
         // The consumer fixed (no failing hook): a retry promotes the same pending value and pushes it.
         let mut r = Rotation {
-            config: None,
+            settings: &Settings::default(),
             after: &mut after,
         };
         let o = r.retry(&mut vault, &a).unwrap();
@@ -417,7 +407,7 @@ mod tests {
         let (_d, mut vault, a, mut after) = setup();
         after.remote.fail_list = true;
         let mut r = Rotation {
-            config: None,
+            settings: &Settings::default(),
             after: &mut after,
         };
         let e = r.rotate(&mut vault, &a, &generator()).unwrap_err();

@@ -24,8 +24,11 @@ pub const DIGITS: &[u8] = b"0123456789";
 /// backtick, `$` or space).
 pub const SYMBOLS: &[u8] = b"!#%&()*+,-./:;<=>?@[]^_{|}~";
 
-/// A parsed generator spec.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A parsed generator spec. It is written as its spec (`token:32`) wherever it is stored or shown:
+/// keep.toml, sealed policies and pending rows, `--json`. Parsing happens once, where the spec
+/// enters keep (the file, the flag, the vault row).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Generator {
     /// N random bytes, URL-safe base64 without padding.
     Token(usize),
@@ -65,6 +68,12 @@ fn usage(spec: &str, why: &str) -> Error {
 }
 
 impl Generator {
+    /// The clap value parser of `--generate`/`--generator`: [`Generator::parse`], its message
+    /// for clap to show after the option's name (a bad spec is a usage error, exit 2).
+    pub fn parse_arg(spec: &str) -> std::result::Result<Generator, String> {
+        Generator::parse(spec).map_err(|e| e.to_string())
+    }
+
     /// Parse a spec such as `token:32` or `password:24:lud`.
     pub fn parse(spec: &str) -> Result<Generator> {
         let mut parts = spec.split(':');
@@ -199,11 +208,36 @@ impl Generator {
     }
 }
 
+impl std::str::FromStr for Generator {
+    type Err = Error;
+    fn from_str(spec: &str) -> Result<Generator> {
+        Generator::parse(spec)
+    }
+}
+
+impl TryFrom<String> for Generator {
+    type Error = Error;
+    fn try_from(spec: String) -> Result<Generator> {
+        Generator::parse(&spec)
+    }
+}
+
+impl From<Generator> for String {
+    fn from(g: Generator) -> String {
+        g.to_string()
+    }
+}
+
 impl fmt::Display for Generator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Generator::Token(n) => write!(f, "token:{n}"),
             Generator::Hex(n) => write!(f, "hex:{n}"),
+            // The default classes print as they are usually written, `password:24`, so a spec shown
+            // back (`keep rotate --dry-run`, `status`) reads as the user wrote it.
+            Generator::Password { len, classes } if classes[..] == ['d', 'l', 's', 'u'] => {
+                write!(f, "password:{len}")
+            }
             Generator::Password { len, classes } => {
                 write!(f, "password:{len}:{}", classes.iter().collect::<String>())
             }
@@ -303,6 +337,14 @@ mod tests {
         ] {
             let g = Generator::parse(spec).unwrap();
             assert_eq!(Generator::parse(&g.to_string()).unwrap(), g);
+        }
+        // Shown in one form whatever order the classes were written in; the default set short.
+        for (spec, shown) in [
+            ("password:24", "password:24"),
+            ("password:24:usld", "password:24"),
+            ("password:24:ul", "password:24:lu"),
+        ] {
+            assert_eq!(Generator::parse(spec).unwrap().to_string(), shown);
         }
         for bad in [
             "",

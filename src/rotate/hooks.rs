@@ -5,7 +5,7 @@
 //! environment only (`KEEP_OLD`, `KEEP_NEW`), never in keep's environment or in argv; keep's own
 //! credential variables (every `KEEP_PASSPHRASE*`, `KEEP_NEW_PASSPHRASE*`, `KEEP_RECOVERY_KEY*`,
 //! `KEEP_PKCS11_PIN*`, `KEEP_AGE_IDENTITY*`) are removed from it and it starts in a fresh session
-//! keyring, so it cannot reach the cached master key (`src/env/child.rs`). The hook's stdout goes to
+//! keyring, so it cannot reach the cached master key (`src/using/child.rs`). The hook's stdout goes to
 //! keep's stderr, so `--json` output on stdout stays one document.
 //!
 //! A hook that never returns must not hold a rotation hostage: each hook runs in its own process group
@@ -20,33 +20,9 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::Address;
 use crate::value::SecretValue;
-
-/// The hooks of a secret: its own, then its environment's. Only a `keep.toml` of the secret's project
-/// (or one that names no project) applies.
-pub fn hooks_for(config: Option<&Config>, address: &Address) -> Vec<String> {
-    let Some(c) = config else {
-        return Vec::new();
-    };
-    let project = c
-        .project
-        .as_deref()
-        .unwrap_or(crate::Scope::DEFAULT_PROJECT);
-    if project != address.scope.project() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    if let Some(s) = c.secrets.get(address.name.as_str()) {
-        out.extend(s.on_rotate.iter().cloned());
-    }
-    if let Some(e) = c.env.get(address.scope.env()) {
-        out.extend(e.on_rotate.iter().cloned());
-    }
-    out
-}
 
 /// How long a hook may run when `keep.toml` does not say (`[rotate] hook_timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -90,7 +66,7 @@ pub fn run(
             .process_group(0);
         // No credential variable, and a fresh session keyring: the hook gets the two values, not
         // the key to the vault.
-        crate::env::child::isolate(&mut cmd, crate::env::child::Session::Fresh);
+        crate::using::child::isolate(&mut cmd, crate::using::child::Session::Fresh);
         if let Some(d) = dir {
             cmd.current_dir(d);
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::generator::PublicPart;
+use super::generator::{Generator, PublicPart};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::scope::Address;
@@ -24,8 +24,8 @@ use crate::vault::{reseal_side, SideRecord, Vault};
 pub struct Policy {
     /// The longest a value may live, in seconds.
     pub max_age_secs: u64,
-    /// The generator spec `keep rotate` uses, if any (else the secret is rotated by hand).
-    pub generator: Option<String>,
+    /// The generator `keep rotate` uses, if any (else the secret is rotated by hand).
+    pub generator: Option<Generator>,
 }
 
 impl Policy {
@@ -44,13 +44,13 @@ pub struct SecretMeta {
     pub public: Option<PublicPart>,
     /// The generator of the current value, when a generator made it.
     #[serde(default)]
-    pub generator: Option<String>,
+    pub generator: Option<Generator>,
 }
 
 /// A rotation whose hooks have not all succeeded: the new value, kept for inspection or a retry.
 pub struct Pending {
     pub created_ms: u64,
-    pub generator: String,
+    pub generator: Generator,
     pub public: Option<PublicPart>,
     /// The hook that failed, if one did.
     pub failed_hook: Option<String>,
@@ -60,7 +60,7 @@ pub struct Pending {
 #[derive(Serialize, Deserialize)]
 struct PendingHeader {
     created_ms: u64,
-    generator: String,
+    generator: Generator,
     public: Option<PublicPart>,
     failed_hook: Option<String>,
 }

@@ -9,9 +9,11 @@ pub mod engine;
 pub mod generator;
 pub mod hooks;
 pub mod meta;
+pub mod settings;
 pub mod status;
 
 pub use engine::{AfterPromotion, NoLinkedTargets, Outcome, Rotation, Status, EXIT_HOOK_FAILED};
 pub use generator::{Generated, Generator, PublicPart};
 pub use meta::Policy;
+pub use settings::{SecretRules, Settings};
 pub use status::{plan, status, EffectivePolicy, PlanItem, SecretStatus, Selection};

@@ -9,11 +9,10 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::engine::AfterPromotion;
-use super::generator::PublicPart;
-use super::hooks;
+use super::generator::{Generator, PublicPart};
 use super::meta::{self, Policy};
+use super::settings::Settings;
 use crate::audit::Action;
-use crate::config::Config;
 use crate::error::Result;
 use crate::scope::{Address, Scope};
 use crate::vault::Vault;
@@ -22,7 +21,7 @@ use crate::vault::Vault;
 #[derive(Clone, Debug, Serialize)]
 pub struct EffectivePolicy {
     pub max_age_secs: u64,
-    pub generator: Option<String>,
+    pub generator: Option<Generator>,
     /// `vault` or `keep.toml`.
     pub source: &'static str,
 }
@@ -33,30 +32,13 @@ impl EffectivePolicy {
     }
 }
 
-/// `[secrets.NAME]` of `keep.toml`, when the file belongs to the secret's project.
-pub fn secret_config<'c>(
-    config: Option<&'c Config>,
-    address: &Address,
-) -> Option<&'c crate::config::SecretConfig> {
-    let c = config?;
-    if c.project.as_deref().unwrap_or(Scope::DEFAULT_PROJECT) != address.scope.project() {
-        return None;
-    }
-    c.secrets.get(address.name.as_str())
-}
-
-fn from_config(config: Option<&Config>, address: &Address) -> Result<Option<EffectivePolicy>> {
-    let Some(s) = secret_config(config, address) else {
-        return Ok(None);
-    };
-    let Some(age) = &s.max_age else {
-        return Ok(None);
-    };
-    Ok(Some(EffectivePolicy {
-        max_age_secs: age.as_secs(),
+fn from_config(settings: &Settings, address: &Address) -> Option<EffectivePolicy> {
+    let s = settings.secret(address)?;
+    Some(EffectivePolicy {
+        max_age_secs: s.max_age?.as_secs(),
         generator: s.generator.clone(),
         source: "keep.toml",
-    }))
+    })
 }
 
 fn from_vault(p: Policy) -> EffectivePolicy {
@@ -70,13 +52,13 @@ fn from_vault(p: Policy) -> EffectivePolicy {
 /// The policy that applies to `address`.
 pub fn effective_policy(
     vault: &mut Vault,
-    config: Option<&Config>,
+    settings: &Settings,
     address: &Address,
 ) -> Result<Option<EffectivePolicy>> {
-    match meta::load(vault, address)?.policy {
-        Some(p) => Ok(Some(from_vault(p))),
-        None => from_config(config, address),
-    }
+    Ok(match meta::load(vault, address)?.policy {
+        Some(p) => Some(from_vault(p)),
+        None => from_config(settings, address),
+    })
 }
 
 /// One line of `keep status`.
@@ -104,12 +86,22 @@ pub struct SecretStatus {
 #[derive(Clone, Debug, Serialize)]
 pub struct PendingInfo {
     pub created: String,
-    pub generator: String,
+    pub generator: Generator,
     pub failed_hook: Option<String>,
 }
 
 fn as_string<S: serde::Serializer>(a: &Address, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&a.to_string())
+}
+
+fn generator_or_manual<S: serde::Serializer>(
+    g: &Option<Generator>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match g {
+        Some(g) => s.serialize_str(&g.to_string()),
+        None => s.serialize_str("manual"),
+    }
 }
 
 /// Which secrets to look at.
@@ -131,7 +123,7 @@ impl Selection<'_> {
 /// The status of every live secret in `selection`, sorted by address.
 pub fn status(
     vault: &mut Vault,
-    config: Option<&Config>,
+    settings: &Settings,
     selection: &Selection<'_>,
 ) -> Result<Vec<SecretStatus>> {
     let now = SystemTime::now();
@@ -145,7 +137,7 @@ pub fn status(
         let m = meta::load(vault, &e.address)?;
         let policy = match m.policy {
             Some(p) => Some(from_vault(p)),
-            None => from_config(config, &e.address)?,
+            None => from_config(settings, &e.address),
         };
         let age = now.duration_since(e.updated).unwrap_or_default();
         let versions = vault.history(&e.address)?.len();
@@ -177,8 +169,9 @@ pub fn status(
 pub struct PlanItem {
     #[serde(serialize_with = "as_string")]
     pub address: Address,
-    /// The generator spec, or `manual` when the secret has none and must be rotated by hand.
-    pub generator: String,
+    /// The generator; none when the secret must be rotated by hand (`manual` in `--json`).
+    #[serde(serialize_with = "generator_or_manual")]
+    pub generator: Option<Generator>,
     /// Hooks that will run, then linked sync targets that will be pushed.
     pub consumers: Vec<String>,
     /// Why it is in the plan: `overdue`, `all`.
@@ -188,14 +181,14 @@ pub struct PlanItem {
 
 impl PlanItem {
     pub fn manual(&self) -> bool {
-        self.generator == "manual"
+        self.generator.is_none()
     }
 }
 
 /// The plan for `statuses`: every one (`--all`), or only the overdue ones (`--due`).
 pub fn plan(
     statuses: &[SecretStatus],
-    config: Option<&Config>,
+    settings: &Settings,
     after: &dyn AfterPromotion,
     only_due: bool,
 ) -> Vec<PlanItem> {
@@ -203,15 +196,11 @@ pub fn plan(
         .iter()
         .filter(|s| !only_due || s.overdue)
         .map(|s| {
-            let mut consumers = hooks::hooks_for(config, &s.address);
+            let mut consumers = settings.hooks(&s.address);
             consumers.extend(after.linked_targets(&s.address));
             PlanItem {
                 address: s.address.clone(),
-                generator: s
-                    .policy
-                    .as_ref()
-                    .and_then(|p| p.generator.clone())
-                    .unwrap_or_else(|| "manual".into()),
+                generator: s.policy.as_ref().and_then(|p| p.generator.clone()),
                 consumers,
                 reason: if only_due { "overdue" } else { "all" },
                 overdue: s.overdue,

@@ -104,6 +104,6 @@ impl Baseline {
             source: e.into(),
         })?;
         text.push(b'\n');
-        crate::env::atomic::write(path, &text, 0o644)
+        crate::using::atomic::write(path, &text, 0o644)
     }
 }

@@ -111,7 +111,7 @@ pub fn install(repo: &Path) -> Result<Installed> {
         }
         if existing.contains(MARKER_PREFIX) {
             // Ours, from an older keep: rewrite it (the chained hook, if any, keeps its name).
-            crate::env::atomic::write(&hook, script().as_bytes(), 0o755)?;
+            crate::using::atomic::write(&hook, script().as_bytes(), 0o755)?;
             return Ok(Installed::Updated(hook));
         }
         if previous.exists() {

@@ -30,9 +30,9 @@ pub struct SyncOptions {
     pub prefer: Preferences,
     /// Allow a progress bar (off for --json).
     pub progress: bool,
-    /// The project's `keep.toml`, which may allow loader variables a pull would otherwise refuse
-    /// (`crate::env::loader`).
-    pub config: Option<crate::config::Config>,
+    /// The names the project's `keep.toml` allows although they are loader variables
+    /// (`crate::using::loader::allowed_names`): a pull refuses any other.
+    pub allowed_loaders: std::collections::BTreeSet<String>,
     /// The commands the notes suggest, in the caller's scope; [`Hints::plain`] when empty.
     pub hints: Option<Hints>,
 }
@@ -448,8 +448,8 @@ pub fn pull(
         return Ok(outcome);
     }
     // A remote can plant names too: a loader variable is refused before anything is written.
-    crate::env::loader::refuse(
-        opts.config.as_ref(),
+    crate::using::loader::refuse_except(
+        &opts.allowed_loaders,
         acts.iter()
             .filter(|(_, a)| *a == Action::Write)
             .map(|(item, _)| item.name.as_str()),

@@ -18,6 +18,7 @@ pub mod bundle;
 pub mod engine;
 #[cfg(feature = "gcp")]
 pub mod gcp;
+pub mod hashicorp;
 pub mod http;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
@@ -30,7 +31,6 @@ pub mod progress;
 pub mod retry;
 pub mod state;
 pub mod target;
-pub mod vault_kv;
 
 use std::collections::BTreeMap;
 
@@ -117,7 +117,7 @@ pub fn connect(target: &Target) -> Result<Box<dyn Provider>> {
     match target.provider {
         #[cfg(feature = "aws")]
         ProviderKind::Aws => Ok(Box::new(aws::AwsProvider::connect(target)?)),
-        ProviderKind::Vault => Ok(Box::new(vault_kv::VaultKv::connect(target)?)),
+        ProviderKind::Hashicorp => Ok(Box::new(hashicorp::HashicorpKv::connect(target)?)),
         #[cfg(feature = "gcp")]
         ProviderKind::Gcp => Ok(Box::new(gcp::GcpProvider::connect(target)?)),
         #[cfg(feature = "kubernetes")]

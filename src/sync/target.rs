@@ -22,8 +22,10 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
+pub use crate::config::sync::{
+    AwsConfig, GcpConfig, HashicorpConfig, KubernetesConfig, Layout, OldVersions, ProviderConfig,
+    ProviderKind, TargetConfig,
+};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::scope::{Name, Scope};
@@ -37,198 +39,6 @@ fn is_dns_subdomain(s: &str) -> bool {
         && s.chars().all(ok)
         && edge(s.chars().next())
         && edge(s.chars().last())
-}
-
-/// The `[sync.NAME]` table as written: the keys every target has, and the provider's own
-/// ([`ProviderConfig`], chosen by `provider`). A key of another provider is an error naming the key
-/// and its provider; an unknown one is an error naming the key. Keys that apply to every provider go
-/// here (and in [`Shared`]), not in the provider structs.
-#[derive(Clone, Debug)]
-pub struct TargetConfig {
-    /// The environment synced [default: the current one].
-    pub env: Option<String>,
-    /// Requests in flight at once [default: 8].
-    pub concurrency: Option<usize>,
-    /// Per-request timeout, e.g. "10s" [default: 30s].
-    pub timeout: Option<String>,
-    /// Also sync the secrets `env` inherits through `extends` [default: false].
-    pub inherited: Option<bool>,
-    /// `provider = "..."` and that provider's keys.
-    pub provider: ProviderConfig,
-}
-
-/// The table as read: the shared keys, and the rest for the provider.
-#[derive(Deserialize)]
-struct Shared {
-    env: Option<String>,
-    concurrency: Option<usize>,
-    timeout: Option<String>,
-    inherited: Option<bool>,
-    #[serde(flatten)]
-    rest: toml::Table,
-}
-
-/// Keys that belong to one provider only, for the message when another provider's table has one.
-const OWNED_KEYS: &[(&str, ProviderKind)] = &[
-    ("region", ProviderKind::Aws),
-    ("mount", ProviderKind::Vault),
-    ("project", ProviderKind::Gcp),
-    ("old_versions", ProviderKind::Gcp),
-    ("namespace", ProviderKind::Kubernetes),
-    ("secret", ProviderKind::Kubernetes),
-    ("context", ProviderKind::Kubernetes),
-];
-
-impl<'de> Deserialize<'de> for TargetConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let shared = Shared::deserialize(d)?;
-        let kind = shared
-            .rest
-            .get("provider")
-            .cloned()
-            .map(ProviderKind::deserialize)
-            .transpose()
-            .map_err(D::Error::custom)?;
-        if let Some(kind) = kind {
-            for key in shared.rest.keys() {
-                if let Some((_, owner)) = OWNED_KEYS
-                    .iter()
-                    .find(|(k, owner)| k == key && *owner != kind)
-                {
-                    return Err(D::Error::custom(format!(
-                        "`{key}` is for {} targets only; this target's provider is {}",
-                        owner.label(),
-                        kind.label()
-                    )));
-                }
-            }
-        }
-        let provider = ProviderConfig::deserialize(toml::Value::Table(shared.rest))
-            .map_err(|e| D::Error::custom(e.message()))?;
-        Ok(TargetConfig {
-            env: shared.env,
-            concurrency: shared.concurrency,
-            timeout: shared.timeout,
-            inherited: shared.inherited,
-            provider,
-        })
-    }
-}
-
-/// The provider-specific half of a target, tagged by `provider`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "provider", rename_all = "kebab-case")]
-pub enum ProviderConfig {
-    Aws(AwsConfig),
-    Vault(VaultConfig),
-    Gcp(GcpConfig),
-    Kubernetes(KubernetesConfig),
-}
-
-/// `provider = "aws"`: AWS Secrets Manager.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AwsConfig {
-    pub layout: Option<Layout>,
-    /// Per-key layout: the remote name of NAME is `prefix + NAME`.
-    pub prefix: Option<String>,
-    /// Bundle layout: the one secret holding every name as a JSON object.
-    pub path: Option<String>,
-    /// AWS region [default: AWS_REGION, the profile, ...].
-    pub region: Option<String>,
-}
-
-/// `provider = "vault"`: HashiCorp Vault or OpenBao KV.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VaultConfig {
-    pub layout: Option<Layout>,
-    /// Per-key layout: NAME is at KV path `prefix + NAME` (field `value`).
-    pub prefix: Option<String>,
-    /// Bundle layout: the KV path holding every name as a field.
-    pub path: Option<String>,
-    /// KV mount [default: "secret"].
-    pub mount: Option<String>,
-}
-
-/// `provider = "gcp"`: GCP Secret Manager.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GcpConfig {
-    pub layout: Option<Layout>,
-    /// Per-key layout: the secret id of NAME is `prefix + NAME` (sanitised).
-    pub prefix: Option<String>,
-    /// Bundle layout: the one secret holding every name as a JSON object.
-    pub path: Option<String>,
-    /// Project id [default: CLOUDSDK_CORE_PROJECT, GOOGLE_CLOUD_PROJECT, the service account's].
-    pub project: Option<String>,
-    /// What a push does to the versions it supersedes [default: "keep"].
-    pub old_versions: Option<OldVersions>,
-}
-
-/// `provider = "kubernetes"`: one Secret object.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KubernetesConfig {
-    /// Only "bundle" (one Secret holds every name), accepted for symmetry with the other providers.
-    pub layout: Option<Layout>,
-    /// The name of the Secret object holding every name.
-    pub secret: Option<String>,
-    /// The Secret's name under the other providers' key for a bundle entry.
-    pub path: Option<String>,
-    /// The namespace of the Secret [default: the kubeconfig context's, else "default"].
-    pub namespace: Option<String>,
-    /// The kubeconfig context [default: the current context].
-    pub context: Option<String>,
-}
-
-/// GCP Secret Manager keeps every version of a secret; a push adds one. Older versions are left alone
-/// unless the target asks otherwise.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum OldVersions {
-    /// Leave superseded versions enabled (Google's default).
-    #[default]
-    Keep,
-    /// Disable them (recoverable with `gcloud secrets versions enable`).
-    Disable,
-    /// Destroy them (irreversible).
-    Destroy,
-}
-
-/// Which secrets manager.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderKind {
-    Aws,
-    Vault,
-    /// GCP Secret Manager (`provider = "gcp"`).
-    Gcp,
-    /// Kubernetes Secrets (`provider = "kubernetes"`).
-    Kubernetes,
-}
-
-impl ProviderKind {
-    /// The provider's name in messages.
-    pub fn label(self) -> &'static str {
-        match self {
-            ProviderKind::Aws => "AWS",
-            ProviderKind::Vault => "Vault",
-            ProviderKind::Gcp => "GCP",
-            ProviderKind::Kubernetes => "Kubernetes",
-        }
-    }
-}
-
-/// How names map onto remote entries.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Layout {
-    /// One remote entry per name.
-    PerKey,
-    /// One remote entry holding every name (a JSON object in AWS, fields of one KV path in Vault).
-    Bundle,
 }
 
 /// Where a resolved target points.
@@ -285,7 +95,7 @@ impl Target {
         })?;
         let mut target = Target::from_config(name, table, default_scope)?;
         if table.inherited == Some(true) {
-            target.inherited = crate::env::layers::chain(config, &target.scope)?
+            target.inherited = crate::using::layers::chain(config, &target.scope)?
                 .into_iter()
                 .skip(1)
                 .collect();
@@ -316,11 +126,7 @@ impl Target {
                 "concurrency must be 1..=64, not {concurrency}"
             )));
         }
-        let timeout = match &t.timeout {
-            Some(s) => humantime::parse_duration(s)
-                .map_err(|e| bad(format!("timeout {s:?}: {e} (e.g. \"10s\")")))?,
-            None => Duration::from_secs(30),
-        };
+        let timeout = t.timeout.unwrap_or(Duration::from_secs(30));
         let mut target = Target {
             name: name.to_string(),
             provider: t.provider.kind(),
@@ -343,7 +149,7 @@ impl Target {
                 target.location = location(&bad, c.layout, Layout::PerKey, &c.prefix, &c.path)?;
                 target.region = c.region.clone();
             }
-            ProviderConfig::Vault(c) => {
+            ProviderConfig::Hashicorp(c) => {
                 target.location = location(&bad, c.layout, Layout::Bundle, &c.prefix, &c.path)?;
                 if let Some(mount) = &c.mount {
                     target.mount = mount.trim_matches('/').to_string();
@@ -382,7 +188,7 @@ impl ProviderConfig {
     pub fn kind(&self) -> ProviderKind {
         match self {
             ProviderConfig::Aws(_) => ProviderKind::Aws,
-            ProviderConfig::Vault(_) => ProviderKind::Vault,
+            ProviderConfig::Hashicorp(_) => ProviderKind::Hashicorp,
             ProviderConfig::Gcp(_) => ProviderKind::Gcp,
             ProviderConfig::Kubernetes(_) => ProviderKind::Kubernetes,
         }
@@ -552,15 +358,5 @@ mod tests {
             .inherited
             .is_empty());
         assert!(Config::parse("[sync.x]\nprovider = \"aws\"\ninherited = \"yes\"\n").is_err());
-    }
-
-    #[test]
-    fn every_owned_key_is_a_key_of_its_provider() {
-        for (key, owner) in OWNED_KEYS {
-            let provider = format!("{owner:?}").to_lowercase();
-            let value = if *key == "old_versions" { "keep" } else { "x" };
-            let text = format!("[sync.x]\nprovider = \"{provider}\"\n{key} = \"{value}\"\n");
-            assert!(Config::parse(&text).is_ok(), "{text}");
-        }
     }
 }

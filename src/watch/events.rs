@@ -91,7 +91,7 @@ fn concerns(name: &[u8], file: &[u8]) -> bool {
             .any(|suffix| name.strip_prefix(file) == Some(suffix))
 }
 
-/// Pass the signals keep forwards ([`crate::env::exec::FORWARDED`]) to the channel, with where they
+/// Pass the signals keep forwards ([`crate::using::exec::FORWARDED`]) to the channel, with where they
 /// came from.
 pub fn watch_signals(tx: Sender<Msg>) -> Result<()> {
     use signal_hook::iterator::exfiltrator::WithOrigin;
@@ -99,7 +99,7 @@ pub fn watch_signals(tx: Sender<Msg>) -> Result<()> {
     use signal_hook::low_level::siginfo::Cause;
 
     let mut signals =
-        SignalsInfo::<WithOrigin>::new(crate::env::exec::FORWARDED).map_err(|e| Error::Io {
+        SignalsInfo::<WithOrigin>::new(crate::using::exec::FORWARDED).map_err(|e| Error::Io {
             context: "cannot install signal handlers".into(),
             source: e,
         })?;

@@ -4,8 +4,8 @@
 //! last written.
 
 use super::{Msg, Source, Update, Watcher};
-use crate::env::Pair;
 use crate::error::Result;
+use crate::using::Pair;
 
 /// Serve until stopped; `write` puts the new values in place, `note` reports (already filtered for
 /// `--verbose` by the caller where it should be).

@@ -19,9 +19,9 @@ use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use crate::env::Pair;
 use crate::error::{Error, Result};
 use crate::scope::{Address, Scope};
+use crate::using::Pair;
 use crate::vault::{Reader, Vault};
 pub use events::Msg;
 

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Msg, Resolved, Source, Update, Watcher};
-use crate::env::child::Running;
-use crate::env::exec::{self, Environment, Failure};
-use crate::env::redact::Patterns;
 use crate::error::Result;
+use crate::using::child::Running;
+use crate::using::exec::{self, Environment, Failure};
+use crate::using::redact::Patterns;
 
 /// How the command is supervised.
 pub struct Options {
@@ -79,7 +79,7 @@ struct Supervisor<'a> {
     watcher: Watcher,
     argv: &'a [OsString],
     options: &'a Options,
-    make_env: &'a dyn Fn(&[crate::env::Pair]) -> Result<Environment>,
+    make_env: &'a dyn Fn(&[crate::using::Pair]) -> Result<Environment>,
     note: &'a dyn Fn(&str),
     child: Running,
 }
@@ -91,7 +91,7 @@ pub fn run(
     source: &mut Source<'_>,
     argv: &[OsString],
     options: &Options,
-    make_env: &dyn Fn(&[crate::env::Pair]) -> Result<Environment>,
+    make_env: &dyn Fn(&[crate::using::Pair]) -> Result<Environment>,
     note: &dyn Fn(&str),
 ) -> std::result::Result<i32, Failure> {
     let env = make_env(&first.pairs)?;
@@ -111,7 +111,7 @@ pub fn run(
 }
 
 /// Redaction patterns for the injected values, when `--redact` is on.
-fn patterns(options: &Options, pairs: &[crate::env::Pair]) -> Option<Arc<Patterns>> {
+fn patterns(options: &Options, pairs: &[crate::using::Pair]) -> Option<Arc<Patterns>> {
     options.redact.then(|| {
         Arc::new(Patterns::new(
             pairs.iter().map(|(n, v)| (n.as_str(), v.expose())),

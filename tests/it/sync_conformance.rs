@@ -499,7 +499,7 @@ fn vault_token_from_the_token_file() {
 
 #[test]
 fn vault_kv2_cas_turns_a_concurrent_change_into_a_conflict() {
-    use keep::sync::{vault_kv, Changes, Progress, Provider, Upsert};
+    use keep::sync::{hashicorp, Changes, Progress, Provider, Upsert};
     let bao = Bao::start();
     let scope = keep::Scope::new("app", "dev").unwrap();
     for loc in [
@@ -513,7 +513,7 @@ fn vault_kv2_cas_turns_a_concurrent_change_into_a_conflict() {
         ))
         .unwrap();
         let target = keep::sync::Target::resolve(Some(&config), "t", &scope).unwrap();
-        let settings = || vault_kv::Settings {
+        let settings = || hashicorp::Settings {
             addr: bao.addr(),
             token: Some(zeroize::Zeroizing::new(
                 sync_support::ROOT_TOKEN.to_string(),
@@ -521,10 +521,10 @@ fn vault_kv2_cas_turns_a_concurrent_change_into_a_conflict() {
             namespace: None,
             cacert: None,
         };
-        let mut kv = vault_kv::VaultKv::new(&target, settings()).unwrap();
+        let mut kv = hashicorp::HashicorpKv::new(&target, settings()).unwrap();
         assert!(kv.is_v2());
         let name = keep::Name::new("A").unwrap();
-        let write = |kv: &mut vault_kv::VaultKv, value: &str, expected: Option<String>| {
+        let write = |kv: &mut hashicorp::HashicorpKv, value: &str, expected: Option<String>| {
             kv.list().unwrap();
             let changes = Changes {
                 upserts: vec![Upsert {
@@ -543,7 +543,7 @@ fn vault_kv2_cas_turns_a_concurrent_change_into_a_conflict() {
         // Someone else writes after our plan saw version v1...
         bao.remote_set(&loc, "A", "theirs");
         // ...so a write expecting v1 is refused by check-and-set.
-        let mut kv = vault_kv::VaultKv::new(&target, settings()).unwrap();
+        let mut kv = hashicorp::HashicorpKv::new(&target, settings()).unwrap();
         let listing = kv.list().unwrap();
         assert_ne!(listing[&name].version.as_deref(), Some(v1.as_str()));
         let stale = Changes {

@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::{code, stderr, stdout, TestVault};
-use keep::env::redact::Patterns;
+use keep::using::redact::Patterns;
 use proptest::prelude::*;
 
 /// A multiline value of about `kib` KiB shaped like a kubeconfig: YAML keys and long base64 rows,

@@ -1,8 +1,8 @@
 //! Typed settings read from a real vault through the library API (the same calls
 //! `examples/settings.rs` makes), with every problem reported at once.
 
-use keep::env::settings::{Loader, Source};
 use keep::slots::passphrase::{KdfParams, Passphrase};
+use keep::using::settings::{Loader, Source};
 use keep::{Address, Scope, SecretValue, Vault};
 
 #[test]

@@ -324,7 +324,7 @@ fn materialize_dir_watch_swaps_atomically_and_a_reader_never_sees_a_mix() {
             .unwrap()
             .filter(|e| {
                 let name = e.as_ref().unwrap().file_name();
-                keep::env::materialize::is_data_folder_name(&name.to_string_lossy())
+                keep::using::materialize::is_data_folder_name(&name.to_string_lossy())
             })
             .count()
     };

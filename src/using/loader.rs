@@ -91,6 +91,18 @@ pub fn allowed(config: Option<&Config>, name: &str) -> bool {
             .is_some_and(|s| s.allow_loader)
 }
 
+/// The names `keep.toml` allows although they are loader variables: the section of the file that a
+/// feature needing only this check (a pull) receives.
+pub fn allowed_names(config: Option<&Config>) -> std::collections::BTreeSet<String> {
+    config.map_or_else(Default::default, |c| {
+        c.secrets
+            .iter()
+            .filter(|(_, s)| s.allow_loader)
+            .map(|(name, _)| name.clone())
+            .collect()
+    })
+}
+
 /// How to allow a name, for messages.
 pub fn how_to_allow(name: &str) -> String {
     format!(
@@ -105,7 +117,19 @@ pub fn refuse<'a>(
     names: impl IntoIterator<Item = &'a str>,
     what: &str,
 ) -> Result<()> {
-    let bad: Vec<&str> = names.into_iter().filter(|n| !allowed(config, n)).collect();
+    refuse_except(&allowed_names(config), names, what)
+}
+
+/// [`refuse`], given the names `keep.toml` allows ([`allowed_names`]).
+pub fn refuse_except<'a>(
+    allowed: &std::collections::BTreeSet<String>,
+    names: impl IntoIterator<Item = &'a str>,
+    what: &str,
+) -> Result<()> {
+    let bad: Vec<&str> = names
+        .into_iter()
+        .filter(|n| is_loader_var(n) && !allowed.contains(*n))
+        .collect();
     if bad.is_empty() {
         return Ok(());
     }

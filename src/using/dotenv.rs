@@ -408,8 +408,8 @@ mod tests {
 
     #[test]
     fn reads_back_what_keep_env_writes() {
-        use crate::env::formats::{render, Format, Options};
         use crate::scope::Name;
+        use crate::using::formats::{render, Format, Options};
         let tricky = "a $HOME ${X} `cmd` $(cmd) \\ \" ' # = \n\r\t é \\$";
         let pairs = vec![(Name::new("V").unwrap(), SecretValue::from(tricky))];
         let options = Options {

@@ -36,7 +36,7 @@ use crate::value::SecretValue;
 const VALUE_FIELD: &str = "value";
 
 /// A connected KV mount.
-pub struct VaultKv {
+pub struct HashicorpKv {
     http: Http,
     mount: String,
     v2: bool,
@@ -93,7 +93,7 @@ fn cas_failed(r: &Reply) -> bool {
     r.status == 400 && errors(&r.body).iter().any(|e| e.contains("check-and-set"))
 }
 
-/// Where and how to reach Vault (from `VAULT_*` in [`VaultKv::connect`]).
+/// Where and how to reach Vault (from `VAULT_*` in [`HashicorpKv::connect`]).
 pub struct Settings {
     pub addr: String,
     pub token: Option<Zeroizing<String>>,
@@ -144,9 +144,9 @@ fn text(name: &Name, v: &SecretValue) -> Result<String> {
         .map(str::to_string)
 }
 
-impl VaultKv {
+impl HashicorpKv {
     /// Connect with the settings the `vault` CLI reads from the environment.
-    pub fn connect(target: &Target) -> Result<VaultKv> {
+    pub fn connect(target: &Target) -> Result<HashicorpKv> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let settings = Settings {
             addr: env("VAULT_ADDR").unwrap_or_else(|| "https://127.0.0.1:8200".into()),
@@ -154,11 +154,11 @@ impl VaultKv {
             namespace: env("VAULT_NAMESPACE"),
             cacert: env("VAULT_CACERT").map(std::path::PathBuf::from),
         };
-        VaultKv::new(target, settings)
+        HashicorpKv::new(target, settings)
     }
 
     /// Connect with explicit settings and detect the mount's KV version.
-    pub fn new(target: &Target, settings: Settings) -> Result<VaultKv> {
+    pub fn new(target: &Target, settings: Settings) -> Result<HashicorpKv> {
         let token = settings.token.ok_or_else(|| {
             Error::Remote(format!(
                 "sync target {}: no Vault token: set VAULT_TOKEN or log in so that ~/.vault-token exists",
@@ -229,7 +229,7 @@ impl VaultKv {
             }
             _ => target.mount.clone(),
         };
-        Ok(VaultKv {
+        Ok(HashicorpKv {
             http,
             mount,
             v2,
@@ -396,7 +396,7 @@ impl VaultKv {
     }
 }
 
-impl BundleBacked for VaultKv {
+impl BundleBacked for HashicorpKv {
     fn cached_bundle(&self) -> Option<&Bundle> {
         self.bundle.as_ref()
     }
@@ -406,7 +406,7 @@ impl BundleBacked for VaultKv {
     }
 }
 
-impl TwoLayouts for VaultKv {
+impl TwoLayouts for HashicorpKv {
     fn location(&self) -> &Location {
         &self.location
     }
@@ -517,7 +517,7 @@ impl TwoLayouts for VaultKv {
     }
 }
 
-impl Provider for VaultKv {
+impl Provider for HashicorpKv {
     fn list(&mut self) -> Result<BTreeMap<Name, RemoteMeta>> {
         self.list_either()
     }
