@@ -12,13 +12,15 @@ cd "$(dirname "$0")/../fuzz"
 # cargo-fuzz passes nightly-only flags (-Zsanitizer, -Cpasses=sancov-module); the stable toolchain
 # accepts them with RUSTC_BOOTSTRAP=1.
 export RUSTC_BOOTSTRAP=1
-# Instrumented builds live in fuzz/target, apart from the main build (other flags, so sharing a target
-# dir would only make the two rebuild each other).
+# Instrumented builds live apart from the main build (other flags, so sharing a target dir would only
+# make the two rebuild each other): in KEEP_FUZZ_TARGET_DIR (scripts/test.sh points it at its cache),
+# else fuzz/target.
 unset CARGO_TARGET_DIR
+target_dir=("--target-dir" "${KEEP_FUZZ_TARGET_DIR:-target}")
 runs="${KEEP_FUZZ_RUNS:-10000}"
 
 t0=$(date +%s)
-cargo fuzz build
+cargo fuzz build "${target_dir[@]}"
 t1=$(date +%s)
 echo "== fuzz smoke: built all targets in $((t1 - t0)) s" >&2
 
@@ -28,7 +30,7 @@ for target in $(cargo fuzz list); do
     mkdir -p "$scratch/$target"
     s=$(date +%s)
     # -seed fixes the mutations, so a CI failure replays; -runs counts the seeds too.
-    if ! cargo fuzz run "$target" "$scratch/$target" "corpus/$target" -- \
+    if ! cargo fuzz run "${target_dir[@]}" "$target" "$scratch/$target" "corpus/$target" -- \
         -runs="$runs" -seed=1 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         >"$scratch/$target.log" 2>&1; then
         tail -n 60 "$scratch/$target.log" >&2

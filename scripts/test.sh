@@ -23,6 +23,19 @@ pip_install() {
     python3 -m pip install --quiet --disable-pip-version-check "$@"
 }
 
+# Build artifacts live outside the checkout, in a cache that survives between runs on one machine (as
+# the target/ caches of hosted CI do): CI checks out main afresh each time, and building the
+# dependencies cold (the cloud SDKs above all, and the fuzz targets' instrumented build) was most of
+# a run. Cargo's fingerprints rebuild whatever the checkout changed. A fresh machine starts cold;
+# KEEP_CI_CACHE= (empty) builds in ./target and fuzz/target instead; a CARGO_TARGET_DIR already set
+# wins for the main build.
+cache="${KEEP_CI_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/keep-ci}"
+if [ -n "$cache" ]; then
+    mkdir -p "$cache"
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+    export KEEP_FUZZ_TARGET_DIR="$cache/fuzz-target"
+fi
+
 # Each step prints its wall time, so a slow CI run says where its time went.
 started=$(date +%s)
 step() {
