@@ -29,11 +29,24 @@ pip_install() {
 # a run. Cargo's fingerprints rebuild whatever the checkout changed. A fresh machine starts cold;
 # KEEP_CI_CACHE= (empty) builds in ./target and fuzz/target instead; a CARGO_TARGET_DIR already set
 # wins for the main build.
-cache="${KEEP_CI_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/keep-ci}"
+#
+# As root the cache is /var/cache/keep-ci, not under root's home: tests/it/canary_process.rs runs
+# the built keep as nobody, who cannot pass through a 0700 /root. A cache another user could write
+# to could hand CI a planted binary, so it is used only when it is this user's and no one else's.
+if [ "$(id -u)" = 0 ]; then
+    default_cache=/var/cache/keep-ci
+else
+    default_cache="${XDG_CACHE_HOME:-$HOME/.cache}/keep-ci"
+fi
+cache="${KEEP_CI_CACHE-$default_cache}"
 if [ -n "$cache" ]; then
-    mkdir -p "$cache"
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
-    export KEEP_FUZZ_TARGET_DIR="$cache/fuzz-target"
+    mkdir -p -m 0755 "$cache"
+    if [ "$(stat -c %u "$cache")" != "$(id -u)" ] || [ -n "$(find "$cache" -maxdepth 0 -perm /022)" ]; then
+        echo "== test.sh: $cache is not this user's alone; building in the checkout" >&2
+    else
+        export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+        export KEEP_FUZZ_TARGET_DIR="$cache/fuzz-target"
+    fi
 fi
 
 # Each step prints its wall time, so a slow CI run says where its time went.
