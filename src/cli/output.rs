@@ -50,8 +50,6 @@ pub fn json<T: Serialize>(value: &T) -> crate::Result<()> {
     })
 }
 
-/// Report an error: a one-line message on stderr and, with `--json`, an error document on stdout.
-/// Returns the exit code.
 /// What a checking command found, when it is one message rather than a list (`keep audit verify`
 /// on a damaged log): on stderr as an error reads, while the command still ends with
 /// [`super::exit::Exit::Findings`].
@@ -63,6 +61,8 @@ pub fn problem(message: &str) {
     );
 }
 
+/// Report an error: a one-line message on stderr and, with `--json`, an error document on stdout.
+/// Returns the exit code.
 pub fn report_error(e: &Error, json_mode: bool) -> i32 {
     if json_mode {
         let doc = serde_json::json!({

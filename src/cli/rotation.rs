@@ -14,6 +14,11 @@ use crate::scope::Address;
 use crate::sync::linked::PushLinkedTargets;
 use crate::vault::Vault;
 
+/// A generator as the tables show it: its spec, or `manual` for a secret rotated by hand.
+fn shown(generator: Option<&Generator>) -> String {
+    generator.map_or_else(|| "manual".to_string(), Generator::to_string)
+}
+
 /// `keep set NAME --generate SPEC`.
 pub fn set_generated(ctx: &Context, address: &Address, generator: &Generator) -> Result<Exit> {
     let mut vault = ctx.open()?;
@@ -321,9 +326,7 @@ fn print_plan(ctx: &Context, items: &[PlanItem]) -> Result<()> {
         out.push_str(&format!(
             "{:<width$}  {:<18}  {}\n",
             i.address.to_string(),
-            i.generator
-                .as_ref()
-                .map_or_else(|| "manual".to_string(), Generator::to_string),
+            shown(i.generator.as_ref()),
             if i.consumers.is_empty() {
                 "-".to_string()
             } else {
@@ -420,9 +423,7 @@ pub fn status(ctx: &Context, a: StatusArgs) -> Result<Exit> {
             Some(p) => format!(
                 "{} {}",
                 crate::duration::exact_secs(p.max_age_secs),
-                p.generator
-                    .as_ref()
-                    .map_or_else(|| "manual".to_string(), Generator::to_string)
+                shown(p.generator.as_ref())
             ),
             None => "-".into(),
         };

@@ -1,8 +1,8 @@
 //! The `[sync.NAME]` tables of `keep.toml` as written: the keys every target has, and one
 //! `deny_unknown_fields` struct per provider, chosen by `provider`. This is the file's schema only;
 //! `crate::sync::target` resolves a table against the project into the `Target` the engine uses.
-//! It lives here, with the rest of the file's schema, so that `config` depends on no feature and
-//! each feature receives its own section.
+//! It lives here, with the rest of the file's schema, so that `config` does not depend on `sync`
+//! (which reads its tables from the parsed file) and the two no longer form a cycle.
 
 use std::time::Duration;
 
