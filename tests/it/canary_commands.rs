@@ -8,6 +8,10 @@
 //! The covered set is computed from the runs themselves (each command line is parsed with keep's own
 //! clap definition), then compared with the whole command tree: a new subcommand without a canary run
 //! fails `every_command_has_a_canary_run`.
+//!
+//! The runs go in phases (the value in and out, using it, sync, rotation, ...). A failed check is
+//! recorded with its phase and the run goes on, so one failure does not hide the others; the test
+//! fails at the end with every failure listed (each is also printed as it happens).
 
 use crate::canary_support;
 use crate::common;
@@ -92,9 +96,36 @@ struct Runner {
     peer_env: Vec<(String, String)>,
     covered: BTreeSet<String>,
     runs: usize,
+    /// The phase the runs belong to, for the failure list.
+    phase: &'static str,
+    /// Every failed check so far, with its phase.
+    failures: Vec<String>,
+}
+
+/// The message of a caught panic (a failed assertion).
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 impl Runner {
+    /// Start a phase: the failures from here on are filed under `name`.
+    fn phase(&mut self, name: &'static str) {
+        self.phase = name;
+    }
+
+    /// Run the assertions in `f`; a failure is recorded under the current phase, and the test goes
+    /// on.
+    fn soft(&mut self, what: &str, f: impl FnOnce()) {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            let message = format!("[{}] {what}: {}", self.phase, panic_text(p.as_ref()));
+            eprintln!("canary failure: {message}");
+            self.failures.push(message);
+        }
+    }
+
     fn cmd(&self, args: &[&str], o: &Opts) -> Command {
         let mut c = self.tv.keep(args);
         self.token.env(&mut c);
@@ -124,45 +155,56 @@ impl Runner {
         child.wait_with_output().unwrap()
     }
 
-    /// Run `args` (and `--json args`), check the exit code and where the canary went.
+    /// Run `args` (and `--json args`), check the exit code and where the canary went. A failed check
+    /// is recorded (see [`Runner::soft`]); the plain run's output is returned either way.
     fn check(&mut self, args: &[&str], o: Opts) -> Output {
         self.covered.insert(command_path(args));
         let out = self.output(args, &o);
         self.runs += 1;
-        assert_eq!(
-            code(&out),
-            o.code,
-            "{args:?}: {}{}",
-            stderr(&out),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        assert_absent(&format!("stderr of {args:?}"), &out.stderr);
-        if o.prints {
-            assert!(
-                contains(&out.stdout, CANARY.as_bytes()),
-                "{args:?} exists to print the value, and did not"
-            );
-        } else {
-            assert_absent(&format!("stdout of {args:?}"), &out.stdout);
-        }
-        if o.json {
+        let json = o.json.then(|| {
             let mut a = vec!["--json"];
             a.extend_from_slice(args);
             let j = self.output(&a, &o);
             self.runs += 1;
-            assert_absent(&format!("stderr of {a:?}"), &j.stderr);
-            if !o.prints {
-                assert_absent(&format!("stdout of {a:?}"), &j.stdout);
-            }
-            if code(&j) >= 2 && !j.stdout.is_empty() {
-                // A failing --json run (exit 1 is "findings", a normal document) prints one JSON
-                // error document.
-                let doc: serde_json::Value = serde_json::from_slice(&j.stdout)
-                    .unwrap_or_else(|e| panic!("{a:?}: not JSON ({e}): {}", stderr(&j)));
-                assert!(doc.get("error").is_some(), "{a:?}: {doc}");
-            }
-        }
+            (a, j)
+        });
+        self.soft(&format!("{args:?}"), || {
+            judge(args, &o, &out, json.as_ref())
+        });
         out
+    }
+}
+
+/// The checks of one canary run: its exit code, and where the value went, plain and with `--json`.
+fn judge(args: &[&str], o: &Opts, out: &Output, json: Option<&(Vec<&str>, Output)>) {
+    assert_eq!(
+        code(out),
+        o.code,
+        "{args:?}: {}{}",
+        stderr(out),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_absent(&format!("stderr of {args:?}"), &out.stderr);
+    if o.prints {
+        assert!(
+            contains(&out.stdout, CANARY.as_bytes()),
+            "{args:?} exists to print the value, and did not"
+        );
+    } else {
+        assert_absent(&format!("stdout of {args:?}"), &out.stdout);
+    }
+    if let Some((a, j)) = json {
+        assert_absent(&format!("stderr of {a:?}"), &j.stderr);
+        if !o.prints {
+            assert_absent(&format!("stdout of {a:?}"), &j.stdout);
+        }
+        if code(j) >= 2 && !j.stdout.is_empty() {
+            // A failing --json run (exit 1 is "findings", a normal document) prints one JSON
+            // error document.
+            let doc: serde_json::Value = serde_json::from_slice(&j.stdout)
+                .unwrap_or_else(|e| panic!("{a:?}: not JSON ({e}): {}", stderr(j)));
+            assert!(doc.get("error").is_some(), "{a:?}: {doc}");
+        }
     }
 }
 
@@ -196,6 +238,8 @@ fn every_command_has_a_canary_run() {
         peer_env,
         covered: BTreeSet::new(),
         runs: 0,
+        phase: "setup",
+        failures: Vec::new(),
     };
     let label = r.token.label.clone();
     let t = r.tv.path().to_path_buf();
@@ -216,6 +260,7 @@ fn every_command_has_a_canary_run() {
     let id_file = id_file.to_str().unwrap().to_string();
 
     // --- the value goes in, and comes out where asked ---
+    r.phase("the value goes in");
     r.check(
         &["set", CANARY_NAME],
         Opts {
@@ -253,6 +298,7 @@ fn every_command_has_a_canary_run() {
     r.check(&["purge", &moved, "--yes"], opts(0));
 
     // --- using the secrets ---
+    r.phase("using the secrets");
     r.check(
         &["env"],
         Opts {
@@ -311,6 +357,7 @@ fn every_command_has_a_canary_run() {
     r.check(&["check"], opts(1));
 
     // --- sync: OpenBao (bundle) and moto (per-key), both ways ---
+    r.phase("sync");
     for target in ["bao", "aws"] {
         r.check(
             &["diff", target],
@@ -332,14 +379,17 @@ fn every_command_has_a_canary_run() {
         r.check(&["pull", target], opts(0));
     }
     r.check(&["push", "nowhere"], opts(3));
-    assert_eq!(
-        bao.remote_get(&sync_support::Loc::Bundle("canary/dev".into()), CANARY_NAME)
-            .as_deref(),
-        Some(CANARY),
-        "the push reached OpenBao, so the runs above handled the value"
-    );
+    r.soft("OpenBao holds the pushed value", || {
+        assert_eq!(
+            bao.remote_get(&sync_support::Loc::Bundle("canary/dev".into()), CANARY_NAME)
+                .as_deref(),
+            Some(CANARY),
+            "the push reached OpenBao, so the runs above handled the value"
+        )
+    });
 
     // --- rotation, policy, status, audit, lint ---
+    r.phase("rotation");
     r.check(&["rotate", "ROTATED"], opts(0));
     r.check(&["rotate", "--all", "--dry-run"], opts(0));
     r.check(&["rotate", "--due"], opts(0));
@@ -362,6 +412,7 @@ fn every_command_has_a_canary_run() {
     std::fs::remove_file(t.join(".env")).unwrap();
 
     // --- export / import through age ---
+    r.phase("export / import through age");
     r.check(&["export", "--age", &recipient, "--armor"], opts(0));
     r.check(
         &["export", "--age", &recipient, "-o", "backup.age"],
@@ -384,17 +435,20 @@ fn every_command_has_a_canary_run() {
     );
 
     // --- scan: files, stdin and git history holding the value, with the vault unlocked ---
+    r.phase("scan");
     r.check(&["unlock", "--ttl", "5m"], opts(0));
     write(&r.tv, "repo/config.yml", &format!("api: {CANARY}\n"));
     git(&t.join("repo"), &["init", "-q"]);
     git(&t.join("repo"), &["add", "."]);
     git(&t.join("repo"), &["commit", "-qm", "leak"]);
     let out = r.check(&["scan", "repo"], opts(1));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("config.yml"),
-        "scan found the vault value: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    r.soft("scan repo", || {
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("config.yml"),
+            "scan found the vault value: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
     r.check(&["scan", "--format", "sarif", "repo"], opts(1));
     r.check(
         &["scan", "-"],
@@ -414,23 +468,30 @@ fn every_command_has_a_canary_run() {
     let repo = t.join("repo");
     let mut git_scan = r.cmd(&["scan", "--git"], &Opts::default());
     let out = git_scan.current_dir(&repo).output().unwrap();
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert_absent("stdout of scan --git", &out.stdout);
-    assert_absent("stderr of scan --git", &out.stderr);
+    r.soft("scan --git", || {
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert_absent("stdout of scan --git", &out.stdout);
+        assert_absent("stderr of scan --git", &out.stderr);
+    });
     r.covered.insert("scan".into());
     let mut hook = r.cmd(&["hook", "install"], &Opts::default());
     let out = hook.current_dir(&repo).output().unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    r.soft("hook install", || {
+        assert_eq!(code(&out), 0, "{}", stderr(&out))
+    });
     r.covered.insert(command_path(&["hook", "install"]));
     let mut unhook = r.cmd(&["hook", "uninstall"], &Opts::default());
     let out = unhook.current_dir(&repo).output().unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_absent("stdout of hook uninstall", &out.stdout);
-    assert_absent("stderr of hook uninstall", &out.stderr);
+    r.soft("hook uninstall", || {
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_absent("stdout of hook uninstall", &out.stdout);
+        assert_absent("stderr of hook uninstall", &out.stderr);
+    });
     r.covered.insert(command_path(&["hook", "uninstall"]));
     r.check(&["lock"], opts(0));
 
     // --- key slots and the HSM (passwd first: with an HSM slot the vault opens through it) ---
+    r.phase("key slots and the HSM");
     write(&r.tv, "pass2", "another passphrase for the canary\n");
     let pass2 = t.join("pass2").to_str().unwrap().to_string();
     r.check(
@@ -519,9 +580,12 @@ fn every_command_has_a_canary_run() {
             ..Opts::default()
         },
     );
-    assert_eq!(out.stdout, CANARY.as_bytes(), "{}", stderr(&out));
+    r.soft("get through the HSM slot alone", || {
+        assert_eq!(out.stdout, CANARY.as_bytes(), "{}", stderr(&out))
+    });
 
     // --- lifecycle and docs ---
+    r.phase("lifecycle and docs");
     r.check(
         &[
             "--vault",
@@ -554,6 +618,7 @@ fn every_command_has_a_canary_run() {
     );
 
     // --- a forced panic: stdout is /dev/full, and `audit` prints with `print!`, which panics ---
+    r.phase("a forced panic");
     let full = std::fs::OpenOptions::new()
         .write(true)
         .open("/dev/full")
@@ -564,19 +629,22 @@ fn every_command_has_a_canary_run() {
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    let err = stderr(&out);
-    assert_eq!(code(&out), 101, "{err}");
-    assert!(
-        err.contains("keep panicked") && err.contains("keep::cli::audit"),
-        "writing to /dev/full panics, with a backtrace under RUST_BACKTRACE=1: {err}"
-    );
-    assert_absent("panic output", &out.stderr);
-    assert!(
-        !err.contains("No space left"),
-        "the panic hook withholds formatted payloads: {err}"
-    );
+    r.soft("audit with stdout on /dev/full", || {
+        let err = stderr(&out);
+        assert_eq!(code(&out), 101, "{err}");
+        assert!(
+            err.contains("keep panicked") && err.contains("keep::cli::audit"),
+            "writing to /dev/full panics, with a backtrace under RUST_BACKTRACE=1: {err}"
+        );
+        assert_absent("panic output", &out.stderr);
+        assert!(
+            !err.contains("No space left"),
+            "the panic hook withholds formatted payloads: {err}"
+        );
+    });
 
     // Nothing the runs left behind holds the value except the vault and the outputs asked for.
+    r.phase("leftovers and coverage");
     let allowed = [
         "vault.db",
         "vault.db-wal",
@@ -593,22 +661,33 @@ fn every_command_has_a_canary_run() {
             continue;
         }
         if let Some(form) = find_form(&std::fs::read(&f).unwrap(), CANARY) {
-            panic!("{} holds the canary ({form})", f.display());
+            r.soft("files left behind", || {
+                panic!("{} holds the canary ({form})", f.display())
+            });
         }
     }
     // The repo's git objects are zlib-compressed, so they were not searched as text: the only
     // plaintext of the value there is the file this test committed.
 
     let tree = command_tree();
-    let missing: Vec<_> = tree.difference(&r.covered).collect();
-    assert!(
-        missing.is_empty(),
-        "commands without a canary run (add them to tests/it/canary_commands.rs): {missing:?}"
-    );
+    let missing: Vec<String> = tree.difference(&r.covered).cloned().collect();
+    r.soft("coverage", || {
+        assert!(
+            missing.is_empty(),
+            "commands without a canary run (add them to tests/it/canary_commands.rs): {missing:?}"
+        )
+    });
     eprintln!(
-        "canary: {} command paths covered, {} keep runs",
+        "canary: {} command paths covered, {} keep runs, {} failed check(s)",
         r.covered.len(),
-        r.runs
+        r.runs,
+        r.failures.len()
+    );
+    assert!(
+        r.failures.is_empty(),
+        "{} canary check(s) failed:\n{}",
+        r.failures.len(),
+        r.failures.join("\n\n")
     );
 }
 
