@@ -2,8 +2,7 @@
 //!
 //! Run: `cargo run --example basic` (it works in a temp folder and leaves nothing behind).
 
-use keep::slots::passphrase::{KdfParams, Passphrase};
-use keep::{Address, Scope, SecretValue, Vault};
+use keep::{Address, KdfParams, Passphrase, Scope, SecretValue, Vault};
 use secrecy::SecretString;
 
 fn main() -> keep::Result<()> {

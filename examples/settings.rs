@@ -14,7 +14,7 @@
 //! keep exec -- cargo run --example settings
 //! ```
 
-use keep::using::settings::{Loader, Source};
+use keep::settings::{Loader, Source};
 use keep::{Scope, Vault};
 
 /// The application's settings.
@@ -41,7 +41,7 @@ impl Settings {
     }
 
     /// Read every field, then report every problem at once.
-    fn load(source: &Source) -> Result<Settings, keep::using::settings::SettingsError> {
+    fn load(source: &Source) -> Result<Settings, keep::settings::SettingsError> {
         let mut l = Loader::new(source);
         let settings = Settings {
             database_url: l.required("DATABASE_URL"),

@@ -52,7 +52,12 @@ pub mod value;
 pub mod vault;
 pub mod watch;
 
+// The curated API an application needs (what `examples/` use): open or create a vault, read and
+// write values, and load typed settings. The modules stay public for the CLI's integration tests,
+// the fuzz targets and the benchmarks, which drive the layers one by one.
 pub use error::{Error, Result};
 pub use scope::{Address, Name, Scope};
+pub use slots::passphrase::{KdfParams, Passphrase};
+pub use using::settings;
 pub use value::SecretValue;
 pub use vault::{default_vault_path, Vault};

@@ -3,7 +3,7 @@
 //! them one crash at a time.
 //!
 //! ```
-//! use keep::using::settings::{Loader, Source};
+//! use keep::settings::{Loader, Source};
 //!
 //! struct Settings {
 //!     database_url: String,
@@ -27,7 +27,7 @@
 //! l.finish()?;
 //! assert_eq!(settings.port, 8080);
 //! assert!(settings.is_production());
-//! # Ok::<(), keep::using::settings::SettingsError>(())
+//! # Ok::<(), keep::settings::SettingsError>(())
 //! ```
 //!
 //! Values never appear in errors: a malformed field is reported with its name and expected type only.
@@ -64,7 +64,7 @@ impl Source {
     /// Read from `scope` of an open vault.
     ///
     /// ```no_run
-    /// use keep::using::settings::Source;
+    /// use keep::settings::Source;
     /// use keep::{Scope, Vault};
     /// # fn main() -> keep::Result<()> {
     /// let vault = Vault::open(&keep::default_vault_path()?)?;
@@ -78,7 +78,7 @@ impl Source {
     /// Read from the process environment.
     ///
     /// ```
-    /// use keep::using::settings::{Loader, Source};
+    /// use keep::settings::{Loader, Source};
     /// let source = Source::process_env();
     /// let mut l = Loader::new(&source);
     /// let path: String = l.required("PATH");
@@ -91,7 +91,7 @@ impl Source {
     /// Read from fixed pairs.
     ///
     /// ```
-    /// use keep::using::settings::Source;
+    /// use keep::settings::Source;
     /// let source = Source::map([("PORT", "8080")]);
     /// assert_eq!(source.lookup("PORT").unwrap().as_deref(), Some("8080"));
     /// assert_eq!(source.lookup("HOST").unwrap(), None);
@@ -215,7 +215,7 @@ impl<'a> Loader<'a> {
     /// never used.
     ///
     /// ```
-    /// use keep::using::settings::{Loader, Source};
+    /// use keep::settings::{Loader, Source};
     /// let source = Source::map([("PORT", "eighty")]);
     /// let mut l = Loader::new(&source);
     /// let _url: String = l.required("DATABASE_URL");
@@ -243,7 +243,7 @@ impl<'a> Loader<'a> {
     /// A field with a default used when it is not set. A set but malformed value is still a problem.
     ///
     /// ```
-    /// use keep::using::settings::{Loader, Source};
+    /// use keep::settings::{Loader, Source};
     /// let source = Source::map([("WORKERS", "8")]);
     /// let mut l = Loader::new(&source);
     /// assert_eq!(l.optional("WORKERS", 4u32), 8);
