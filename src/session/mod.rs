@@ -60,8 +60,9 @@ pub fn pin_from_env() -> Result<Option<secrecy::SecretString>> {
 
 /// The credentials available without asking, as slot unwrappers, cheapest first: a recovery code
 /// (`KEEP_RECOVERY_KEY_FILE` / `KEEP_RECOVERY_KEY`, one HKDF), an age identity (`identity`, the
-/// `--identity` file, else `KEEP_AGE_IDENTITY`), an HSM PIN (`KEEP_PKCS11_PIN_FILE` / `KEEP_PKCS11_PIN`), and last a
-/// passphrase (`KEEP_PASSPHRASE_FILE` / `KEEP_PASSPHRASE`, a slow KDF).
+/// `--identity` file, else `KEEP_AGE_IDENTITY`), an HSM PIN (`KEEP_PKCS11_PIN_FILE` /
+/// `KEEP_PKCS11_PIN`), and last a passphrase (`KEEP_PASSPHRASE_FILE` / `KEEP_PASSPHRASE`, a slow
+/// KDF).
 ///
 /// The KDF parameters given to a passphrase here do not matter: unwrapping reads each slot's own.
 pub fn unwrappers_from_env(identity: Option<&Path>) -> Result<Vec<Box<dyn SlotUnwrapper>>> {
